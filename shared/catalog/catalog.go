@@ -81,9 +81,12 @@ func (e EventType) MessageName() protoreflect.FullName {
 	return e.Message.ProtoReflect().Descriptor().FullName()
 }
 
-// DataSchema is the CloudEvents dataschema attribute: the message's type URL.
+// DataSchema is the CloudEvents dataschema attribute: the message's type
+// URL (type.googleapis.com/nova.events.v1.PostCreated) written as the
+// absolute URI CloudEvents requires; sdk-go rejects a dataschema without a
+// scheme, so receivers would answer 400.
 func (e EventType) DataSchema() string {
-	return "type.googleapis.com/" + string(e.MessageName())
+	return "https://type.googleapis.com/" + string(e.MessageName())
 }
 
 // Catalog is the set of topics and event types. It is immutable once built.
