@@ -1,0 +1,139 @@
+// Package fanout is the feed-fanout function's logic: it applies content,
+// user and ranking events to the home feeds in Redis and announces each
+// applied post on feed-updates.
+package fanout
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/feed"
+	"github.com/nova-social/nova/shared/post"
+)
+
+// Emitter publishes an event the reaction produces. Options carry the
+// deterministic id and time that make a redelivered reaction emit the same
+// event again rather than a new one.
+type Emitter interface {
+	Emit(ctx context.Context, msg proto.Message, opts ...envelope.Option) error
+}
+
+// Reactor applies events to the feed store.
+type Reactor struct {
+	store *feed.Store
+	emit  Emitter
+	log   *slog.Logger
+}
+
+// NewReactor returns a reactor writing to store and emitting FeedUpdated
+// through emit.
+func NewReactor(store *feed.Store, emit Emitter, log *slog.Logger) *Reactor {
+	return &Reactor{store: store, emit: emit, log: log}
+}
+
+// React applies one decoded event. It is safe to call again with the same
+// event: a processed event is skipped, and every effect is idempotent, so a
+// failure half-way is mended by the retry.
+func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
+	src, id := d.Event.Source(), d.Event.ID()
+	done, err := r.store.Processed(ctx, src, id)
+	if err != nil {
+		return err
+	}
+	if done {
+		r.log.DebugContext(ctx, "event already processed", "source", src, "id", id, "type", d.Event.Type())
+		return nil
+	}
+	if err := r.apply(ctx, d); err != nil {
+		return fmt.Errorf("%s %s: %w", d.Event.Type(), id, err)
+	}
+	return r.store.MarkProcessed(ctx, src, id)
+}
+
+func (r *Reactor) apply(ctx context.Context, d envelope.Decoded) error {
+	switch m := d.Message.(type) {
+	case *eventsv1.PostCreated:
+		res, err := r.store.PostCreated(ctx, post.FromCreated(m))
+		if err != nil {
+			return err
+		}
+		return r.announce(ctx, d, m.GetPostId(), m.GetUserId(), eventsv1.FeedUpdateKind_FEED_UPDATE_KIND_INSERTED, res)
+	case *eventsv1.PostUpdated:
+		res, err := r.store.PostUpdated(ctx, func(s post.Summary) (post.Summary, bool) { return s.Apply(m) }, m.GetPostId())
+		if err != nil {
+			return err
+		}
+		return r.announce(ctx, d, m.GetPostId(), m.GetUserId(), eventsv1.FeedUpdateKind_FEED_UPDATE_KIND_REFRESHED, res)
+	case *eventsv1.PostDeleted:
+		res, err := r.store.PostDeleted(ctx, m.GetPostId(), m.GetUserId())
+		if err != nil {
+			return err
+		}
+		return r.announce(ctx, d, m.GetPostId(), m.GetUserId(), eventsv1.FeedUpdateKind_FEED_UPDATE_KIND_REMOVED, res)
+	case *eventsv1.UserFollowed:
+		_, err := r.store.Follow(ctx, m.GetFollowerId(), m.GetFolloweeId())
+		return err
+	case *eventsv1.UserUnfollowed:
+		_, err := r.store.Unfollow(ctx, m.GetFollowerId(), m.GetFolloweeId())
+		return err
+	case *eventsv1.UserRegistered:
+		return r.store.UpdateProfile(ctx, m.GetUserId(), feed.ProfileChange{Username: proto.String(m.GetUsername())})
+	case *eventsv1.UserProfileUpdated:
+		return r.store.UpdateProfile(ctx, m.GetUserId(), feed.ProfileChange{
+			Username: m.Username, DisplayName: m.DisplayName, AvatarURL: m.AvatarUrl,
+		})
+	case *eventsv1.PostScoreUpdated:
+		return r.store.SetScore(ctx, m.GetPostId(), m.GetScore())
+	default:
+		// Another event of a topic this function reads; not ours to handle.
+		r.log.DebugContext(ctx, "event type not handled here", "type", d.Event.Type())
+		return nil
+	}
+}
+
+// announce emits FeedUpdated for an applied post event. Its id and time are
+// derived from the triggering event, so a retried reaction emits the same
+// event and consumers deduplicate it.
+func (r *Reactor) announce(ctx context.Context, d envelope.Decoded, postID, author string, kind eventsv1.FeedUpdateKind, res feed.Result) error {
+	if res.Ignored {
+		return nil
+	}
+	at := d.Event.Time()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	msg := &eventsv1.FeedUpdated{
+		PostId:       postID,
+		AuthorId:     author,
+		Kind:         kind,
+		FeedsWritten: res.FeedsWritten,
+		FanoutOnRead: res.FanoutOnRead,
+		UpdatedAt:    timestamppb.New(at),
+	}
+	return r.emit.Emit(ctx, msg, envelope.WithID(DerivedID(d.Event.Source(), d.Event.ID(), at)), envelope.WithTime(at))
+}
+
+// DerivedID is a UUIDv7 whose time is at and whose other bits come from a
+// hash of the triggering event, so the same trigger always yields the same
+// id (RFC 9562 lets the random bits come from any source).
+func DerivedID(source, id string, at time.Time) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + id))
+	var u uuid.UUID
+	ms := uint64(at.UnixMilli())
+	for i := range 6 {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	copy(u[6:], sum[:10])
+	u[6] = 0x70 | (u[6] & 0x0f) // version 7
+	u[8] = 0x80 | (u[8] & 0x3f) // RFC 4122 variant
+	return u.String()
+}

@@ -1,0 +1,168 @@
+package fanout_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/nova-social/nova/functions/feed-fanout/fanout"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/emitter"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/feed"
+	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+type rig struct {
+	t       *testing.T
+	ctx     context.Context
+	codec   *envelope.Codec
+	store   *feed.Store
+	reactor *fanout.Reactor
+	brokers []string
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	k := testrig.Kafka(t)
+	p, err := kafka.NewProducer(kafka.DefaultProducerConfig(k.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	store, err := feed.NewStore(testrig.Redis(t), feed.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec := envelope.NewCodec(catalog.Default())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return &rig{t: t, ctx: context.Background(), codec: codec, store: store,
+		reactor: fanout.NewReactor(store, emitter.NewKafka(codec, p), log), brokers: k.ListenAddrs()}
+}
+
+func id() string { return uuid.Must(uuid.NewV7()).String() }
+
+// deliver builds the CloudEvent for msg as a producer would and reacts to it.
+func (r *rig) deliver(msg proto.Message) envelope.Decoded {
+	r.t.Helper()
+	e, err := r.codec.New(msg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d, err := r.codec.Decode(e)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.reactor.React(r.ctx, d); err != nil {
+		r.t.Fatal(err)
+	}
+	return d
+}
+
+func (r *rig) feed(user string) []string {
+	r.t.Helper()
+	page, err := r.store.Read(r.ctx, user, feed.ReadOptions{Limit: 50})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range page.Items {
+		ids = append(ids, it.ID)
+	}
+	return ids
+}
+
+// The design document's unit test: handling PostCreated leaves the post in
+// the local cache (and, here, in the follower's feed), against a real Redis.
+func TestPostCreatedIsCachedAndFannedOut(t *testing.T) {
+	r := newRig(t)
+	author, fan := id(), id()
+	r.deliver(&eventsv1.UserFollowed{FollowerId: fan, FolloweeId: author, FollowedAt: timestamppb.Now()})
+	postID := id()
+	r.deliver(&eventsv1.PostCreated{PostId: postID, UserId: author, Content: "hello",
+		Type: eventsv1.PostType_POST_TYPE_TEXT, Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC,
+		Tags: []string{"nova"}, CreatedAt: timestamppb.Now()})
+
+	s, ok, err := r.store.Summary(r.ctx, postID)
+	if err != nil || !ok {
+		t.Fatalf("post %s not cached (err %v)", postID, err)
+	}
+	if s.Content != "hello" || s.AuthorID != author || len(s.Tags) != 1 {
+		t.Fatalf("cached summary %+v", s)
+	}
+	if got := r.feed(fan); len(got) != 1 || got[0] != postID {
+		t.Fatalf("follower feed %v, want [%s]", got, postID)
+	}
+}
+
+func TestDuplicatedEventIsSkipped(t *testing.T) {
+	r := newRig(t)
+	author, fan := id(), id()
+	r.deliver(&eventsv1.UserFollowed{FollowerId: fan, FolloweeId: author, FollowedAt: timestamppb.Now()})
+	created := &eventsv1.PostCreated{PostId: id(), UserId: author, Content: "x",
+		Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: timestamppb.Now()}
+	d := r.deliver(created)
+	r.deliver(&eventsv1.PostDeleted{PostId: created.PostId, UserId: author, DeletedAt: timestamppb.Now()})
+	// The same CloudEvent again (a redelivery): already processed, skipped.
+	if err := r.reactor.React(r.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	// A duplicate with a fresh id (a producer retry): the tombstone holds.
+	r.deliver(created)
+	if got := r.feed(fan); len(got) != 0 {
+		t.Fatalf("deleted post came back: %v", got)
+	}
+}
+
+func TestProfilesAndScoresAreKept(t *testing.T) {
+	r := newRig(t)
+	author, fan := id(), id()
+	r.deliver(&eventsv1.UserRegistered{UserId: author, Username: "ada", Email: "ada@example.com", RegisteredAt: timestamppb.Now()})
+	r.deliver(&eventsv1.UserProfileUpdated{UserId: author, DisplayName: proto.String("Ada L."), UpdatedAt: timestamppb.Now()})
+	r.deliver(&eventsv1.UserFollowed{FollowerId: fan, FolloweeId: author, FollowedAt: timestamppb.Now()})
+	p1, p2 := id(), id()
+	now := time.Now()
+	for i, p := range []string{p1, p2} {
+		r.deliver(&eventsv1.PostCreated{PostId: p, UserId: author, Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC,
+			CreatedAt: timestamppb.New(now.Add(time.Duration(i) * time.Second))})
+	}
+	r.deliver(&eventsv1.PostScoreUpdated{PostId: p1, AuthorId: author, Score: 10, ComputedAt: timestamppb.Now()})
+	r.deliver(&eventsv1.PostScoreUpdated{PostId: p2, AuthorId: author, Score: 2, ComputedAt: timestamppb.Now()})
+	page, err := r.store.Read(r.ctx, fan, feed.ReadOptions{Limit: 10, Order: feed.Ranked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != 2 || page.Items[0].ID != p1 {
+		t.Fatalf("ranked feed %+v, want %s first", page.Items, p1)
+	}
+	if a := page.Items[0].Author; a.Username != "ada" || a.DisplayName != "Ada L." {
+		t.Fatalf("author %+v", a)
+	}
+}
+
+func TestDerivedIDIsStableAndV7(t *testing.T) {
+	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	a := fanout.DerivedID("/nova/content-service", "e1", at)
+	if a != fanout.DerivedID("/nova/content-service", "e1", at) {
+		t.Fatal("derived id not stable")
+	}
+	if a == fanout.DerivedID("/nova/content-service", "e2", at) {
+		t.Fatal("different triggers share an id")
+	}
+	u, err := uuid.Parse(a)
+	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+		t.Fatalf("%s is not a UUIDv7 (%v)", a, err)
+	}
+	sec, nsec := u.Time().UnixTime()
+	if got := time.Unix(sec, nsec).UTC(); !got.Equal(at) {
+		t.Fatalf("uuid time %v, want %v", got, at)
+	}
+}
