@@ -1,0 +1,151 @@
+# Nova's build. Every Go module in the tree (the root module, cmd/nova and each
+# functions/<name>) is found by its go.mod, so a new function is built, vetted
+# and tested without editing this file.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+MODULE := github.com/nova-social/nova
+BIN := $(CURDIR)/bin
+
+# Code generators, pinned; installed into bin/ (git-ignored) on first use.
+BUF_VERSION := v1.75.0
+PROTOC_GEN_GO_VERSION := v1.36.12
+BUF := $(BIN)/buf
+PROTOC_GEN_GO := $(BIN)/protoc-gen-go
+
+# Directories holding a go.mod, skipping hidden folders (build scaffolds,
+# run-time data), testdata and bin. The root module comes first.
+MODULES = $(shell find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bin -o -name node_modules \) -prune \
+	-o -name go.mod -printf '%h\n' | sort)
+FUNCTION_MODULES = $(shell find functions -mindepth 2 -maxdepth 2 -name go.mod -printf '%h\n' 2>/dev/null | sort)
+
+# Each module is checked on its own, as `kn func build` sees it: go.work is for
+# editors and `go run`, not for deciding whether a module builds.
+CHECK_ENV := GOWORK=off
+TESTFLAGS ?= -timeout 8m
+BENCH ?= .
+BENCHFLAGS ?=
+# KEEP_GOING=1 runs every module's tests and lists the failures at the end
+# instead of stopping at the first failing module.
+KEEP_GOING ?=
+ARGS ?=
+
+.PHONY: help run test vet lint bench tidy proto proto-check tools eventing-check work pin unpin modules
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+modules: ## print the Go modules the other targets work on
+	@printf '%s\n' $(MODULES)
+
+run: ## run the whole system on this machine (nova run; extra flags in ARGS="...")
+	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
+	cd cmd/nova && go run . run $(ARGS)
+
+test: proto-check eventing-check ## proto staleness + lint, then go vet and go test -race in every module
+	@failed=(); \
+	for m in $(MODULES); do \
+		echo "==> $$m: go vet"; \
+		if ! (cd "$$m" && $(CHECK_ENV) go vet ./...); then \
+			echo "make test: go vet failed in module $$m" >&2; \
+			if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("$$m (vet)"); continue; \
+		fi; \
+		echo "==> $$m: go test -race"; \
+		if ! (cd "$$m" && $(CHECK_ENV) go test -race $(TESTFLAGS) ./...); then \
+			echo "make test: tests failed in module $$m" >&2; \
+			if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("$$m (test)"); \
+		fi; \
+	done; \
+	if [ $${#failed[@]} -gt 0 ]; then printf 'make test: failed in %s\n' "$${failed[@]}" >&2; exit 1; fi; \
+	echo "make test: every module passed"
+
+vet: ## go vet in every module
+	@for m in $(MODULES); do \
+		echo "==> $$m: go vet"; \
+		(cd "$$m" && $(CHECK_ENV) go vet ./...) || { echo "make vet: go vet failed in module $$m" >&2; exit 1; }; \
+	done
+
+lint: ## gofmt -l over the tree, then go vet in every module
+	@unformatted=$$(find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bin \) -prune -o -name '*.go' -print | xargs gofmt -l); \
+	if [ -n "$$unformatted" ]; then echo "make lint: not gofmt-ed (run gofmt -w):" >&2; echo "$$unformatted" >&2; exit 1; fi
+	@$(MAKE) vet
+
+bench: ## go test -bench in every module (BENCH=regexp, BENCHFLAGS="-benchtime=...")
+	@for m in $(MODULES); do \
+		echo "==> $$m: go test -bench '$(BENCH)'"; \
+		(cd "$$m" && $(CHECK_ENV) go test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCHFLAGS) ./...) \
+			|| { echo "make bench: benchmarks failed in module $$m" >&2; exit 1; }; \
+	done
+
+tidy: ## go mod tidy in every module
+	@for m in $(MODULES); do \
+		echo "==> $$m: go mod tidy"; \
+		(cd "$$m" && $(CHECK_ENV) go mod tidy) || { echo "make tidy: go mod tidy failed in module $$m" >&2; exit 1; }; \
+	done
+
+work: ## regenerate go.work from the go.mod files found
+	@rm -f go.work
+	@go work init $(MODULES)
+	@echo "go.work: $(MODULES)"
+
+tools: ## install the pinned buf and protoc-gen-go into bin/
+	@mkdir -p $(BIN)
+	@if [ "$$($(BUF) --version 2>/dev/null)" != "$(BUF_VERSION:v%=%)" ]; then \
+		echo "installing buf $(BUF_VERSION) into bin/ (a cold build takes a minute or two)"; \
+		GOBIN=$(BIN) GOWORK=off go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION); \
+	fi
+	@if [ "$$($(PROTOC_GEN_GO) --version 2>/dev/null)" != "protoc-gen-go $(PROTOC_GEN_GO_VERSION)" ]; then \
+		echo "installing protoc-gen-go $(PROTOC_GEN_GO_VERSION) into bin/"; \
+		GOBIN=$(BIN) GOWORK=off go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION); \
+	fi
+
+proto: tools ## lint the protos and regenerate the Go code in schemas/
+	cd schemas && $(BUF) lint
+	cd schemas && PATH="$(BIN):$$PATH" $(BUF) generate
+
+proto-check: tools ## fail when the protos do not lint or the committed *.pb.go are stale
+	@cd schemas && $(BUF) lint || { echo "make proto-check: buf lint failed in schemas/" >&2; exit 1; }
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd schemas && PATH="$(BIN):$$PATH" $(BUF) generate -o "$$tmp"); \
+	want=$$(cd "$$tmp" && find . -name '*.pb.go' | sort); \
+	have=$$(cd schemas && find . -name '*.pb.go' | sort); \
+	if [ "$$want" != "$$have" ]; then \
+		echo "make proto-check: generated files (<) differ from the committed ones (>) (run make proto):" >&2; \
+		diff <(echo "$$want") <(echo "$$have") >&2 || true; exit 1; \
+	fi; \
+	stale=0; \
+	for f in $$want; do \
+		if ! cmp -s "$$tmp/$$f" "schemas/$$f"; then \
+			echo "make proto-check: schemas/$${f#./} is stale (run make proto):" >&2; \
+			diff -u "schemas/$$f" "$$tmp/$$f" | head -40 >&2 || true; stale=1; \
+		fi; \
+	done; \
+	[ $$stale -eq 0 ] && echo "proto-check: buf lint clean, generated code up to date"
+
+eventing-check: ## build eventing/ with kustomize (kubectl), as kubectl apply -k would
+	@if command -v kubectl >/dev/null; then \
+		kubectl kustomize eventing/ >/dev/null || { echo "make eventing-check: kustomize cannot build eventing/" >&2; exit 1; }; \
+		echo "eventing-check: kubectl kustomize eventing/ builds"; \
+	else \
+		echo "eventing-check: kubectl not installed, kustomize build NOT checked (shared/catalog tests still check the listing)"; \
+	fi
+
+pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
+	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$$ ]] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }
+	@[ -n "$(FUNCTION_MODULES)" ] || { echo "make pin: no functions/*/go.mod" >&2; exit 1; }
+	@for d in $(FUNCTION_MODULES); do \
+		echo "==> $$d: require $(MODULE) $(VERSION), no local replace"; \
+		(cd "$$d" && go mod edit -dropreplace=$(MODULE) -require=$(MODULE)@$(VERSION) && GOWORK=off go mod tidy) || { \
+			echo "make pin: $(MODULE)@$(VERSION) is not resolvable from $$d; push the tag (or set GOPROXY/GOPRIVATE), or make unpin" >&2; \
+			exit 1; }; \
+	done
+
+unpin: ## restore the local replace of the root module in every functions/*/go.mod
+	@[ -n "$(FUNCTION_MODULES)" ] || { echo "make unpin: no functions/*/go.mod" >&2; exit 1; }
+	@for d in $(FUNCTION_MODULES); do \
+		echo "==> $$d: replace $(MODULE) => ../.."; \
+		(cd "$$d" && go mod edit -replace=$(MODULE)=../.. && GOWORK=off go mod tidy) || { echo "make unpin: failed in $$d" >&2; exit 1; }; \
+	done
