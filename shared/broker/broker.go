@@ -1,0 +1,188 @@
+// Package broker gives Nova its Kafka: an embedded broker (kfake) that keeps
+// its log, topics and committed group offsets on disk, or an existing cluster
+// named by KAFKA_BROKERS. Either way the catalogue's topics are there, at no
+// fewer partitions than the catalogue says, before anything produces.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/nova-social/nova/shared/catalog"
+)
+
+// DefaultPort is where the embedded broker listens, Kafka's usual port, so
+// kcat and other tools find it without being told.
+const DefaultPort = 9092
+
+// DefaultDataDir is the embedded broker's data folder relative to the
+// repository root; the root .gitignore keeps .nova/ out of version control.
+const DefaultDataDir = ".nova/kafka"
+
+// Config says which Kafka Nova uses.
+type Config struct {
+	// Brokers, when set, names an existing cluster (host:port, comma
+	// separated in KAFKA_BROKERS); nothing is embedded then.
+	Brokers []string
+	// CreateTopics lets Open create missing catalogue topics (and add
+	// partitions to short ones) on an existing cluster. The embedded broker
+	// always creates them.
+	CreateTopics bool
+
+	// Port of the embedded broker on 127.0.0.1; 0 picks a free port.
+	Port int
+	// DataDir is the embedded broker's on-disk state.
+	DataDir string
+
+	// Catalog lists the topics that must exist. Default: catalog.Default().
+	Catalog *catalog.Catalog
+	// Logger receives the embedded broker's warnings and errors.
+	Logger *slog.Logger
+	// Timeout bounds the topic check at start-up. Default 30s.
+	Timeout time.Duration
+}
+
+func (c *Config) defaults() {
+	if c.Catalog == nil {
+		c.Catalog = catalog.Default()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if len(c.Brokers) > 0 {
+		for _, b := range c.Brokers {
+			if strings.TrimSpace(b) == "" {
+				return errors.New("broker: empty address in the broker list")
+			}
+		}
+		return nil
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("broker: port %d out of range", c.Port)
+	}
+	if c.DataDir == "" {
+		return errors.New("broker: the embedded broker needs a data folder")
+	}
+	return nil
+}
+
+// ParseBrokers splits a KAFKA_BROKERS value ("a:9092,b:9092").
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, b := range strings.Split(s, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Broker is a running Kafka, embedded or external.
+type Broker struct {
+	addrs   []string
+	cluster *kfake.Cluster // nil for an external cluster
+	dataDir string
+	created []string
+}
+
+// Open starts the embedded broker, or connects to the external cluster, and
+// makes sure the catalogue's topics are there. For the embedded broker state
+// on disk is reloaded, so a restart resumes with the records and committed
+// offsets it had.
+func Open(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg.defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	if len(cfg.Brokers) > 0 {
+		created, err := EnsureTopics(ctx, cfg.Brokers, cfg.Catalog, cfg.CreateTopics)
+		if err != nil {
+			return nil, err
+		}
+		return &Broker{addrs: cfg.Brokers, created: created}, nil
+	}
+
+	dir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("broker: data folder %s: %w", cfg.DataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("broker: data folder: %w", err)
+	}
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.Ports(cfg.Port),
+		kfake.DataDir(dir),
+		kfake.ClusterID("nova-local"),
+		kfake.WithLogger(slogLogger{cfg.Logger}),
+	)
+	if err != nil {
+		if cfg.Port != 0 {
+			return nil, fmt.Errorf("broker: start embedded Kafka on 127.0.0.1:%d (in use? pick another with --kafka-port): %w", cfg.Port, err)
+		}
+		return nil, fmt.Errorf("broker: start embedded Kafka: %w", err)
+	}
+	b := &Broker{addrs: c.ListenAddrs(), cluster: c, dataDir: dir}
+	created, err := EnsureTopics(ctx, b.addrs, cfg.Catalog, true)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	b.created = created
+	return b, nil
+}
+
+// Addrs are the bootstrap addresses clients use.
+func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Embedded reports whether this process runs the broker.
+func (b *Broker) Embedded() bool { return b.cluster != nil }
+
+// DataDir is the embedded broker's data folder ("" for an external cluster).
+func (b *Broker) DataDir() string { return b.dataDir }
+
+// CreatedTopics lists the topics Open had to create (or grow).
+func (b *Broker) CreatedTopics() []string { return append([]string(nil), b.created...) }
+
+// Cluster is the embedded kfake cluster, nil for an external one; tests use
+// it to inject faults.
+func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
+
+// Close stops the embedded broker, writing its state to disk first. It is a
+// no-op for an external cluster and safe to call twice.
+func (b *Broker) Close() {
+	if b.cluster != nil {
+		b.cluster.Close()
+	}
+}
+
+// slogLogger forwards kfake's warnings and errors; its info and debug lines
+// describe every request and would drown the console.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	switch level {
+	case kfake.LogLevelError:
+		s.l.Error("kafka: " + fmt.Sprintf(format, args...))
+	case kfake.LogLevelWarn:
+		s.l.Warn("kafka: " + fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,122 @@
+// Package funchost runs Knative functions the way their production image
+// does — func-go's cloudevents or http Service, with its health endpoints
+// and middleware — but several in one process, each on its own listener,
+// configured from its func.yaml as `kn func deploy` would configure it.
+package funchost
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Invoke kinds a func.yaml may declare.
+const (
+	InvokeCloudEvent = "cloudevent"
+	InvokeHTTP       = "http"
+)
+
+// FuncYAML is the part of a func.yaml Nova reads.
+type FuncYAML struct {
+	SpecVersion string    `json:"specVersion"`
+	Name        string    `json:"name"`
+	Runtime     string    `json:"runtime"`
+	Invoke      string    `json:"invoke"`
+	Created     time.Time `json:"created"`
+	Run         struct {
+		Envs []Env `json:"envs"`
+	} `json:"run"`
+	Deploy struct {
+		Options struct {
+			Scale *Scale `json:"scale"`
+		} `json:"options"`
+	} `json:"deploy"`
+
+	// Dir is the folder the file was read from.
+	Dir string `json:"-"`
+}
+
+// Env is one run.envs entry. Without a name, the value must reference a
+// whole ConfigMap or Secret ("{{ configMap:nova-config }}"), whose every key
+// becomes a variable.
+type Env struct {
+	Name  string `json:"name,omitempty"`
+	Value string `json:"value"`
+}
+
+// Scale is deploy.options.scale, the Knative autoscaling bounds.
+type Scale struct {
+	Min         *int64   `json:"min,omitempty"`
+	Max         *int64   `json:"max,omitempty"`
+	Metric      string   `json:"metric,omitempty"`
+	Target      *float64 `json:"target,omitempty"`
+	Utilization *float64 `json:"utilization,omitempty"`
+}
+
+// ErrFuncYAML marks a func.yaml that cannot be used.
+var ErrFuncYAML = errors.New("invalid func.yaml")
+
+// LoadFuncYAML reads dir/func.yaml.
+func LoadFuncYAML(dir string) (*FuncYAML, error) {
+	path := filepath.Join(dir, "func.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("funchost: %w", err)
+	}
+	f, err := ParseFuncYAML(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f.Dir = dir
+	return f, nil
+}
+
+// ParseFuncYAML parses and checks a func.yaml.
+func ParseFuncYAML(raw []byte) (*FuncYAML, error) {
+	var f FuncYAML
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFuncYAML, err)
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// Validate checks the fields Nova relies on.
+func (f *FuncYAML) Validate() error {
+	switch {
+	case f.SpecVersion == "":
+		return fmt.Errorf("%w: specVersion is required", ErrFuncYAML)
+	case f.Name == "":
+		return fmt.Errorf("%w: name is required", ErrFuncYAML)
+	case f.Runtime != "go":
+		return fmt.Errorf("%w: runtime %q, Nova hosts go functions only", ErrFuncYAML, f.Runtime)
+	}
+	switch f.Invoke {
+	case "", InvokeHTTP, InvokeCloudEvent:
+	default:
+		return fmt.Errorf("%w: invoke %q, want %s or %s", ErrFuncYAML, f.Invoke, InvokeHTTP, InvokeCloudEvent)
+	}
+	for i, e := range f.Run.Envs {
+		if e.Name == "" && !wholeMapRef.MatchString(e.Value) {
+			return fmt.Errorf("%w: run.envs[%d] has no name and its value is not a {{ configMap:NAME }} or {{ secret:NAME }} reference", ErrFuncYAML, i)
+		}
+	}
+	if s := f.Deploy.Options.Scale; s != nil && s.Min != nil && s.Max != nil && *s.Max > 0 && *s.Min > *s.Max {
+		return fmt.Errorf("%w: deploy.options.scale min %d > max %d", ErrFuncYAML, *s.Min, *s.Max)
+	}
+	return nil
+}
+
+// InvokeKind is the declared invoke, http when unset (kn func's default).
+func (f *FuncYAML) InvokeKind() string {
+	if f.Invoke == "" {
+		return InvokeHTTP
+	}
+	return f.Invoke
+}
