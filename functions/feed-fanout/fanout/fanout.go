@@ -62,12 +62,20 @@ func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
 func (r *Reactor) apply(ctx context.Context, d envelope.Decoded) error {
 	switch m := d.Message.(type) {
 	case *eventsv1.PostCreated:
+		if m.CreatedAt == nil {
+			// A plain record from a console producer may carry no time; the
+			// record's own timestamp is the best account of when it happened.
+			m.CreatedAt = timestamppb.New(eventTime(d))
+		}
 		res, err := r.store.PostCreated(ctx, post.FromCreated(m))
 		if err != nil {
 			return err
 		}
 		return r.announce(ctx, d, m.GetPostId(), m.GetUserId(), eventsv1.FeedUpdateKind_FEED_UPDATE_KIND_INSERTED, res)
 	case *eventsv1.PostUpdated:
+		if m.UpdatedAt == nil {
+			m.UpdatedAt = timestamppb.New(eventTime(d))
+		}
 		res, err := r.store.PostUpdated(ctx, func(s post.Summary) (post.Summary, bool) { return s.Apply(m) }, m.GetPostId())
 		if err != nil {
 			return err
@@ -107,10 +115,7 @@ func (r *Reactor) announce(ctx context.Context, d envelope.Decoded, postID, auth
 	if res.Ignored {
 		return nil
 	}
-	at := d.Event.Time()
-	if at.IsZero() {
-		at = time.Now()
-	}
+	at := eventTime(d)
 	msg := &eventsv1.FeedUpdated{
 		PostId:       postID,
 		AuthorId:     author,
@@ -120,6 +125,15 @@ func (r *Reactor) announce(ctx context.Context, d envelope.Decoded, postID, auth
 		UpdatedAt:    timestamppb.New(at),
 	}
 	return r.emit.Emit(ctx, msg, envelope.WithID(DerivedID(d.Event.Source(), d.Event.ID(), at)), envelope.WithTime(at))
+}
+
+// eventTime is when the event happened: its time attribute, or now for an
+// event that has none.
+func eventTime(d envelope.Decoded) time.Time {
+	if at := d.Event.Time(); !at.IsZero() {
+		return at
+	}
+	return time.Now()
 }
 
 // DerivedID is a UUIDv7 whose time is at and whose other bits come from a

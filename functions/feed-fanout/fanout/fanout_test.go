@@ -166,3 +166,25 @@ func TestDerivedIDIsStableAndV7(t *testing.T) {
 		t.Fatalf("uuid time %v, want %v", got, at)
 	}
 }
+
+func TestPlainRecordWithoutTimeUsesTheRecordTime(t *testing.T) {
+	r := newRig(t)
+	author := id()
+	e, err := r.codec.New(&eventsv1.PostCreated{PostId: id(), UserId: author, Content: "console"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	e.SetTime(at)
+	d, err := r.codec.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.reactor.React(r.ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	s, ok, err := r.store.Summary(r.ctx, d.Message.(*eventsv1.PostCreated).GetPostId())
+	if err != nil || !ok || !s.CreatedAt.Equal(at) {
+		t.Fatalf("created_at %v (ok %v, err %v), want the event time %v", s.CreatedAt, ok, err, at)
+	}
+}
