@@ -31,6 +31,8 @@ type Options struct {
 	ReadyTimeout time.Duration
 	// Logger. Default: discard.
 	Logger *slog.Logger
+	// Metrics, when set, counts the function's requests.
+	Metrics *Metrics
 }
 
 func (o *Options) defaults() {
@@ -94,6 +96,7 @@ func Serve(ctx context.Context, o Options) (f *Function, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("funchost: function %s: %w", o.Name, err)
 	}
+	srv.Handler = o.Metrics.wrap(o.Name, srv.Handler)
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("funchost: function %s: listen on %s: %w", o.Name, o.Addr, err)

@@ -1,0 +1,125 @@
+// Package cli is the nova command: run, send, tail, lag and dead-letters.
+// main only hands it the process's arguments, streams and signals.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Streams are the command's standard streams.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+const usage = `nova: Nova's local runtime and tools
+
+  nova run                      the whole system on this machine (make run)
+  nova send TYPE [JSON]         produce a typed event to its topic (JSON from stdin when omitted)
+  nova send --to URL TYPE JSON  POST it to a function as a binary-mode CloudEvent instead
+  nova tail TOPIC               print events as they arrive, decoded to JSON
+  nova lag [GROUP...]           consumer lag per group, topic and partition
+  nova dead-letters             list dead-lettered events (--replay sends them again)
+
+Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
+REDIS_URL set the defaults of the matching flags.
+`
+
+// ErrUsage marks a command line that could not be understood; the usage has
+// been printed.
+var ErrUsage = errors.New("usage")
+
+// Main runs the command line args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, st Streams) int {
+	if len(args) == 0 {
+		fmt.Fprint(st.Err, usage)
+		return 2
+	}
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		err = runCmd(ctx, rest, st)
+	case "send":
+		err = sendCmd(ctx, rest, st)
+	case "tail":
+		err = tailCmd(ctx, rest, st)
+	case "lag":
+		err = lagCmd(ctx, rest, st)
+	case "dead-letters":
+		err = deadLettersCmd(ctx, rest, st)
+	case "help", "-h", "--help":
+		fmt.Fprint(st.Out, usage)
+		return 0
+	default:
+		fmt.Fprintf(st.Err, "nova: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	default:
+		fmt.Fprintf(st.Err, "nova %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// newFlags returns a flag set whose errors and help go to st.Err.
+func newFlags(name, synopsis string, st Streams) *flag.FlagSet {
+	fs := flag.NewFlagSet("nova "+name, flag.ContinueOnError)
+	fs.SetOutput(st.Err)
+	fs.Usage = func() {
+		fmt.Fprintf(st.Err, "usage: nova %s %s\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args, allowing flags after positional arguments too
+// (nova tail content-events --from-beginning).
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	fcloudevents "knative.dev/func-go/cloudevents"
+
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/broker"
+)
+
+func runCmd(ctx context.Context, args []string, st Streams) error {
+	fs := newFlags("run", "[flags]", st)
+	var (
+		cfg      system.Config
+		brokers  string
+		logLevel string
+	)
+	portBase, _ := strconv.Atoi(envOr("NOVA_PORT_BASE", strconv.Itoa(system.DefaultPortBase)))
+	kafkaPort, _ := strconv.Atoi(envOr("NOVA_KAFKA_PORT", strconv.Itoa(broker.DefaultPort)))
+	fs.StringVar(&cfg.Root, "root", envOr("NOVA_ROOT", ""), "repository root (default: found from the working directory) [NOVA_ROOT]")
+	fs.StringVar(&cfg.Eventing, "eventing", envOr("NOVA_EVENTING", ""), "folder of the KafkaSource and ConfigMap manifests (default <root>/eventing) [NOVA_EVENTING]")
+	fs.StringVar(&cfg.Host, "host", system.DefaultHost, "interface the functions listen on")
+	fs.IntVar(&cfg.PortBase, "port-base", portBase, "nova-api's port; the other functions take the next ones (0: free ports) [NOVA_PORT_BASE]")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr("NOVA_METRICS_ADDR", system.DefaultMetricsAddr), "address of the dispatcher's Prometheus metrics [NOVA_METRICS_ADDR]")
+	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", ""), "use this Kafka cluster instead of the embedded broker [KAFKA_BROKERS]")
+	fs.BoolVar(&cfg.Kafka.CreateTopics, "create-topics", false, "with --kafka-brokers: create missing catalogue topics")
+	fs.IntVar(&cfg.Kafka.Port, "kafka-port", kafkaPort, "port of the embedded Kafka [NOVA_KAFKA_PORT]")
+	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", envOr("NOVA_DATA_DIR", ""), "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", system.DefaultDatabaseURL), "PostgreSQL; its database is created when missing [DATABASE_URL]")
+	fs.StringVar(&cfg.RedisURL, "redis-url", envOr("REDIS_URL", system.DefaultRedisURL), "Redis [REDIS_URL]")
+	fs.StringVar(&logLevel, "log-level", envOr("NOVA_LOG_LEVEL", "info"), "debug, info, warn or error [NOVA_LOG_LEVEL]")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg.Kafka.Brokers = broker.ParseBrokers(brokers)
+	cfg.Logger = newLogger(st.Err, logLevel)
+	// Functions log through slog.Default, as they do under the kn func
+	// scaffold; here it is the runtime's logger, so every line looks alike.
+	slog.SetDefault(cfg.Logger)
+	// func-go logs every readiness probe at debug level; its warnings and
+	// errors are what matter here.
+	fcloudevents.SetLogLevel(fcloudevents.LogWarn)
+
+	fmt.Fprintln(st.Out, "Starting Nova…")
+	s, err := system.Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	s.WriteStatus(st.Out)
+	fmt.Fprintln(st.Out, "\nCtrl-C stops everything.")
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(st.Out, "\nStopping Nova…")
+	case runErr = <-s.Errors():
+		fmt.Fprintf(st.Out, "\nStopping Nova after a failure: %v\n", runErr)
+	}
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := s.Stop(stopCtx); err != nil {
+		return fmt.Errorf("stop: %w", err)
+	}
+	fmt.Fprintf(st.Out, "Stopped cleanly in %s.\n", time.Since(start).Round(time.Millisecond))
+	return runErr
+}

@@ -1,0 +1,149 @@
+// Package system runs the whole of Nova on one machine: Kafka (embedded or
+// KAFKA_BROKERS), the database migrations, every function served as Knative
+// serves it, the outbox relay and the KafkaSource dispatcher that routes
+// events between them as eventing/ says.
+package system
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/nova-social/nova/cmd/nova/internal/registry"
+	"github.com/nova-social/nova/shared/broker"
+)
+
+// Defaults.
+const (
+	DefaultHost        = "127.0.0.1"
+	DefaultPortBase    = 8080 // nova-api; the other functions follow
+	DefaultMetricsAddr = "127.0.0.1:9464"
+	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/nova?sslmode=disable"
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	RootModule         = "github.com/nova-social/nova"
+)
+
+// Config says how to run the system.
+type Config struct {
+	// Root is the repository root (it holds eventing/, functions/ and the
+	// root func.yaml). Default: found from the working directory.
+	Root string
+	// Eventing holds the manifests: KafkaSources and the ConfigMaps that
+	// func.yaml files reference. Default: <Root>/eventing.
+	Eventing string
+
+	// Host is the interface every function listens on.
+	Host string
+	// PortBase is nova-api's port; each other function listens on
+	// PortBase + its registry slot. 0 gives every function a free port.
+	PortBase int
+	// MetricsAddr serves the dispatcher's Prometheus metrics.
+	MetricsAddr string
+
+	// Kafka: the embedded broker unless Kafka.Brokers is set.
+	Kafka broker.Config
+
+	DatabaseURL string
+	RedisURL    string
+
+	// Functions to host. Default: registry.Functions().
+	Functions []registry.Function
+	// Environ is the environment the functions see (before the runtime
+	// adds the addresses it knows). Default: the process environment.
+	Environ map[string]string
+
+	// ReadyTimeout bounds the start-up of each function.
+	ReadyTimeout time.Duration
+	// StopTimeout bounds the whole shutdown.
+	StopTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// WithDefaults fills unset fields. Root is looked up from the working
+// directory when empty, which can fail; Validate reports it.
+func (c Config) WithDefaults() Config {
+	if c.Root == "" {
+		if wd, err := os.Getwd(); err == nil {
+			c.Root, _ = FindRoot(wd)
+		}
+	}
+	if c.Eventing == "" && c.Root != "" {
+		c.Eventing = filepath.Join(c.Root, "eventing")
+	}
+	if c.Host == "" {
+		c.Host = DefaultHost
+	}
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = DefaultMetricsAddr
+	}
+	if c.Kafka.DataDir == "" && c.Root != "" {
+		c.Kafka.DataDir = filepath.Join(c.Root, broker.DefaultDataDir)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if c.RedisURL == "" {
+		c.RedisURL = DefaultRedisURL
+	}
+	if c.Functions == nil {
+		c.Functions = registry.Functions()
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 60 * time.Second
+	}
+	if c.StopTimeout == 0 {
+		c.StopTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Root == "" {
+		errs = append(errs, errors.New("repository root not found: run nova inside the Nova repository or pass --root"))
+	} else if _, err := os.Stat(filepath.Join(c.Root, "func.yaml")); err != nil {
+		errs = append(errs, fmt.Errorf("%s is not the Nova repository root (no func.yaml)", c.Root))
+	}
+	if c.PortBase < 0 || c.PortBase > 65535 {
+		errs = append(errs, fmt.Errorf("port base %d out of range", c.PortBase))
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// FindRoot walks up from dir to the folder whose go.mod is the root module.
+func FindRoot(dir string) (string, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for {
+		if raw, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && moduleName(string(raw)) == RootModule {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod of module %s above the working directory", RootModule)
+		}
+		dir = parent
+	}
+}
+
+func moduleName(gomod string) string {
+	for _, line := range strings.Split(gomod, "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.Trim(strings.TrimSpace(rest), `"`)
+		}
+	}
+	return ""
+}

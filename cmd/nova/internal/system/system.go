@@ -1,0 +1,373 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/dispatcher"
+	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/source"
+)
+
+// System is Nova running on this machine.
+type System struct {
+	cfg     Config
+	log     *slog.Logger
+	started time.Time
+	ready   time.Duration
+
+	broker    *broker.Broker
+	pool      *pgxpool.Pool
+	producer  *kafka.Producer
+	functions []*hosted
+	sources   []source.KafkaSource
+	disp      *dispatcher.Dispatcher
+	registry  *prometheus.Registry
+	metrics   *http.Server
+	metricsLn net.Listener
+
+	stopDispatch context.CancelFunc
+	dispatchDone chan struct{}
+	stopRelay    context.CancelFunc
+	relayDone    chan struct{}
+
+	errs     chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+type hosted struct {
+	fn     *funchost.Function
+	invoke string
+	dir    string
+}
+
+// Start brings the system up and returns once every function reports ready
+// and the dispatcher runs. On failure whatever was started is stopped again.
+func Start(ctx context.Context, cfg Config) (s *System, err error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s = &System{cfg: cfg, log: cfg.Logger, started: time.Now(), errs: make(chan error, 16)}
+	defer func() {
+		if err != nil {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.StopTimeout)
+			defer cancel()
+			_ = s.Stop(sctx)
+			s = nil
+		}
+	}()
+
+	// Read the manifests first: a malformed KafkaSource or func.yaml should
+	// fail before anything listens.
+	eventing := cfg.Eventing
+	configMaps, err := funchost.LoadConfigMaps(eventing)
+	if err != nil {
+		return s, err
+	}
+	if s.sources, err = source.LoadDir(eventing); err != nil {
+		return s, fmt.Errorf("KafkaSources in %s: %w", eventing, err)
+	}
+	specs := make([]*funchost.FuncYAML, len(cfg.Functions))
+	for i, f := range cfg.Functions {
+		if specs[i], err = funchost.LoadFuncYAML(filepath.Join(cfg.Root, f.Dir)); err != nil {
+			return s, err
+		}
+		if specs[i].Name != f.Name {
+			return s, fmt.Errorf("%s/func.yaml names the function %s, registered as %s", f.Dir, specs[i].Name, f.Name)
+		}
+	}
+
+	// Stores.
+	if s.pool, err = OpenDatabase(ctx, cfg.DatabaseURL); err != nil {
+		return s, err
+	}
+	if err := outbox.Migrate(ctx, s.pool); err != nil {
+		return s, fmt.Errorf("outbox migrations: %w", err)
+	}
+	if err := PingRedis(ctx, cfg.RedisURL); err != nil {
+		return s, err
+	}
+
+	// Kafka.
+	kcfg := cfg.Kafka
+	if kcfg.Logger == nil {
+		kcfg.Logger = cfg.Logger
+	}
+	if s.broker, err = broker.Open(ctx, kcfg); err != nil {
+		return s, err
+	}
+	brokers := s.broker.Addrs()
+
+	// Functions, all at once: each waits for its own readiness.
+	env := cfg.Environ
+	if env == nil {
+		env = funchost.Environ()
+	}
+	env = copyMap(env)
+	env["KAFKA_BROKERS"] = strings.Join(brokers, ",")
+	env["DATABASE_URL"] = cfg.DatabaseURL
+	env["REDIS_URL"] = cfg.RedisURL
+	resolver := funchost.Resolver{ConfigMaps: configMaps, Env: env}
+	// One registry for the dispatcher and the functions, served on the
+	// metrics address.
+	s.registry = prometheus.NewRegistry()
+	fnMetrics, err := funchost.NewMetrics(s.registry)
+	if err != nil {
+		return s, err
+	}
+	s.functions = make([]*hosted, len(cfg.Functions))
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for i, f := range cfg.Functions {
+		fcfg, err := resolver.Config(specs[i])
+		if err != nil {
+			return s, err
+		}
+		addr := net.JoinHostPort(cfg.Host, "0")
+		if cfg.PortBase > 0 {
+			addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.PortBase+f.Slot))
+		}
+		wg.Go(func() {
+			fn, err := funchost.Serve(ctx, funchost.Options{
+				Name: f.Name, Instance: f.New(), Invoke: specs[i].InvokeKind(), Addr: addr,
+				Config: fcfg, ReadyTimeout: cfg.ReadyTimeout, Logger: cfg.Logger, Metrics: fnMetrics,
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			s.functions[i] = &hosted{fn: fn, invoke: specs[i].InvokeKind(), dir: f.Dir}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return s, err
+	}
+	for _, h := range s.functions {
+		go func() {
+			for err := range h.fn.Errors() {
+				s.fail(err)
+			}
+		}()
+	}
+
+	// The outbox relay publishes what nova-api commits.
+	if s.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(brokers...)); err != nil {
+		return s, fmt.Errorf("kafka producer: %w", err)
+	}
+	relay, err := outbox.NewRelay(s.pool, s.producer, outbox.Config{Logger: cfg.Logger})
+	if err != nil {
+		return s, err
+	}
+	rctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopRelay, s.relayDone = stopRelay, make(chan struct{})
+	go func() {
+		defer close(s.relayDone)
+		if err := relay.Run(rctx); err != nil {
+			s.fail(fmt.Errorf("outbox relay: %w", err))
+		}
+	}()
+
+	// The dispatcher, last: every sink is ready by now.
+	sinks := dispatcher.MapResolver{}
+	for _, h := range s.functions {
+		sinks[h.fn.Name()] = h.fn.URL()
+	}
+	if s.disp, err = dispatcher.New(ctx, dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry}, s.sources, sinks); err != nil {
+		return s, err
+	}
+	if s.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+		return s, fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", s.disp.Handler())
+	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("metrics server: %w", err))
+		}
+	}()
+	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopDispatch, s.dispatchDone = stopDispatch, make(chan struct{})
+	go func() {
+		defer close(s.dispatchDone)
+		if err := s.disp.Run(dctx); err != nil {
+			s.fail(fmt.Errorf("dispatcher: %w", err))
+		}
+	}()
+
+	s.ready = time.Since(s.started)
+	return s, nil
+}
+
+func (s *System) fail(err error) {
+	select {
+	case s.errs <- err:
+	default: // one is enough to stop on
+	}
+}
+
+// Errors delivers failures after start-up (a function's Start hook failing,
+// the dispatcher unable to connect). nova run stops on the first.
+func (s *System) Errors() <-chan error { return s.errs }
+
+// Brokers are the Kafka bootstrap addresses.
+func (s *System) Brokers() []string { return s.broker.Addrs() }
+
+// DatabaseURL is the database the system uses.
+func (s *System) DatabaseURL() string { return s.cfg.DatabaseURL }
+
+// FunctionURL is the base URL of a hosted function.
+func (s *System) FunctionURL(name string) (string, bool) {
+	for _, h := range s.functions {
+		if h != nil && h.fn.Name() == name {
+			return h.fn.URL(), true
+		}
+	}
+	return "", false
+}
+
+// MetricsURL is where Prometheus scrapes the dispatcher.
+func (s *System) MetricsURL() string { return "http://" + s.metricsLn.Addr().String() + "/metrics" }
+
+// Dispatcher is the running dispatcher, for lag.
+func (s *System) Dispatcher() *dispatcher.Dispatcher { return s.disp }
+
+// ReadyAfter is how long Start took.
+func (s *System) ReadyAfter() time.Duration { return s.ready }
+
+// WriteStatus prints the components and their addresses as a table.
+func (s *System) WriteStatus(w io.Writer) {
+	fmt.Fprintf(w, "Nova is up (ready in %s)\n\n", s.ready.Round(time.Millisecond))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  COMPONENT\tADDRESS\tDETAILS")
+	kafkaNote := "external cluster, catalogue topics checked"
+	if s.broker.Embedded() {
+		kafkaNote = "embedded, data in " + s.relPath(s.broker.DataDir())
+	}
+	if c := s.broker.CreatedTopics(); len(c) > 0 {
+		kafkaNote += fmt.Sprintf(", created %d topics", len(c))
+	}
+	fmt.Fprintf(tw, "  kafka\t%s\t%s\n", strings.Join(s.broker.Addrs(), ","), kafkaNote)
+	fmt.Fprintf(tw, "  postgres\t%s\tmigrations applied\n", redact(s.cfg.DatabaseURL))
+	fmt.Fprintf(tw, "  redis\t%s\t\n", s.cfg.RedisURL)
+	for _, h := range s.functions {
+		fmt.Fprintf(tw, "  %s\t%s\t%s function, %s\n", h.fn.Name(), h.fn.URL(), h.invoke, h.dir)
+	}
+	fmt.Fprintf(tw, "  outbox relay\t-\tpublishing to Kafka\n")
+	refs := make([]string, 0, len(s.sources))
+	for _, src := range s.sources {
+		refs = append(refs, src.Name)
+	}
+	sort.Strings(refs)
+	srcNote := "no KafkaSources in eventing/"
+	if len(refs) > 0 {
+		srcNote = fmt.Sprintf("%d KafkaSources: %s", len(refs), strings.Join(refs, ", "))
+	}
+	fmt.Fprintf(tw, "  dispatcher\t%s\t%s\n", s.MetricsURL(), srcNote)
+	_ = tw.Flush()
+}
+
+func (s *System) relPath(p string) string {
+	if r, err := filepath.Rel(s.cfg.Root, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+// Stop shuts down in dependency order: the dispatcher first (no event is
+// half-delivered to a function that is going away; what is done is
+// committed), then the relay and the producer (flushing what was handed
+// over), then the functions (draining their requests), then Kafka (writing
+// its state to disk). Safe to call more than once.
+func (s *System) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if s.stopDispatch != nil {
+			s.stopDispatch()
+			if err := wait(ctx, s.dispatchDone); err != nil {
+				errs = append(errs, fmt.Errorf("dispatcher: %w", err))
+			}
+		}
+		if s.metrics != nil {
+			errs = append(errs, s.metrics.Shutdown(ctx))
+		} else if s.metricsLn != nil {
+			errs = append(errs, s.metricsLn.Close())
+		}
+		if s.stopRelay != nil {
+			s.stopRelay()
+			if err := wait(ctx, s.relayDone); err != nil {
+				errs = append(errs, fmt.Errorf("outbox relay: %w", err))
+			}
+		}
+		if s.producer != nil {
+			if err := s.producer.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("kafka producer: %w", err))
+			}
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for _, h := range s.functions {
+			if h == nil {
+				continue
+			}
+			wg.Go(func() {
+				err := h.fn.Stop(ctx)
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if s.pool != nil {
+			s.pool.Close()
+		}
+		if s.broker != nil {
+			s.broker.Close()
+		}
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+func wait(ctx context.Context, done <-chan struct{}) error {
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m)+3)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,245 @@
+package system_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/functions/dead-letter/store"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// A KafkaSource whose sink answers 404 for everything (nova-api has no such
+// path), so every event ends at the dead-letter function after one retry.
+const failingSource = `apiVersion: sources.knative.dev/v1beta1
+kind: KafkaSource
+metadata:
+  name: nowhere
+  namespace: nova
+spec:
+  bootstrapServers: [kafka.invalid:9092]
+  topics: [user-events]
+  consumerGroup: nowhere-group
+  initialOffset: earliest
+  ordering: ordered
+  delivery:
+    retry: 1
+    backoffPolicy: linear
+    backoffDelay: PT0.01S
+    timeout: PT5S
+    deadLetterSink:
+      ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
+  sink:
+    ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: nova-api}
+    uri: /no/such/endpoint
+`
+
+type fixture struct {
+	cfg      system.Config
+	logs     *bytes.Buffer
+	eventDir string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	root, err := system.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventing := t.TempDir()
+	if err := os.WriteFile(filepath.Join(eventing, "nowhere.yaml"), []byte(failingSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The real ConfigMaps, so func.yaml references resolve as in make run.
+	cm, err := os.ReadFile(filepath.Join(root, "eventing", "config", "nova-config.yaml"))
+	if err == nil {
+		_ = os.WriteFile(filepath.Join(eventing, "nova-config.yaml"), cm, 0o644)
+	}
+	logs := &bytes.Buffer{}
+	return &fixture{
+		logs:     logs,
+		eventDir: eventing,
+		cfg: system.Config{
+			Root:        root,
+			Eventing:    eventing,
+			PortBase:    0, // free ports
+			MetricsAddr: "127.0.0.1:0",
+			Kafka:       broker.Config{DataDir: t.TempDir()},
+			DatabaseURL: testrig.PostgresURL(t),
+			RedisURL:    testrig.RedisURL(t),
+			Environ:     map[string]string{},
+			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		},
+	}
+}
+
+func (f *fixture) start(t *testing.T) *system.System {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := system.Start(ctx, f.cfg)
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	return s
+}
+
+func stop(t *testing.T, s *system.System) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+}
+
+// produce writes a plain record, as the design document's console-producer
+// test does.
+func produce(t *testing.T, brokers []string, topic, key, value string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r := &kgo.Record{Topic: topic, Key: []byte(key), Value: []byte(value)}
+	if err := cl.ProduceSync(context.Background(), r).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+// waitDeadLetters polls the store until it holds n entries of topic.
+func waitDeadLetters(t *testing.T, dsn, topic string, n int) []store.Entry {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, err := cli.DeadLetters(context.Background(), dsn, store.Filter{Topic: topic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dead letters of %s, want %d", len(got), topic, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRunDeadLettersAndResumes(t *testing.T) {
+	f := newFixture(t)
+	s := f.start(t)
+
+	// Every function is up and serving func-go's health endpoints.
+	for _, name := range []string{"nova-api", "dead-letter"} {
+		u, ok := s.FunctionURL(name)
+		if !ok {
+			t.Fatalf("%s not hosted", name)
+		}
+		resp, err := http.Get(u + "/health/readiness")
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s readiness: %v %v", name, resp, err)
+		}
+		resp.Body.Close()
+	}
+	var status bytes.Buffer
+	s.WriteStatus(&status)
+	for _, want := range []string{"kafka", s.Brokers()[0], "dead-letter", "nova-api", s.MetricsURL(), "nowhere"} {
+		if !strings.Contains(status.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, status.String())
+		}
+	}
+
+	// A plain record the sink refuses reaches the dead-letter store with
+	// where it came from and why it failed.
+	produce(t, s.Brokers(), catalog.UserEvents, "user456", `{"user_id":"user456"}`)
+	got := waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 1)
+	dl := got[0]
+	if dl.Type != envelope.KafkaEventType || dl.ErrorCode != http.StatusNotFound || dl.Partition == nil || dl.Offset == nil ||
+		!strings.HasSuffix(dl.ErrorDest, "/no/such/endpoint") || string(dl.Event.Data()) != `{"user_id":"user456"}` {
+		t.Fatalf("dead letter = %+v", dl)
+	}
+
+	// A CloudEvent posted straight to the dead-letter function is stored
+	// too (as nova send --to does it).
+	dlURL, _ := s.FunctionURL("dead-letter")
+	e, _, err := cli.BuildEvent(envelope.NewCodec(catalog.Default()), "com.nova.identity.user.registered",
+		[]byte(`{"user_id":"u-posted","username":"posted"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.SetExtension(store.ExtKafkaTopic, "posted")
+	if _, err := cli.Post(context.Background(), dlURL, e); err != nil {
+		t.Fatal(err)
+	}
+	if posted := waitDeadLetters(t, f.cfg.DatabaseURL, "posted", 1); posted[0].ID != e.ID() {
+		t.Fatalf("posted dead letter = %+v", posted[0])
+	}
+
+	// Metrics are served where the status says.
+	resp, err := http.Get(s.MetricsURL())
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	stop(t, s)
+
+	// Started again on the same data: the record is still in Kafka, the
+	// group resumes after it (it is not dead-lettered again), and a new
+	// record flows.
+	s = f.start(t)
+	defer stop(t, s)
+	produce(t, s.Brokers(), catalog.UserEvents, "user789", `{"user_id":"user789"}`)
+	got = waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 2)
+	if len(got) != 2 || got[0].Event.Data() == nil || string(got[0].Event.Data()) != `{"user_id":"user789"}` {
+		t.Fatalf("after restart: %+v", got)
+	}
+	rows, err := cli.Lag(context.Background(), s.Brokers(), "nowhere-group")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends int64
+	for _, r := range rows {
+		ends += r.End
+	}
+	if ends != 2 {
+		t.Errorf("user-events holds %d records after the restart, want 2 (the first one kept)", ends)
+	}
+}
+
+func TestPostedEventDecodes(t *testing.T) {
+	// BuildEvent gives the typed event of the contract from JSON with the
+	// design document's short enum names.
+	e, et, err := cli.BuildEvent(envelope.NewCodec(catalog.Default()), "com.nova.content.post.created",
+		[]byte(`{"post_id":"p1","user_id":"u1","content":"hi","type":"IMAGE","visibility":"PUBLIC"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if et.Topic != catalog.ContentEvents || e.Extensions()[envelope.PartitionKeyExtension] != "u1" || e.Subject() != "p1" {
+		t.Fatalf("event %s on %s", e, et.Topic)
+	}
+	d, err := envelope.NewCodec(catalog.Default()).Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc := d.Message.(*eventsv1.PostCreated); pc.GetType() != eventsv1.PostType_POST_TYPE_IMAGE {
+		t.Fatalf("type %v", pc.GetType())
+	}
+}

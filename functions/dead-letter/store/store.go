@@ -1,0 +1,291 @@
+// Package store keeps dead-lettered events in PostgreSQL: each event once per
+// (source, id), with the reason its delivery failed and where it was read
+// from, listed newest first and marked when someone replays it.
+package store
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/shared/migrate"
+)
+
+// Component is this store's name in the migrations table.
+const Component = "dead-letter"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations are the store's schema files.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		// The embed pattern above guarantees the folder.
+		panic(err)
+	}
+	return sub
+}
+
+// Migrate brings the database schema up to date.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrate.Apply(ctx, pool, Component, Migrations())
+}
+
+// The extensions Knative sets on an event it dead-letters.
+const (
+	ExtErrorDest = "knativeerrordest"
+	ExtErrorCode = "knativeerrorcode"
+	ExtErrorData = "knativeerrordata"
+)
+
+// The extensions the local dispatcher adds to say where an event was read.
+// A cluster's KafkaSource does not set them; for records it wrapped itself
+// the id and source say it instead (KnativeKafkaEventType).
+const (
+	ExtKafkaTopic     = "knativekafkatopic"
+	ExtKafkaPartition = "knativekafkapartition"
+	ExtKafkaOffset    = "knativekafkaoffset"
+)
+
+// KnativeKafkaEventType is the type a KafkaSource gives a record that was
+// not a CloudEvent: id "partition:<p>/offset:<o>", source
+// "/apis/v1/namespaces/<ns>/kafkasources/<name>#<topic>".
+const KnativeKafkaEventType = "dev.knative.kafka.event"
+
+var wrappedID = regexp.MustCompile(`^partition:(\d+)/offset:(\d+)$`)
+
+// ErrNotFound means no dead letter has that source and id.
+var ErrNotFound = errors.New("dead letter not found")
+
+// Entry is one dead-lettered event.
+type Entry struct {
+	Seq       int64
+	Source    string
+	ID        string
+	Type      string
+	Subject   string
+	EventTime time.Time // zero when the event has none
+
+	ErrorDest string // the URL delivery failed to
+	ErrorCode int    // the last HTTP status, 0 when there was none
+	ErrorData string // the failing response's body, decoded
+
+	Topic     string // "" when unknown
+	Partition *int32
+	Offset    *int64
+
+	Event      event.Event // the event as it arrived
+	ReceivedAt time.Time
+	ReplayedAt *time.Time
+}
+
+// EntryFromEvent reads the dead-letter facts out of an event.
+func EntryFromEvent(e event.Event) Entry {
+	ent := Entry{
+		Source:    e.Source(),
+		ID:        e.ID(),
+		Type:      e.Type(),
+		Subject:   e.Subject(),
+		EventTime: e.Time(),
+		Event:     e,
+	}
+	ext := e.Extensions()
+	ent.ErrorDest = extString(ext, ExtErrorDest)
+	if c, err := strconv.Atoi(extString(ext, ExtErrorCode)); err == nil {
+		ent.ErrorCode = c
+	}
+	ent.ErrorData = decodeErrorData(extString(ext, ExtErrorData))
+
+	ent.Topic = extString(ext, ExtKafkaTopic)
+	if p, err := strconv.ParseInt(extString(ext, ExtKafkaPartition), 10, 32); err == nil {
+		p32 := int32(p)
+		ent.Partition = &p32
+	}
+	if o, err := strconv.ParseInt(extString(ext, ExtKafkaOffset), 10, 64); err == nil {
+		ent.Offset = &o
+	}
+	if e.Type() == KnativeKafkaEventType {
+		if m := wrappedID.FindStringSubmatch(e.ID()); m != nil && ent.Partition == nil {
+			p, _ := strconv.ParseInt(m[1], 10, 32)
+			o, _ := strconv.ParseInt(m[2], 10, 64)
+			p32 := int32(p)
+			ent.Partition, ent.Offset = &p32, &o
+		}
+		if i := strings.LastIndexByte(e.Source(), '#'); i >= 0 && ent.Topic == "" {
+			ent.Topic = e.Source()[i+1:]
+		}
+	}
+	return ent
+}
+
+func extString(ext map[string]any, name string) string {
+	v, ok := ext[name]
+	if !ok || v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
+}
+
+// decodeErrorData undoes the base64 Knative applies to the response body; a
+// value that is not base64 is kept as it came.
+func decodeErrorData(s string) string {
+	if s == "" {
+		return ""
+	}
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+		return string(b)
+	}
+	return s
+}
+
+// Store reads and writes dead letters.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// New returns a store on a migrated database.
+func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+
+// Save stores a dead-lettered event. It returns false when an event with the
+// same source and id was stored already: redelivery of a dead letter is
+// normal (at-least-once), and the first copy is the one kept.
+func (s *Store) Save(ctx context.Context, e event.Event) (bool, error) {
+	ent := EntryFromEvent(e)
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return false, fmt.Errorf("dead-letter: encode event %s: %w", e.ID(), err)
+	}
+	var evTime *time.Time
+	if !ent.EventTime.IsZero() {
+		evTime = &ent.EventTime
+	}
+	var topic *string
+	if ent.Topic != "" {
+		topic = &ent.Topic
+	}
+	tag, err := s.pool.Exec(ctx, `
+INSERT INTO dead_letters (source, id, type, subject, event_time, error_dest, error_code, error_data,
+                          topic, kafka_partition, kafka_offset, event)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+ON CONFLICT (source, id) DO NOTHING`,
+		ent.Source, ent.ID, ent.Type, ent.Subject, evTime, ent.ErrorDest, ent.ErrorCode, ent.ErrorData,
+		topic, ent.Partition, ent.Offset, raw)
+	if err != nil {
+		return false, fmt.Errorf("dead-letter: store %s %s: %w", ent.Source, ent.ID, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// Filter narrows a listing. Zero values match everything.
+type Filter struct {
+	Topic  string
+	Source string
+	// Pending leaves out entries already replayed.
+	Pending bool
+	// Limit caps the result; 0 means 100.
+	Limit int
+}
+
+// List returns dead letters, newest first.
+func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	var where []string
+	var args []any
+	if f.Topic != "" {
+		args = append(args, f.Topic)
+		where = append(where, fmt.Sprintf("topic = $%d", len(args)))
+	}
+	if f.Source != "" {
+		args = append(args, f.Source)
+		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+	}
+	if f.Pending {
+		where = append(where, "replayed_at IS NULL")
+	}
+	q := `SELECT seq, source, id, type, subject, event_time, error_dest, error_code, error_data,
+       topic, kafka_partition, kafka_offset, event, received_at, replayed_at FROM dead_letters`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	args = append(args, f.Limit)
+	q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter: list: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanEntry)
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter: list: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one dead letter.
+func (s *Store) Get(ctx context.Context, source, id string) (Entry, error) {
+	rows, err := s.pool.Query(ctx, `SELECT seq, source, id, type, subject, event_time, error_dest, error_code, error_data,
+       topic, kafka_partition, kafka_offset, event, received_at, replayed_at FROM dead_letters
+WHERE source = $1 AND id = $2`, source, id)
+	if err != nil {
+		return Entry{}, fmt.Errorf("dead-letter: get: %w", err)
+	}
+	e, err := pgx.CollectExactlyOneRow(rows, scanEntry)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Entry{}, fmt.Errorf("%w: %s %s", ErrNotFound, source, id)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("dead-letter: get: %w", err)
+	}
+	return e, nil
+}
+
+// MarkReplayed records that the event was sent again, so listings of
+// pending dead letters leave it out. Marking twice keeps the first time.
+func (s *Store) MarkReplayed(ctx context.Context, source, id string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE dead_letters SET replayed_at = coalesce(replayed_at, now())
+WHERE source = $1 AND id = $2`, source, id)
+	if err != nil {
+		return fmt.Errorf("dead-letter: mark replayed: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %s %s", ErrNotFound, source, id)
+	}
+	return nil
+}
+
+func scanEntry(r pgx.CollectableRow) (Entry, error) {
+	var (
+		e       Entry
+		evTime  *time.Time
+		topic   *string
+		payload []byte
+	)
+	if err := r.Scan(&e.Seq, &e.Source, &e.ID, &e.Type, &e.Subject, &evTime, &e.ErrorDest, &e.ErrorCode,
+		&e.ErrorData, &topic, &e.Partition, &e.Offset, &payload, &e.ReceivedAt, &e.ReplayedAt); err != nil {
+		return e, err
+	}
+	if evTime != nil {
+		e.EventTime = *evTime
+	}
+	if topic != nil {
+		e.Topic = *topic
+	}
+	if err := json.Unmarshal(payload, &e.Event); err != nil {
+		return e, fmt.Errorf("decode stored event %s %s: %w", e.Source, e.ID, err)
+	}
+	return e, nil
+}
