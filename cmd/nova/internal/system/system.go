@@ -19,10 +19,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/dispatcher"
 	"github.com/nova-social/nova/shared/funchost"
-	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/source"
 )
@@ -36,7 +36,6 @@ type System struct {
 
 	broker    *broker.Broker
 	pool      *pgxpool.Pool
-	producer  *kafka.Producer
 	functions []*hosted
 	sources   []source.KafkaSource
 	disp      *dispatcher.Dispatcher
@@ -46,8 +45,6 @@ type System struct {
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}
-	stopRelay    context.CancelFunc
-	relayDone    chan struct{}
 
 	errs     chan error
 	stopOnce sync.Once
@@ -127,6 +124,19 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	env["KAFKA_BROKERS"] = strings.Join(brokers, ",")
 	env["DATABASE_URL"] = cfg.DatabaseURL
 	env["REDIS_URL"] = cfg.RedisURL
+	if env[auth.EnvPrivateKey] == "" && env[auth.EnvPrivateKeyFile] == "" {
+		// No signing key given: a development key kept under .nova/, the
+		// same on every run so issued tokens stay valid across restarts.
+		k, err := auth.DevKey(filepath.Join(cfg.Root, ".nova", "jwt"))
+		if err != nil {
+			return s, fmt.Errorf("development JWT key: %w", err)
+		}
+		pem, err := k.MarshalPrivatePEM()
+		if err != nil {
+			return s, fmt.Errorf("development JWT key: %w", err)
+		}
+		env[auth.EnvPrivateKey] = string(pem)
+	}
 	resolver := funchost.Resolver{ConfigMaps: configMaps, Env: env}
 	// One registry for the dispatcher and the functions, served on the
 	// metrics address.
@@ -175,23 +185,6 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			}
 		}()
 	}
-
-	// The outbox relay publishes what nova-api commits.
-	if s.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(brokers...)); err != nil {
-		return s, fmt.Errorf("kafka producer: %w", err)
-	}
-	relay, err := outbox.NewRelay(s.pool, s.producer, outbox.Config{Logger: cfg.Logger})
-	if err != nil {
-		return s, err
-	}
-	rctx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopRelay, s.relayDone = stopRelay, make(chan struct{})
-	go func() {
-		defer close(s.relayDone)
-		if err := relay.Run(rctx); err != nil {
-			s.fail(fmt.Errorf("outbox relay: %w", err))
-		}
-	}()
 
 	// The dispatcher, last: every sink is ready by now.
 	sinks := dispatcher.MapResolver{}
@@ -279,7 +272,7 @@ func (s *System) WriteStatus(w io.Writer) {
 	for _, h := range s.functions {
 		fmt.Fprintf(tw, "  %s\t%s\t%s function, %s\n", h.fn.Name(), h.fn.URL(), h.invoke, h.dir)
 	}
-	fmt.Fprintf(tw, "  outbox relay\t-\tpublishing to Kafka\n")
+	fmt.Fprintf(tw, "  outbox relay\t-\tin nova-api, publishing to Kafka\n")
 	refs := make([]string, 0, len(s.sources))
 	for _, src := range s.sources {
 		refs = append(refs, src.Name)
@@ -302,9 +295,8 @@ func (s *System) relPath(p string) string {
 
 // Stop shuts down in dependency order: the dispatcher first (no event is
 // half-delivered to a function that is going away; what is done is
-// committed), then the relay and the producer (flushing what was handed
-// over), then the functions (draining their requests), then Kafka (writing
-// its state to disk). Safe to call more than once.
+// committed), then the functions (draining their requests; nova-api stops
+// its outbox relay), then Kafka (writing its state to disk). Safe to call more than once.
 func (s *System) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
@@ -318,17 +310,6 @@ func (s *System) Stop(ctx context.Context) error {
 			errs = append(errs, s.metrics.Shutdown(ctx))
 		} else if s.metricsLn != nil {
 			errs = append(errs, s.metricsLn.Close())
-		}
-		if s.stopRelay != nil {
-			s.stopRelay()
-			if err := wait(ctx, s.relayDone); err != nil {
-				errs = append(errs, fmt.Errorf("outbox relay: %w", err))
-			}
-		}
-		if s.producer != nil {
-			if err := s.producer.Close(); err != nil {
-				errs = append(errs, fmt.Errorf("kafka producer: %w", err))
-			}
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex

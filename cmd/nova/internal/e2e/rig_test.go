@@ -1,0 +1,198 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// rig is a running Nova with helpers that act as its users.
+type rig struct {
+	t   testing.TB
+	sys *system.System
+	api string
+}
+
+func start(t testing.TB) *rig {
+	t.Helper()
+	root, err := system.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sys, err := system.Start(ctx, system.Config{
+		Root:        root,
+		Eventing:    filepath.Join(root, "eventing"),
+		MetricsAddr: "127.0.0.1:0",
+		Kafka:       broker.Config{DataDir: t.TempDir()},
+		DatabaseURL: testrig.PostgresURL(t),
+		RedisURL:    testrig.RedisURL(t),
+		Environ:     map[string]string{},
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("start Nova: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sys.Stop(ctx); err != nil {
+			t.Errorf("stop Nova: %v", err)
+		}
+	})
+	api, ok := sys.FunctionURL("nova-api")
+	if !ok {
+		t.Fatal("nova-api is not running")
+	}
+	return &rig{t: t, sys: sys, api: api}
+}
+
+// user is a registered, logged-in user.
+type user struct {
+	ID, Name, Token string
+}
+
+func (r *rig) call(method, path, token string, body any) (int, map[string]any) {
+	r.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, r.api+path, rd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			r.t.Fatalf("%s %s: non-JSON answer %q", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (r *rig) must(want int, method, path, token string, body any) map[string]any {
+	r.t.Helper()
+	code, out := r.call(method, path, token, body)
+	if code != want {
+		r.t.Fatalf("%s %s = %d %v, want %d", method, path, code, out, want)
+	}
+	return out
+}
+
+func (r *rig) register(name string) user {
+	r.t.Helper()
+	name = fmt.Sprintf("%s_%s", name, testrig.ID()[:6])
+	u := r.must(http.StatusCreated, "POST", "/v1/users", "", map[string]any{
+		"username": name, "email": name + "@example.com", "password": "correct horse battery staple"})
+	s := r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{
+		"username": name, "password": "correct horse battery staple"})
+	return user{ID: u["id"].(string), Name: name, Token: s["token"].(string)}
+}
+
+func (r *rig) follow(follower, followee user) {
+	r.t.Helper()
+	r.must(http.StatusNoContent, "POST", "/v1/users/"+followee.ID+"/follow", follower.Token, nil)
+}
+
+func (r *rig) unfollow(follower, followee user) {
+	r.t.Helper()
+	r.must(http.StatusNoContent, "DELETE", "/v1/users/"+followee.ID+"/follow", follower.Token, nil)
+}
+
+func (r *rig) post(author user, content, visibility string) string {
+	r.t.Helper()
+	p := r.must(http.StatusCreated, "POST", "/v1/posts", author.Token, map[string]any{
+		"content": content, "visibility": visibility, "tags": []string{"e2e"}})
+	return p["id"].(string)
+}
+
+// feed returns the post ids and contents of u's home feed, newest first.
+func (r *rig) feed(u user) (ids []string, contents map[string]string) {
+	r.t.Helper()
+	out := r.must(http.StatusOK, "GET", "/v1/feed?limit=100", u.Token, nil)
+	contents = map[string]string{}
+	items, _ := out["items"].([]any)
+	for _, it := range items {
+		m := it.(map[string]any)
+		id := m["id"].(string)
+		ids = append(ids, id)
+		contents[id], _ = m["content"].(string)
+	}
+	return ids, contents
+}
+
+// eventually polls cond until it holds, failing with what it last saw.
+func (r *rig) eventually(what string, cond func() (bool, string)) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, seen := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: still not so after 20s; last seen: %s", what, seen)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// feedIs waits until u's feed holds exactly want, in that order.
+func (r *rig) feedIs(u user, want ...string) {
+	r.t.Helper()
+	r.eventually("feed of "+u.Name+" is "+fmt.Sprint(want), func() (bool, string) {
+		got, _ := r.feed(u)
+		return fmt.Sprint(got) == fmt.Sprint(want), fmt.Sprint(got)
+	})
+}
+
+// settle waits until the dispatcher has delivered everything produced so
+// far, so a check that nothing changed is not made too early.
+func (r *rig) settle() {
+	r.t.Helper()
+	r.eventually("consumer lag back to zero", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		lags, err := r.sys.Dispatcher().Lag(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		var total int64
+		for _, l := range lags {
+			total += l.Lag
+		}
+		return total == 0, fmt.Sprintf("lag %d", total)
+	})
+}

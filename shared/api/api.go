@@ -1,0 +1,164 @@
+// Package api assembles nova-api, the producer side of Nova, from its
+// domains (identity, content, the feed reader) over one PostgreSQL pool,
+// one Redis client and the transactional outbox. The root package function
+// is the Knative function wrapping it; this package is plain Go that tests
+// and the nova command build directly.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/content"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/feed"
+	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/identity"
+	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/password"
+	"github.com/nova-social/nova/shared/timeline"
+)
+
+// Server is an assembled nova-api.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	rdb      *redis.Client
+	producer *kafka.Producer
+	relay    *outbox.Relay
+	handler  http.Handler
+
+	Identity *identity.Service
+	Content  *content.Service
+}
+
+// New connects to the stores, applies every domain's migrations and builds
+// the routes. Run starts the outbox relay; Close releases everything.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s = &Server{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+		return s, fmt.Errorf("nova-api: database: %w", err)
+	}
+	for name, m := range map[string]func(context.Context, *pgxpool.Pool) error{
+		"outbox": outbox.Migrate, "identity": identity.Migrate, "content": content.Migrate,
+	} {
+		if err := m(ctx, s.pool); err != nil {
+			return s, fmt.Errorf("nova-api: %s migrations: %w", name, err)
+		}
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return s, fmt.Errorf("nova-api: REDIS_URL: %w", err)
+	}
+	s.rdb = redis.NewClient(opt)
+
+	keys, err := cfg.Keys.SigningKeys()
+	if err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
+	signer, err := auth.NewSigner(keys, auth.SignerConfig{TTL: cfg.TokenTTL})
+	if err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
+	verifier, err := auth.NewVerifier(keys, auth.VerifierConfig{})
+	if err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
+	hasher, err := password.New(password.Config{})
+	if err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
+
+	ob := outbox.New(envelope.NewCodec(catalog.Default()))
+	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
+		Logger: log, Admins: cfg.Admins}); err != nil {
+		return s, err
+	}
+	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Logger: log}); err != nil {
+		return s, err
+	}
+	store, err := feed.NewStore(s.rdb, feed.DefaultConfig())
+	if err != nil {
+		return s, err
+	}
+	reader, err := timeline.New(timeline.Config{Store: store, DirectCall: cfg.DirectCall, Content: s.Content, Logger: log})
+	if err != nil {
+		return s, err
+	}
+
+	mux := http.NewServeMux()
+	authed := httpapi.Authenticate(verifier, log)
+	s.Identity.Mount(mux, authed)
+	s.Content.Mount(mux, authed)
+	reader.Mount(mux, authed)
+	mux.Handle("/", fallback(mux, log))
+	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log))
+
+	if cfg.Relay {
+		if s.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
+			return s, fmt.Errorf("nova-api: kafka: %w", err)
+		}
+		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Logger: log}); err != nil {
+			return s, err
+		}
+	}
+	return s, nil
+}
+
+// Handler serves the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Run runs the outbox relay until ctx ends (at once when the relay is off).
+func (s *Server) Run(ctx context.Context) error {
+	if s.relay == nil {
+		return nil
+	}
+	return s.relay.Run(ctx)
+}
+
+// Ready reports whether PostgreSQL and Redis answer.
+func (s *Server) Ready(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connections. Call it after Run returned.
+func (s *Server) Close() error {
+	var errs []error
+	if s.producer != nil {
+		errs = append(errs, s.producer.Close())
+	}
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return errors.Join(errs...)
+}

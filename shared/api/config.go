@@ -1,0 +1,110 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nova-social/nova/shared/auth"
+)
+
+// Config is nova-api's configuration, read from the function's environment
+// (func.yaml run.envs, backed by the nova-config ConfigMap).
+type Config struct {
+	// DatabaseURL is PostgreSQL (DATABASE_URL). Required.
+	DatabaseURL string
+	// RedisURL is the feed store (REDIS_URL). Required.
+	RedisURL string
+	// KafkaBrokers are where the outbox relay publishes (KAFKA_BROKERS).
+	// Required when Relay is on.
+	KafkaBrokers []string
+	// Relay runs an outbox relay in this process (OUTBOX_RELAY, default
+	// on). Relays coordinate through PostgreSQL, so every replica may run one.
+	Relay bool
+	// DirectCall hydrates feeds from the content service instead of the
+	// feed's own cache: the design document's rollback path
+	// (ENABLE_DIRECT_CALL).
+	DirectCall bool
+	// Admins are usernames given the admin role (NOVA_ADMINS, comma-separated).
+	Admins []string
+	// Keys are the JWT signing keys (NOVA_JWT_* variables).
+	Keys auth.KeyConfig
+	// TokenTTL is how long issued tokens live (NOVA_JWT_TTL, default 1h).
+	TokenTTL time.Duration
+}
+
+// ConfigFrom reads the configuration from env.
+func ConfigFrom(env map[string]string) (Config, error) {
+	c := Config{
+		DatabaseURL:  env["DATABASE_URL"],
+		RedisURL:     env["REDIS_URL"],
+		KafkaBrokers: list(env["KAFKA_BROKERS"]),
+		Relay:        true,
+		Admins:       list(env["NOVA_ADMINS"]),
+		Keys:         auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
+		TokenTTL:     time.Hour,
+	}
+	var err error
+	if v, ok := env["OUTBOX_RELAY"]; ok && v != "" {
+		if c.Relay, err = Flag(v); err != nil {
+			return c, fmt.Errorf("OUTBOX_RELAY: %w", err)
+		}
+	}
+	if c.DirectCall, err = Flag(env["ENABLE_DIRECT_CALL"]); err != nil {
+		return c, fmt.Errorf("ENABLE_DIRECT_CALL: %w", err)
+	}
+	if v := env["NOVA_JWT_TTL"]; v != "" {
+		if c.TokenTTL, err = time.ParseDuration(v); err != nil {
+			return c, fmt.Errorf("NOVA_JWT_TTL: %w", err)
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate reports a configuration nova-api cannot start with.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is not set"))
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("REDIS_URL is not set"))
+	}
+	if c.Relay && len(c.KafkaBrokers) == 0 {
+		errs = append(errs, errors.New("KAFKA_BROKERS is not set (needed by the outbox relay; OUTBOX_RELAY=false runs without one)"))
+	}
+	if c.TokenTTL <= 0 || c.TokenTTL > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("token TTL %s outside (0, 24h]", c.TokenTTL))
+	}
+	if err := c.Keys.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("nova-api: %w", err)
+	}
+	return nil
+}
+
+// Flag reads a boolean switch. The design document treats ENABLE_DIRECT_CALL
+// being set as on; "false", "0", "no", "off" and "" are read as off so the
+// ConfigMap can hold the switch in both positions.
+func Flag(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "", "0", "false", "no", "off":
+		return false, nil
+	case "1", "true", "yes", "on":
+		return true, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (true/false, 1/0, yes/no, on/off)", v)
+}
+
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,50 @@
+package api_test
+
+import (
+	"testing"
+
+	"github.com/nova-social/nova/shared/api"
+)
+
+func TestFlag(t *testing.T) {
+	for in, want := range map[string]bool{"1": true, "true": true, "TRUE": true, "yes": true, "on": true,
+		"": false, "0": false, "false": false, "no": false, "off": false} {
+		got, err := api.Flag(in)
+		if err != nil || got != want {
+			t.Errorf("Flag(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := api.Flag("maybe"); err == nil {
+		t.Error("Flag accepted maybe")
+	}
+}
+
+func TestConfigFrom(t *testing.T) {
+	base := map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KAFKA_BROKERS": "a:9092, b:9092"}
+	c, err := api.ConfigFrom(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Relay || c.DirectCall || len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:9092" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range base {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	if c, err := api.ConfigFrom(with("ENABLE_DIRECT_CALL", "true")); err != nil || !c.DirectCall {
+		t.Fatalf("ENABLE_DIRECT_CALL=true: %+v %v", c, err)
+	}
+	for k, v := range map[string]string{"ENABLE_DIRECT_CALL": "maybe", "DATABASE_URL": "", "NOVA_JWT_TTL": "48h", "KAFKA_BROKERS": ""} {
+		if _, err := api.ConfigFrom(with(k, v)); err == nil {
+			t.Errorf("%s=%q accepted", k, v)
+		}
+	}
+	if c, err := api.ConfigFrom(with("OUTBOX_RELAY", "false")); err != nil || c.Relay {
+		t.Fatalf("OUTBOX_RELAY=false: %+v %v", c, err)
+	}
+}
