@@ -112,29 +112,26 @@ func (s *Store) Read(ctx context.Context, reader string, o ReadOptions) (Page, e
 	if h == nil {
 		h = s
 	}
-	following, err := s.rdb.SMembers(ctx, followingKey(reader)).Result()
-	if err != nil {
-		return Page{}, fmt.Errorf("feed: read following: %w", err)
-	}
-	follows := make(map[string]bool, len(following))
-	for _, f := range following {
-		follows[f] = true
-	}
-	celebs, err := s.rdb.SInter(ctx, followingKey(reader), celebritiesKey).Result()
-	if err != nil {
-		return Page{}, fmt.Errorf("feed: read celebrities: %w", err)
-	}
 	if o.Order == Ranked {
-		return s.readRanked(ctx, reader, o, h, follows, celebs)
+		offset, err := decodeRankedCursor(o.Cursor)
+		if err != nil {
+			return Page{}, err
+		}
+		st, err := s.readerState(ctx, reader)
+		if err != nil {
+			return Page{}, err
+		}
+		return s.readRanked(ctx, reader, o, h, st, offset)
 	}
 	pos, err := decodeNewestCursor(o.Cursor)
 	if err != nil {
 		return Page{}, err
 	}
-	floor, err := s.capFloor(ctx, reader)
+	st, err := s.readerState(ctx, reader)
 	if err != nil {
 		return Page{}, err
 	}
+	follows, celebs, floor := st.follows, st.celebs, st.floor
 	var page Page
 	for len(page.Items) < o.Limit {
 		window := o.Limit*2 + 10
@@ -172,17 +169,32 @@ func (s *Store) Read(ctx context.Context, reader string, o ReadOptions) (Page, e
 	return page, nil
 }
 
-// capFloor is the lowest score a read may return: the Cap-th entry of the
-// feed, so reads never reach the part that trimming has not removed yet.
-func (s *Store) capFloor(ctx context.Context, reader string) (float64, error) {
-	z, err := s.rdb.ZRevRangeWithScores(ctx, feedKey(reader), int64(s.cfg.Cap-1), int64(s.cfg.Cap-1)).Result()
-	if err != nil {
-		return 0, fmt.Errorf("feed: cap floor: %w", err)
+// readerState is what every read of reader's feed needs first, fetched in
+// one round trip: whom they follow, which of those are celebrities, and the
+// lowest score a read may return (the Cap-th entry of the feed, so reads
+// never reach the part that trimming has not removed yet).
+type readerState struct {
+	follows map[string]bool
+	celebs  []string
+	floor   float64
+}
+
+func (s *Store) readerState(ctx context.Context, reader string) (readerState, error) {
+	pipe := s.rdb.Pipeline()
+	following := pipe.SMembers(ctx, followingKey(reader))
+	celebs := pipe.SInter(ctx, followingKey(reader), celebritiesKey)
+	edge := pipe.ZRevRangeWithScores(ctx, feedKey(reader), int64(s.cfg.Cap-1), int64(s.cfg.Cap-1))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return readerState{}, fmt.Errorf("feed: read reader state: %w", err)
 	}
-	if len(z) == 0 {
-		return math.Inf(-1), nil
+	st := readerState{follows: make(map[string]bool, len(following.Val())), celebs: celebs.Val(), floor: math.Inf(-1)}
+	for _, f := range following.Val() {
+		st.follows[f] = true
 	}
-	return z[0].Score, nil
+	if z := edge.Val(); len(z) > 0 {
+		st.floor = z[0].Score
+	}
+	return st, nil
 }
 
 // window returns up to n entries after pos, newest first, from the feed and
@@ -262,16 +274,9 @@ func (s *Store) hydrate(ctx context.Context, reader string, entries []entry, h H
 }
 
 // readRanked orders the newest RankedWindow visible entries by score.
-func (s *Store) readRanked(ctx context.Context, reader string, o ReadOptions, h Hydrator, follows map[string]bool, celebs []string) (Page, error) {
-	offset, err := decodeRankedCursor(o.Cursor)
-	if err != nil {
-		return Page{}, err
-	}
-	floor, err := s.capFloor(ctx, reader)
-	if err != nil {
-		return Page{}, err
-	}
-	entries, err := s.window(ctx, reader, celebs, position{}, floor, s.cfg.RankedWindow)
+func (s *Store) readRanked(ctx context.Context, reader string, o ReadOptions, h Hydrator, st readerState, offset int) (Page, error) {
+	follows := st.follows
+	entries, err := s.window(ctx, reader, st.celebs, position{}, st.floor, s.cfg.RankedWindow)
 	if err != nil {
 		return Page{}, err
 	}
