@@ -29,10 +29,10 @@ import (
 
 // FeedFanout is the function instance.
 type FeedFanout struct {
-	log   *slog.Logger
-	codec *envelope.Codec
+	log *slog.Logger
 
 	mu       sync.RWMutex
+	codec    *envelope.Codec
 	rdb      *redis.Client
 	producer *kafka.Producer
 	reactor  *fanout.Reactor
@@ -40,10 +40,7 @@ type FeedFanout struct {
 
 // New returns an unstarted instance.
 func New() *FeedFanout {
-	return &FeedFanout{
-		log:   slog.Default().With("function", catalog.FeedFanout),
-		codec: envelope.NewCodec(catalog.Default()),
-	}
+	return &FeedFanout{log: slog.Default().With("function", catalog.FeedFanout)}
 }
 
 var errNotStarted = errors.New("feed-fanout: not started")
@@ -53,11 +50,17 @@ type Config struct {
 	RedisURL     string
 	KafkaBrokers []string
 	Feed         feed.Config
+	// Catalog names the topics (KAFKA_TOPIC_CONTENT_EVENTS renames one).
+	Catalog *catalog.Catalog
 }
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
 	c := Config{RedisURL: env["REDIS_URL"], Feed: feed.DefaultConfig()}
+	var err error
+	if c.Catalog, err = catalog.FromEnv(env); err != nil {
+		return c, fmt.Errorf("feed-fanout: %w", err)
+	}
 	if c.RedisURL == "" {
 		return c, errors.New("feed-fanout: REDIS_URL is not set")
 	}
@@ -110,9 +113,10 @@ func (f *FeedFanout) Start(ctx context.Context, env map[string]string) error {
 		rdb.Close()
 		return fmt.Errorf("feed-fanout: kafka: %w", err)
 	}
+	codec := envelope.NewCodec(cfg.Catalog)
 	f.mu.Lock()
-	f.rdb, f.producer = rdb, producer
-	f.reactor = fanout.NewReactor(store, emitter.NewKafka(f.codec, producer), f.log)
+	f.codec, f.rdb, f.producer = codec, rdb, producer
+	f.reactor = fanout.NewReactor(store, emitter.NewKafka(codec, producer), f.log)
 	f.mu.Unlock()
 	return nil
 }
@@ -151,12 +155,12 @@ func (f *FeedFanout) Ready(ctx context.Context) (bool, error) {
 // for one that may succeed on retry.
 func (f *FeedFanout) Handle(ctx context.Context, e event.Event) error {
 	f.mu.RLock()
-	r := f.reactor
+	r, codec := f.reactor, f.codec
 	f.mu.RUnlock()
 	if r == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := f.codec.Decode(e)
+	d, err := codec.Decode(e)
 	if err == nil {
 		err = r.React(ctx, d)
 	}

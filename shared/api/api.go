@@ -16,7 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/content"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/feed"
@@ -90,7 +89,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		return s, fmt.Errorf("nova-api: %w", err)
 	}
 
-	ob := outbox.New(envelope.NewCodec(catalog.Default()))
+	ob := outbox.New(envelope.NewCodec(cfg.Catalog))
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
 		Logger: log, Admins: cfg.Admins}); err != nil {
 		return s, err

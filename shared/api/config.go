@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/catalog"
 )
 
 // Config is nova-api's configuration, read from the function's environment
@@ -32,6 +33,9 @@ type Config struct {
 	Keys auth.KeyConfig
 	// TokenTTL is how long issued tokens live (NOVA_JWT_TTL, default 1h).
 	TokenTTL time.Duration
+	// Catalog names the topics events go to; KAFKA_TOPIC_CONTENT_EVENTS
+	// renames content-events.
+	Catalog *catalog.Catalog
 }
 
 // ConfigFrom reads the configuration from env.
@@ -46,6 +50,9 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		TokenTTL:     time.Hour,
 	}
 	var err error
+	if c.Catalog, err = catalog.FromEnv(env); err != nil {
+		return c, err
+	}
 	if v, ok := env["OUTBOX_RELAY"]; ok && v != "" {
 		if c.Relay, err = Flag(v); err != nil {
 			return c, fmt.Errorf("OUTBOX_RELAY: %w", err)
@@ -73,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.Relay && len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (needed by the outbox relay; OUTBOX_RELAY=false runs without one)"))
+	}
+	if c.Catalog == nil {
+		errs = append(errs, errors.New("no event catalogue"))
 	}
 	if c.TokenTTL <= 0 || c.TokenTTL > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("token TTL %s outside (0, 24h]", c.TokenTTL))

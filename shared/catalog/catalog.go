@@ -255,3 +255,49 @@ func defaultEvents() []EventType {
 			[]string{ChatPersist}},
 	}
 }
+
+// TopicEnv maps the design document's topic-name variables to the topics
+// they rename.
+var TopicEnv = map[string]string{
+	"KAFKA_TOPIC_CONTENT_EVENTS": ContentEvents,
+}
+
+// WithTopicNames returns a copy of the catalogue in which the topics named
+// by the keys of names are called by their values instead, with every event
+// of those topics following them. The design document lets an operator name
+// content-events differently (KAFKA_TOPIC_CONTENT_EVENTS).
+func (c *Catalog) WithTopicNames(names map[string]string) (*Catalog, error) {
+	topics := c.Topics()
+	for i, t := range topics {
+		if n, ok := names[t.Name]; ok && n != "" {
+			topics[i].Name = n
+		}
+	}
+	events := c.Events()
+	for i, e := range events {
+		if n, ok := names[e.Topic]; ok && n != "" {
+			events[i].Topic = n
+		}
+	}
+	for from := range names {
+		if _, ok := c.byTopic[from]; !ok {
+			return nil, fmt.Errorf("catalog: no topic %q to rename", from)
+		}
+	}
+	return New(topics, events)
+}
+
+// FromEnv returns the default catalogue with the topic names the
+// environment sets (TopicEnv).
+func FromEnv(env map[string]string) (*Catalog, error) {
+	names := map[string]string{}
+	for k, topic := range TopicEnv {
+		if v := env[k]; v != "" {
+			names[topic] = v
+		}
+	}
+	if len(names) == 0 {
+		return Default(), nil
+	}
+	return Default().WithTopicNames(names)
+}

@@ -661,3 +661,27 @@ func TestReadManifestsSplitsDocuments(t *testing.T) {
 		t.Fatalf("got %q", kinds)
 	}
 }
+
+func TestTopicRenamedFromEnvironment(t *testing.T) {
+	c, err := catalog.FromEnv(map[string]string{"KAFKA_TOPIC_CONTENT_EVENTS": "staging.content-events"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Topic(catalog.ContentEvents); ok {
+		t.Fatal("the old name is still a topic")
+	}
+	tp, ok := c.Topic("staging.content-events")
+	if !ok || tp.Partitions != 6 {
+		t.Fatalf("renamed topic %+v, %v", tp, ok)
+	}
+	e, _ := c.ByType("com.nova.content.post.created")
+	if e.Topic != "staging.content-events" {
+		t.Fatalf("PostCreated goes to %q", e.Topic)
+	}
+	if d, err := catalog.FromEnv(map[string]string{}); err != nil || d.Events()[0].Topic != catalog.ContentEvents {
+		t.Fatalf("no variable: %v %v", d, err)
+	}
+	if _, err := catalog.Default().WithTopicNames(map[string]string{"no-such-topic": "x"}); err == nil {
+		t.Fatal("renaming an unknown topic was accepted")
+	}
+}
