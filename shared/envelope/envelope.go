@@ -3,6 +3,7 @@ package envelope
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -241,4 +242,17 @@ func newMessage(et catalog.EventType) proto.Message {
 // keyFieldSet reports whether m's partition key field holds a value.
 func keyFieldSet(et catalog.EventType, m proto.Message) bool {
 	return et.Key(m) != ""
+}
+
+// DedupeKey is what a consumer remembers to recognise an event it already
+// handled: the CloudEvents (source, id) pair. A plain record that
+// KafkaSource wrapped has an id made of its partition and offset, which a
+// topic that is deleted and created again hands out a second time; its
+// record time is added so such a new event is not taken for an old one,
+// while a redelivery of the same record still matches.
+func DedupeKey(e cloudevents.Event) (source, id string) {
+	if e.Type() == KafkaEventType && !e.Time().IsZero() {
+		return e.Source(), e.ID() + "@" + strconv.FormatInt(e.Time().UnixNano(), 10)
+	}
+	return e.Source(), e.ID()
 }

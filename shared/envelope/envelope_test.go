@@ -386,3 +386,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDedupeKey(t *testing.T) {
+	e := cloudevents.NewEvent()
+	e.SetSource("/nova/content-service")
+	e.SetID("01a214a9-0000-7000-8000-000000000001")
+	e.SetType("com.nova.content.post.created")
+	e.SetTime(time.Unix(100, 0))
+	if src, id := envelope.DedupeKey(e); src != e.Source() || id != e.ID() {
+		t.Fatalf("a Nova event's key is (%q, %q), want its source and id", src, id)
+	}
+	w := cloudevents.NewEvent()
+	w.SetType(envelope.KafkaEventType)
+	w.SetSource("/apis/v1/namespaces/nova/kafkasources/feed-fanout#content-events")
+	w.SetID("partition:0/offset:7")
+	w.SetTime(time.Unix(100, 0))
+	_, first := envelope.DedupeKey(w)
+	_, again := envelope.DedupeKey(w)
+	w.SetTime(time.Unix(200, 0)) // the same position in a topic created anew
+	_, reused := envelope.DedupeKey(w)
+	if first != again || first == reused {
+		t.Fatalf("wrapped record keys: %q, %q, %q", first, again, reused)
+	}
+}

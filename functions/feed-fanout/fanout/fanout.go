@@ -44,7 +44,7 @@ func NewReactor(store *feed.Store, emit Emitter, log *slog.Logger) *Reactor {
 // event: a processed event is skipped, and every effect is idempotent, so a
 // failure half-way is mended by the retry.
 func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
-	src, id := d.Event.Source(), d.Event.ID()
+	src, id := envelope.DedupeKey(d.Event)
 	done, err := r.store.Processed(ctx, src, id)
 	if err != nil {
 		return err

@@ -148,3 +148,32 @@ func TestConsoleProducerRecordReachesTheFeed(t *testing.T) {
 		t.Fatalf("feed content %q", contents[postID])
 	}
 }
+
+// A binary-mode CloudEvent produced by kcat (ce_ headers, JSON data) into
+// the running system reaches feed-fanout as it was sent and lands in the
+// feed.
+func TestKcatBinaryCloudEventReachesTheFeed(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Fatal("kcat is not installed; install it with: apt-get install -y kcat")
+	}
+	r := start(t)
+	author, fan := r.register("author"), r.register("fan")
+	r.follow(fan, author)
+	r.settle()
+	postID := uuid.Must(uuid.NewV7()).String()
+	value := `{"post_id":"` + postID + `","user_id":"` + author.ID + `","content":"binary from kcat","type":"POST_TYPE_TEXT","visibility":"POST_VISIBILITY_FOLLOWERS_ONLY","created_at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
+	cmd := exec.Command("kcat", "-P", "-b", strings.Join(r.sys.Brokers(), ","), "-t", catalog.ContentEvents,
+		"-k", author.ID, "-X", "partitioner=murmur2_random",
+		"-H", "ce_specversion=1.0", "-H", "ce_id="+uuid.Must(uuid.NewV7()).String(),
+		"-H", "ce_source=/nova/content-service", "-H", "ce_type=com.nova.content.post.created",
+		"-H", "ce_subject="+postID, "-H", "ce_partitionkey="+author.ID, "-H", "content-type=application/json")
+	cmd.Stdin = strings.NewReader(value + "\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("kcat: %v: %s", err, out)
+	}
+	r.feedIs(fan, postID)
+	_, contents := r.feed(fan)
+	if contents[postID] != "binary from kcat" {
+		t.Fatalf("feed content %q", contents[postID])
+	}
+}
