@@ -55,9 +55,16 @@ type ProducerConfig struct {
 	// Compression of record batches.
 	Compression sarama.CompressionCodec
 	// RetryMax and RetryBackoff govern retries of retriable broker errors
-	// before a record fails.
-	RetryMax     int
-	RetryBackoff time.Duration
+	// before a record fails; the wait doubles from RetryBackoff up to
+	// MaxRetryBackoff. The default retries for about half an hour of an
+	// unreachable broker (Send still returns when its ctx ends; Sarama keeps
+	// one retry slot per attempt, so the count cannot be unbounded): a record whose
+	// retries run out fails while later records of its partition, held
+	// behind it, are then written — Kafka would hold them out of order. A
+	// caller that needs order bounds Send with its context instead.
+	RetryMax        int
+	RetryBackoff    time.Duration
+	MaxRetryBackoff time.Duration
 	// DialTimeout bounds connecting to a broker.
 	DialTimeout time.Duration
 	// Buffer is the number of records queued inside the producer.
@@ -75,8 +82,9 @@ func DefaultProducerConfig(brokers ...string) ProducerConfig {
 		Encoding:        Binary,
 		MaxMessageBytes: 1 << 20,
 		Compression:     sarama.CompressionNone,
-		RetryMax:        10,
+		RetryMax:        1000, // with the backoff capped at 2s, about half an hour
 		RetryBackoff:    100 * time.Millisecond,
+		MaxRetryBackoff: 2 * time.Second,
 		DialTimeout:     10 * time.Second,
 		Buffer:          4096,
 		Logger:          slog.Default(),
@@ -99,6 +107,9 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 	}
 	if c.RetryBackoff == 0 {
 		c.RetryBackoff = d.RetryBackoff
+	}
+	if c.MaxRetryBackoff == 0 {
+		c.MaxRetryBackoff = max(d.MaxRetryBackoff, c.RetryBackoff)
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = d.DialTimeout
@@ -135,7 +146,7 @@ func (c ProducerConfig) Validate() error {
 	if c.Linger < 0 || c.BatchMessages < 0 || c.BatchBytes < 0 {
 		errs = append(errs, errors.New("linger and batch sizes must not be negative"))
 	}
-	if c.MaxMessageBytes < 0 || c.RetryMax < 0 || c.RetryBackoff < 0 || c.DialTimeout < 0 || c.Buffer < 0 {
+	if c.MaxMessageBytes < 0 || c.RetryMax < 0 || c.RetryBackoff < 0 || c.MaxRetryBackoff < 0 || c.DialTimeout < 0 || c.Buffer < 0 {
 		errs = append(errs, errors.New("sizes, retries and timeouts must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -164,7 +175,16 @@ func (c ProducerConfig) SaramaConfig() (*sarama.Config, error) {
 	sc.Producer.Idempotent = true
 	sc.Producer.RequiredAcks = sarama.WaitForAll
 	sc.Producer.Retry.Max = max(c.RetryMax, 1)
-	sc.Producer.Retry.Backoff = c.RetryBackoff
+	sc.Producer.Retry.BackoffFunc = func(retries, _ int) time.Duration {
+		d := c.RetryBackoff
+		for range min(retries, 16) {
+			if d >= c.MaxRetryBackoff {
+				break
+			}
+			d *= 2
+		}
+		return min(d, c.MaxRetryBackoff)
+	}
 	sc.Producer.Return.Successes = true
 	sc.Producer.Return.Errors = true
 	sc.Producer.Partitioner = NewMurmur2Partitioner
@@ -173,7 +193,9 @@ func (c ProducerConfig) SaramaConfig() (*sarama.Config, error) {
 	sc.Producer.Flush.Bytes = c.BatchBytes
 	sc.Producer.MaxMessageBytes = c.MaxMessageBytes
 	sc.Producer.Compression = c.Compression
-	sc.Metadata.Retry.Max = max(c.RetryMax, 1)
+	// Metadata retries stay bounded so that starting against a broker that
+	// is not there fails instead of hanging.
+	sc.Metadata.Retry.Max = max(min(c.RetryMax, 10), 1)
 	sc.Metadata.Retry.Backoff = c.RetryBackoff
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka: sarama config: %w", err)

@@ -61,7 +61,6 @@ func (f *fixture) producer(t testing.TB) *kafka.Producer {
 	t.Helper()
 	p, err := kafka.NewProducer(kafka.ProducerConfig{
 		Brokers:      f.kafka.ListenAddrs(),
-		RetryMax:     2,
 		RetryBackoff: 20 * time.Millisecond,
 		DialTimeout:  time.Second,
 		Logger:       f.quiet,

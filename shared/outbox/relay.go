@@ -40,12 +40,14 @@ type Config struct {
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
 	// SendTimeout bounds one Send, so a round (and the transaction that
-	// holds its lanes) cannot hang forever. It must exceed the producer's
-	// own worst case for failing a record (its retries, backoffs and
-	// timeouts): a Send abandoned on this timeout may still be delivered
-	// afterwards, and its rows are then sent again, a duplicate. Against an
-	// unreachable broker the producer fails the records itself well before
-	// it. Default 2m.
+	// holds its lanes) cannot hang forever. The producer keeps retrying
+	// while the broker is unreachable (kafka.ProducerConfig.RetryMax): a
+	// record that gave up while later records of its key were held behind
+	// it would let those be written first. So during an outage shorter
+	// than this the round simply waits and its rows go once, in order; a
+	// longer one abandons the Send, keeps the rows, and sends them again
+	// behind the originals still queued in the producer — duplicates, in
+	// order, which consumers drop by event id. Default 2m.
 	SendTimeout time.Duration
 	// Logger receives the relay's warnings. Default slog.Default().
 	Logger *slog.Logger
