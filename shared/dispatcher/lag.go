@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -31,18 +32,29 @@ type Lag struct {
 // Lag reads every source's lag from the brokers now. It works only while Run
 // is running.
 func (d *Dispatcher) Lag(ctx context.Context) ([]Lag, error) {
-	var (
-		out  []Lag
-		errs []error
-	)
-	for _, r := range d.runners {
-		if ctx.Err() != nil {
-			return out, ctx.Err()
-		}
-		l, err := r.lag()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("KafkaSource %s: %w", r.ref, err))
-		}
+	// Sources are read at once: each costs round trips per partition, and
+	// one after another they add up to seconds on a busy machine.
+	lags := make([][]Lag, len(d.runners))
+	errs := make([]error, len(d.runners))
+	var wg sync.WaitGroup
+	for i, r := range d.runners {
+		wg.Go(func() {
+			l, err := r.lag()
+			if err != nil {
+				err = fmt.Errorf("KafkaSource %s: %w", r.ref, err)
+			}
+			lags[i], errs[i] = l, err
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var out []Lag
+	for _, l := range lags {
 		out = append(out, l...)
 	}
 	return out, errors.Join(errs...)

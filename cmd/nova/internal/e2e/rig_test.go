@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"net/http"
@@ -156,14 +157,14 @@ func (r *rig) feed(u user) (ids []string, contents map[string]string) {
 // eventually polls cond until it holds, failing with what it last saw.
 func (r *rig) eventually(what string, cond func() (bool, string)) {
 	r.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ok, seen := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("%s: still not so after 20s; last seen: %s", what, seen)
+			r.t.Fatalf("%s: still not so after 60s; last seen: %s", what, seen)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -183,7 +184,7 @@ func (r *rig) feedIs(u user, want ...string) {
 func (r *rig) settle() {
 	r.t.Helper()
 	r.eventually("consumer lag back to zero", func() (bool, string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		lags, err := r.sys.Dispatcher().Lag(ctx)
 		if err != nil {
@@ -195,4 +196,15 @@ func (r *rig) settle() {
 		}
 		return total == 0, fmt.Sprintf("lag %d", total)
 	})
+}
+
+// pool opens the runtime's database, closed when the test ends.
+func (r *rig) pool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	p, err := pgxpool.New(context.Background(), r.sys.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
 }
