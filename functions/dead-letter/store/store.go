@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5"
@@ -140,15 +141,17 @@ func extString(ext map[string]any, name string) string {
 }
 
 // decodeErrorData undoes the base64 Knative applies to the response body; a
-// value that is not base64 is kept as it came.
+// value that is not base64, or whose bytes are not text, is kept as it came.
+// Whatever remains is made storable as PostgreSQL text (valid UTF-8, no NUL):
+// a body that cannot be stored must not make the dead letter itself fail.
 func decodeErrorData(s string) string {
 	if s == "" {
 		return ""
 	}
-	if b, err := base64.StdEncoding.DecodeString(s); err == nil {
-		return string(b)
+	if b, err := base64.StdEncoding.DecodeString(s); err == nil && utf8.Valid(b) {
+		s = string(b)
 	}
-	return s
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // Store reads and writes dead letters.
@@ -164,6 +167,12 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // normal (at-least-once), and the first copy is the one kept.
 func (s *Store) Save(ctx context.Context, e event.Event) (bool, error) {
 	ent := EntryFromEvent(e)
+	if d := e.Data(); len(d) > 0 && !json.Valid(d) {
+		// Binary data (protobuf) received in binary mode would be written
+		// as a JSON string of raw bytes, which is not valid UTF-8 and which
+		// PostgreSQL refuses; structured mode carries it as data_base64.
+		e.DataBase64 = true
+	}
 	raw, err := json.Marshal(e)
 	if err != nil {
 		return false, fmt.Errorf("dead-letter: encode event %s: %w", e.ID(), err)
