@@ -182,6 +182,10 @@ func MediaFromProto(ms []*eventsv1.MediaRef) []Media {
 	out := make([]Media, 0, len(ms))
 	for _, m := range ms {
 		md := m.GetMetadata()
+		var duration *int32
+		if md != nil {
+			duration = md.DurationSeconds
+		}
 		out = append(out, Media{
 			ID:              m.GetMediaId(),
 			Type:            strings.TrimPrefix(m.GetType().String(), "MEDIA_TYPE_"),
@@ -191,7 +195,7 @@ func MediaFromProto(ms []*eventsv1.MediaRef) []Media {
 			Height:          md.GetHeight(),
 			SizeBytes:       md.GetSizeBytes(),
 			MimeType:        md.GetMimeType(),
-			DurationSeconds: md.DurationSeconds,
+			DurationSeconds: duration,
 		})
 	}
 	return out

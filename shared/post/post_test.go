@@ -92,3 +92,10 @@ func TestApplyUpdate(t *testing.T) {
 		t.Fatalf("stale update applied: %+v", n2)
 	}
 }
+
+func TestMediaWithoutMetadata(t *testing.T) {
+	got := post.MediaFromProto([]*eventsv1.MediaRef{{MediaId: "m1", Type: eventsv1.MediaType_MEDIA_TYPE_IMAGE, Url: "https://x/m1"}})
+	if len(got) != 1 || got[0].ID != "m1" || got[0].Type != "IMAGE" || got[0].DurationSeconds != nil {
+		t.Fatalf("media without metadata: %+v", got)
+	}
+}
