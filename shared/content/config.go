@@ -11,12 +11,26 @@ import (
 
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/post"
 )
 
 // FollowGraph answers whether one user follows another; *identity.Service
 // implements it.
 type FollowGraph interface {
 	Follows(ctx context.Context, follower, followee id.UserID) (bool, error)
+}
+
+// MediaLibrary returns those of ids that owner uploaded, by id, as posts
+// carry them; *media.Service implements it.
+type MediaLibrary interface {
+	Media(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error)
+}
+
+// PendingMedia is the uploads waiting for their owner's next post (Redis
+// pending_media:{user_id}); *pendingmedia.Store implements it.
+type PendingMedia interface {
+	Pending(ctx context.Context, user string, now time.Time) ([]string, error)
+	Remove(ctx context.Context, user string, ids ...string) error
 }
 
 // Config holds the Service's dependencies and limits. Zero limits take their
@@ -26,6 +40,13 @@ type Config struct {
 	Outbox  *outbox.Outbox
 	Follows FollowGraph
 	Logger  *slog.Logger
+	// Media lets posts carry uploads (media_ids); nil refuses media_ids.
+	Media MediaLibrary
+	// Pending, with Media, attaches a user's pending uploads to their next
+	// post that names no media_ids; nil turns that off.
+	Pending PendingMedia
+	// MaxMedia bounds the media of one post. Default 10.
+	MaxMedia int
 
 	// MaxContentRunes bounds a post's or a comment's text. Default 5000.
 	MaxContentRunes int
@@ -47,6 +68,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.MaxTagRunes == 0 {
 		c.MaxTagRunes = 50
+	}
+	if c.MaxMedia == 0 {
+		c.MaxMedia = 10
 	}
 	if c.Now == nil {
 		c.Now = time.Now

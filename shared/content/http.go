@@ -18,7 +18,7 @@ const maxBodyBytes = 128 << 10
 // Mount registers the content endpoints on mux, each behind authed (the
 // bearer-token middleware):
 //
-//	POST   /v1/posts                  create → 201 post
+//	POST   /v1/posts                  create (media_ids optional) → 201 post
 //	GET    /v1/posts/{id}             read → 200 post
 //	PATCH  /v1/posts/{id}             edit (author) → 200 post
 //	DELETE /v1/posts/{id}             delete (author) → 204
@@ -61,6 +61,8 @@ type createRequest struct {
 	Type       *string  `json:"type"`
 	Visibility *string  `json:"visibility"`
 	Tags       []string `json:"tags"`
+	// MediaIDs: absent takes the caller's pending uploads, [] none.
+	MediaIDs *[]id.MediaID `json:"media_ids"`
 }
 
 type patchRequest struct {
@@ -83,6 +85,9 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := NewPost{Content: req.Content, Tags: req.Tags}
+	if req.MediaIDs != nil {
+		in.MediaIDs = append([]id.MediaID{}, *req.MediaIDs...)
+	}
 	if req.Type != nil {
 		if in.Type, err = post.ParseType(*req.Type); err != nil {
 			return httpapi.Invalid(err.Error())

@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/post"
 )
 
@@ -17,6 +18,9 @@ type NewPost struct {
 	// Visibility defaults to PUBLIC.
 	Visibility post.Visibility
 	Tags       []string
+	// MediaIDs names the author's uploads to attach. nil takes the
+	// author's pending uploads (if any); an empty list attaches none.
+	MediaIDs []id.MediaID
 }
 
 // Change is an edit by the author; nil fields stay as they are. Tags, when

@@ -55,11 +55,19 @@ func (s *Service) Create(ctx context.Context, author id.UserID, in NewPost) (Pos
 	if err != nil {
 		return Post{}, err
 	}
-	if err := s.checkText("content", in.Content, typ == post.Text); err != nil {
-		return Post{}, err
-	}
 	tags, err := s.normTags(in.Tags)
 	if err != nil {
+		return Post{}, err
+	}
+	media, explicit, err := s.postMedia(ctx, author, in.MediaIDs)
+	if err != nil {
+		return Post{}, err
+	}
+	if in.Type == "" && len(media) > 0 {
+		typ = typeFor(media[0], post.Text)
+	}
+	// Text posts need words; a post carrying media may come without.
+	if err := s.checkText("content", in.Content, typ == post.Text && len(media) == 0); err != nil {
 		return Post{}, err
 	}
 	now := s.now()
@@ -67,20 +75,45 @@ func (s *Service) Create(ctx context.Context, author id.UserID, in NewPost) (Pos
 		ID: id.NewPostID().String(), AuthorID: author.String(), Content: in.Content, Type: typ,
 		Visibility: vis, Tags: tags, Media: []post.Media{}, CreatedAt: now, UpdatedAt: now,
 	}
-	ev := &eventsv1.PostCreated{
-		PostId: p.ID, UserId: p.AuthorID, Content: p.Content, Type: typ.Proto(), Visibility: vis.Proto(),
-		Tags: p.Tags, CreatedAt: timestamppb.New(now), Media: post.MediaToProto(p.Media),
-	}
 	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		// The attachment rows decide which post gets a media when two
+		// race for it: the first to commit.
+		p.Media = []post.Media{}
+		if len(media) > 0 {
+			won, err := claimMedia(ctx, tx, p.ID, author, media, now)
+			if err != nil {
+				return err
+			}
+			for _, m := range media {
+				if won[m.ID] {
+					p.Media = append(p.Media, m)
+				} else if explicit {
+					return invalid("media_ids", "media %s is already attached to a post", m.ID)
+				}
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO posts (id, author_id, content, type, visibility, tags, media, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, '[]', $7, $7)`,
-			p.ID, p.AuthorID, p.Content, string(typ), string(vis), p.Tags, now); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+			p.ID, p.AuthorID, p.Content, string(typ), string(vis), p.Tags, p.Media, now); err != nil {
 			return fmt.Errorf("insert post: %w", err)
 		}
-		return s.enqueue(ctx, tx, ev, now)
+		return s.enqueue(ctx, tx, &eventsv1.PostCreated{
+			PostId: p.ID, UserId: p.AuthorID, Content: p.Content, Type: typ.Proto(), Visibility: vis.Proto(),
+			Tags: p.Tags, CreatedAt: timestamppb.New(now), Media: post.MediaToProto(p.Media),
+		}, now)
 	})
 	if err != nil {
-		return Post{}, fmt.Errorf("content: create post: %w", err)
+		return Post{}, wrap("create post", err)
+	}
+	if len(p.Media) > 0 && s.cfg.Pending != nil {
+		ids := make([]string, len(p.Media))
+		for i, m := range p.Media {
+			ids[i] = m.ID
+		}
+		if err := s.cfg.Pending.Remove(ctx, author.String(), ids...); err != nil {
+			// Harmless: a later post finds them attached and skips them.
+			s.cfg.Logger.WarnContext(ctx, "attached media left in the pending set", "error", err)
+		}
 	}
 	return Post{Summary: p}, nil
 }
@@ -285,6 +318,13 @@ func (s *Service) follows(ctx context.Context, viewer id.UserID, author string) 
 		return false, fmt.Errorf("content: follow check: %w", err)
 	}
 	return f, nil
+}
+
+// MustOwn returns nil when postID is a live post of caller, ErrForbidden
+// when caller sees it but it is someone else's, ErrNotFound otherwise. The
+// media domain asks it before storing an upload for a post.
+func (s *Service) MustOwn(ctx context.Context, caller id.UserID, postID id.PostID) error {
+	return s.mustOwn(ctx, caller, postID)
 }
 
 // mustOwn lets the author through; others get ErrForbidden when they can

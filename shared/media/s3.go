@@ -1,0 +1,138 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3Config selects the S3 store (any S3-protocol server: AWS, MinIO, R2…).
+type S3Config struct {
+	Endpoint  string // S3_ENDPOINT, host[:port], e.g. s3.eu-west-1.amazonaws.com
+	Bucket    string // S3_BUCKET; setting it selects the S3 store
+	AccessKey string // S3_ACCESS_KEY
+	SecretKey string // S3_SECRET_KEY
+	Region    string // S3_REGION (optional)
+	UseSSL    bool   // S3_USE_SSL, default true
+	// PublicURL prefixes object URLs (S3_PUBLIC_URL, e.g. a CDN); default
+	// http(s)://<endpoint>/<bucket>.
+	PublicURL string
+}
+
+// S3ConfigFrom reads the S3_* variables.
+func S3ConfigFrom(env map[string]string) S3Config {
+	c := S3Config{
+		Endpoint: env["S3_ENDPOINT"], Bucket: env["S3_BUCKET"], AccessKey: env["S3_ACCESS_KEY"],
+		SecretKey: env["S3_SECRET_KEY"], Region: env["S3_REGION"], UseSSL: true,
+		PublicURL: strings.TrimRight(env["S3_PUBLIC_URL"], "/"),
+	}
+	if v, ok := env["S3_USE_SSL"]; ok && v != "" {
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "0", "false", "no", "off":
+			c.UseSSL = false
+		default: // anything else keeps TLS on: a typo must not send keys in clear text
+		}
+	}
+	return c
+}
+
+// Enabled reports whether the S3 store is selected.
+func (c S3Config) Enabled() bool { return c.Bucket != "" || c.Endpoint != "" }
+
+// Validate reports a configuration the S3 store cannot work with.
+func (c S3Config) Validate() error {
+	var errs []error
+	if c.Endpoint == "" {
+		errs = append(errs, errors.New("S3_ENDPOINT is not set"))
+	} else if strings.Contains(c.Endpoint, "/") {
+		errs = append(errs, fmt.Errorf("S3_ENDPOINT %q must be host[:port], without a scheme or path (S3_USE_SSL picks https)", c.Endpoint))
+	}
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("S3_BUCKET is not set"))
+	}
+	if (c.AccessKey == "") != (c.SecretKey == "") {
+		errs = append(errs, errors.New("S3_ACCESS_KEY and S3_SECRET_KEY go together"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("media: S3: %w", err)
+	}
+	return nil
+}
+
+// S3Store keeps objects in an S3 bucket through minio-go.
+type S3Store struct {
+	client *minio.Client
+	bucket string
+	public string
+}
+
+// NewS3Store connects (lazily: minio-go dials on the first request).
+// transport may be nil.
+func NewS3Store(c S3Config, transport http.RoundTripper) (*S3Store, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var creds *credentials.Credentials
+	if c.AccessKey != "" {
+		creds = credentials.NewStaticV4(c.AccessKey, c.SecretKey, "")
+	} else {
+		// No keys: the usual chain (environment, instance role).
+		creds = credentials.NewChainCredentials([]credentials.Provider{&credentials.EnvAWS{}, &credentials.IAM{}})
+	}
+	client, err := minio.New(c.Endpoint, &minio.Options{Creds: creds, Secure: c.UseSSL, Region: c.Region, Transport: transport})
+	if err != nil {
+		return nil, fmt.Errorf("media: S3 client: %w", err)
+	}
+	public := c.PublicURL
+	if public == "" {
+		scheme := "http"
+		if c.UseSSL {
+			scheme = "https"
+		}
+		public = scheme + "://" + c.Endpoint + "/" + url.PathEscape(c.Bucket)
+	}
+	return &S3Store{client: client, bucket: c.Bucket, public: public}, nil
+}
+
+// Put uploads the object. Given an *os.File (a ReaderAt of known size),
+// minio-go sends multipart sections straight from the file, without
+// buffering parts in memory.
+func (s *S3Store) Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error {
+	if !ValidKey(key) {
+		return fmt.Errorf("%w: invalid key %q", ErrInvalid, key)
+	}
+	// DisableContentSha256: over TLS minio-go sends UNSIGNED-PAYLOAD
+	// anyway; over plain HTTP it would chunk-sign every part (a SHA-256
+	// pass over the bytes), and not every S3-compatible server decodes
+	// aws-chunked part bodies.
+	if _, err := s.client.PutObject(ctx, s.bucket, key, r, size, minio.PutObjectOptions{
+		ContentType: contentType, NumThreads: 2, DisableContentSha256: true,
+	}); err != nil {
+		return fmt.Errorf("media: S3 put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Delete removes the object.
+func (s *S3Store) Delete(ctx context.Context, key string) error {
+	if err := s.client.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return fmt.Errorf("media: S3 delete %s: %w", key, err)
+	}
+	return nil
+}
+
+// URL is the object's public URL.
+func (s *S3Store) URL(key string) string { return s.public + "/" + key }
+
+// Client is the underlying minio client (for tests and tools).
+func (s *S3Store) Client() *minio.Client { return s.client }
+
+// Bucket is the store's bucket.
+func (s *S3Store) Bucket() string { return s.bucket }
