@@ -1,0 +1,117 @@
+package persist_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/nova-social/nova/functions/chat-persist/persist"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/messaging"
+	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+type rig struct {
+	pool    *pgxpool.Pool
+	svc     *messaging.Service
+	reactor *persist.Reactor
+	codec   *envelope.Codec
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	ctx := context.Background()
+	pool := testrig.Postgres(t)
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, messaging.Migrate} {
+		if err := m(ctx, pool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codec := envelope.NewCodec(catalog.Default())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := messaging.New(messaging.Config{Pool: pool, Outbox: outbox.New(codec), Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rig{pool: pool, svc: svc, reactor: persist.NewReactor(svc, log), codec: codec}
+}
+
+func (r *rig) submitted(t *testing.T, m *eventsv1.ChatMessageSubmitted) envelope.Decoded {
+	t.Helper()
+	e, err := r.codec.New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.codec.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (r *rig) outboxCount(t *testing.T) int {
+	t.Helper()
+	var n int
+	if err := r.pool.QueryRow(context.Background(), `SELECT count(*) FROM `+outbox.Table+` WHERE topic = $1`, catalog.MessagingEvents).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestTypedMessageStoredOnceAlongsideHTTPPath(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	a, b := id.NewUserID(), id.NewUserID()
+	conv, _, err := r.svc.CreateConversation(ctx, a, messaging.NewConversation{ParticipantIDs: []id.UserID{b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &eventsv1.ChatMessageSubmitted{ClientMessageId: "ws-1", ConversationId: conv.ID, SenderId: string(a),
+		Content: "typed", Type: eventsv1.MessageType_MESSAGE_TYPE_TEXT, SubmittedAt: timestamppb.Now(), GatewayId: "gw"}
+	for range 3 { // delivered three times
+		if err := r.reactor.React(ctx, r.submitted(t, ev)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The same client id sent by HTTP afterwards is the same message.
+	m, created, err := r.svc.Send(ctx, a, id.ConversationID(conv.ID), messaging.NewMessage{ClientMessageID: "ws-1", Content: "typed"})
+	if err != nil || created || m.Sequence != 1 || m.Content != "typed" {
+		t.Fatalf("HTTP retry: %+v created=%v err=%v", m, created, err)
+	}
+	if n := r.outboxCount(t); n != 1 {
+		t.Fatalf("%d MessageSent events, want 1", n)
+	}
+}
+
+func TestUnstorableMessagesArePermanent(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	a, b, eve := id.NewUserID(), id.NewUserID(), id.NewUserID()
+	conv, _, err := r.svc.CreateConversation(ctx, a, messaging.NewConversation{ParticipantIDs: []id.UserID{b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range map[string]*eventsv1.ChatMessageSubmitted{
+		"outsider":     {ClientMessageId: "e1", ConversationId: conv.ID, SenderId: string(eve), Content: "let me in"},
+		"no such conv": {ClientMessageId: "e2", ConversationId: id.NewConversationID().String(), SenderId: string(a), Content: "x"},
+		"empty text":   {ClientMessageId: "e3", ConversationId: conv.ID, SenderId: string(a), Content: " "},
+		"bad sender":   {ClientMessageId: "e4", ConversationId: conv.ID, SenderId: "nobody", Content: "x"},
+	} {
+		err := r.reactor.React(ctx, r.submitted(t, ev))
+		if !delivery.IsPermanent(err) {
+			t.Errorf("%s: %v, want a permanent failure", name, err)
+		}
+	}
+	if n := r.outboxCount(t); n != 0 {
+		t.Fatalf("%d events from refused messages", n)
+	}
+}

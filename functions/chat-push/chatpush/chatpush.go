@@ -1,0 +1,74 @@
+// Package chatpush is chat-push's reaction (the design document's
+// handle_message_sent): a MessageSent is pushed to the live connections of
+// its online recipients — never to the sender — on whichever gateway replica
+// holds them, through shared/push.
+//
+// Pushes are not deduplicated: a redelivered event pushes the message again,
+// and clients drop a message whose id they already have (the frame carries
+// message.id and the conversation sequence). Recording processed event ids
+// would cost a Redis write per event to save a rare duplicate frame the
+// client must handle anyway, since a reconnecting client also reads history.
+// Offline recipients are skipped; the notifier reaches them.
+package chatpush
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/push"
+)
+
+// Pusher sends a frame to users' connections; *push.Pusher is one.
+type Pusher interface {
+	Push(ctx context.Context, users []id.UserID, frame []byte) (push.Result, error)
+}
+
+// Reactor handles chat-push's events.
+type Reactor struct {
+	pusher Pusher
+	log    *slog.Logger
+}
+
+// NewReactor returns a Reactor pushing through p.
+func NewReactor(p Pusher, log *slog.Logger) *Reactor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Reactor{pusher: p, log: log}
+}
+
+// React pushes a MessageSent; other events of the topic are acknowledged
+// and ignored.
+func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
+	m, ok := d.Message.(*eventsv1.MessageSent)
+	if !ok {
+		return nil
+	}
+	if m.GetMessageId() == "" || m.GetConversationId() == "" || m.GetSenderId() == "" {
+		return delivery.Permanent(fmt.Errorf("chat-push: MessageSent %s lacks message, conversation or sender id", d.Event.ID()))
+	}
+	var to []id.UserID
+	for _, u := range m.GetRecipientIds() {
+		if u != m.GetSenderId() {
+			to = append(to, id.UserID(u))
+		}
+	}
+	if len(to) == 0 {
+		return nil
+	}
+	frame, err := push.NewMessageFrame(m)
+	if err != nil {
+		return delivery.Permanent(err)
+	}
+	res, err := r.pusher.Push(ctx, to, frame)
+	if err != nil {
+		return fmt.Errorf("chat-push: message %s: %w", m.GetMessageId(), err)
+	}
+	r.log.DebugContext(ctx, "message pushed", "message", m.GetMessageId(), "online", len(res.Online), "gateways", res.Gateways)
+	return nil
+}

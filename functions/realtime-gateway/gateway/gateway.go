@@ -1,0 +1,270 @@
+// Package gateway is the realtime gateway: it holds users' websocket
+// connections, tracks their presence, writes the frames pushed to them and
+// turns messages they type into ChatMessageSubmitted events.
+//
+// # Connections
+//
+// GET /v1/realtime (or /ws) upgrades to a websocket once the bearer token
+// verifies against the public keys (the Authorization header, the
+// access_token query parameter, or a "bearer.<token>" subprotocol offered
+// beside "nova.v1"). The connection is closed with 1008 when the token
+// expires. Each connection has a bounded send queue drained by its own
+// writer; pushing never blocks on a connection, and a connection whose queue
+// is full is closed (1008 "send queue full") so a slow client cannot hold up
+// the others. Its client reconnects and reads what it missed from the
+// history endpoint.
+//
+// # Presence
+//
+// A connection is recorded in shared/presence on open, refreshed after
+// every successful ping (every PingInterval), and removed on close. A
+// replica that dies leaves entries that expire with the presence TTL.
+//
+// # Pushes
+//
+// The gateway subscribes to its own Redis channel, gateway:{ID} (see
+// shared/push), and writes each Delivery's frame to every open connection
+// of the users it names, in the order the deliveries arrive.
+//
+// # Typed messages
+//
+// A "message" frame is checked for shape only and emitted as
+// ChatMessageSubmitted on realtime-chat (key conversation_id); the gateway
+// has no database, so whether the sender takes part in the conversation is
+// decided by chat-persist, which stores only participants' messages and
+// dead-letters the rest. The "ack" frame therefore means "accepted for
+// storing", answered the same whether or not the conversation exists, so it
+// reveals nothing; the stored message reaches the other participants as a
+// "message" frame and the sender's history.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/push"
+)
+
+// Gateway is one replica. It is safe for concurrent use.
+type Gateway struct {
+	cfg Config
+
+	ctx    context.Context // ends when the gateway closes
+	cancel context.CancelFunc
+	conns  sync.WaitGroup // connection handlers
+
+	mu    sync.RWMutex
+	users map[id.UserID]map[*conn]struct{}
+
+	delivered atomic.Uint64
+	dropped   atomic.Uint64
+	opened    atomic.Uint64
+}
+
+// Stats are the gateway's counters.
+type Stats struct {
+	Connections int
+	Users       int
+	// Delivered counts frames queued to connections, Dropped connections
+	// closed because their queue was full, Opened connections accepted.
+	Delivered, Dropped, Opened uint64
+}
+
+// New returns a gateway; Run subscribes it to its channel.
+func New(cfg Config) (*Gateway, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Gateway{cfg: cfg, ctx: ctx, cancel: cancel, users: map[id.UserID]map[*conn]struct{}{}}, nil
+}
+
+// ID is the replica's id.
+func (g *Gateway) ID() string { return g.cfg.ID }
+
+// Stats returns the current counters.
+func (g *Gateway) Stats() Stats {
+	g.mu.RLock()
+	s := Stats{Users: len(g.users)}
+	for _, cs := range g.users {
+		s.Connections += len(cs)
+	}
+	g.mu.RUnlock()
+	s.Delivered, s.Dropped, s.Opened = g.delivered.Load(), g.dropped.Load(), g.opened.Load()
+	return s
+}
+
+// Subscribe subscribes to the gateway's channel and returns once Redis
+// confirmed, so pushes published afterwards are heard; Run then delivers
+// them.
+func (g *Gateway) Subscribe(ctx context.Context) (*redis.PubSub, error) {
+	sub := g.cfg.Redis.Subscribe(ctx, push.Channel(g.cfg.ID))
+	if _, err := sub.Receive(ctx); err != nil {
+		sub.Close()
+		return nil, fmt.Errorf("gateway: subscribe %s: %w", push.Channel(g.cfg.ID), err)
+	}
+	return sub, nil
+}
+
+// Run delivers what arrives on sub until ctx ends or the gateway closes.
+// go-redis resubscribes by itself after a lost connection.
+func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
+	defer sub.Close()
+	ch := sub.Channel(redis.WithChannelSize(4096))
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-g.ctx.Done():
+			return nil
+		case m, ok := <-ch:
+			if !ok {
+				return nil
+			}
+			var d push.Delivery
+			if err := json.Unmarshal([]byte(m.Payload), &d); err != nil {
+				g.cfg.Logger.Warn("undecodable push", "error", err)
+				continue
+			}
+			g.Deliver(d)
+		}
+	}
+}
+
+// Deliver queues d's frame on every open connection of d's users here.
+func (g *Gateway) Deliver(d push.Delivery) {
+	frame := []byte(d.Frame)
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, u := range d.UserIDs {
+		for c := range g.users[id.UserID(u)] {
+			c.enqueue(frame)
+		}
+	}
+}
+
+// Close closes every connection (1001, going away) and waits for their
+// handlers to finish their clean-up, or for ctx.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.cancel()
+	done := make(chan struct{})
+	go func() { g.conns.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("gateway: connections still closing: %w", ctx.Err())
+	}
+}
+
+func (g *Gateway) add(c *conn) {
+	g.mu.Lock()
+	cs := g.users[c.user]
+	if cs == nil {
+		cs = map[*conn]struct{}{}
+		g.users[c.user] = cs
+	}
+	cs[c] = struct{}{}
+	g.mu.Unlock()
+}
+
+func (g *Gateway) remove(c *conn) {
+	g.mu.Lock()
+	if cs := g.users[c.user]; cs != nil {
+		delete(cs, c)
+		if len(cs) == 0 {
+			delete(g.users, c.user)
+		}
+	}
+	g.mu.Unlock()
+}
+
+// token finds the bearer token of an upgrade request.
+func token(r *http.Request) (string, bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, tok, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != "" {
+			return strings.TrimSpace(tok), true
+		}
+		return "", false
+	}
+	if tok := r.URL.Query().Get("access_token"); tok != "" {
+		return tok, true
+	}
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if tok, ok := strings.CutPrefix(strings.TrimSpace(p), bearerProtocolPrefix); ok && tok != "" {
+				return tok, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ServeHTTP authenticates an upgrade request, upgrades it and serves the
+// connection until it closes.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	log := g.cfg.Logger
+	if g.ctx.Err() != nil {
+		httpapi.WriteError(w, r, log, httpapi.Unavailable("gateway is shutting down"))
+		return
+	}
+	tok, ok := token(r)
+	if !ok {
+		httpapi.WriteError(w, r, log, httpapi.Unauthorized("a bearer token is required").
+			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`"`))
+		return
+	}
+	claims, err := g.cfg.Verifier.Verify(r.Context(), tok)
+	if err != nil {
+		if errors.Is(err, auth.ErrKeysUnavailable) {
+			httpapi.WriteError(w, r, log, httpapi.Unavailable("keys unavailable").Wrap(err))
+			return
+		}
+		httpapi.WriteError(w, r, log, httpapi.Unauthorized("invalid token").Wrap(err).
+			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`", error="invalid_token"`))
+		return
+	}
+	// The server's read and write timeouts (func-go sets 30s) stay on a
+	// hijacked connection; a websocket lives longer, and its own writes
+	// carry deadlines. Not every ResponseWriter supports this (tests).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:    []string{Subprotocol},
+		OriginPatterns:  g.cfg.OriginPatterns,
+		CompressionMode: websocket.CompressionDisabled, // per-connection flate state costs more memory than small frames save
+	})
+	if err != nil {
+		log.Debug("websocket upgrade failed", "error", err)
+		return // Accept answered the request
+	}
+	ws.SetReadLimit(g.cfg.MaxMessageBytes)
+	g.conns.Add(1)
+	defer g.conns.Done()
+	c := newConn(g, ws, claims.Subject, claims.Expiry)
+	c.serve()
+}
+
+func newConnID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b) // crypto/rand cannot fail since Go 1.24
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,306 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/coder/websocket"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/kafka"
+)
+
+func TestUpgradeNeedsAValidToken(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	for name, opts := range map[string]*websocket.DialOptions{
+		"none":    nil,
+		"garbage": {HTTPHeader: http.Header{"Authorization": {"Bearer not.a.token"}}},
+		"basic":   {HTTPHeader: http.Header{"Authorization": {"Basic dTpw"}}},
+	} {
+		_, resp, err := websocket.Dial(ctx, r.url, opts)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: err %v, response %v; want 401", name, err, resp)
+		}
+	}
+}
+
+func TestTokenByQueryAndBySubprotocol(t *testing.T) {
+	r := newRig(t, nil)
+	u := id.NewUserID()
+	q := r.dialWith(r.url+"?access_token="+url.QueryEscape(r.token(u)), nil)
+	p := r.dialWith(r.url, &websocket.DialOptions{Subprotocols: []string{gateway.Subprotocol, "bearer." + r.token(u)}})
+	if got := p.ws.Subprotocol(); got != gateway.Subprotocol {
+		t.Fatalf("selected subprotocol %q, want %q (never the token)", got, gateway.Subprotocol)
+	}
+	eventually(t, "two connections", func() bool { return r.gw.Stats().Connections == 2 })
+	_ = q
+}
+
+func TestPresenceFollowsConnections(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	u := id.NewUserID()
+	phone, laptop := r.dial(u), r.dial(u)
+	conns, err := r.presence.Connections(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 2 || conns[0].GatewayID != r.gw.ID() {
+		t.Fatalf("presence = %+v", conns)
+	}
+	phone.ws.Close(websocket.StatusNormalClosure, "bye")
+	eventually(t, "phone gone from presence", func() bool {
+		cs, _ := r.presence.Connections(ctx, u)
+		return len(cs) == 1 && cs[0].ID == laptop.conn
+	})
+	laptop.ws.Close(websocket.StatusNormalClosure, "bye")
+	eventually(t, "user offline", func() bool {
+		on, _ := r.presence.Online(ctx, u)
+		return !on
+	})
+}
+
+func TestHeartbeatRefreshesPresence(t *testing.T) {
+	r := newRig(t, func(c *gateway.Config) { c.PingInterval = 20 * time.Millisecond })
+	ctx := context.Background()
+	u := id.NewUserID()
+	cl := r.dial(u)
+	// A client answers pings while it reads, as browsers always do.
+	go cl.ws.Read(ctx)
+	first, err := r.presence.Connections(ctx, u)
+	if err != nil || len(first) != 1 {
+		t.Fatalf("presence %v %v", first, err)
+	}
+	eventually(t, "expiry pushed forward by a ping", func() bool {
+		cs, _ := r.presence.Connections(ctx, u)
+		return len(cs) == 1 && cs[0].ExpiresAt.After(first[0].ExpiresAt)
+	})
+}
+
+func TestPushReachesEveryDeviceOfEachUser(t *testing.T) {
+	r := newRig(t, nil)
+	ctx := context.Background()
+	a, b, c := id.NewUserID(), id.NewUserID(), id.NewUserID()
+	a1, a2, b1, c1 := r.dial(a), r.dial(a), r.dial(b), r.dial(c)
+	offline := id.NewUserID()
+	for i := range 3 {
+		res, err := r.pusher.Push(ctx, []id.UserID{a, b, offline}, []byte(fmt.Sprintf(`{"type":"message","n":%d}`, i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Online) != 2 || res.Gateways != 1 {
+			t.Fatalf("push result %+v", res)
+		}
+	}
+	for name, cl := range map[string]*client{"a1": a1, "a2": a2, "b1": b1} {
+		for i := range 3 {
+			if f := cl.next(); f["n"] != float64(i) {
+				t.Fatalf("%s frame %d = %v (order lost?)", name, i, f)
+			}
+		}
+	}
+	// c was not a recipient: the next thing it sees is its own pong.
+	c1.send(map[string]string{"type": "ping"})
+	if f := c1.next(); f["type"] != gateway.TypePong {
+		t.Fatalf("c received %v", f)
+	}
+}
+
+// consumer reads realtime-chat from the start.
+func consume(t *testing.T, r *rig) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(r.kafka.ListenAddrs()...), kgo.ConsumeTopics(catalog.RealtimeChat),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+func TestTypedMessageIsEmittedAndAcked(t *testing.T) {
+	r := newRig(t, nil)
+	u := id.NewUserID()
+	conv := id.NewConversationID()
+	cl := r.dial(u)
+	cl.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": "k-1", "content": "typed", "message_type": "TEXT"})
+	ack := cl.next()
+	if ack["type"] != gateway.TypeAck || ack["client_message_id"] != "k-1" || ack["conversation_id"] != string(conv) {
+		t.Fatalf("ack = %v", ack)
+	}
+	kc := consume(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	fs := kc.PollRecords(ctx, 1)
+	if err := fs.Err0(); err != nil {
+		t.Fatal(err)
+	}
+	recs := fs.Records()
+	if len(recs) != 1 || string(recs[0].Key) != string(conv) {
+		t.Fatalf("records %v", recs)
+	}
+	ev := recordEvent(t, recs[0])
+	d, err := envelope.NewCodec(catalog.Default()).Decode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := d.Message.(*eventsv1.ChatMessageSubmitted)
+	if m.SenderId != string(u) || m.ClientMessageId != "k-1" || m.Content != "typed" || m.ConversationId != string(conv) ||
+		m.Type != eventsv1.MessageType_MESSAGE_TYPE_TEXT || m.GatewayId != r.gw.ID() || m.SubmittedAt == nil {
+		t.Fatalf("event = %v", m)
+	}
+}
+
+func TestBadFramesAreRefusedWithoutClosing(t *testing.T) {
+	r := newRig(t, nil)
+	cl := r.dial(id.NewUserID())
+	for _, f := range []any{
+		map[string]any{"type": "message", "conversation_id": "nope", "client_message_id": "x", "content": "a"},
+		map[string]any{"type": "message", "conversation_id": id.NewConversationID(), "content": "no id"},
+		map[string]any{"type": "message", "conversation_id": id.NewConversationID(), "client_message_id": "y", "content": "a", "message_type": "GIF"},
+		map[string]any{"type": "dance"},
+		"just a string",
+	} {
+		cl.send(f)
+		if got := cl.next(); got["type"] != gateway.TypeError {
+			t.Fatalf("%v answered %v, want an error frame", f, got)
+		}
+	}
+	cl.send(map[string]string{"type": "ping"})
+	if got := cl.next(); got["type"] != gateway.TypePong {
+		t.Fatalf("after refusals: %v", got)
+	}
+}
+
+func TestSlowClientIsClosedWithoutStallingOthers(t *testing.T) {
+	r := newRig(t, func(c *gateway.Config) { c.SendQueue = 4; c.WriteTimeout = time.Second })
+	ctx := context.Background()
+	slowUser, fastUser := id.NewUserID(), id.NewUserID()
+	slow := r.dial(slowUser) // never reads again
+	fast := r.dial(fastUser)
+	big := `{"type":"message","pad":"` + strings.Repeat("x", 256<<10) + `"}`
+	got := make(chan error, 1)
+	go func() {
+		// The fast client reads everything pushed to it, in order.
+		for i := 0; ; i++ {
+			rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			_, data, err := fast.ws.Read(rctx)
+			cancel()
+			if err != nil {
+				got <- err
+				return
+			}
+			if want := fmt.Sprintf(`"n":%d}`, i); !strings.HasSuffix(string(data), want) {
+				got <- fmt.Errorf("frame %d ends %q", i, data[max(0, len(data)-12):])
+				return
+			}
+			if i == 199 {
+				got <- nil
+				return
+			}
+		}
+	}()
+	for i := range 200 {
+		if _, err := r.pusher.Push(ctx, []id.UserID{slowUser}, []byte(big)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.pusher.Push(ctx, []id.UserID{fastUser}, fmt.Appendf(nil, `{"type":"message","n":%d}`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("fast client: %v", err)
+	}
+	eventually(t, "slow connection dropped", func() bool { return r.gw.Stats().Dropped >= 1 })
+	eventually(t, "slow user offline", func() bool {
+		on, _ := r.presence.Online(ctx, slowUser)
+		return !on
+	})
+	// What the slow client finally reads ends with the close status.
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, _, err := slow.ws.Read(rctx)
+		cancel()
+		if err != nil {
+			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation && !errors.Is(err, context.DeadlineExceeded) {
+				// The close frame may be lost behind a full socket; the
+				// connection is gone either way.
+				t.Logf("slow client ended with %v", err)
+			}
+			break
+		}
+	}
+}
+
+func TestShutdownClosesConnectionsGoingAway(t *testing.T) {
+	r := newRig(t, nil)
+	u := id.NewUserID()
+	cl := r.dial(u)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := r.gw.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := cl.ws.Read(ctx)
+	if s := websocket.CloseStatus(err); s != websocket.StatusGoingAway {
+		t.Fatalf("read after shutdown: %v, want close 1001", err)
+	}
+	if on, _ := r.presence.Online(ctx, u); on {
+		t.Fatal("user still online after shutdown")
+	}
+	// New upgrades are refused.
+	_, resp, err := websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + r.token(u)}}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("dial after shutdown: %v %v", err, resp)
+	}
+}
+
+func TestTokenExpiryClosesConnection(t *testing.T) {
+	r := newRig(t, nil)
+	// A token issued a minute ago with the shortest TTL: 1.5s left.
+	short, err := auth.NewSigner(r.signer.Keys(), auth.SignerConfig{TTL: time.Minute,
+		Now: func() time.Time { return time.Now().Add(-time.Minute + 1500*time.Millisecond) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _, err := short.Issue(auth.Principal{UserID: id.NewUserID(), Role: auth.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := r.dialWith(r.url+"?access_token="+url.QueryEscape(tok), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, _, err = cl.ws.Read(ctx)
+	if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "token expired") {
+		t.Fatalf("read: %v, want close 1008 token expired", err)
+	}
+}
+
+// recordEvent turns a consumed record into its CloudEvent.
+func recordEvent(t *testing.T, rec *kgo.Record) cloudevents.Event {
+	t.Helper()
+	msg := &sarama.ConsumerMessage{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Key: rec.Key, Value: rec.Value, Timestamp: rec.Timestamp}
+	for _, h := range rec.Headers {
+		msg.Headers = append(msg.Headers, &sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	e, err := kafka.EventFromRecord(msg, kafka.SourceRef{Namespace: "test", Name: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

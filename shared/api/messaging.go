@@ -1,0 +1,24 @@
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/identity"
+	"github.com/nova-social/nova/shared/messaging"
+)
+
+// userExists lets messaging open conversations only with registered users.
+func userExists(people *identity.Service) messaging.UserExists {
+	return func(ctx context.Context, u id.UserID) (bool, error) {
+		_, err := people.Get(ctx, u)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, identity.ErrNotFound), errors.Is(err, identity.ErrInvalid):
+			return false, nil
+		}
+		return false, err
+	}
+}
