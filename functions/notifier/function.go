@@ -1,0 +1,266 @@
+// Package function is the notifier Knative function (notification-service's
+// consumer of messaging-events, user-events and analytics-events). Handle
+// decodes the event and hands it to package notify, which decides who is
+// notified; the inbox (shared/notification) stores, groups and deduplicates
+// in PostgreSQL and announces NotificationCreated through the outbox, which
+// this function relays to Kafka.
+//
+// kn func builds it with a scaffold whose main calls
+// knative.dev/func-go/cloudevents.Start(New()).
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nova-social/nova/functions/notifier/notify"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/notification"
+	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/presence"
+)
+
+// Notifier is the function instance.
+type Notifier struct {
+	log   *slog.Logger
+	codec *envelope.Codec
+
+	mu       sync.RWMutex
+	pool     *pgxpool.Pool
+	rdb      *redis.Client
+	producer *kafka.Producer
+	reactor  *notify.Reactor
+	stop     context.CancelFunc
+	done     chan struct{}
+}
+
+// New returns an unstarted instance.
+func New() *Notifier {
+	return &Notifier{
+		log:   slog.Default().With("function", catalog.Notifier),
+		codec: envelope.NewCodec(catalog.Default()),
+	}
+}
+
+var errNotStarted = errors.New("notifier: not started")
+
+// Config is read from the function's environment (func.yaml run.envs).
+type Config struct {
+	DatabaseURL  string
+	RedisURL     string
+	KafkaBrokers []string
+	// GroupWindow is how long an unread notification absorbs further
+	// actions of its group (NOTIFY_GROUP_WINDOW, default 1h).
+	GroupWindow time.Duration
+	// TriggerRetention is how long processed events are remembered for
+	// deduplication (NOTIFY_TRIGGER_RETENTION, default 7 days: Kafka's
+	// retention, after which nothing can be redelivered).
+	TriggerRetention time.Duration
+}
+
+// ConfigFrom reads the configuration func-go passes to Start.
+func ConfigFrom(env map[string]string) (Config, error) {
+	c := Config{DatabaseURL: env["DATABASE_URL"], RedisURL: env["REDIS_URL"],
+		GroupWindow: time.Hour, TriggerRetention: 7 * 24 * time.Hour}
+	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.KafkaBrokers = append(c.KafkaBrokers, b)
+		}
+	}
+	for name, dst := range map[string]*time.Duration{"NOTIFY_GROUP_WINDOW": &c.GroupWindow, "NOTIFY_TRIGGER_RETENTION": &c.TriggerRetention} {
+		if v := env[name]; v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("notifier: %s=%q: %w", name, v, err)
+			}
+			*dst = d
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate reports a configuration the function cannot start with.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is not set"))
+	}
+	if c.RedisURL == "" {
+		errs = append(errs, errors.New("REDIS_URL is not set"))
+	}
+	if len(c.KafkaBrokers) == 0 {
+		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if c.GroupWindow < 0 {
+		errs = append(errs, fmt.Errorf("NOTIFY_GROUP_WINDOW %s is negative", c.GroupWindow))
+	}
+	if c.TriggerRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("NOTIFY_TRIGGER_RETENTION %s is under 1h", c.TriggerRetention))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("notifier: %w", err)
+	}
+	return nil
+}
+
+// Start connects to PostgreSQL (migrating the inbox and the outbox), Redis
+// and Kafka, and starts the outbox relay.
+func (n *Notifier) Start(ctx context.Context, env map[string]string) (err error) {
+	cfg, err := ConfigFrom(env)
+	if err != nil {
+		return err
+	}
+	var (
+		pool     *pgxpool.Pool
+		rdb      *redis.Client
+		producer *kafka.Producer
+	)
+	defer func() {
+		if err != nil {
+			if producer != nil {
+				producer.Close()
+			}
+			if rdb != nil {
+				rdb.Close()
+			}
+			if pool != nil {
+				pool.Close()
+			}
+		}
+	}()
+	if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+		return fmt.Errorf("notifier: database: %w", err)
+	}
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, notification.Migrate} {
+		if err = m(ctx, pool); err != nil {
+			return fmt.Errorf("notifier: migrations: %w", err)
+		}
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("notifier: REDIS_URL: %w", err)
+	}
+	rdb = redis.NewClient(opt)
+	online, err := presence.New(rdb, presence.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	inbox, err := notification.New(notification.Config{Pool: pool, Outbox: outbox.New(n.codec), Logger: n.log, GroupWindow: cfg.GroupWindow})
+	if err != nil {
+		return err
+	}
+	reactor, err := notify.NewReactor(inbox, online, n.log)
+	if err != nil {
+		return err
+	}
+	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
+		return fmt.Errorf("notifier: kafka: %w", err)
+	}
+	relay, err := outbox.NewRelay(pool, producer, outbox.Config{Logger: n.log})
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			if err := relay.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+				n.log.Error("outbox relay stopped", "error", err)
+			}
+		})
+		wg.Go(func() { n.prune(rctx, inbox, cfg.TriggerRetention) })
+		wg.Wait()
+	}()
+	n.mu.Lock()
+	n.pool, n.rdb, n.producer, n.reactor, n.stop, n.done = pool, rdb, producer, reactor, cancel, done
+	n.mu.Unlock()
+	return nil
+}
+
+// prune forgets processed events older than retention, hourly.
+func (n *Notifier) prune(ctx context.Context, inbox *notification.Service, retention time.Duration) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if c, err := inbox.Prune(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
+			n.log.Warn("pruning processed events failed", "error", err)
+		} else if c > 0 {
+			n.log.Info("pruned processed events", "count", c)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Stop stops the relay and closes the connections.
+func (n *Notifier) Stop(ctx context.Context) error {
+	n.mu.Lock()
+	pool, rdb, producer, stop, done := n.pool, n.rdb, n.producer, n.stop, n.done
+	n.pool, n.rdb, n.producer, n.reactor, n.stop, n.done = nil, nil, nil, nil, nil, nil
+	n.mu.Unlock()
+	if pool == nil {
+		return nil
+	}
+	stop()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	errs := []error{producer.Close(), rdb.Close()}
+	pool.Close()
+	return errors.Join(errs...)
+}
+
+// Ready reports whether PostgreSQL and Redis answer.
+func (n *Notifier) Ready(ctx context.Context) (bool, error) {
+	n.mu.RLock()
+	pool, rdb := n.pool, n.rdb
+	n.mu.RUnlock()
+	if pool == nil {
+		return false, nil
+	}
+	if err := pool.Ping(ctx); err != nil {
+		return false, fmt.Errorf("notifier: database: %w", err)
+	}
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return false, fmt.Errorf("notifier: redis: %w", err)
+	}
+	return true, nil
+}
+
+// Handle files the notifications of one event. Its error is a protocol
+// result: 4xx for an event that can never be applied (dead-lettered at
+// once), 5xx for one that may succeed on retry.
+func (n *Notifier) Handle(ctx context.Context, e event.Event) error {
+	n.mu.RLock()
+	r := n.reactor
+	n.mu.RUnlock()
+	if r == nil {
+		return delivery.Result(errNotStarted)
+	}
+	d, err := n.codec.Decode(e)
+	if err == nil {
+		err = r.React(ctx, d)
+	}
+	if err != nil {
+		n.log.ErrorContext(ctx, "event not applied", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
+	}
+	return delivery.Result(err)
+}
