@@ -1,0 +1,99 @@
+package function_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	fcloudevents "knative.dev/func-go/cloudevents"
+
+	function "github.com/nova-social/nova/functions/analytics"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/analytics"
+	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+func host(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	pool := testrig.Postgres(t)
+	f := function.New()
+	if err := f.Start(context.Background(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Stop(context.Background()) })
+	srv := httptest.NewServer(fcloudevents.New(f).Handler)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/health/readiness")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("not ready: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	return srv.URL, pool
+}
+
+func send(t *testing.T, url string, e cloudevents.Event) int {
+	t.Helper()
+	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var httpRes *cehttp.Result
+	if res := c.Send(context.Background(), e); !cloudevents.ResultAs(res, &httpRes) {
+		t.Fatalf("no HTTP result: %v", res)
+	}
+	return httpRes.StatusCode
+}
+
+func TestEngagementsOverHTTPCountOnce(t *testing.T) {
+	url, pool := host(t)
+	codec := envelope.NewCodec(catalog.Default())
+	author, fan, post := id.NewUserID(), id.NewUserID().String(), id.NewPostID().String()
+	for _, kind := range []eventsv1.EngagementKind{eventsv1.EngagementKind_ENGAGEMENT_KIND_VIEW, eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE} {
+		e, err := codec.New(&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: post, UserId: fan, AuthorId: author.String(), Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // delivered, then redelivered twice
+			if code := send(t, url, e); code != http.StatusOK {
+				t.Fatalf("%s answered %d", e.Type(), code)
+			}
+		}
+	}
+	svc, err := analytics.New(analytics.Config{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, err := svc.Post(context.Background(), auth.Principal{UserID: author}, id.PostID(post))
+	if err != nil || stats.Views != 1 || stats.Likes != 1 {
+		t.Fatalf("stats %+v (%v), want 1 view and 1 like", stats, err)
+	}
+}
+
+func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
+	url, _ := host(t)
+	e := cloudevents.NewEvent()
+	e.SetID(uuid.NewString())
+	e.SetSource("/nova/content-service")
+	e.SetType("com.nova.analytics.engagement.recorded")
+	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
+		t.Fatal(err)
+	}
+	if code := send(t, url, e); code < 400 || code >= 500 {
+		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
+	}
+}
+
+func TestStartNeedsDatabase(t *testing.T) {
+	if err := function.New().Start(context.Background(), map[string]string{}); err == nil {
+		t.Fatal("started without DATABASE_URL")
+	}
+}

@@ -1,0 +1,122 @@
+package function_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	fcloudevents "knative.dev/func-go/cloudevents"
+
+	function "github.com/nova-social/nova/functions/search-indexer"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/search"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// host serves a started instance through func-go's CloudEvents middleware,
+// as the kn func scaffold does in production, on a fresh database.
+func host(t *testing.T) (string, *pgxpool.Pool) {
+	t.Helper()
+	pool := testrig.Postgres(t)
+	f := function.New()
+	if err := f.Start(context.Background(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Stop(context.Background()) })
+	srv := httptest.NewServer(fcloudevents.New(f).Handler)
+	t.Cleanup(srv.Close)
+	resp, err := http.Get(srv.URL + "/health/readiness")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("not ready: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	return srv.URL, pool
+}
+
+func send(t *testing.T, url string, e cloudevents.Event) int {
+	t.Helper()
+	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var httpRes *cehttp.Result
+	if res := c.Send(context.Background(), e); !cloudevents.ResultAs(res, &httpRes) {
+		t.Fatalf("no HTTP result: %v", res)
+	}
+	return httpRes.StatusCode
+}
+
+func TestEventsOverHTTPAreSearchable(t *testing.T) {
+	url, pool := host(t)
+	codec := envelope.NewCodec(catalog.Default())
+	author, fan, postID := id.NewUserID().String(), id.NewUserID().String(), id.NewPostID().String()
+	for _, m := range []proto.Message{
+		&eventsv1.UserRegistered{UserId: author, Username: "indexed_author", RegisteredAt: timestamppb.Now()},
+		&eventsv1.UserFollowed{FollowerId: fan, FolloweeId: author, FollowedAt: timestamppb.Now()},
+		&eventsv1.PostCreated{PostId: postID, UserId: author, Content: "indexed over http", Tags: []string{"wire"},
+			Visibility: eventsv1.PostVisibility_POST_VISIBILITY_FOLLOWERS_ONLY, CreatedAt: timestamppb.Now()},
+		// Not for the index: acknowledged and ignored.
+		&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: postID, UserId: fan, AuthorId: author,
+			Kind: eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE},
+	} {
+		e, err := codec.New(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // and redelivered
+			if code := send(t, url, e); code != http.StatusOK {
+				t.Fatalf("%s answered %d", e.Type(), code)
+			}
+		}
+	}
+	svc, err := search.New(search.Config{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits, _, err := svc.Posts(context.Background(), id.UserID(fan), "#wire", nil, 10)
+	if err != nil || len(hits) != 1 || hits[0].ID != postID || hits[0].AuthorUsername != "indexed_author" {
+		t.Fatalf("follower's search: %+v %v", hits, err)
+	}
+	users, _, err := svc.Users(context.Background(), "indexed_au", nil, 10)
+	if err != nil || len(users) != 1 || users[0].ID != author {
+		t.Fatalf("user search: %+v %v", users, err)
+	}
+}
+
+func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
+	url, _ := host(t)
+	e := cloudevents.NewEvent()
+	e.SetID(uuid.NewString())
+	e.SetSource("/nova/content-service")
+	e.SetType("com.nova.content.post.created")
+	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
+		t.Fatal(err)
+	}
+	if code := send(t, url, e); code < 400 || code >= 500 {
+		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
+	}
+	codec := envelope.NewCodec(catalog.Default())
+	bad, err := codec.New(&eventsv1.PostCreated{PostId: "not-a-uuid", UserId: id.NewUserID().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := send(t, url, bad); code < 400 || code >= 500 {
+		t.Fatalf("malformed post id answered %d, want a 4xx", code)
+	}
+}
+
+func TestStartNeedsDatabase(t *testing.T) {
+	if err := function.New().Start(context.Background(), map[string]string{}); err == nil {
+		t.Fatal("started without DATABASE_URL")
+	}
+}

@@ -1,0 +1,30 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/shared/analytics"
+	"github.com/nova-social/nova/shared/search"
+)
+
+// mountSearchAndAnalytics serves the read side of two event-fed stores:
+// GET /v1/search from the index the search-indexer function keeps, and
+// GET /v1/analytics/... from the counters the analytics function keeps.
+// nova-api writes neither; it applies their migrations so the routes work
+// whichever process starts first.
+func mountSearchAndAnalytics(mux *http.ServeMux, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, log *slog.Logger) error {
+	finder, err := search.New(search.Config{Pool: pool, Logger: log})
+	if err != nil {
+		return err
+	}
+	finder.Mount(mux, authed)
+	counters, err := analytics.New(analytics.Config{Pool: pool, Logger: log})
+	if err != nil {
+		return err
+	}
+	counters.Mount(mux, authed)
+	return nil
+}
