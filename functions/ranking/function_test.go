@@ -1,0 +1,113 @@
+package function_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	fcloudevents "knative.dev/func-go/cloudevents"
+
+	function "github.com/nova-social/nova/functions/ranking"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+func send(t *testing.T, url string, e cloudevents.Event) int {
+	t.Helper()
+	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res *cehttp.Result
+	if r := c.Send(context.Background(), e); !cloudevents.ResultAs(r, &res) {
+		t.Fatalf("no HTTP result: %v", r)
+	}
+	return res.StatusCode
+}
+
+// Engagement posted over HTTP through func-go is counted; Stop flushes the
+// pending score to ranking-updates although its flusher never ran.
+func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
+	k := testrig.Kafka(t)
+	f := function.New()
+	env := map[string]string{
+		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
+		"RANKING_KEY_PREFIX": "test:ranking:" + testrig.ID() + ":", "RANKING_FLUSH_EVERY": "20s",
+	}
+	if err := f.Start(context.Background(), env); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(fcloudevents.New(f).Handler)
+	defer srv.Close()
+	codec := envelope.NewCodec(catalog.Default())
+	post := uuid.NewString()
+	for range 3 {
+		e, err := codec.New(&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: post, UserId: uuid.NewString(),
+			AuthorId: uuid.NewString(), Kind: eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE, OccurredAt: timestamppb.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := send(t, srv.URL, e); code != http.StatusOK {
+			t.Fatalf("engagement answered %d", code)
+		}
+	}
+	bad := cloudevents.NewEvent()
+	bad.SetID(uuid.NewString())
+	bad.SetSource("/nova/content-service")
+	bad.SetType("com.example.unknown")
+	if code := send(t, srv.URL, bad); code < 400 || code >= 500 {
+		t.Fatalf("unknown type answered %d, want 4xx", code)
+	}
+	if err := f.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...), kgo.ConsumeTopics(catalog.RankingUpdates),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(context.Background(), catalog.RankingUpdates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	if n != 1 {
+		t.Fatalf("%d PostScoreUpdated records, want 1 for three likes", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recs := cl.PollFetches(ctx).Records()
+	if len(recs) != 1 || string(recs[0].Key) != post {
+		t.Fatalf("records %v, want one keyed by the post", recs)
+	}
+}
+
+func TestConfigFromRefusesBadValues(t *testing.T) {
+	base := map[string]string{"REDIS_URL": "redis://x", "KAFKA_BROKERS": "k:9092"}
+	for k, v := range map[string]string{"RANKING_HALF_LIFE": "soon", "RANKING_WEIGHT_LIKE": "-1", "RANKING_EMIT_INTERVAL": "0s"} {
+		env := map[string]string{k: v}
+		for bk, bv := range base {
+			env[bk] = bv
+		}
+		if _, err := function.ConfigFrom(env); err == nil {
+			t.Errorf("%s=%s accepted", k, v)
+		}
+	}
+	if _, err := function.ConfigFrom(map[string]string{"REDIS_URL": "redis://x"}); err == nil {
+		t.Error("missing KAFKA_BROKERS accepted")
+	}
+}
