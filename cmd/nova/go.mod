@@ -8,11 +8,29 @@ require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/nova-social/nova v0.0.0
 	github.com/nova-social/nova/functions/dead-letter v0.0.0
+	github.com/nova-social/nova/functions/media-attach v0.0.0
+	github.com/nova-social/nova/functions/notifier v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
 	google.golang.org/protobuf v1.36.12
 	knative.dev/func-go v0.22.0
+)
+
+require (
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/klauspost/cpuid/v2 v2.4.0 // indirect
+	github.com/klauspost/crc32 v1.3.0 // indirect
+	github.com/minio/crc64nvme v1.1.1 // indirect
+	github.com/minio/md5-simd v1.1.2 // indirect
+	github.com/minio/minio-go/v7 v7.4.1 // indirect
+	github.com/philhofer/fwd v1.2.0 // indirect
+	github.com/rs/xid v1.6.0 // indirect
+	github.com/tinylib/msgp v1.6.4 // indirect
+	github.com/zeebo/xxh3 v1.1.0 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/image v0.48.0 // indirect
+	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
 require (
@@ -33,8 +51,8 @@ require (
 	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
-	github.com/mattn/go-colorable v0.1.13 // indirect
-	github.com/mattn/go-isatty v0.0.20 // indirect
+	github.com/mattn/go-colorable v0.1.15 // indirect
+	github.com/mattn/go-isatty v0.0.22 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
 	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
@@ -52,11 +70,11 @@ require (
 	go.uber.org/multierr v1.11.0 // indirect
 	go.uber.org/zap v1.27.0 // indirect
 	go.yaml.in/yaml/v2 v2.4.4 // indirect
-	golang.org/x/crypto v0.57.0 // indirect
-	golang.org/x/net v0.59.0 // indirect
-	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/sys v0.48.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+	golang.org/x/net v0.61.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
 	sigs.k8s.io/yaml v1.6.0 // indirect
 )
 
@@ -66,3 +84,42 @@ replace (
 )
 
 replace github.com/nova-social/nova/functions/feed-fanout => ../../functions/feed-fanout
+
+replace github.com/nova-social/nova/functions/media-attach => ../../functions/media-attach
+
+replace github.com/nova-social/nova/functions/notifier => ../../functions/notifier
+
+require github.com/nova-social/nova/functions/search-indexer v0.0.0
+
+replace github.com/nova-social/nova/functions/search-indexer => ../../functions/search-indexer
+
+require github.com/nova-social/nova/functions/analytics v0.0.0
+
+replace github.com/nova-social/nova/functions/analytics => ../../functions/analytics
+
+require github.com/nova-social/nova/functions/realtime-gateway v0.0.0
+
+replace github.com/nova-social/nova/functions/realtime-gateway => ../../functions/realtime-gateway
+
+require github.com/nova-social/nova/functions/chat-push v0.0.0
+
+replace github.com/nova-social/nova/functions/chat-push => ../../functions/chat-push
+
+require (
+	github.com/coder/websocket v1.8.14
+	github.com/nova-social/nova/functions/chat-persist v0.0.0
+)
+
+replace github.com/nova-social/nova/functions/chat-persist => ../../functions/chat-persist
+
+require github.com/nova-social/nova/functions/ranking v0.0.0
+
+replace github.com/nova-social/nova/functions/ranking => ../../functions/ranking
+
+require github.com/nova-social/nova/functions/trust-safety v0.0.0
+
+replace github.com/nova-social/nova/functions/trust-safety => ../../functions/trust-safety
+
+require github.com/nova-social/nova/functions/moderation-apply v0.0.0
+
+replace github.com/nova-social/nova/functions/moderation-apply => ../../functions/moderation-apply

@@ -15,15 +15,23 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/nova-social/nova/shared/analytics"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/content"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/feed"
 	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/identity"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/media"
+	"github.com/nova-social/nova/shared/messaging"
+	"github.com/nova-social/nova/shared/moderation"
+	"github.com/nova-social/nova/shared/notification"
 	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/password"
+	"github.com/nova-social/nova/shared/pendingmedia"
+	"github.com/nova-social/nova/shared/search"
 	"github.com/nova-social/nova/shared/timeline"
 )
 
@@ -39,6 +47,14 @@ type Server struct {
 
 	Identity *identity.Service
 	Content  *content.Service
+	// Media takes uploads (POST /v1/media) into object storage.
+	Media *media.Service
+	// Messaging holds conversations and messages; chat-persist stores
+	// websocket messages through the same Send.
+	Messaging *messaging.Service
+	// Notifications is the inbox (GET /v1/notifications); the notifier
+	// function fills it.
+	Notifications *notification.Service
 }
 
 // New connects to the stores, applies every domain's migrations and builds
@@ -61,6 +77,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	for name, m := range map[string]func(context.Context, *pgxpool.Pool) error{
 		"outbox": outbox.Migrate, "identity": identity.Migrate, "content": content.Migrate,
+		"media":        media.Migrate,
+		"moderation":   moderation.Migrate,
+		"notification": notification.Migrate,
+		// Conversations and messages; chat-persist applies the same.
+		"messaging": messaging.Migrate,
+		// Read here, written by the search-indexer and analytics functions.
+		"search": search.Migrate, "analytics": analytics.Migrate,
 	} {
 		if err := m(ctx, s.pool); err != nil {
 			return s, fmt.Errorf("nova-api: %s migrations: %w", name, err)
@@ -94,7 +117,32 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		Logger: log, Admins: cfg.Admins}); err != nil {
 		return s, err
 	}
-	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Logger: log}); err != nil {
+	// Media and content check each other in-process: an upload's post_id
+	// must be the uploader's post, a new post's media_ids their uploads.
+	mediaStore, err := media.NewStore(cfg.Media.Store)
+	if err != nil {
+		return s, err
+	}
+	if s.Media, err = media.New(media.Config{Pool: s.pool, Outbox: ob, Store: mediaStore, Logger: log,
+		Limits: cfg.Media.Limits, TempDir: cfg.Media.TempDir, FFmpeg: cfg.Media.FFmpeg,
+		Posts: media.PostOwnerFunc(func(ctx context.Context, u id.UserID, p id.PostID) error {
+			return s.Content.MustOwn(ctx, u, p)
+		})}); err != nil {
+		return s, err
+	}
+	pending, err := pendingmedia.New(s.rdb, 0)
+	if err != nil {
+		return s, err
+	}
+	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Logger: log,
+		Media: s.Media, Pending: pending}); err != nil {
+		return s, err
+	}
+	if s.Notifications, err = notification.New(notification.Config{Pool: s.pool, Outbox: ob, Logger: log}); err != nil {
+		return s, err
+	}
+	if s.Messaging, err = messaging.New(messaging.Config{Pool: s.pool, Outbox: ob, Logger: log,
+		UserExists: userExists(s.Identity)}); err != nil {
 		return s, err
 	}
 	store, err := feed.NewStore(s.rdb, feed.DefaultConfig())
@@ -110,7 +158,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	authed := httpapi.Authenticate(verifier, log)
 	s.Identity.Mount(mux, authed)
 	s.Content.Mount(mux, authed)
+	s.Media.Mount(mux, authed)
 	reader.Mount(mux, authed)
+	if err := mountModeration(mux, authed, s.pool, ob, log); err != nil {
+		return s, err
+	}
+	s.Notifications.Mount(mux, authed)
+	s.Messaging.Mount(mux, authed)
+	if err := mountSearchAndAnalytics(mux, authed, s.pool, log); err != nil {
+		return s, err
+	}
 	mux.Handle("/", fallback(mux, log))
 	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log))
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/media"
 )
 
 // Config is nova-api's configuration, read from the function's environment
@@ -33,6 +34,8 @@ type Config struct {
 	Keys auth.KeyConfig
 	// TokenTTL is how long issued tokens live (NOVA_JWT_TTL, default 1h).
 	TokenTTL time.Duration
+	// Media is the upload storage and limits (MEDIA_* and S3_* variables).
+	Media media.EnvConfig
 	// Catalog names the topics events go to; KAFKA_TOPIC_CONTENT_EVENTS
 	// renames content-events.
 	Catalog *catalog.Catalog
@@ -60,6 +63,9 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	}
 	if c.DirectCall, err = Flag(env["ENABLE_DIRECT_CALL"]); err != nil {
 		return c, fmt.Errorf("ENABLE_DIRECT_CALL: %w", err)
+	}
+	if c.Media, err = media.EnvConfigFrom(env); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if v := env["NOVA_JWT_TTL"]; v != "" {
 		if c.TokenTTL, err = time.ParseDuration(v); err != nil {

@@ -224,11 +224,11 @@ const (
 func defaultEvents() []EventType {
 	return []EventType{
 		{"com.nova.content.post.created", &eventsv1.PostCreated{}, ContentEvents, "user_id", "post_id", ContentService,
-			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety}},
+			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking}},
 		{"com.nova.content.post.updated", &eventsv1.PostUpdated{}, ContentEvents, "user_id", "post_id", ContentService,
-			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety}},
+			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking}},
 		{"com.nova.content.post.deleted", &eventsv1.PostDeleted{}, ContentEvents, "user_id", "post_id", ContentService,
-			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety}},
+			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking}},
 		{"com.nova.media.media.uploaded", &eventsv1.MediaUploaded{}, MediaEvents, "user_id", "media_id", MediaService,
 			[]string{MediaAttach}},
 		{"com.nova.identity.user.registered", &eventsv1.UserRegistered{}, UserEvents, "user_id", "user_id", IdentityService,

@@ -6,8 +6,18 @@ package registry
 
 import (
 	novaapi "github.com/nova-social/nova"
+	analytics "github.com/nova-social/nova/functions/analytics"
+	chatpersist "github.com/nova-social/nova/functions/chat-persist"
+	chatpush "github.com/nova-social/nova/functions/chat-push"
 	deadletter "github.com/nova-social/nova/functions/dead-letter"
 	feedfanout "github.com/nova-social/nova/functions/feed-fanout"
+	mediaattach "github.com/nova-social/nova/functions/media-attach"
+	moderationapply "github.com/nova-social/nova/functions/moderation-apply"
+	notifier "github.com/nova-social/nova/functions/notifier"
+	ranking "github.com/nova-social/nova/functions/ranking"
+	realtimegateway "github.com/nova-social/nova/functions/realtime-gateway"
+	searchindexer "github.com/nova-social/nova/functions/search-indexer"
+	trustsafety "github.com/nova-social/nova/functions/trust-safety"
 )
 
 // Function is one hostable function.
@@ -31,5 +41,15 @@ func Functions() []Function {
 		{Name: "nova-api", Dir: ".", Slot: 0, New: func() any { return novaapi.New() }},
 		{Name: "dead-letter", Dir: "functions/dead-letter", Slot: 1, New: func() any { return deadletter.New() }},
 		{Name: "feed-fanout", Dir: "functions/feed-fanout", Slot: 2, New: func() any { return feedfanout.New() }},
+		{Name: "media-attach", Dir: "functions/media-attach", Slot: 3, New: func() any { return mediaattach.New() }},
+		{Name: "realtime-gateway", Dir: "functions/realtime-gateway", Slot: 4, New: func() any { return realtimegateway.New() }},
+		{Name: "chat-push", Dir: "functions/chat-push", Slot: 5, New: func() any { return chatpush.New() }},
+		{Name: "chat-persist", Dir: "functions/chat-persist", Slot: 6, New: func() any { return chatpersist.New() }},
+		{Name: "notifier", Dir: "functions/notifier", Slot: 7, New: func() any { return notifier.New() }},
+		{Name: "search-indexer", Dir: "functions/search-indexer", Slot: 8, New: func() any { return searchindexer.New() }},
+		{Name: "analytics", Dir: "functions/analytics", Slot: 9, New: func() any { return analytics.New() }},
+		{Name: "ranking", Dir: "functions/ranking", Slot: 10, New: func() any { return ranking.New() }},
+		{Name: "trust-safety", Dir: "functions/trust-safety", Slot: 11, New: func() any { return trustsafety.New() }},
+		{Name: "moderation-apply", Dir: "functions/moderation-apply", Slot: 12, New: func() any { return moderationapply.New() }},
 	}
 }

@@ -124,6 +124,11 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	env["KAFKA_BROKERS"] = strings.Join(brokers, ",")
 	env["DATABASE_URL"] = cfg.DatabaseURL
 	env["REDIS_URL"] = cfg.RedisURL
+	if env["MEDIA_DIR"] == "" {
+		// Uploads stay under the repository's git-ignored .nova/, wherever
+		// nova run was started from.
+		env["MEDIA_DIR"] = filepath.Join(cfg.Root, ".nova", "media")
+	}
 	if env[auth.EnvPrivateKey] == "" && env[auth.EnvPrivateKeyFile] == "" {
 		// No signing key given: a development key kept under .nova/, the
 		// same on every run so issued tokens stay valid across restarts.
