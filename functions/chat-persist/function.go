@@ -22,9 +22,12 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/media"
 	"github.com/nova-social/nova/shared/messaging"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/post"
 )
 
 // ChatPersist is the function instance.
@@ -84,7 +87,10 @@ func (f *ChatPersist) Start(ctx context.Context, env map[string]string) (err err
 			return fmt.Errorf("chat-persist: migrations: %w", err)
 		}
 	}
-	svc, err := messaging.New(messaging.Config{Pool: pool, Outbox: outbox.New(f.codec), Logger: f.log})
+	svc, err := messaging.New(messaging.Config{Pool: pool, Outbox: outbox.New(f.codec), Logger: f.log,
+		Media: messaging.OwnedMedia(func(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error) {
+			return media.Owned(ctx, pool, owner, ids)
+		})})
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		return s, err
 	}
 	if s.Messaging, err = messaging.New(messaging.Config{Pool: s.pool, Outbox: ob, Logger: log,
-		UserExists: userExists(s.Identity)}); err != nil {
+		UserExists: userExists(s.Identity), Media: messaging.OwnedMedia(s.Media.Media)}); err != nil {
 		return s, err
 	}
 	store, err := feed.NewStore(s.rdb, feed.DefaultConfig())

@@ -44,6 +44,7 @@ func newRig(t *testing.T) *rig {
 		"REDIS_URL":            testrig.RedisURL(t),
 		"KAFKA_BROKERS":        strings.Join(k.ListenAddrs(), ","),
 		"NOVA_JWT_PRIVATE_KEY": string(pem),
+		"MEDIA_DIR":            t.TempDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
@@ -227,6 +228,13 @@ func ProtoType(t Type) eventsv1.MediaType {
 // them; ids that are unknown or someone else's are left out. It is how the
 // content domain checks the media_ids of a new post.
 func (s *Service) Media(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error) {
+	return Owned(ctx, s.cfg.Pool, owner, ids)
+}
+
+// Owned reads the media among ids that owner uploaded, by id; the others
+// are left out. It needs only the database, so consumers that attach media
+// (chat-persist) can check ids without a media store.
+func Owned(ctx context.Context, pool *pgxpool.Pool, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error) {
 	out := make(map[string]post.Media, len(ids))
 	valid := make([]string, 0, len(ids))
 	for _, raw := range ids {
@@ -237,7 +245,7 @@ func (s *Service) Media(ctx context.Context, owner id.UserID, ids []id.MediaID) 
 	if len(valid) == 0 || owner.IsZero() {
 		return out, nil
 	}
-	rows, err := s.cfg.Pool.Query(ctx, `SELECT id::text, type, url, thumbnail_url, width, height, size_bytes, mime_type,
+	rows, err := pool.Query(ctx, `SELECT id::text, type, url, thumbnail_url, width, height, size_bytes, mime_type,
 			duration_seconds FROM media WHERE owner_id = $1 AND id = ANY($2::uuid[])`, owner.String(), valid)
 	if err != nil {
 		return nil, fmt.Errorf("media: read media: %w", err)

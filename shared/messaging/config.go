@@ -98,3 +98,25 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// OwnedMedia adapts a lookup of the media an owner uploaded (such as
+// media.Owned over a pool) into a MediaResolver: every named id must be the
+// sender's, or the message is refused.
+type OwnedMedia func(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error)
+
+// ResolveMedia returns the media in the order named.
+func (f OwnedMedia) ResolveMedia(ctx context.Context, owner id.UserID, ids []id.MediaID) ([]post.Media, error) {
+	found, err := f(ctx, owner, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]post.Media, 0, len(ids))
+	for _, m := range ids {
+		pm, ok := found[m.String()]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s is not one of your uploads", ErrMediaUnavailable, m)
+		}
+		out = append(out, pm)
+	}
+	return out, nil
+}
