@@ -248,6 +248,7 @@ func TestHTTPAndMetrics(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	r.svc.Mount(mux, httpapi.Authenticate(verifier, quiet()))
+	mux.Handle("/", httpapi.Fallback(mux, quiet()))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(path, tok string) (int, string) {

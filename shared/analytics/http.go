@@ -30,11 +30,6 @@ func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handl
 	reg.MustRegister(NewCollector(s.cfg.Pool, s.cfg.Now))
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	mux.Handle("GET /v1/analytics/metrics", authed(httpapi.RequireRole(auth.RoleAdmin, s.cfg.Logger)(metrics)))
-	for _, path := range []string{"/v1/analytics/posts/{id}", "/v1/analytics/users/{id}", "/v1/analytics/summary", "/v1/analytics/metrics"} {
-		mux.Handle(path, httpapi.Handle(s.cfg.Logger, func(http.ResponseWriter, *http.Request) error {
-			return httpapi.MethodNotAllowed("GET, HEAD")
-		}))
-	}
 }
 
 func principal(r *http.Request) (auth.Principal, error) {

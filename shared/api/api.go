@@ -168,7 +168,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err := mountSearchAndAnalytics(mux, authed, s.pool, log); err != nil {
 		return s, err
 	}
-	mux.Handle("/", fallback(mux, log))
+	mux.Handle("/", httpapi.Fallback(mux, log))
 	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log))
 
 	if cfg.Relay {

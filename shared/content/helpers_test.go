@@ -93,6 +93,7 @@ func newRig(t testing.TB) *rig {
 	}
 	mux := http.NewServeMux()
 	svc.Mount(mux, httpapi.Authenticate(verifier, quiet()))
+	mux.Handle("/", httpapi.Fallback(mux, quiet()))
 	return &rig{t: t, ctx: ctx, pool: pool, svc: svc, people: people, codec: codec, signer: signer, keys: ks, mux: mux}
 }
 

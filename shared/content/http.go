@@ -42,18 +42,6 @@ func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handl
 	mux.Handle("GET /v1/posts/{id}/comments", h(s.handleComments))
 	mux.Handle("POST /v1/posts/{id}/views", h(s.handleView))
 	mux.Handle("POST /v1/posts/{id}/shares", h(s.handleShare))
-	for path, allow := range map[string]string{
-		"/v1/posts":               "POST",
-		"/v1/posts/{id}":          "GET, HEAD, PATCH, DELETE",
-		"/v1/posts/{id}/likes":    "POST, DELETE",
-		"/v1/posts/{id}/comments": "GET, HEAD, POST",
-		"/v1/posts/{id}/views":    "POST",
-		"/v1/posts/{id}/shares":   "POST",
-	} {
-		mux.Handle(path, httpapi.Handle(s.cfg.Logger, func(http.ResponseWriter, *http.Request) error {
-			return httpapi.MethodNotAllowed(allow)
-		}))
-	}
 }
 
 type createRequest struct {

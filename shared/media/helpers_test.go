@@ -105,6 +105,7 @@ func newRig(t testing.TB, store media.Store, opts ...option) *rig {
 	}
 	r.mux = http.NewServeMux()
 	r.svc.Mount(r.mux, httpapi.Authenticate(verifier, quiet()))
+	r.mux.Handle("/", httpapi.Fallback(r.mux, quiet()))
 	return r
 }
 

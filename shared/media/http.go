@@ -28,9 +28,6 @@ const formOverhead = 1 << 20
 func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
 	log := s.cfg.Logger
 	mux.Handle("POST /v1/media", authed(httpapi.Handle(log, s.handleUpload)))
-	mux.Handle("/v1/media", httpapi.Handle(log, func(http.ResponseWriter, *http.Request) error {
-		return httpapi.MethodNotAllowed("POST")
-	}))
 	if o, ok := s.cfg.Store.(Opener); ok {
 		mux.Handle("GET "+FilesPath+"{key...}", httpapi.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
 			return serveFile(w, r, o)

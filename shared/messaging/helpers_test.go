@@ -80,6 +80,7 @@ func newRig(t testing.TB, tune func(*messaging.Config)) *rig {
 	}
 	mux := http.NewServeMux()
 	svc.Mount(mux, httpapi.Authenticate(verifier, quiet()))
+	mux.Handle("/", httpapi.Fallback(mux, quiet()))
 	return &rig{t: t, ctx: ctx, pool: pool, svc: svc, codec: codec, signer: signer, mux: mux}
 }
 

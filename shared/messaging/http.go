@@ -31,15 +31,6 @@ func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handl
 	mux.Handle("GET /v1/conversations/{id}", h(s.handleGet))
 	mux.Handle("POST /v1/conversations/{id}/messages", h(s.handleSend))
 	mux.Handle("GET /v1/conversations/{id}/messages", h(s.handleHistory))
-	for path, allow := range map[string]string{
-		"/v1/conversations":               "GET, HEAD, POST",
-		"/v1/conversations/{id}":          "GET, HEAD",
-		"/v1/conversations/{id}/messages": "GET, HEAD, POST",
-	} {
-		mux.Handle(path, httpapi.Handle(s.cfg.Logger, func(http.ResponseWriter, *http.Request) error {
-			return httpapi.MethodNotAllowed(allow)
-		}))
-	}
 }
 
 type createRequest struct {

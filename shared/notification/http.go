@@ -24,15 +24,6 @@ func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handl
 	mux.Handle("GET /v1/notifications", h(s.handleList))
 	mux.Handle("POST /v1/notifications/{id}/read", h(s.handleMarkRead))
 	mux.Handle("POST /v1/notifications/read", h(s.handleMarkAllRead))
-	for path, allow := range map[string]string{
-		"/v1/notifications":           "GET, HEAD",
-		"/v1/notifications/{id}/read": "POST",
-		"/v1/notifications/read":      "POST",
-	} {
-		mux.Handle(path, httpapi.Handle(s.cfg.Logger, func(http.ResponseWriter, *http.Request) error {
-			return httpapi.MethodNotAllowed(allow)
-		}))
-	}
 }
 
 func (s *Service) handleList(w http.ResponseWriter, r *http.Request) error {

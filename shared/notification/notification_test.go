@@ -75,6 +75,7 @@ func newRig(t *testing.T) *rig {
 	}
 	mux := http.NewServeMux()
 	svc.Mount(mux, httpapi.Authenticate(verifier, log))
+	mux.Handle("/", httpapi.Fallback(mux, log))
 	r.srv = httptest.NewServer(mux)
 	t.Cleanup(r.srv.Close)
 	return r

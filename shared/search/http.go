@@ -17,9 +17,6 @@ import (
 // #tags; for users, a whole or partial username or display name.
 func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/search", authed(httpapi.Handle(s.cfg.Logger, s.handleSearch)))
-	mux.Handle("/v1/search", httpapi.Handle(s.cfg.Logger, func(http.ResponseWriter, *http.Request) error {
-		return httpapi.MethodNotAllowed("GET, HEAD")
-	}))
 }
 
 func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {

@@ -442,6 +442,7 @@ func TestHTTP(t *testing.T) {
 	}
 	mux := http.NewServeMux()
 	r.svc.Mount(mux, httpapi.Authenticate(verifier, quiet()))
+	mux.Handle("/", httpapi.Fallback(mux, quiet()))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	get := func(query url.Values, token string) (int, map[string]any) {

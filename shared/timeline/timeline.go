@@ -128,9 +128,6 @@ func (d direct) Summaries(ctx context.Context, ids []string) (map[string]post.Su
 // authed → 200 {"items": [...], "next_cursor": "…" or null}.
 func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/feed", authed(httpapi.Handle(s.cfg.Logger, s.handleFeed)))
-	mux.Handle("/v1/feed", httpapi.Handle(s.cfg.Logger, func(http.ResponseWriter, *http.Request) error {
-		return httpapi.MethodNotAllowed("GET, HEAD")
-	}))
 }
 
 func (s *Service) handleFeed(w http.ResponseWriter, r *http.Request) error {

@@ -111,6 +111,7 @@ func newRig(t testing.TB) *rig {
 		}
 		mux := http.NewServeMux()
 		tl.Mount(mux, httpapi.Authenticate(verifier, quiet()))
+		mux.Handle("/", httpapi.Fallback(mux, quiet()))
 		r.modes[mode] = mux
 	}
 	return r

@@ -1,20 +1,20 @@
-package api
+package httpapi
 
 import (
 	"log/slog"
 	"net/http"
 	"strings"
-
-	"github.com/nova-social/nova/shared/httpapi"
 )
 
 // methods a route may be registered for.
 var methods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// fallback is the catch-all route: a path that some route serves with
-// another method answers 405 with Allow, anything else 404 — both as the
-// API's JSON errors rather than ServeMux's plain text.
-func fallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
+// Fallback is the catch-all route of a mux ("/"): a path that some route
+// serves with another method answers 405 with the Allow header the mux's
+// routes imply, anything else 404 — both as JSON errors rather than
+// ServeMux's plain text. Domains register only their method patterns; the
+// 405s follow from them.
+func Fallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range methods {
@@ -25,9 +25,9 @@ func fallback(mux *http.ServeMux, log *slog.Logger) http.Handler {
 			}
 		}
 		if len(allow) > 0 {
-			httpapi.WriteError(w, r, log, httpapi.MethodNotAllowed(strings.Join(allow, ", ")))
+			WriteError(w, r, log, MethodNotAllowed(strings.Join(allow, ", ")))
 			return
 		}
-		httpapi.WriteError(w, r, log, httpapi.NotFound("no such endpoint"))
+		WriteError(w, r, log, NotFound("no such endpoint"))
 	})
 }
