@@ -103,12 +103,8 @@ func (s *Analytics) Handle(ctx context.Context, e event.Event) error {
 	if rec == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := s.codec.Decode(e)
-	if err == nil {
-		_, err = rec.Record(ctx, d)
-	}
-	if err != nil {
-		s.log.ErrorContext(ctx, "event not counted", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
-	}
-	return delivery.Result(err)
+	return delivery.Handle(ctx, s.codec, e, func(ctx context.Context, d envelope.Decoded) error {
+		_, err := rec.Record(ctx, d)
+		return err
+	}, s.log)
 }

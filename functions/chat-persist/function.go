@@ -158,12 +158,5 @@ func (f *ChatPersist) Handle(ctx context.Context, e event.Event) error {
 	if r == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := f.codec.Decode(e)
-	if err == nil {
-		err = r.React(ctx, d)
-	}
-	if err != nil {
-		f.log.ErrorContext(ctx, "event not stored", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
-	}
-	return delivery.Result(err)
+	return delivery.Handle(ctx, f.codec, e, r.React, f.log)
 }

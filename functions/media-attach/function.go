@@ -212,15 +212,11 @@ func (f *MediaAttach) Handle(ctx context.Context, e event.Event) error {
 	if r == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := codec.Decode(e)
-	var out attach.Outcome
-	if err == nil {
-		out, err = r.React(ctx, d)
-	}
-	if err != nil {
-		f.log.ErrorContext(ctx, "event not applied", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
-	} else {
-		f.log.DebugContext(ctx, "media event applied", "id", e.ID(), "outcome", out)
-	}
-	return delivery.Result(err)
+	return delivery.Handle(ctx, codec, e, func(ctx context.Context, d envelope.Decoded) error {
+		out, err := r.React(ctx, d)
+		if err == nil {
+			f.log.DebugContext(ctx, "media event applied", "id", e.ID(), "outcome", out)
+		}
+		return err
+	}, f.log)
 }

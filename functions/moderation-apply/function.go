@@ -170,14 +170,9 @@ func (f *ModerationApply) Handle(ctx context.Context, e event.Event) error {
 	if svc == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := f.codec.Decode(e)
-	if err == nil {
-		err = f.apply(ctx, svc, d)
-	}
-	if err != nil {
-		f.log.ErrorContext(ctx, "decision not applied", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
-	}
-	return delivery.Result(err)
+	return delivery.Handle(ctx, f.codec, e, func(ctx context.Context, d envelope.Decoded) error {
+		return f.apply(ctx, svc, d)
+	}, f.log)
 }
 
 func (f *ModerationApply) apply(ctx context.Context, svc *content.Service, d envelope.Decoded) error {

@@ -255,12 +255,5 @@ func (n *Notifier) Handle(ctx context.Context, e event.Event) error {
 	if r == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := n.codec.Decode(e)
-	if err == nil {
-		err = r.React(ctx, d)
-	}
-	if err != nil {
-		n.log.ErrorContext(ctx, "event not applied", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
-	}
-	return delivery.Result(err)
+	return delivery.Handle(ctx, n.codec, e, r.React, n.log)
 }

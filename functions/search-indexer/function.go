@@ -102,12 +102,5 @@ func (s *SearchIndexer) Handle(ctx context.Context, e event.Event) error {
 	if ix == nil {
 		return delivery.Result(errNotStarted)
 	}
-	d, err := s.codec.Decode(e)
-	if err == nil {
-		err = ix.Apply(ctx, d)
-	}
-	if err != nil {
-		s.log.ErrorContext(ctx, "event not indexed", "id", e.ID(), "type", e.Type(), "error", err, "permanent", delivery.IsPermanent(err))
-	}
-	return delivery.Result(err)
+	return delivery.Handle(ctx, s.codec, e, ix.Apply, s.log)
 }
