@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -61,11 +60,7 @@ func (f *ChatPersist) Start(ctx context.Context, env map[string]string) (err err
 		return errors.New("chat-persist: DATABASE_URL is not set")
 	}
 	var brokers []string
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
-		}
-	}
+	brokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(brokers) == 0 {
 		return errors.New("chat-persist: KAFKA_BROKERS is not set")
 	}

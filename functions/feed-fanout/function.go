@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -64,11 +63,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	if c.RedisURL == "" {
 		return c, errors.New("feed-fanout: REDIS_URL is not set")
 	}
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
-	}
+	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(c.KafkaBrokers) == 0 {
 		return c, errors.New("feed-fanout: KAFKA_BROKERS is not set")
 	}

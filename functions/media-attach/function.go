@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -64,11 +63,7 @@ type Config struct {
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
 	c := Config{DatabaseURL: env["DATABASE_URL"], RedisURL: env["REDIS_URL"]}
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
-	}
+	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	var err error
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, fmt.Errorf("media-attach: %w", err)

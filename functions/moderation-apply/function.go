@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -71,11 +70,7 @@ func (noFollows) Follows(context.Context, id.UserID, id.UserID) (bool, error) {
 func (f *ModerationApply) Start(ctx context.Context, env map[string]string) (err error) {
 	dsn := env["DATABASE_URL"]
 	var brokers []string
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
-		}
-	}
+	brokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if dsn == "" || len(brokers) == 0 {
 		return errors.New("moderation-apply: DATABASE_URL and KAFKA_BROKERS must be set")
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -74,11 +73,7 @@ type Config struct {
 func ConfigFrom(env map[string]string) (Config, error) {
 	c := Config{DatabaseURL: env["DATABASE_URL"], RedisURL: env["REDIS_URL"],
 		GroupWindow: time.Hour, TriggerRetention: 7 * 24 * time.Hour}
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
-	}
+	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	for name, dst := range map[string]*time.Duration{"NOTIFY_GROUP_WINDOW": &c.GroupWindow, "NOTIFY_TRIGGER_RETENTION": &c.TriggerRetention} {
 		if v := env[name]; v != "" {
 			d, err := time.ParseDuration(v)

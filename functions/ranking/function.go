@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -69,11 +68,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	if c.RedisURL == "" {
 		return c, errors.New("ranking: REDIS_URL is not set")
 	}
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
-	}
+	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(c.KafkaBrokers) == 0 {
 		return c, errors.New("ranking: KAFKA_BROKERS is not set")
 	}

@@ -66,11 +66,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	if c.RedisURL == "" {
 		return c, errors.New("realtime-gateway: REDIS_URL is not set")
 	}
-	for _, b := range strings.Split(env["KAFKA_BROKERS"], ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			c.KafkaBrokers = append(c.KafkaBrokers, b)
-		}
-	}
+	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(c.KafkaBrokers) == 0 {
 		return c, errors.New("realtime-gateway: KAFKA_BROKERS is not set")
 	}

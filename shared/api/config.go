@@ -8,6 +8,7 @@ import (
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/media"
 )
 
@@ -46,7 +47,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	c := Config{
 		DatabaseURL:  env["DATABASE_URL"],
 		RedisURL:     env["REDIS_URL"],
-		KafkaBrokers: list(env["KAFKA_BROKERS"]),
+		KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
 		Relay:        true,
 		Admins:       list(env["NOVA_ADMINS"]),
 		Keys:         auth.KeyConfigFromEnv(func(k string) string { return env[k] }),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -201,4 +202,16 @@ func (c ProducerConfig) SaramaConfig() (*sarama.Config, error) {
 		return nil, fmt.Errorf("kafka: sarama config: %w", err)
 	}
 	return sc, nil
+}
+
+// ParseBrokers reads a bootstrap list as KAFKA_BROKERS holds it:
+// comma-separated addresses, blanks and empty entries ignored.
+func ParseBrokers(list string) []string {
+	var out []string
+	for _, b := range strings.Split(list, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -258,3 +258,13 @@ func TestProducerConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestParseBrokers(t *testing.T) {
+	got := kafka.ParseBrokers(" a:9092, ,b:9092,")
+	if len(got) != 2 || got[0] != "a:9092" || got[1] != "b:9092" {
+		t.Fatalf("ParseBrokers = %q", got)
+	}
+	if got := kafka.ParseBrokers(""); len(got) != 0 {
+		t.Fatalf("empty list gave %q", got)
+	}
+}
