@@ -33,6 +33,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics, when set, counts the function's requests.
 	Metrics *Metrics
+	// Middleware, when set, wraps the function's whole handler (health
+	// endpoints included), inside the metrics: the local runtime's hook for
+	// fault injection and request logging.
+	Middleware func(http.Handler) http.Handler
 }
 
 func (o *Options) defaults() {
@@ -95,6 +99,9 @@ func Serve(ctx context.Context, o Options) (f *Function, err error) {
 	srv, err := service(o.Invoke, o.Instance)
 	if err != nil {
 		return nil, fmt.Errorf("funchost: function %s: %w", o.Name, err)
+	}
+	if o.Middleware != nil {
+		srv.Handler = o.Middleware(srv.Handler)
 	}
 	srv.Handler = o.Metrics.wrap(o.Name, srv.Handler)
 	ln, err := net.Listen("tcp", o.Addr)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,6 +56,11 @@ type Config struct {
 	// Environ is the environment the functions see (before the runtime
 	// adds the addresses it knows). Default: the process environment.
 	Environ map[string]string
+
+	// Middleware, when set, wraps each function's HTTP handler; function is
+	// the func.yaml name. Fault-injection tests use it to make a function
+	// fail for a while.
+	Middleware func(function string, next http.Handler) http.Handler
 
 	// ReadyTimeout bounds the start-up of each function.
 	ReadyTimeout time.Duration

@@ -165,10 +165,15 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		if cfg.PortBase > 0 {
 			addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.PortBase+f.Slot))
 		}
+		var mw func(http.Handler) http.Handler
+		if cfg.Middleware != nil {
+			mw = func(next http.Handler) http.Handler { return cfg.Middleware(f.Name, next) }
+		}
 		wg.Go(func() {
 			fn, err := funchost.Serve(ctx, funchost.Options{
 				Name: f.Name, Instance: f.New(), Invoke: specs[i].InvokeKind(), Addr: addr,
 				Config: fcfg, ReadyTimeout: cfg.ReadyTimeout, Logger: cfg.Logger, Metrics: fnMetrics,
+				Middleware: mw,
 			})
 			mu.Lock()
 			defer mu.Unlock()
