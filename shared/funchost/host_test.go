@@ -167,6 +167,31 @@ func TestServeHTTPFunction(t *testing.T) {
 	}
 }
 
+func TestServeWrapsHandlerInMiddleware(t *testing.T) {
+	f, err := funchost.Serve(context.Background(), funchost.Options{
+		Name: "api", Instance: api{}, Invoke: funchost.InvokeHTTP, Addr: "127.0.0.1:0",
+		Middleware: func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/v1/") {
+					http.Error(w, "injected", http.StatusInternalServerError)
+					return
+				}
+				next.ServeHTTP(w, r)
+			})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop(context.Background())
+	if code, body := get(t, f.URL()+"/v1/posts"); code != 500 || !strings.Contains(body, "injected") {
+		t.Errorf("GET /v1/posts through the middleware: %d %q, want 500 injected", code, body)
+	}
+	if code, _ := get(t, f.URL()+"/health/readiness"); code != 200 {
+		t.Errorf("readiness past the middleware: %d", code)
+	}
+}
+
 type failingStart struct{ api }
 
 func (failingStart) Start(context.Context, map[string]string) error {
