@@ -162,9 +162,13 @@ type Store struct {
 // New returns a store on a migrated database.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Save stores a dead-lettered event. It returns false when an event with the
-// same source and id was stored already: redelivery of a dead letter is
-// normal (at-least-once), and the first copy is the one kept.
+// Save stores a dead-lettered event. It returns false when the same failure
+// was stored already: redelivery of a dead letter is normal (at-least-once),
+// and the first copy is the one kept. A new failure of an event already
+// stored replaces the entry (with a new Seq) and leaves it pending: after a
+// replay, or for a second copy of the event read at another offset, so a
+// failure is never hidden behind an earlier one's replay. Without Kafka
+// coordinates (a cluster's KafkaSource) only a replayed entry is replaced.
 func (s *Store) Save(ctx context.Context, e event.Event) (bool, error) {
 	ent := EntryFromEvent(e)
 	if d := e.Data(); len(d) > 0 && !json.Valid(d) {
@@ -189,7 +193,15 @@ func (s *Store) Save(ctx context.Context, e event.Event) (bool, error) {
 INSERT INTO dead_letters (source, id, type, subject, event_time, error_dest, error_code, error_data,
                           topic, kafka_partition, kafka_offset, event)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (source, id) DO NOTHING`,
+ON CONFLICT (source, id) DO UPDATE SET
+    seq = EXCLUDED.seq, type = EXCLUDED.type, subject = EXCLUDED.subject, event_time = EXCLUDED.event_time,
+    error_dest = EXCLUDED.error_dest, error_code = EXCLUDED.error_code, error_data = EXCLUDED.error_data,
+    topic = EXCLUDED.topic, kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
+    event = EXCLUDED.event, received_at = now(), replayed_at = NULL
+WHERE dead_letters.replayed_at IS NOT NULL
+   OR (EXCLUDED.kafka_offset IS NOT NULL
+       AND (dead_letters.topic, dead_letters.kafka_partition, dead_letters.kafka_offset)
+           IS DISTINCT FROM (EXCLUDED.topic, EXCLUDED.kafka_partition, EXCLUDED.kafka_offset))`,
 		ent.Source, ent.ID, ent.Type, ent.Subject, evTime, ent.ErrorDest, ent.ErrorCode, ent.ErrorData,
 		topic, ent.Partition, ent.Offset, raw)
 	if err != nil {
@@ -202,13 +214,21 @@ ON CONFLICT (source, id) DO NOTHING`,
 type Filter struct {
 	Topic  string
 	Source string
+	// ID is the CloudEvents id; with Source it names one event.
+	ID   string
+	Type string
+	// Since leaves out entries received before it.
+	Since time.Time
 	// Pending leaves out entries already replayed.
 	Pending bool
+	// OldestFirst lists in the order the entries were received, as a replay
+	// sends them, so events of one key go back in their original order.
+	OldestFirst bool
 	// Limit caps the result; 0 means 100.
 	Limit int
 }
 
-// List returns dead letters, newest first.
+// List returns dead letters, newest first unless f.OldestFirst.
 func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -223,6 +243,18 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 		args = append(args, f.Source)
 		where = append(where, fmt.Sprintf("source = $%d", len(args)))
 	}
+	if f.ID != "" {
+		args = append(args, f.ID)
+		where = append(where, fmt.Sprintf("id = $%d", len(args)))
+	}
+	if f.Type != "" {
+		args = append(args, f.Type)
+		where = append(where, fmt.Sprintf("type = $%d", len(args)))
+	}
+	if !f.Since.IsZero() {
+		args = append(args, f.Since)
+		where = append(where, fmt.Sprintf("received_at >= $%d", len(args)))
+	}
 	if f.Pending {
 		where = append(where, "replayed_at IS NULL")
 	}
@@ -232,7 +264,11 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, f.Limit)
-	q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
+	order := "DESC"
+	if f.OldestFirst {
+		order = "ASC"
+	}
+	q += fmt.Sprintf(" ORDER BY seq %s LIMIT $%d", order, len(args))
 	rows, err := s.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("dead-letter: list: %w", err)
@@ -274,6 +310,19 @@ WHERE source = $1 AND id = $2`, source, id)
 		return fmt.Errorf("%w: %s %s", ErrNotFound, source, id)
 	}
 	return nil
+}
+
+// MarkReplayedIf marks the entry replayed only if it is still the failure
+// numbered seq (Entry.Seq). It returns false when the event was stored
+// again since, say because the replayed copy already failed too: that newer
+// failure must stay pending.
+func (s *Store) MarkReplayedIf(ctx context.Context, source, id string, seq int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE dead_letters SET replayed_at = coalesce(replayed_at, now())
+WHERE source = $1 AND id = $2 AND seq = $3`, source, id, seq)
+	if err != nil {
+		return false, fmt.Errorf("dead-letter: mark replayed: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 func scanEntry(r pgx.CollectableRow) (Entry, error) {

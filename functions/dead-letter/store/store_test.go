@@ -122,3 +122,115 @@ func TestSaveListMarkReplayed(t *testing.T) {
 		t.Errorf("get unknown: %v, want ErrNotFound", err)
 	}
 }
+
+func TestFilterByIDTypeAndTime(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	a, b := deadLettered("ev-a"), deadLettered("ev-b")
+	b.SetType("com.nova.content.post.deleted")
+	for _, e := range []event.Event{a, b} {
+		if _, err := s.Save(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(f store.Filter) []string {
+		t.Helper()
+		got, err := s.List(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range got {
+			out = append(out, e.ID)
+		}
+		return out
+	}
+	if got := ids(store.Filter{ID: "ev-a"}); len(got) != 1 || got[0] != "ev-a" {
+		t.Errorf("by id: %v", got)
+	}
+	if got := ids(store.Filter{Type: "com.nova.content.post.deleted"}); len(got) != 1 || got[0] != "ev-b" {
+		t.Errorf("by type: %v", got)
+	}
+	if got := ids(store.Filter{Since: time.Now().Add(-time.Hour)}); len(got) != 2 {
+		t.Errorf("since an hour ago: %v", got)
+	}
+	if got := ids(store.Filter{Since: time.Now().Add(time.Hour)}); len(got) != 0 {
+		t.Errorf("since an hour ahead: %v", got)
+	}
+}
+
+// An event that is replayed and fails again must show up as pending again
+// with its new reason: keeping only the first failure would leave it marked
+// replayed, and nobody would know it never got through.
+func TestFailingAgainAfterReplayIsPendingAgain(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	e := deadLettered("ev-again")
+	if _, err := s.Save(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkReplayed(ctx, e.Source(), e.ID()); err != nil {
+		t.Fatal(err)
+	}
+	again := e.Clone()
+	again.SetExtension(store.ExtErrorCode, "503")
+	again.SetExtension(store.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("still down")))
+	again.SetExtension(store.ExtKafkaOffset, "40")
+	saved, err := s.Save(ctx, again)
+	if err != nil || !saved {
+		t.Fatalf("save after replay: saved=%v err=%v, want true nil", saved, err)
+	}
+	got, err := s.Get(ctx, e.Source(), e.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReplayedAt != nil || got.ErrorCode != 503 || got.ErrorData != "still down" || got.Offset == nil || *got.Offset != 40 {
+		t.Errorf("entry after failing again: replayed %v code %d data %q offset %v", got.ReplayedAt, got.ErrorCode, got.ErrorData, got.Offset)
+	}
+	// While pending, a redelivery of that failure is still stored once.
+	if saved, err := s.Save(ctx, again); err != nil || saved {
+		t.Fatalf("redelivery: saved=%v err=%v, want false nil", saved, err)
+	}
+}
+
+// The replayed copy of an event is read at a new offset; if it fails before
+// the replay has marked the entry, that failure replaces the entry, and the
+// replay's mark (made for the older failure) does not hide it.
+func TestFailureDuringReplayIsNotMarked(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	e := deadLettered("ev-race")
+	if _, err := s.Save(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Get(ctx, e.Source(), e.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another consumer group dead-letters the same record: same offset, the
+	// first copy is kept.
+	same := e.Clone()
+	same.SetExtension(store.ExtErrorDest, "http://search-indexer.nova.svc")
+	if saved, err := s.Save(ctx, same); err != nil || saved {
+		t.Fatalf("same record again: saved=%v err=%v, want false nil", saved, err)
+	}
+	replayed := e.Clone()
+	replayed.SetExtension(store.ExtKafkaOffset, "41")
+	replayed.SetExtension(store.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("failed again")))
+	if saved, err := s.Save(ctx, replayed); err != nil || !saved {
+		t.Fatalf("replayed copy failing: saved=%v err=%v, want true nil", saved, err)
+	}
+	if ok, err := s.MarkReplayedIf(ctx, e.Source(), e.ID(), first.Seq); err != nil || ok {
+		t.Fatalf("mark the older failure: ok=%v err=%v, want false nil", ok, err)
+	}
+	got, err := s.Get(ctx, e.Source(), e.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ReplayedAt != nil || got.ErrorData != "failed again" || got.Seq == first.Seq {
+		t.Fatalf("entry: replayed %v data %q seq %d (first %d)", got.ReplayedAt, got.ErrorData, got.Seq, first.Seq)
+	}
+	if ok, err := s.MarkReplayedIf(ctx, e.Source(), e.ID(), got.Seq); err != nil || !ok {
+		t.Fatalf("mark the current failure: ok=%v err=%v", ok, err)
+	}
+}
