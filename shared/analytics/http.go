@@ -20,7 +20,7 @@ import (
 //	GET /v1/analytics/users/{id}   ?days= events per UTC day → 200 {items} (the user or admin; 404 otherwise)
 //	GET /v1/analytics/summary      ?days=&hours= DAU and events per topic per hour → 200 (admin; 403 otherwise)
 //	GET /v1/analytics/metrics      the Prometheus exposition of Collector (admin; 403 otherwise)
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return authed(httpapi.Handle(s.cfg.Logger, fn)) }
 	mux.Handle("GET /v1/analytics/posts/{id}", h(s.handlePost))
 	mux.Handle("GET /v1/analytics/users/{id}", h(s.handleUser))

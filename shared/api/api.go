@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -44,6 +45,7 @@ type Server struct {
 	producer *kafka.Producer
 	relay    *outbox.Relay
 	handler  http.Handler
+	routes   []string
 
 	Identity *identity.Service
 	Content  *content.Service
@@ -125,6 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	if s.Media, err = media.New(media.Config{Pool: s.pool, Outbox: ob, Store: mediaStore, Logger: log,
 		Limits: cfg.Media.Limits, TempDir: cfg.Media.TempDir, FFmpeg: cfg.Media.FFmpeg,
+		UploadTimeout: cfg.Media.UploadTimeout,
 		Posts: media.PostOwnerFunc(func(ctx context.Context, u id.UserID, p id.PostID) error {
 			return s.Content.MustOwn(ctx, u, p)
 		})}); err != nil {
@@ -154,7 +157,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		return s, err
 	}
 
-	mux := http.NewServeMux()
+	mux := httpapi.NewRoutes()
 	authed := httpapi.Authenticate(verifier, log)
 	s.Identity.Mount(mux, authed)
 	s.Content.Mount(mux, authed)
@@ -168,7 +171,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err := mountSearchAndAnalytics(mux, authed, s.pool, log); err != nil {
 		return s, err
 	}
-	mux.Handle("/", httpapi.Fallback(mux, log))
+	s.routes = mux.Patterns()
+	mux.Handle("/", httpapi.Fallback(mux.ServeMux, log))
 	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log))
 
 	if cfg.Relay {
@@ -184,6 +188,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 
 // Handler serves the API.
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Routes lists every endpoint's pattern ("METHOD /path/{param}"), as the
+// domains registered them; the catch-all that answers 404 and 405 is not
+// among them.
+func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
 // Run runs the outbox relay until ctx ends (at once when the relay is off).
 func (s *Server) Run(ctx context.Context) error {

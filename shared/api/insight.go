@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/shared/analytics"
+	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/search"
 )
 
@@ -15,7 +16,7 @@ import (
 // GET /v1/analytics/... from the counters the analytics function keeps.
 // nova-api writes neither; it applies their migrations so the routes work
 // whichever process starts first.
-func mountSearchAndAnalytics(mux *http.ServeMux, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, log *slog.Logger) error {
+func mountSearchAndAnalytics(mux httpapi.Router, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, log *slog.Logger) error {
 	finder, err := search.New(search.Config{Pool: pool, Logger: log})
 	if err != nil {
 		return err

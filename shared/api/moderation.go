@@ -6,12 +6,13 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/moderation"
 	"github.com/nova-social/nova/shared/outbox"
 )
 
 // mountModeration serves trust-safety's review queue (admins only).
-func mountModeration(mux *http.ServeMux, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, ob *outbox.Outbox, log *slog.Logger) error {
+func mountModeration(mux httpapi.Router, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, ob *outbox.Outbox, log *slog.Logger) error {
 	svc, err := moderation.New(moderation.Config{Pool: pool, Outbox: ob, Logger: log})
 	if err != nil {
 		return err

@@ -30,7 +30,7 @@ const maxBodyBytes = 128 << 10
 //	POST   /v1/posts/{id}/shares      record a share → 202
 //
 // Other methods on these paths answer 405 in the JSON error format.
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return authed(httpapi.Handle(s.cfg.Logger, fn)) }
 	mux.Handle("POST /v1/posts", h(s.handleCreate))
 	mux.Handle("GET /v1/posts/{id}", h(s.handleGet))

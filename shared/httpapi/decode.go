@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -81,9 +82,17 @@ func decodeError(err error, limit int64) error {
 	invalid := func(format string, args ...any) error {
 		return Errorf(http.StatusBadRequest, CodeInvalidJSON, format, args...).Wrap(err)
 	}
+	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
 		return tooLarge(limit)
+	case errors.As(err, &ne):
+		// Reading the body failed, not decoding it; the cause names
+		// addresses, so it is only logged.
+		if ne.Timeout() {
+			return NewError(http.StatusRequestTimeout, CodeBadRequest, "the request body took too long to arrive").Wrap(err)
+		}
+		return BadRequest("the request body could not be read").Wrap(err)
 	case errors.Is(err, io.EOF):
 		return invalid("request body is empty")
 	case errors.Is(err, io.ErrUnexpectedEOF):

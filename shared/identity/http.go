@@ -32,7 +32,7 @@ const (
 //	GET    /v1/users/{id}              a public profile                (authed)
 //	POST   /v1/users/{id}/follow       follow                          (authed)
 //	DELETE /v1/users/{id}/follow       unfollow                        (authed)
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return httpapi.Handle(s.log, fn) }
 	mux.Handle("POST /v1/users", h(s.handleRegister))
 	mux.Handle("POST /v1/sessions", h(s.handleLogin))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -171,7 +172,13 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 		where, login = "lower(email) = lower($1)", c.Email
 	}
 	var hash string
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE `+where, login), &hash)
+	err := pgx.ErrNoRows
+	var u User
+	// No stored name holds NUL (PostgreSQL text cannot), so such a login
+	// matches no one, and is answered like any other miss.
+	if !strings.ContainsRune(login, 0) {
+		u, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE `+where, login), &hash)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := s.hasher.Decoy(ctx, c.Password); !errors.Is(err, password.ErrMismatch) {
 			return Session{}, fmt.Errorf("identity: login: %w", err)

@@ -162,6 +162,9 @@ type EnvConfig struct {
 	Limits  Limits
 	TempDir string
 	FFmpeg  string
+	// UploadTimeout bounds one upload's arrival (MEDIA_UPLOAD_TIMEOUT, a
+	// duration; default Config's).
+	UploadTimeout time.Duration
 }
 
 // EnvConfigFrom reads MEDIA_* and S3_* variables.
@@ -194,6 +197,13 @@ func EnvConfigFrom(env map[string]string) (EnvConfig, error) {
 			errs = append(errs, fmt.Errorf("MEDIA_MAX_IMAGE_SIDE=%q is not a positive integer", v))
 		}
 		c.Limits.MaxImageSide = n
+	}
+	if v := env["MEDIA_UPLOAD_TIMEOUT"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("MEDIA_UPLOAD_TIMEOUT=%q is not a positive duration", v))
+		}
+		c.UploadTimeout = d
 	}
 	if c.Store.S3.Enabled() {
 		if err := c.Store.S3.Validate(); err != nil {

@@ -25,7 +25,7 @@ const formOverhead = 1 << 20
 //	GET  /v1/media/files/{key}   a stored object, when the store is the
 //	                             filesystem store (no token: URLs are meant
 //	                             for <img src>, like public bucket URLs)
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	log := s.cfg.Logger
 	mux.Handle("POST /v1/media", authed(httpapi.Handle(log, s.handleUpload)))
 	if o, ok := s.cfg.Store.(Opener); ok {

@@ -88,6 +88,9 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 	if !utf8.ValidString(title) {
 		return Conversation{}, false, invalid("title", "not valid UTF-8")
 	}
+	if strings.ContainsRune(title, 0) {
+		return Conversation{}, false, invalid("title", "must not contain NUL characters")
+	}
 	if s.cfg.UserExists != nil {
 		for _, p := range others {
 			ok, err := s.cfg.UserExists(ctx, id.UserID(p))

@@ -24,7 +24,7 @@ const maxBodyBytes = 128 << 10
 //	GET  /v1/conversations/{id}/messages       ?limit=&cursor=&latest= → 200 {items, next_cursor, prev_cursor}
 //
 // A conversation the caller does not take part in answers 404 everywhere.
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return authed(httpapi.Handle(s.cfg.Logger, fn)) }
 	mux.Handle("POST /v1/conversations", h(s.handleCreate))
 	mux.Handle("GET /v1/conversations", h(s.handleList))

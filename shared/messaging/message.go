@@ -117,6 +117,11 @@ func (s *Service) check(in NewMessage) (string, error) {
 	if !utf8.ValidString(in.Content) {
 		return "", invalid("content", "not valid UTF-8")
 	}
+	// PostgreSQL text cannot hold NUL; refusing it here makes a typed
+	// message carrying one a dead letter with a reason, not a retried 500.
+	if strings.ContainsRune(in.Content, 0) {
+		return "", invalid("content", "must not contain NUL characters")
+	}
 	if utf8.RuneCountInString(in.Content) > s.cfg.MaxContentRunes {
 		return "", invalid("content", "at most %d characters", s.cfg.MaxContentRunes)
 	}

@@ -85,7 +85,7 @@ func (s *Service) Store() *Store { return s.store }
 //
 //	GET  /v1/moderation/queue                      ?limit=&cursor= → 200 {items, next_cursor}
 //	POST /v1/moderation/queue/{post_id}/decision   {"action","reason"} → 200 decision
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	admin := httpapi.RequireRole(auth.RoleAdmin, s.cfg.Logger)
 	h := func(fn httpapi.HandlerFunc) http.Handler { return authed(admin(httpapi.Handle(s.cfg.Logger, fn))) }
 	mux.Handle("GET /v1/moderation/queue", h(s.handleQueue))

@@ -19,7 +19,7 @@ import (
 //	POST /v1/notifications/read        mark all read → 200 {"marked": n}
 //
 // Other methods on these paths answer 405 in the JSON error format.
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return authed(httpapi.Handle(s.cfg.Logger, fn)) }
 	mux.Handle("GET /v1/notifications", h(s.handleList))
 	mux.Handle("POST /v1/notifications/{id}/read", h(s.handleMarkRead))

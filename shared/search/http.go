@@ -15,7 +15,7 @@ import (
 //
 // type defaults to posts. For posts, q holds words (websearch syntax) and
 // #tags; for users, a whole or partial username or display name.
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/search", authed(httpapi.Handle(s.cfg.Logger, s.handleSearch)))
 }
 

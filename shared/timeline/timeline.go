@@ -126,7 +126,7 @@ func (d direct) Summaries(ctx context.Context, ids []string) (map[string]post.Su
 
 // Mount registers GET /v1/feed?limit=&cursor=&order=newest|ranked behind
 // authed → 200 {"items": [...], "next_cursor": "…" or null}.
-func (s *Service) Mount(mux *http.ServeMux, authed func(http.Handler) http.Handler) {
+func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	mux.Handle("GET /v1/feed", authed(httpapi.Handle(s.cfg.Logger, s.handleFeed)))
 }
 
