@@ -10,6 +10,9 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Decode reads e into the typed message of its catalogue event. See the
@@ -37,6 +40,11 @@ func (c *Codec) Decode(e cloudevents.Event) (Decoded, error) {
 	case kind == kindProtobuf:
 		if err := proto.Unmarshal(data, msg); err != nil {
 			return Decoded{}, failure(e, ErrUndecodable, "data is not a protobuf "+string(et.MessageName()), err)
+		}
+		// The wire format takes any seconds and nanos; a time no clock can
+		// show would pass here and fail every consumer that formats it.
+		if err := checkTimes(msg.ProtoReflect()); err != nil {
+			return Decoded{}, failure(e, ErrUndecodable, "data is not a valid "+string(et.MessageName()), err)
 		}
 	default:
 		if err := unmarshalJSON(data, msg); err != nil {
@@ -159,4 +167,43 @@ func failure(e cloudevents.Event, kind error, reason string, err error) *DecodeE
 // (unknown type or undecodable data), as opposed to a failure worth retrying.
 func IsDecodeError(err error) bool {
 	return errors.Is(err, ErrUnknownType) || errors.Is(err, ErrUndecodable)
+}
+
+// checkTimes refuses a google.protobuf.Timestamp or Duration anywhere in m
+// that is out of its documented range (years 1 to 9999, nanos below a
+// second), which the protobuf wire format does not check but protojson and
+// time.Time conversions do.
+func checkTimes(m protoreflect.Message) error {
+	switch v := m.Interface().(type) {
+	case *timestamppb.Timestamp:
+		return v.CheckValid()
+	case *durationpb.Duration:
+		return v.CheckValid()
+	}
+	var err error
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() == nil {
+			return true
+		}
+		switch {
+		case fd.IsList():
+			for i := 0; i < v.List().Len() && err == nil; i++ {
+				err = checkTimes(v.List().Get(i).Message())
+			}
+		case fd.IsMap():
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				if fd.MapValue().Message() != nil {
+					err = checkTimes(mv.Message())
+				}
+				return err == nil
+			})
+		default:
+			err = checkTimes(v.Message())
+		}
+		if err != nil {
+			err = fmt.Errorf("%s: %w", fd.Name(), err)
+		}
+		return err == nil
+	})
+	return err
 }

@@ -20,7 +20,9 @@
 //     type at all). JSON is read strictly: a field the message does not
 //     have is an error, not something to drop. Enum values may be spelled
 //     as in the schema (POST_TYPE_TEXT) or as the design document spells
-//     them (TEXT).
+//     them (TEXT). A timestamp out of google.protobuf.Timestamp's range is
+//     refused in protobuf data as protojson refuses it in JSON, so whatever
+//     decodes re-encodes in either form.
 //   - a plain Kafka record wrapped by Knative's KafkaSource as type
 //     "dev.knative.kafka.event" with source
 //     "/apis/v1/namespaces/<ns>/kafkasources/<name>#<topic>" and the raw

@@ -29,7 +29,9 @@ func (m Metadata) DurationSeconds() *int32 {
 	if m.Duration == nil {
 		return nil
 	}
-	s := int32(math.Round(*m.Duration))
+	// A header may claim any sample count (an OGG granule is 64 bits):
+	// clamp, as converting an out-of-range float to int32 is undefined.
+	s := int32(math.Round(min(max(*m.Duration, 0), math.MaxInt32)))
 	return &s
 }
 
@@ -138,7 +140,8 @@ func readBoxes(r io.ReaderAt, from, to int64, fn func(box) (bool, error)) error 
 			size = int64(be64(hdr[8:16]))
 			b.payload = off + 16
 		}
-		if size < b.payload-off || off+size > to || size < 0 {
+		// size > to-off, not off+size > to: a 64-bit size would overflow.
+		if size < b.payload-off || size > to-off {
 			return fmt.Errorf("%w: box %q at %d has size %d past its container", ErrCorrupt, b.typ, off, size)
 		}
 		b.size, b.end = size, off+size
@@ -385,6 +388,10 @@ func probeADTS(r io.ReaderAt, size int64, md *Metadata) error {
 			break
 		}
 		off += flen
+	}
+	if frames == 0 {
+		// Shorter than one header: no rate was read, and 0/0 is no length.
+		return fmt.Errorf("%w: no whole ADTS frame header", ErrCorrupt)
 	}
 	d := float64(frames) * 1024 / float64(rate)
 	md.Duration = &d
