@@ -90,13 +90,33 @@ func appendHeaders(h []sarama.RecordHeader, a *arena, ec *event.EventContextV1) 
 // large blocks: one allocation per block instead of one per value keeps the
 // garbage collector out of the publish path. Slices are capped so that
 // nothing appends into a neighbour.
-type arena struct{ buf []byte }
+type arena struct {
+	buf   []byte
+	block int // size of the next block; sized to the Send, at most arenaBlock
+}
 
-const arenaBlock = 32 << 10
+const (
+	arenaBlock = 32 << 10
+	// recordHeaderBytes is about what one record's header values take (id,
+	// source, type, time, schema, key...): a one-record Send then allocates
+	// a few hundred bytes, not a whole block.
+	recordHeaderBytes = 320
+)
+
+func newArena(records int) arena {
+	return arena{block: min(max(records, 1)*recordHeaderBytes, arenaBlock)}
+}
+
+func (a *arena) grow(n int) {
+	if a.block == 0 {
+		a.block = arenaBlock
+	}
+	a.buf = make([]byte, 0, max(n, a.block))
+}
 
 func (a *arena) alloc(n int) []byte {
 	if cap(a.buf)-len(a.buf) < n {
-		a.buf = make([]byte, 0, max(n, arenaBlock))
+		a.grow(n)
 	}
 	start := len(a.buf)
 	a.buf = a.buf[:start+n]
@@ -112,7 +132,7 @@ func (a *arena) str(s string) []byte {
 func (a *arena) time(t time.Time) []byte {
 	const width = len("2006-01-02T15:04:05.999999999Z07:00")
 	if cap(a.buf)-len(a.buf) < width {
-		a.buf = make([]byte, 0, arenaBlock)
+		a.grow(width)
 	}
 	start := len(a.buf)
 	a.buf = t.UTC().AppendFormat(a.buf, time.RFC3339Nano)
@@ -201,7 +221,7 @@ type encoder struct {
 }
 
 func newEncoder(enc Encoding, records int) *encoder {
-	return &encoder{enc: enc, headers: make([]sarama.RecordHeader, 0, 9*records)}
+	return &encoder{enc: enc, arena: newArena(records), headers: make([]sarama.RecordHeader, 0, 9*records)}
 }
 
 // fill writes rec into msg and returns the record's key (rec.Key, or the
