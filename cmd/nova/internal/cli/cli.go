@@ -1,4 +1,5 @@
-// Package cli is the nova command: run, send, tail, lag and dead-letters.
+// Package cli is the nova command: run, send, tail, lag, dead-letters,
+// replay and bench.
 // main only hands it the process's arguments, streams and signals.
 package cli
 
@@ -27,6 +28,9 @@ const usage = `nova: Nova's local runtime and tools
   nova tail TOPIC               print events as they arrive, decoded to JSON
   nova lag [GROUP...]           consumer lag per group, topic and partition
   nova dead-letters             list dead-lettered events (--replay sends them again)
+  nova replay                   send pending dead letters back to their topics (--dry-run lists them)
+  nova bench                    producer load test (kafka-producer-perf-test flags) beside raw Sarama
+  nova bench mixed              posts, likes, messages and feed reads on a running Nova; lag and drain
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
 REDIS_URL set the defaults of the matching flags.
@@ -55,6 +59,10 @@ func Main(ctx context.Context, args []string, st Streams) int {
 		err = lagCmd(ctx, rest, st)
 	case "dead-letters":
 		err = deadLettersCmd(ctx, rest, st)
+	case "replay":
+		err = replayCmd(ctx, rest, st)
+	case "bench":
+		err = benchCmd(ctx, rest, st)
 	case "help", "-h", "--help":
 		fmt.Fprint(st.Out, usage)
 		return 0

@@ -1,0 +1,284 @@
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/google/uuid"
+
+	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/functions/dead-letter/store"
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/source"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// startWithMiddleware is start with every function's handler wrapped by mw.
+func startWithMiddleware(t testing.TB, mw func(function string, next http.Handler) http.Handler) *rig {
+	t.Helper()
+	root, err := system.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sys, err := system.Start(ctx, system.Config{
+		Root:        root,
+		Eventing:    filepath.Join(root, "eventing"),
+		MetricsAddr: "127.0.0.1:0",
+		Kafka:       broker.Config{DataDir: t.TempDir()},
+		DatabaseURL: testrig.PostgresURL(t),
+		RedisURL:    testrig.RedisURL(t),
+		Environ:     map[string]string{},
+		Middleware:  mw,
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("start Nova: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sys.Stop(ctx); err != nil {
+			t.Errorf("stop Nova: %v", err)
+		}
+	})
+	api, ok := sys.FunctionURL("nova-api")
+	if !ok {
+		t.Fatal("nova-api is not running")
+	}
+	return &rig{t: t, sys: sys, api: api}
+}
+
+// outage makes one function answer 500 to one event: the first event of
+// a type and partition key that arrives while it is armed. Every delivery of
+// that event fails until it is fixed; every other event goes through.
+type outage struct {
+	function, eventType, key string
+
+	mu       sync.Mutex
+	armed    bool
+	failing  string // the CloudEvents id being failed
+	attempts int
+}
+
+func (o *outage) middleware(function string, next http.Handler) http.Handler {
+	if function != o.function {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if o.hit(req.Header) {
+			http.Error(w, "feed store unavailable (injected)", http.StatusInternalServerError)
+			return
+		}
+		next.ServeHTTP(w, req)
+	})
+}
+
+func (o *outage) hit(h http.Header) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.armed {
+		return false
+	}
+	id := h.Get("Ce-Id")
+	if o.failing == "" && h.Get("Ce-Type") == o.eventType && h.Get("Ce-Partitionkey") == o.key {
+		o.failing = id
+	}
+	if id == "" || id != o.failing {
+		return false
+	}
+	o.attempts++
+	return true
+}
+
+func (o *outage) arm(on bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.armed = on
+}
+
+func (o *outage) state() (id string, attempts int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failing, o.attempts
+}
+
+// deadLetter waits until the dead-letter store holds the event.
+func (r *rig) deadLetter(s *store.Store, src, id string) store.Entry {
+	r.t.Helper()
+	var e store.Entry
+	r.eventually("dead letter "+src+" "+id+" stored", func() (bool, string) {
+		var err error
+		e, err = s.Get(context.Background(), src, id)
+		if err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	return e
+}
+
+// A record that can never be handled, and an event whose function keeps
+// failing, are each dead-lettered with their reason after the retries
+// their KafkaSource allows, and neither holds up the events behind them on
+// the same partition. Once the failure is over, nova replay sends the
+// dead-lettered event back and its effect appears exactly once.
+func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
+	root, err := system.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sources, err := source.LoadDir(filepath.Join(root, "eventing", "sources"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fanout source.KafkaSource
+	for _, s := range sources {
+		if s.Name == "feed-fanout" {
+			fanout = s
+		}
+	}
+	if fanout.Name == "" || fanout.Ordering != source.Ordered {
+		t.Fatalf("feed-fanout's KafkaSource not found, or not ordered: %+v", fanout)
+	}
+
+	out := &outage{function: "feed-fanout", eventType: "com.nova.content.post.created"}
+	began := time.Now()
+	r := startWithMiddleware(t, out.middleware)
+	t.Logf("Nova started in %s", time.Since(began).Round(time.Millisecond))
+	dls := store.New(r.pool(t))
+	ctx := context.Background()
+	topic, _ := catalog.Default().Topic(catalog.ContentEvents)
+	partitionOf := func(key string) int32 { return kafka.PartitionFor([]byte(key), topic.Partitions) }
+
+	poisoned, victim, fan := r.register("poisoned"), r.register("victim"), r.register("fan")
+	r.follow(fan, poisoned)
+	r.follow(fan, victim)
+	r.settle()
+	t.Logf("users ready after %s", time.Since(began).Round(time.Millisecond))
+
+	// a) A PostCreated whose data is not a PostCreated: no retry can fix
+	// it, so every consumer of content-events answers 400 at once.
+	prod, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	poison := cloudevents.NewEvent()
+	poison.SetID(uuid.Must(uuid.NewV7()).String())
+	poison.SetSource("/nova/content-service")
+	poison.SetType("com.nova.content.post.created")
+	poison.SetExtension(envelope.PartitionKeyExtension, poisoned.ID)
+	if err := poison.SetData("application/protobuf", []byte{0xff, 0xff, 0xff, 0xff}); err != nil {
+		t.Fatal(err)
+	}
+	if err := prod.Send(ctx, kafka.Record{Topic: catalog.ContentEvents, Event: poison}); err != nil {
+		t.Fatal(err)
+	}
+	// Produced after the poison with the same key, so behind it on its
+	// partition.
+	after := r.post(poisoned, "after the poison", "PUBLIC")
+	r.feedIs(fan, after)
+	dl := r.deadLetter(dls, poison.Source(), poison.ID())
+	if dl.ErrorCode != http.StatusBadRequest || dl.ErrorData == "" || dl.Topic != catalog.ContentEvents ||
+		dl.Partition == nil || *dl.Partition != partitionOf(poisoned.ID) || dl.ReplayedAt != nil {
+		t.Fatalf("poison dead letter: code %d reason %q from %s %v replayed %v; want 400 with a reason from %s[%d]",
+			dl.ErrorCode, dl.ErrorData, dl.Topic, dl.Partition, dl.ReplayedAt, catalog.ContentEvents, partitionOf(poisoned.ID))
+	}
+	t.Logf("poison record: dead-lettered with %d %q; the post behind it on partition %d was applied",
+		dl.ErrorCode, oneLine(dl.ErrorData), *dl.Partition)
+
+	t.Logf("poison done after %s", time.Since(began).Round(time.Millisecond))
+
+	// b) feed-fanout fails the victim's next post with 500 until fixed.
+	out.key = victim.ID
+	out.arm(true)
+	failed := r.post(victim, "posted during the outage", "PUBLIC")
+	later := r.post(victim, "posted after it", "PUBLIC")
+	// The later post is applied once the failing one is dead-lettered:
+	// ordered delivery waits for it, then moves on.
+	r.feedIs(fan, later, after)
+	failedID, attempts := out.state()
+	if failedID == "" {
+		t.Fatal("the outage never saw the victim's post")
+	}
+	dl = r.deadLetter(dls, "/nova/content-service", failedID)
+	if want := int(fanout.Delivery.Retry) + 1; attempts != want {
+		t.Errorf("feed-fanout was tried %d times for the failing event, want %d (retry: %d in %s)",
+			attempts, want, fanout.Delivery.Retry, fanout.File)
+	}
+	if dl.ErrorCode != http.StatusInternalServerError || !strings.Contains(dl.ErrorData, "feed store unavailable") ||
+		dl.Topic != catalog.ContentEvents || dl.Partition == nil || *dl.Partition != partitionOf(victim.ID) ||
+		dl.Subject != failed {
+		t.Fatalf("failing event's dead letter: code %d reason %q from %s %v subject %s", dl.ErrorCode, dl.ErrorData,
+			dl.Topic, dl.Partition, dl.Subject)
+	}
+	var backoff time.Duration
+	for n := 1; n <= int(fanout.Delivery.Retry); n++ {
+		backoff += fanout.Delivery.Backoff(n)
+	}
+	t.Logf("failing event: %d attempts (%s: retry %d, %s backoff from %s, %s of waiting), dead-lettered with %d",
+		attempts, filepath.Base(fanout.File), fanout.Delivery.Retry, fanout.Delivery.BackoffPolicy,
+		fanout.Delivery.BackoffDelay, backoff, dl.ErrorCode)
+
+	t.Logf("dead-lettered both after %s", time.Since(began).Round(time.Millisecond))
+
+	// The cause is fixed; nova replay sends the event back.
+	out.arm(false)
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(ctx, []string{"replay", "--database-url", r.sys.DatabaseURL(),
+		"--kafka-brokers", strings.Join(r.sys.Brokers(), ","), "--source", "/nova/content-service", "--id", failedID},
+		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
+	if code != 0 || !strings.Contains(stdout.String(), "replayed 1 of 1 dead letters") {
+		t.Fatalf("nova replay: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+	r.feedIs(fan, later, failed, after)
+	r.settle()
+	// Exactly once: every consumer has now seen it again, and the feed
+	// still holds it once.
+	r.feedIs(fan, later, failed, after)
+	if _, n := out.state(); n != attempts {
+		t.Errorf("the outage saw %d more attempts after it was fixed", n-attempts)
+	}
+	got, err := dls.Get(ctx, "/nova/content-service", failedID)
+	if err != nil || got.ReplayedAt == nil {
+		t.Fatalf("dead letter after replay: replayed %v, %v", got.ReplayedAt, err)
+	}
+	// Nothing else was dead-lettered along the way: only the poison (now
+	// the only pending entry) and the replayed event.
+	all, err := dls.List(ctx, store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) != 2 {
+		for _, e := range all {
+			t.Logf("dead letter %s %s %s code %d %q", e.Type, e.Source, e.ID, e.ErrorCode, e.ErrorData)
+		}
+		t.Fatalf("%d dead letters, want the poison and the replayed event", len(all))
+	}
+	// A second replay finds nothing left to send but the poison, which
+	// fails again in the same way: it is not something a replay can fix.
+	stdout.Reset()
+	stderr.Reset()
+	code = cli.Main(ctx, []string{"replay", "--dry-run", "--database-url", r.sys.DatabaseURL()},
+		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
+	if code != 0 || !strings.Contains(stdout.String(), "would replay 1 dead letters") || !strings.Contains(stdout.String(), poison.ID()) {
+		t.Fatalf("nova replay --dry-run: exit %d, %q %q", code, stdout.String(), stderr.String())
+	}
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

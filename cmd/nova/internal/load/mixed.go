@@ -1,0 +1,966 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Operations of the mixed workload.
+const (
+	OpPost    = "post"
+	OpLike    = "like"
+	OpMessage = "message"
+	OpFeed    = "feed"
+	// OpBaseline is the trivial request measured before the load.
+	OpBaseline = "baseline"
+)
+
+// Ops lists the workload's operations in report order.
+var Ops = []string{OpPost, OpLike, OpMessage, OpFeed}
+
+// BaselinePath is the baseline's endpoint: served from memory, no token,
+// no database, so it shows what the server and the client cost alone.
+const BaselinePath = "/v1/.well-known/jwks.json"
+
+// Mix weighs the operations; a zero weight leaves one out.
+type Mix map[string]int
+
+// DefaultMix reads and writes in about the proportions of a social app
+// under a posting burst: a feed read or a like for every write.
+func DefaultMix() Mix { return Mix{OpPost: 20, OpLike: 30, OpMessage: 20, OpFeed: 30} }
+
+// ParseMix reads "post=20,like=30,message=20,feed=30".
+func ParseMix(s string) (Mix, error) {
+	m := Mix{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, w, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("mix %q: want op=weight", part)
+		}
+		if !slices.Contains(Ops, name) {
+			return nil, fmt.Errorf("mix: unknown operation %q (have %s)", name, strings.Join(Ops, ", "))
+		}
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("mix %q: weight must be a whole number ≥ 0", part)
+		}
+		m[name] = n
+	}
+	return m, nil
+}
+
+func (m Mix) String() string {
+	var parts []string
+	for _, op := range Ops {
+		parts = append(parts, fmt.Sprintf("%s=%d", op, m[op]))
+	}
+	return strings.Join(parts, ",")
+}
+
+// MixedConfig configures the mixed workload.
+type MixedConfig struct {
+	// API is nova-api's base URL. Required.
+	API string
+	// Duration of the load.
+	Duration time.Duration
+	// Users registered for the run; each follows Follows others (the next
+	// ones in a ring, so everyone has the same number of followers) and
+	// opens a conversation with the next user.
+	Users   int
+	Follows int
+	// Rate is the target of operations per second, started on schedule
+	// (open loop) whether or not earlier ones have finished.
+	Rate float64
+	// Concurrency bounds requests in flight; an operation that finds every
+	// slot taken is skipped and counted, not queued, so a saturated system
+	// shows as a shortfall against the rate.
+	Concurrency int
+	Mix         Mix
+	// Baseline is how long the baseline runs before the load; 0 skips it.
+	Baseline time.Duration
+	// Backlogs are followed during and after the load: their peak, and the
+	// time from the end of the load until all are zero.
+	Backlogs     []Backlog
+	PollInterval time.Duration
+	DrainTimeout time.Duration
+	// RequestTimeout bounds each request.
+	RequestTimeout time.Duration
+	// Seed makes the choice of operations and targets repeatable.
+	Seed uint64
+	// Progress receives a line per phase and per second of load; nil
+	// discards them.
+	Progress io.Writer
+}
+
+// Mixed workload defaults.
+const (
+	DefaultMixedDuration  = 60 * time.Second
+	DefaultUsers          = 50
+	DefaultFollows        = 10
+	DefaultRate           = 200
+	DefaultConcurrency    = 32
+	DefaultBaseline       = 10 * time.Second
+	DefaultPollInterval   = 250 * time.Millisecond
+	DefaultDrainTimeout   = 2 * time.Minute
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// WithDefaults fills unset fields (Baseline stays 0 when unset: the caller
+// chooses).
+func (c MixedConfig) WithDefaults() MixedConfig {
+	c.API = strings.TrimRight(c.API, "/")
+	if c.Duration == 0 {
+		c.Duration = DefaultMixedDuration
+	}
+	if c.Users == 0 {
+		c.Users = DefaultUsers
+	}
+	if c.Follows == 0 {
+		c.Follows = DefaultFollows
+	}
+	c.Follows = min(c.Follows, c.Users-1)
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Mix == nil {
+		c.Mix = DefaultMix()
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.DrainTimeout == 0 {
+		c.DrainTimeout = DefaultDrainTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.Seed == 0 {
+		c.Seed = rand.Uint64()
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot run.
+func (c MixedConfig) Validate() error {
+	var errs []error
+	if !strings.HasPrefix(c.API, "http://") && !strings.HasPrefix(c.API, "https://") {
+		errs = append(errs, fmt.Errorf("api %q: want an http(s) URL", c.API))
+	}
+	if c.Users < 2 {
+		errs = append(errs, fmt.Errorf("users %d: at least 2 (they follow and message each other)", c.Users))
+	}
+	if c.Follows < 1 && c.Users >= 2 {
+		errs = append(errs, errors.New("follows: at least 1"))
+	}
+	if c.Duration <= 0 || c.Rate <= 0 || c.Concurrency < 1 {
+		errs = append(errs, errors.New("duration, rate and concurrency must be positive"))
+	}
+	if c.Baseline < 0 || c.PollInterval <= 0 || c.DrainTimeout <= 0 || c.RequestTimeout <= 0 {
+		errs = append(errs, errors.New("baseline, poll interval and timeouts must not be negative"))
+	}
+	total := 0
+	for _, op := range Ops {
+		total += c.Mix[op]
+	}
+	if total == 0 {
+		errs = append(errs, errors.New("mix: every weight is 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// OpResult is what one operation measured.
+type OpResult struct {
+	Name    string
+	Count   int            // requests made
+	Errors  map[string]int // by HTTP status, or "transport"
+	Latency Summary        // every request, failed ones included
+	Elapsed time.Duration
+	// FirstError is the first failure, for the report.
+	FirstError string
+}
+
+// OK is the number of requests answered as expected.
+func (r OpResult) OK() int {
+	n := r.Count
+	for _, e := range r.Errors {
+		n -= e
+	}
+	return n
+}
+
+// PerSec is requests per second over the load.
+func (r OpResult) PerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Count) / r.Elapsed.Seconds()
+}
+
+// BacklogResult is what one backlog did.
+type BacklogResult struct {
+	Name       string
+	Peak       int64
+	PeakAfter  time.Duration // from the start of the load
+	AtEnd      int64         // when the load ended
+	Samples    int
+	ReadErrors int
+	LastErr    string
+}
+
+// MixedResult is the report of a run.
+type MixedResult struct {
+	Config     MixedConfig
+	SetupTook  time.Duration
+	Baseline   *OpResult
+	Ops        []OpResult
+	Scheduled  int // operations due at the target rate
+	Skipped    int // found every slot busy
+	Elapsed    time.Duration
+	Backlogs   []BacklogResult
+	Drained    bool
+	DrainAfter time.Duration // from the end of the load until every backlog was zero
+	// Feeds is the check that the last posts reached their followers'
+	// feeds, when Check was run.
+	FeedsChecked, FeedsMissing int
+}
+
+// Errors is the number of failed requests across the workload (the
+// baseline included).
+func (r MixedResult) Errors() int {
+	n := 0
+	for _, o := range r.Ops {
+		n += o.Count - o.OK()
+	}
+	if r.Baseline != nil {
+		n += r.Baseline.Count - r.Baseline.OK()
+	}
+	return n
+}
+
+type benchUser struct {
+	ID, Name, Token string
+}
+
+type conversation struct {
+	ID      string
+	Members [2]int
+}
+
+type createdPost struct {
+	ID     string
+	Author int
+}
+
+// Mixed is a mixed workload against one running Nova.
+type Mixed struct {
+	cfg    MixedConfig
+	client *http.Client
+	run    string // names this run's users and contents
+
+	users []benchUser
+	convs []conversation
+
+	mu    sync.Mutex
+	posts []createdPost // every post of the run, setup's first
+}
+
+// NewMixed checks cfg and prepares a workload.
+func NewMixed(cfg MixedConfig) (*Mixed, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	b := make([]byte, 3)
+	_, _ = crand.Read(b)
+	return &Mixed{
+		cfg: cfg,
+		run: hex.EncodeToString(b),
+		client: &http.Client{
+			Timeout: cfg.RequestTimeout,
+			Transport: &http.Transport{
+				MaxIdleConns:        cfg.Concurrency * 2,
+				MaxIdleConnsPerHost: cfg.Concurrency * 2,
+				IdleConnTimeout:     90 * time.Second,
+			},
+		},
+	}, nil
+}
+
+// Config is the configuration after defaults.
+func (m *Mixed) Config() MixedConfig { return m.cfg }
+
+func (m *Mixed) logf(format string, args ...any) {
+	fmt.Fprintf(m.cfg.Progress, format+"\n", args...)
+}
+
+// call makes one request and decodes a JSON answer into out when out is not
+// nil. It returns the status (0 on a transport failure).
+func (m *Mixed) call(ctx context.Context, method, path, token string, body, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, m.cfg.API+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := m.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		return resp.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, bytes.TrimSpace(raw))
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("%s %s: answer is not JSON: %w", method, path, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// parallel runs fn(i) for i in [0, n) on at most width goroutines and
+// returns the first error.
+func parallel(ctx context.Context, n, width int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(width, n) {
+		wg.Go(func() {
+			for i := range next {
+				if err := fn(ctx, i); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return ctx.Err()
+}
+
+// Setup registers the users, logs them in, makes the follow ring, opens the
+// conversations and writes one post per user (so likes have targets from
+// the first second), then waits for the backlogs to drain so the load
+// starts from a quiet system.
+func (m *Mixed) Setup(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	n := m.cfg.Users
+	// Password hashing is deliberately expensive; a few at a time keep the
+	// server's hashing limit from queueing them.
+	width := min(m.cfg.Concurrency, 8)
+	m.users = make([]benchUser, n)
+	const password = "load test password, not a secret"
+	err := parallel(ctx, n, width, func(ctx context.Context, i int) error {
+		name := fmt.Sprintf("load_%s_%d", m.run, i)
+		var u struct {
+			ID string `json:"id"`
+		}
+		if _, err := m.call(ctx, http.MethodPost, "/v1/users", "", map[string]string{
+			"username": name, "email": name + "@load.example.com", "password": password}, &u); err != nil {
+			return fmt.Errorf("register %s: %w", name, err)
+		}
+		var s struct {
+			Token string `json:"token"`
+		}
+		if _, err := m.call(ctx, http.MethodPost, "/v1/sessions", "", map[string]string{
+			"username": name, "password": password}, &s); err != nil {
+			return fmt.Errorf("log in %s: %w", name, err)
+		}
+		m.users[i] = benchUser{ID: u.ID, Name: name, Token: s.Token}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	m.logf("setup: %d users registered and logged in (%s)", n, time.Since(start).Round(time.Millisecond))
+
+	f := m.cfg.Follows
+	err = parallel(ctx, n*f, m.cfg.Concurrency, func(ctx context.Context, k int) error {
+		i, j := k/f, (k/f+k%f+1)%n
+		_, err := m.call(ctx, http.MethodPost, "/v1/users/"+m.users[j].ID+"/follow", m.users[i].Token, nil, nil)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("follow: %w", err)
+	}
+	m.convs = make([]conversation, n)
+	err = parallel(ctx, n, m.cfg.Concurrency, func(ctx context.Context, i int) error {
+		j := (i + 1) % n
+		var c struct {
+			ID string `json:"id"`
+		}
+		if _, err := m.call(ctx, http.MethodPost, "/v1/conversations", m.users[i].Token,
+			map[string]any{"participant_ids": []string{m.users[j].ID}}, &c); err != nil {
+			return err
+		}
+		m.convs[i] = conversation{ID: c.ID, Members: [2]int{i, j}}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("open conversations: %w", err)
+	}
+	err = parallel(ctx, n, m.cfg.Concurrency, func(ctx context.Context, i int) error {
+		_, err := m.post(ctx, i, -1-i)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("first posts: %w", err)
+	}
+	m.logf("setup: %d follows, %d conversations, %d posts; waiting for the consumers to catch up", n*f, n, n)
+	if _, err := m.waitDrained(ctx, time.Now()); err != nil {
+		return 0, fmt.Errorf("setup: %w", err)
+	}
+	took := time.Since(start)
+	m.logf("setup: done in %s", took.Round(time.Millisecond))
+	return took, nil
+}
+
+// post writes a post by user i; seq makes its text unique, as repeated text
+// is what the moderation rules hide.
+func (m *Mixed) post(ctx context.Context, i, seq int) (int, error) {
+	var p struct {
+		ID string `json:"id"`
+	}
+	code, err := m.call(ctx, http.MethodPost, "/v1/posts", m.users[i].Token, map[string]any{
+		"content":    fmt.Sprintf("load run %s, post %d by user %d: the evening light over the harbour", m.run, seq, i),
+		"visibility": "PUBLIC",
+		"tags":       []string{"load"},
+	}, &p)
+	if err == nil {
+		m.mu.Lock()
+		m.posts = append(m.posts, createdPost{ID: p.ID, Author: i})
+		m.mu.Unlock()
+	}
+	return code, err
+}
+
+// recentPost picks one of the last posts written.
+func (m *Mixed) recentPost(r *rand.Rand) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	window := min(len(m.posts), 500)
+	return m.posts[len(m.posts)-1-r.IntN(window)].ID
+}
+
+// do runs one operation and returns its status.
+func (m *Mixed) do(ctx context.Context, op string, seq int, r *rand.Rand) (int, error) {
+	u := r.IntN(len(m.users))
+	switch op {
+	case OpPost:
+		return m.post(ctx, u, seq)
+	case OpLike:
+		return m.call(ctx, http.MethodPost, "/v1/posts/"+m.recentPost(r)+"/likes", m.users[u].Token, nil, nil)
+	case OpMessage:
+		c := m.convs[r.IntN(len(m.convs))]
+		from := c.Members[r.IntN(2)]
+		return m.call(ctx, http.MethodPost, "/v1/conversations/"+c.ID+"/messages", m.users[from].Token, map[string]any{
+			"client_message_id": fmt.Sprintf("%s-%d", m.run, seq),
+			"content":           fmt.Sprintf("message %d of load run %s", seq, m.run),
+		}, nil)
+	case OpFeed:
+		return m.call(ctx, http.MethodGet, "/v1/feed?limit=50", m.users[u].Token, nil, nil)
+	case OpBaseline:
+		return m.call(ctx, http.MethodGet, BaselinePath, "", nil, nil)
+	}
+	return 0, fmt.Errorf("unknown operation %q", op)
+}
+
+type sample struct {
+	op   string
+	d    time.Duration
+	code int
+	err  error
+}
+
+type phase struct {
+	ops       map[string]*opAcc
+	scheduled int
+	skipped   int
+	elapsed   time.Duration
+}
+
+type opAcc struct {
+	lat    []time.Duration
+	errors map[string]int
+	first  string
+}
+
+func (p *phase) results(names []string) []OpResult {
+	var out []OpResult
+	for _, name := range names {
+		a := p.ops[name]
+		if a == nil {
+			a = &opAcc{}
+		}
+		out = append(out, OpResult{Name: name, Count: len(a.lat), Errors: a.errors,
+			Latency: Summarize(a.lat), Elapsed: p.elapsed, FirstError: a.first})
+	}
+	return out
+}
+
+// drive issues operations chosen by pick at the configured rate for d with
+// at most Concurrency in flight.
+func (m *Mixed) drive(ctx context.Context, d time.Duration, pick func(r *rand.Rand) string, tick func(done int)) *phase {
+	type job struct {
+		op  string
+		seq int
+	}
+	jobs := make(chan job, m.cfg.Concurrency)
+	samples := make(chan sample, 4*m.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for w := range m.cfg.Concurrency {
+		r := rand.New(rand.NewPCG(m.cfg.Seed, uint64(w)+1))
+		wg.Go(func() {
+			for j := range jobs {
+				t0 := time.Now()
+				code, err := m.do(ctx, j.op, j.seq, r)
+				samples <- sample{op: j.op, d: time.Since(t0), code: code, err: err}
+			}
+		})
+	}
+	p := &phase{ops: map[string]*opAcc{}}
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		n := 0
+		for s := range samples {
+			a := p.ops[s.op]
+			if a == nil {
+				a = &opAcc{errors: map[string]int{}}
+				p.ops[s.op] = a
+			}
+			a.lat = append(a.lat, s.d)
+			if s.err != nil {
+				key := "transport"
+				if s.code != 0 {
+					key = strconv.Itoa(s.code)
+				}
+				a.errors[key]++
+				if a.first == "" {
+					a.first = s.err.Error()
+				}
+			}
+			n++
+			if tick != nil {
+				tick(n)
+			}
+		}
+	}()
+
+	r := rand.New(rand.NewPCG(m.cfg.Seed, 0))
+	every := time.Duration(float64(time.Second) / m.cfg.Rate)
+	start := time.Now()
+	end := start.Add(d)
+	seq := 0
+	for ; ; seq++ {
+		due := start.Add(time.Duration(seq) * every)
+		if !due.Before(end) || ctx.Err() != nil {
+			break
+		}
+		if wait := time.Until(due); wait > 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
+		select {
+		case jobs <- job{op: pick(r), seq: seq}:
+		default:
+			p.skipped++
+		}
+	}
+	p.scheduled = seq
+	close(jobs)
+	wg.Wait()
+	p.elapsed = time.Since(start)
+	close(samples)
+	<-collected
+	return p
+}
+
+// picker chooses operations by weight.
+func (m *Mixed) picker() func(r *rand.Rand) string {
+	var ops []string
+	var cum []int
+	total := 0
+	for _, op := range Ops {
+		if w := m.cfg.Mix[op]; w > 0 {
+			total += w
+			ops = append(ops, op)
+			cum = append(cum, total)
+		}
+	}
+	return func(r *rand.Rand) string {
+		x := r.IntN(total)
+		return ops[sort.SearchInts(cum, x+1)]
+	}
+}
+
+// backlogWatch samples the backlogs until stopped.
+type backlogWatch struct {
+	mu      sync.Mutex
+	res     []BacklogResult
+	current []int64
+	errs    []bool
+}
+
+func (m *Mixed) watch(ctx context.Context, start time.Time) (*backlogWatch, func()) {
+	w := &backlogWatch{res: make([]BacklogResult, len(m.cfg.Backlogs)),
+		current: make([]int64, len(m.cfg.Backlogs)), errs: make([]bool, len(m.cfg.Backlogs))}
+	for i, b := range m.cfg.Backlogs {
+		w.res[i].Name = b.Name()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(m.cfg.PollInterval)
+		defer t.Stop()
+		for {
+			for i, b := range m.cfg.Backlogs {
+				n, err := b.Pending(ctx)
+				if ctx.Err() != nil {
+					return
+				}
+				w.mu.Lock()
+				r := &w.res[i]
+				r.Samples++
+				w.errs[i] = err != nil
+				if err != nil {
+					r.ReadErrors++
+					r.LastErr = err.Error()
+				} else {
+					w.current[i] = n
+					if n > r.Peak {
+						r.Peak, r.PeakAfter = n, time.Since(start)
+					}
+				}
+				w.mu.Unlock()
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return w, func() { cancel(); <-done }
+}
+
+// zero reports whether every backlog read zero at its last sample.
+func (w *backlogWatch) zero() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.current {
+		if w.errs[i] || w.current[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *backlogWatch) total() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for _, c := range w.current {
+		n += c
+	}
+	return n
+}
+
+// waitDrained polls the backlogs until all read zero twice in a row (a
+// chain of reactions can refill a topic just emptied) and returns the time
+// from since to the first of those two readings.
+func (m *Mixed) waitDrained(ctx context.Context, since time.Time) (time.Duration, error) {
+	if len(m.cfg.Backlogs) == 0 {
+		return 0, nil
+	}
+	deadline := time.Now().Add(m.cfg.DrainTimeout)
+	var zeroAt time.Time
+	var last []string
+	for {
+		now := time.Now()
+		all := true
+		last = last[:0]
+		for _, b := range m.cfg.Backlogs {
+			n, err := b.Pending(ctx)
+			switch {
+			case err != nil:
+				all = false
+				last = append(last, fmt.Sprintf("%s: %v", b.Name(), err))
+			case n != 0:
+				all = false
+				msg := fmt.Sprintf("%s %d", b.Name(), n)
+				if d, ok := b.(interface{ Detail() string }); ok && d.Detail() != "" {
+					msg += " (" + d.Detail() + ")"
+				}
+				last = append(last, msg)
+			}
+		}
+		switch {
+		case !all:
+			zeroAt = time.Time{}
+		case zeroAt.IsZero():
+			zeroAt = now
+		default:
+			return zeroAt.Sub(since), nil
+		}
+		if now.After(deadline) {
+			return 0, fmt.Errorf("not drained within %s: %s", m.cfg.DrainTimeout, strings.Join(last, ", "))
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(m.cfg.PollInterval):
+		}
+	}
+}
+
+// Run measures the baseline, runs the load for the configured duration and
+// follows the backlogs until they drain. Setup must have run.
+func (m *Mixed) Run(ctx context.Context) (MixedResult, error) {
+	if len(m.users) == 0 {
+		return MixedResult{}, errors.New("mixed workload: Setup has not run")
+	}
+	res := MixedResult{Config: m.cfg}
+	if m.cfg.Baseline > 0 {
+		m.logf("baseline: GET %s at %.0f/s, %d in flight at most, for %s", BaselinePath, m.cfg.Rate, m.cfg.Concurrency, m.cfg.Baseline)
+		p := m.drive(ctx, m.cfg.Baseline, func(*rand.Rand) string { return OpBaseline }, nil)
+		b := p.results([]string{OpBaseline})[0]
+		res.Baseline = &b
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+	}
+
+	m.logf("load: %s at %.0f operations/s (%s), %d in flight at most, %d users", m.cfg.Duration, m.cfg.Rate, m.cfg.Mix, m.cfg.Concurrency, len(m.users))
+	start := time.Now()
+	w, stopWatch := m.watch(ctx, start)
+	var lastPrint time.Time
+	var mu sync.Mutex
+	tick := func(done int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(lastPrint) < 5*time.Second {
+			return
+		}
+		lastPrint = time.Now()
+		line := fmt.Sprintf("load: %4.0fs %d operations", time.Since(start).Seconds(), done)
+		if len(m.cfg.Backlogs) > 0 {
+			line += fmt.Sprintf(", backlog %d", w.total())
+		}
+		m.logf("%s", line)
+	}
+	p := m.drive(ctx, m.cfg.Duration, m.picker(), tick)
+	loadEnd := time.Now()
+	res.Ops = p.results(Ops)
+	res.Scheduled, res.Skipped, res.Elapsed = p.scheduled, p.skipped, p.elapsed
+	if err := ctx.Err(); err != nil {
+		stopWatch()
+		res.Backlogs = w.res
+		return res, err
+	}
+	w.mu.Lock()
+	atEnd := slices.Clone(w.current)
+	w.mu.Unlock()
+
+	m.logf("load: done; waiting for the backlogs to drain")
+	drain, err := m.waitDrained(ctx, loadEnd)
+	stopWatch()
+	res.Backlogs = w.res
+	for i := range res.Backlogs {
+		res.Backlogs[i].AtEnd = atEnd[i]
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return res, err
+		}
+		m.logf("load: %v", err)
+		return res, nil
+	}
+	res.Drained, res.DrainAfter = len(m.cfg.Backlogs) > 0, drain
+	return res, nil
+}
+
+// CheckFeeds looks for each of the last n posts of the run in the home
+// feed of every follower of its author, retrying for up to wait, and
+// returns how many (post, follower) pairs it checked and how many were
+// missing at the end.
+func (m *Mixed) CheckFeeds(ctx context.Context, n int, wait time.Duration) (checked, missing int, err error) {
+	m.mu.Lock()
+	posts := slices.Clone(m.posts[max(len(m.posts)-n, 0):])
+	m.mu.Unlock()
+	type pair struct {
+		post     string
+		follower int
+	}
+	var pending []pair
+	users := len(m.users)
+	for _, p := range posts {
+		for k := 1; k <= m.cfg.Follows; k++ {
+			// User i follows i+1 … i+Follows, so the author's followers are
+			// the users just before it in the ring.
+			pending = append(pending, pair{p.ID, ((p.Author-k)%users + users) % users})
+		}
+	}
+	checked = len(pending)
+	deadline := time.Now().Add(wait)
+	for {
+		byFollower := map[int][]string{}
+		for _, p := range pending {
+			byFollower[p.follower] = append(byFollower[p.follower], p.post)
+		}
+		pending = pending[:0]
+		for f, want := range byFollower {
+			var page struct {
+				Items []struct {
+					ID string `json:"id"`
+				} `json:"items"`
+			}
+			if _, err := m.call(ctx, http.MethodGet, "/v1/feed?limit=100", m.users[f].Token, nil, &page); err != nil {
+				return checked, len(want), fmt.Errorf("feed of %s: %w", m.users[f].Name, err)
+			}
+			have := map[string]bool{}
+			for _, it := range page.Items {
+				have[it.ID] = true
+			}
+			for _, id := range want {
+				if !have[id] {
+					pending = append(pending, pair{id, f})
+				}
+			}
+		}
+		if len(pending) == 0 || time.Now().After(deadline) {
+			return checked, len(pending), nil
+		}
+		select {
+		case <-ctx.Done():
+			return checked, len(pending), ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// WriteMixed prints the report.
+func WriteMixed(w io.Writer, r MixedResult) {
+	c := r.Config
+	fmt.Fprintf(w, "\nmixed workload: %s at a target of %.0f operations/s, at most %d in flight, %d users following %d each, mix %s\n",
+		c.Duration, c.Rate, c.Concurrency, c.Users, c.Follows, c.Mix)
+	fmt.Fprintf(w, "%d operations due, %d done, %d skipped (every slot busy); setup took %s\n\n",
+		r.Scheduled, r.Scheduled-r.Skipped, r.Skipped, r.SetupTook.Round(time.Millisecond))
+	fmt.Fprintf(w, "%-10s %8s %9s %9s %9s %9s  %s\n", "operation", "count", "ops/s", "p50 ms", "p99 ms", "max ms", "errors")
+	row := func(label string, o OpResult) {
+		errs := "0"
+		if len(o.Errors) > 0 {
+			var parts []string
+			for k, v := range o.Errors {
+				if v > 0 {
+					parts = append(parts, fmt.Sprintf("%s×%d", k, v))
+				}
+			}
+			sort.Strings(parts)
+			if len(parts) > 0 {
+				errs = strings.Join(parts, " ")
+			}
+		}
+		p50, p99, mx := ms(o.Latency.P50), ms(o.Latency.P99), ms(o.Latency.Max)
+		if o.Latency.Count == 0 {
+			p50, p99, mx = "-", "-", "-"
+		}
+		fmt.Fprintf(w, "%-10s %8d %9.1f %9s %9s %9s  %s\n", label, o.Count, o.PerSec(), p50, p99, mx, errs)
+	}
+	total := OpResult{Name: "all", Errors: map[string]int{}, Elapsed: r.Elapsed}
+	for _, o := range r.Ops {
+		row(o.Name, o)
+		total.Count += o.Count
+		for k, v := range o.Errors {
+			total.Errors[k] += v
+		}
+	}
+	row("all", total)
+	if r.Baseline != nil {
+		fmt.Fprintf(w, "\nbaseline, same run, before the load (GET %s, same rate and concurrency, %s):\n", BaselinePath, c.Baseline)
+		row("baseline", *r.Baseline)
+	}
+	for _, o := range append(slices.Clone(r.Ops), derefOr(r.Baseline)...) {
+		if o.FirstError != "" {
+			fmt.Fprintf(w, "first %s error: %s\n", o.Name, o.FirstError)
+		}
+	}
+	if len(r.Backlogs) > 0 {
+		fmt.Fprintln(w)
+		for _, b := range r.Backlogs {
+			fmt.Fprintf(w, "%s: peak %d (%.1fs into the load), %d when the load ended", b.Name, b.Peak, b.PeakAfter.Seconds(), b.AtEnd)
+			if b.ReadErrors > 0 {
+				fmt.Fprintf(w, "; %d of %d reads failed (last: %s)", b.ReadErrors, b.Samples, b.LastErr)
+			}
+			fmt.Fprintln(w)
+		}
+		if r.Drained {
+			fmt.Fprintf(w, "drained %s after the load ended (every backlog at 0 on two reads %s apart)\n", r.DrainAfter.Round(time.Millisecond), c.PollInterval)
+		} else {
+			fmt.Fprintf(w, "NOT drained within %s of the end of the load\n", c.DrainTimeout)
+		}
+	}
+	if r.FeedsChecked > 0 {
+		fmt.Fprintf(w, "feeds: %d of %d (post, follower) pairs of the last posts present, %d missing\n",
+			r.FeedsChecked-r.FeedsMissing, r.FeedsChecked, r.FeedsMissing)
+	}
+}
+
+func derefOr(o *OpResult) []OpResult {
+	if o == nil {
+		return nil
+	}
+	return []OpResult{*o}
+}

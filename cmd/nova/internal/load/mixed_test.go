@@ -1,0 +1,140 @@
+package load_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nova-social/nova/cmd/nova/internal/load"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// startNova runs the whole system in this process on free ports, stopped
+// when the test ends.
+func startNova(t *testing.T) *system.System {
+	t.Helper()
+	root, err := system.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sys, err := system.Start(ctx, system.Config{
+		Root:        root,
+		Eventing:    filepath.Join(root, "eventing"),
+		MetricsAddr: "127.0.0.1:0",
+		Kafka:       broker.Config{DataDir: t.TempDir()},
+		DatabaseURL: testrig.PostgresURL(t),
+		RedisURL:    testrig.RedisURL(t),
+		// The ranking function keeps its schedule under one key prefix;
+		// a prefix of this test's own keeps other systems on the shared
+		// Redis from taking its posts (and it theirs).
+		Environ: map[string]string{"RANKING_KEY_PREFIX": "ranking:" + testrig.ID() + ":"},
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("start Nova: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := sys.Stop(ctx); err != nil {
+			t.Errorf("stop Nova: %v", err)
+		}
+	})
+	return sys
+}
+
+// TestMixedWorkload runs a short mixed workload on a running Nova: every
+// operation happens, none fails, the backlogs drain, and the posts it wrote
+// reach their authors' followers' feeds.
+func TestMixedWorkload(t *testing.T) {
+	sys := startNova(t)
+	api, ok := sys.FunctionURL("nova-api")
+	if !ok {
+		t.Fatal("nova-api is not running")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	lag, err := load.NewKafkaLag(sys.Brokers())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lag.Close()
+	outbox, err := load.NewOutboxBacklog(ctx, sys.DatabaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outbox.Close()
+
+	m, err := load.NewMixed(load.MixedConfig{
+		API: api, Duration: 3 * time.Second, Users: 3, Follows: 2, Rate: 40, Concurrency: 4,
+		Baseline: time.Second, Backlogs: []load.Backlog{lag, outbox}, Seed: 1, DrainTimeout: time.Minute, Progress: testWriter{t},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	took, err := m.Setup(ctx)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	res, err := m.Run(ctx)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	res.SetupTook = took
+	res.FeedsChecked, res.FeedsMissing, err = m.CheckFeeds(ctx, 10, 30*time.Second)
+	if err != nil {
+		t.Fatalf("check feeds: %v", err)
+	}
+	var report strings.Builder
+	load.WriteMixed(&report, res)
+	t.Log(report.String())
+
+	for _, o := range res.Ops {
+		if o.Count == 0 || o.OK() != o.Count || o.Latency.Count != o.Count {
+			t.Errorf("%s: %d requests, %d ok, %d latencies, errors %v (%s)", o.Name, o.Count, o.OK(), o.Latency.Count, o.Errors, o.FirstError)
+		}
+	}
+	if res.Baseline == nil || res.Baseline.Count == 0 || res.Baseline.OK() != res.Baseline.Count {
+		t.Errorf("baseline: %+v", res.Baseline)
+	}
+	if n := res.Errors(); n != 0 {
+		t.Errorf("%d requests failed", n)
+	}
+	if !res.Drained {
+		t.Errorf("backlogs did not drain: %+v", res.Backlogs)
+	}
+	for _, b := range res.Backlogs {
+		if b.Samples == 0 || b.ReadErrors == b.Samples {
+			t.Errorf("%s: %d samples, %d failed (%s)", b.Name, b.Samples, b.ReadErrors, b.LastErr)
+		}
+	}
+	if res.FeedsChecked == 0 || res.FeedsMissing != 0 {
+		t.Errorf("feeds: %d pairs checked, %d missing", res.FeedsChecked, res.FeedsMissing)
+	}
+	// The dispatcher's gauge is refreshed every few seconds, too coarse to
+	// time a drain by in a short test; it must read all the same.
+	if _, err := (&load.MetricsLag{URL: sys.MetricsURL()}).Pending(ctx); err != nil {
+		t.Errorf("lag from the metrics: %v", err)
+	}
+	for _, want := range []string{"post ", "like ", "message ", "feed ", "baseline ", "consumer lag: peak", "drained "} {
+		if !strings.Contains(report.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// testWriter sends the workload's progress lines to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
