@@ -9,17 +9,14 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/pendingmedia"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -28,33 +25,7 @@ import (
 // directory (MEDIA_DIR), so uploads stay out of the source tree.
 func startWithMedia(t *testing.T) *rig {
 	t.Helper()
-	root, err := system.FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	sys, err := system.Start(ctx, system.Config{
-		Root: root, Eventing: filepath.Join(root, "eventing"), MetricsAddr: "127.0.0.1:0",
-		Kafka: broker.Config{DataDir: t.TempDir()}, DatabaseURL: testrig.PostgresURL(t), RedisURL: testrig.RedisURL(t),
-		Environ: map[string]string{"MEDIA_DIR": t.TempDir(), "MEDIA_TMP_DIR": t.TempDir()},
-		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start Nova: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sys.Stop(ctx); err != nil {
-			t.Errorf("stop Nova: %v", err)
-		}
-	})
-	api, ok := sys.FunctionURL("nova-api")
-	if !ok {
-		t.Fatal("nova-api is not running")
-	}
-	return &rig{t: t, sys: sys, api: api}
+	return startWith(t, system.Config{Environ: map[string]string{"MEDIA_DIR": t.TempDir(), "MEDIA_TMP_DIR": t.TempDir()}})
 }
 
 func photo(t *testing.T, w, h int) []byte {

@@ -3,8 +3,6 @@ package e2e_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -18,49 +16,16 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/source"
-	"github.com/nova-social/nova/shared/testrig"
 )
 
 // startWithMiddleware is start with every function's handler wrapped by mw.
 func startWithMiddleware(t testing.TB, mw func(function string, next http.Handler) http.Handler) *rig {
 	t.Helper()
-	root, err := system.FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	sys, err := system.Start(ctx, system.Config{
-		Root:        root,
-		Eventing:    filepath.Join(root, "eventing"),
-		MetricsAddr: "127.0.0.1:0",
-		Kafka:       broker.Config{DataDir: t.TempDir()},
-		DatabaseURL: testrig.PostgresURL(t),
-		RedisURL:    testrig.RedisURL(t),
-		Environ:     map[string]string{},
-		Middleware:  mw,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start Nova: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sys.Stop(ctx); err != nil {
-			t.Errorf("stop Nova: %v", err)
-		}
-	})
-	api, ok := sys.FunctionURL("nova-api")
-	if !ok {
-		t.Fatal("nova-api is not running")
-	}
-	return &rig{t: t, sys: sys, api: api}
+	return startWith(t, system.Config{Middleware: mw})
 }
 
 // outage makes one function answer 500 to one event: the first event of

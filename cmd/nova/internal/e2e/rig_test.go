@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -27,22 +26,50 @@ type rig struct {
 
 func start(t testing.TB) *rig {
 	t.Helper()
-	root, err := system.FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
+	return startWith(t, system.Config{})
+}
+
+// startWith runs Nova with cfg, filling what every end-to-end test needs and
+// cfg leaves empty: this repository, a fresh database, the test Redis, a
+// Kafka data folder of its own, a quiet logger, and ranking keys of its own
+// (ranking keeps its schedule under one Redis key, and systems started by
+// other test packages share the test Redis). The system stops when the test
+// ends.
+func startWith(t testing.TB, cfg system.Config) *rig {
+	t.Helper()
+	if cfg.Root == "" {
+		root, err := system.FindRoot(".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Root = root
+	}
+	if cfg.Eventing == "" {
+		cfg.Eventing = filepath.Join(cfg.Root, "eventing")
+	}
+	if cfg.MetricsAddr == "" {
+		cfg.MetricsAddr = "127.0.0.1:0"
+	}
+	if cfg.Kafka.DataDir == "" && len(cfg.Kafka.Brokers) == 0 {
+		cfg.Kafka.DataDir = t.TempDir()
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = testrig.PostgresURL(t)
+	}
+	if cfg.RedisURL == "" {
+		cfg.RedisURL = testrig.RedisURL(t)
+	}
+	env := map[string]string{"RANKING_KEY_PREFIX": "e2e:ranking:" + testrig.ID() + ":"}
+	for k, v := range cfg.Environ {
+		env[k] = v
+	}
+	cfg.Environ = env
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	sys, err := system.Start(ctx, system.Config{
-		Root:        root,
-		Eventing:    filepath.Join(root, "eventing"),
-		MetricsAddr: "127.0.0.1:0",
-		Kafka:       broker.Config{DataDir: t.TempDir()},
-		DatabaseURL: testrig.PostgresURL(t),
-		RedisURL:    testrig.RedisURL(t),
-		Environ:     map[string]string{},
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	sys, err := system.Start(ctx, cfg)
 	if err != nil {
 		t.Fatalf("start Nova: %v", err)
 	}

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
@@ -30,37 +27,7 @@ import (
 // NOVA_ADMINS, so a test user holds the admin role).
 func startInsight(t testing.TB, environ map[string]string) *rig {
 	t.Helper()
-	root, err := system.FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	sys, err := system.Start(ctx, system.Config{
-		Root:        root,
-		Eventing:    filepath.Join(root, "eventing"),
-		MetricsAddr: "127.0.0.1:0",
-		Kafka:       broker.Config{DataDir: t.TempDir()},
-		DatabaseURL: testrig.PostgresURL(t),
-		RedisURL:    testrig.RedisURL(t),
-		Environ:     environ,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatalf("start Nova: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sys.Stop(ctx); err != nil {
-			t.Errorf("stop Nova: %v", err)
-		}
-	})
-	api, ok := sys.FunctionURL("nova-api")
-	if !ok {
-		t.Fatal("nova-api is not running")
-	}
-	return &rig{t: t, sys: sys, api: api}
+	return startWith(t, system.Config{Environ: environ})
 }
 
 // search returns the ids u finds with GET /v1/search.

@@ -12,7 +12,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -23,7 +22,6 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/registry"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/httpapi/limittest"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -85,19 +83,8 @@ func startLogged(t *testing.T) *secretRig {
 	u.User = url.UserPassword(u.User.Username(), dbPassword)
 	adminName := "boss_" + testrig.ID()[:8]
 
-	root, err := system.FindRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	sys, err := system.Start(ctx, system.Config{
-		Root:        root,
-		Eventing:    filepath.Join(root, "eventing"),
-		MetricsAddr: "127.0.0.1:0",
-		Kafka:       broker.Config{DataDir: t.TempDir()},
+	r := startWith(t, system.Config{
 		DatabaseURL: u.String(),
-		RedisURL:    testrig.RedisURL(t),
 		Environ: map[string]string{
 			auth.EnvPrivateKey: string(pem),
 			"NOVA_ADMINS":      adminName,
@@ -105,21 +92,7 @@ func startLogged(t *testing.T) *secretRig {
 		},
 		Logger: logger,
 	})
-	if err != nil {
-		t.Fatalf("start Nova: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := sys.Stop(ctx); err != nil {
-			t.Errorf("stop Nova: %v", err)
-		}
-	})
-	api, ok := sys.FunctionURL("nova-api")
-	if !ok {
-		t.Fatal("nova-api is not running")
-	}
-	return &secretRig{rig: &rig{t: t, sys: sys, api: api}, logs: logs, key: key, pem: string(pem), dbPassword: dbPassword, adminName: adminName}
+	return &secretRig{rig: r, logs: logs, key: key, pem: string(pem), dbPassword: dbPassword, adminName: adminName}
 }
 
 // signup registers name with password and logs in.
