@@ -28,12 +28,19 @@ CHECK_ENV := GOWORK=off
 TESTFLAGS ?= -timeout 8m
 BENCH ?= .
 BENCHFLAGS ?=
+# How long make fuzz runs each fuzz target; FUZZFLAGS go to each go test -fuzz
+# (a short minimisation leaves more of FUZZTIME to fuzzing).
+FUZZTIME ?= 30s
+FUZZFLAGS ?= -fuzzminimizetime=10s
 # KEEP_GOING=1 runs every module's tests and lists the failures at the end
 # instead of stopping at the first failing module.
 KEEP_GOING ?=
 ARGS ?=
+# The fault suite (cmd/nova/internal/e2e) writes its report here; make test
+# prints it at the end, since go test hides a passing package's output.
+FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench tidy proto proto-check tools eventing-check work pin unpin modules
+.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check work pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -47,6 +54,8 @@ run: ## run the whole system on this machine (nova run; extra flags in ARGS="...
 
 test: proto-check eventing-check ## proto staleness + lint, then go vet and go test -race in every module
 	@failed=(); \
+	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
+	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
 	for m in $(MODULES); do \
 		echo "==> $$m: go vet"; \
 		if ! (cd "$$m" && $(CHECK_ENV) go vet ./...); then \
@@ -54,7 +63,7 @@ test: proto-check eventing-check ## proto staleness + lint, then go vet and go t
 			if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("$$m (vet)"); continue; \
 		fi; \
 		echo "==> $$m: go test -race"; \
-		if ! (cd "$$m" && $(CHECK_ENV) go test -race $(TESTFLAGS) ./...); then \
+		if ! (cd "$$m" && $(CHECK_ENV) NOVA_FAULT_REPORT=$(FAULT_REPORT) go test -race $(TESTFLAGS) ./...); then \
 			echo "make test: tests failed in module $$m" >&2; \
 			if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("$$m (test)"); \
 		fi; \
@@ -78,6 +87,19 @@ bench: ## go test -bench in every module (BENCH=regexp, BENCHFLAGS="-benchtime=.
 		echo "==> $$m: go test -bench '$(BENCH)'"; \
 		(cd "$$m" && $(CHECK_ENV) go test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCHFLAGS) ./...) \
 			|| { echo "make bench: benchmarks failed in module $$m" >&2; exit 1; }; \
+	done
+
+fuzz: ## run every fuzz target in the tree for FUZZTIME each (default 30s); findings land in testdata/fuzz
+	@for m in $(MODULES); do \
+		for d in $$(cd "$$m" && grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
+			[ "$$(cd "$$m/$$d" && go env GOMOD)" = "$$(cd "$$m" && go env GOMOD)" ] || continue; \
+			targets=$$(cd "$$m/$$d" && $(CHECK_ENV) go test -list '^Fuzz' .) || { echo "make fuzz: cannot list the fuzz targets of $$m/$${d#./}" >&2; exit 1; }; \
+			for t in $$(grep '^Fuzz' <<<"$$targets"); do \
+				echo "==> $$m/$${d#./}: $$t for $(FUZZTIME)"; \
+				(cd "$$m/$$d" && $(CHECK_ENV) go test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) .) \
+					|| { echo "make fuzz: $$t in $$m/$${d#./} failed (the failing input is under testdata/fuzz/$$t)" >&2; exit 1; }; \
+			done; \
+		done; \
 	done
 
 tidy: ## go mod tidy in every module

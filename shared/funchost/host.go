@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,9 @@ func Serve(ctx context.Context, o Options) (f *Function, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("funchost: function %s: %w", o.Name, err)
 	}
+	if o.Invoke == InvokeCloudEvent {
+		srv.Handler = detachCancel(srv.Handler)
+	}
 	if o.Middleware != nil {
 		srv.Handler = o.Middleware(srv.Handler)
 	}
@@ -141,6 +145,38 @@ func Serve(ctx context.Context, o Options) (f *Function, err error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// detachCancel hands the CloudEvents receiver request contexts that the end
+// of their request does not cancel. The receiver (cloudevents sdk-go's HTTP
+// receive handler, which func-go serves) pairs requests with the goroutines
+// that run the function through one shared channel, each goroutine waiting
+// with the context of the request that started it, not of the event it
+// gets. When a request ends while its goroutine is still waiting (another
+// goroutine took its event), that goroutine gives up, and a later request's
+// event has no goroutine left to run it: the request hangs, and a shutdown
+// with it (cloudevents/sdk-go issues 1224 and 1332). Without cancellation
+// every request's goroutine runs exactly one event. The cost: a handler no
+// longer learns that its caller gave up, so its calls must be bounded by
+// their own timeouts (the dispatcher's delivery timeout bounds the caller).
+//
+// The receiver answers GET, OPTIONS and DELETE with 405 without handing
+// over an event; their goroutine would then wait for ever, so those are
+// answered here and never reach it. The health endpoints pass through.
+func detachCancel(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/health/") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		switch r.Method {
+		case http.MethodGet, http.MethodOptions, http.MethodDelete:
+			w.Header().Set("Allow", http.MethodPost)
+			http.Error(w, "a CloudEvent function takes POST", http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	})
 }
 
 // service builds func-go's Service for the instance. func-go panics on an

@@ -7,9 +7,15 @@
 // gateway naming the users there and carrying the frame once; the gateway
 // writes the frame to every open connection of those users (every device).
 // So a push costs one presence read and one PUBLISH per gateway involved,
-// and a gateway only hears about its own users. Pub/sub is fire-and-forget:
-// a gateway that is restarting misses pushes, and clients catch up from the
-// history endpoint when they reconnect.
+// and a gateway only hears about its own users. Pub/sub is fire-and-forget,
+// so Push checks that each PUBLISH reached a subscriber: a gateway that is
+// resubscribing after losing Redis would otherwise miss the frame while its
+// websockets stay open. Push fails with ErrNotListening then, and the
+// caller's retry publishes again once the gateway listens (the gateway
+// drops a message it already sent to a connection, so publishing again to
+// the gateways that did hear is harmless). A gateway that is gone for good
+// stops being listed once its connections' presence expires; clients catch
+// up from the history endpoint when they reconnect.
 package push
 
 import (
@@ -17,6 +23,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 
@@ -86,16 +94,32 @@ func (p *Pusher) Push(ctx context.Context, users []id.UserID, frame []byte) (Res
 		return res, nil
 	}
 	pipe := p.rdb.Pipeline()
+	heard := make(map[string]*redis.IntCmd, len(byGateway))
 	for gw, us := range byGateway {
 		b, err := json.Marshal(Delivery{UserIDs: us, Frame: frame})
 		if err != nil {
 			return Result{}, fmt.Errorf("push: encode delivery: %w", err)
 		}
-		pipe.Publish(ctx, Channel(gw), b)
+		heard[gw] = pipe.Publish(ctx, Channel(gw), b)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return Result{}, fmt.Errorf("push: publish: %w", err)
 	}
 	res.Gateways = len(byGateway)
+	var deaf []string
+	for gw, n := range heard {
+		if n.Val() == 0 {
+			deaf = append(deaf, gw)
+		}
+	}
+	if len(deaf) > 0 {
+		sort.Strings(deaf)
+		return res, fmt.Errorf("push: %w: %s", ErrNotListening, strings.Join(deaf, ", "))
+	}
 	return res, nil
 }
+
+// ErrNotListening is returned by Push when a gateway that presence lists
+// had no subscriber on its channel, so its users' frames were lost. It is
+// worth retrying: the gateway is most likely resubscribing.
+var ErrNotListening = errors.New("gateway not listening on its channel")

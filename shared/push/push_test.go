@@ -3,6 +3,8 @@ package push_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,5 +78,37 @@ func TestMessageFrameCarriesTheMessage(t *testing.T) {
 	want := `{"type":"message","message":{"id":"m","conversation_id":"c","sequence":3,"sender_id":"s","client_message_id":"k","type":"AUDIO","content":"hi","media":[],"sent_at":"2026-01-02T03:04:05Z","recipient_ids":["r"]}}`
 	if string(b) != want {
 		t.Fatalf("frame\n%s\nwant\n%s", b, want)
+	}
+}
+
+// A gateway listed in presence but not subscribed (resubscribing after a
+// Redis outage) did not get the frame: Push says so, to be retried.
+func TestPushToAGatewayNotListeningFails(t *testing.T) {
+	ctx := context.Background()
+	rdb := testrig.Redis(t)
+	ps, err := presence.New(rdb, presence.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := push.NewPusher(rdb, ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := "gw-" + testrig.ID()
+	u := id.NewUserID()
+	if err := ps.Connect(ctx, u, "c1", gw); err != nil {
+		t.Fatal(err)
+	}
+	defer ps.Disconnect(ctx, u, "c1", gw)
+	if _, err := p.Push(ctx, []id.UserID{u}, []byte(`{"type":"x"}`)); !errors.Is(err, push.ErrNotListening) || !strings.Contains(err.Error(), gw) {
+		t.Fatalf("push to a deaf gateway: %v, want ErrNotListening naming %s", err, gw)
+	}
+	sub := rdb.Subscribe(ctx, push.Channel(gw))
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Push(ctx, []id.UserID{u}, []byte(`{"type":"x"}`)); err != nil {
+		t.Fatalf("push once it listens: %v", err)
 	}
 }

@@ -3,12 +3,13 @@
 // its online recipients — never to the sender — on whichever gateway replica
 // holds them, through shared/push.
 //
-// Pushes are not deduplicated: a redelivered event pushes the message again,
-// and clients drop a message whose id they already have (the frame carries
-// message.id and the conversation sequence). Recording processed event ids
-// would cost a Redis write per event to save a rare duplicate frame the
-// client must handle anyway, since a reconnecting client also reads history.
-// Offline recipients are skipped; the notifier reaches them.
+// chat-push records no processed event ids: a redelivered event pushes the
+// message again, and the gateway drops it on each connection that was
+// already sent that message id (it remembers the last 512 per connection).
+// A push to a gateway that presence lists but that has no subscriber fails
+// (shared/push.ErrNotListening), so the event is retried rather than lost
+// while a gateway re-subscribes after a Redis outage. Offline recipients are
+// skipped; the notifier reaches them.
 package chatpush
 
 import (

@@ -33,6 +33,7 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	queue  chan []byte
+	sent   *recentIDs // ids of the messages pushed to this connection
 
 	closeOnce sync.Once
 	closing   atomic.Bool
@@ -45,7 +46,7 @@ func newConn(g *Gateway, ws *websocket.Conn, user id.UserID, expiry time.Time) *
 	// reads at once would cut short.
 	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{g: g, ws: ws, id: newConnID(), user: user, expiry: expiry, ctx: ctx, cancel: cancel,
-		queue: make(chan []byte, g.cfg.SendQueue)}
+		queue: make(chan []byte, g.cfg.SendQueue), sent: newRecentIDs(dedupeWindow)}
 }
 
 // serve runs the connection until it ends, then cleans up.

@@ -74,6 +74,7 @@ type Gateway struct {
 	delivered atomic.Uint64
 	dropped   atomic.Uint64
 	opened    atomic.Uint64
+	repeated  atomic.Uint64
 }
 
 // Stats are the gateway's counters.
@@ -81,8 +82,9 @@ type Stats struct {
 	Connections int
 	Users       int
 	// Delivered counts frames queued to connections, Dropped connections
-	// closed because their queue was full, Opened connections accepted.
-	Delivered, Dropped, Opened uint64
+	// closed because their queue was full, Opened connections accepted,
+	// Repeated message frames not sent again to a connection that had them.
+	Delivered, Dropped, Opened, Repeated uint64
 }
 
 // New returns a gateway; Run subscribes it to its channel.
@@ -107,6 +109,7 @@ func (g *Gateway) Stats() Stats {
 	}
 	g.mu.RUnlock()
 	s.Delivered, s.Dropped, s.Opened = g.delivered.Load(), g.dropped.Load(), g.opened.Load()
+	s.Repeated = g.repeated.Load()
 	return s
 }
 
@@ -147,13 +150,19 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 	}
 }
 
-// Deliver queues d's frame on every open connection of d's users here.
+// Deliver queues d's frame on every open connection of d's users here,
+// except a message frame the connection was already sent.
 func (g *Gateway) Deliver(d push.Delivery) {
 	frame := []byte(d.Frame)
+	msg := messageID(frame)
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	for _, u := range d.UserIDs {
 		for c := range g.users[id.UserID(u)] {
+			if msg != "" && !c.sent.add(msg) {
+				g.repeated.Add(1)
+				continue
+			}
 			c.enqueue(frame)
 		}
 	}
@@ -241,6 +250,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`", error="invalid_token"`))
 		return
 	}
+	// A request that is no websocket handshake gets the JSON error every
+	// other refusal gets, rather than the websocket library's plain text.
+	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") {
+		httpapi.WriteError(w, r, log, httpapi.NewError(http.StatusUpgradeRequired, httpapi.CodeBadRequest,
+			"this endpoint only upgrades to a websocket").WithHeader("Upgrade", "websocket").WithHeader("Connection", "Upgrade"))
+		return
+	}
 	// The server's read and write timeouts (func-go sets 30s) stay on a
 	// hijacked connection; a websocket lives longer, and its own writes
 	// carry deadlines. Not every ResponseWriter supports this (tests).
@@ -261,6 +277,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.conns.Done()
 	c := newConn(g, ws, claims.Subject, claims.Expiry)
 	c.serve()
+}
+
+// headerHas reports whether a comma-separated header lists token
+// (case-insensitive).
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func newConnID() string {

@@ -23,6 +23,7 @@ import (
 	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/dispatcher"
 	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/source"
 )
@@ -35,6 +36,7 @@ type System struct {
 	ready   time.Duration
 
 	broker    *broker.Broker
+	kafka     broker.Config // as opened, for RestartKafka
 	pool      *pgxpool.Pool
 	functions []*hosted
 	sources   []source.KafkaSource
@@ -49,12 +51,20 @@ type System struct {
 	errs     chan error
 	stopOnce sync.Once
 	stopErr  error
+
+	// mu guards the parts a fault test replaces while the system runs: the
+	// embedded broker and each hosted function's instance.
+	mu sync.Mutex
 }
 
 type hosted struct {
 	fn     *funchost.Function
 	invoke string
 	dir    string
+	// opts and newInstance serve the function again after StopFunction.
+	opts        funchost.Options
+	newInstance func() any
+	stopped     bool
 }
 
 // Start brings the system up and returns once every function reports ready
@@ -113,6 +123,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	if s.broker, err = broker.Open(ctx, kcfg); err != nil {
 		return s, err
 	}
+	s.kafka = kcfg
 	brokers := s.broker.Addrs()
 
 	// Functions, all at once: each waits for its own readiness.
@@ -170,18 +181,19 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			mw = func(next http.Handler) http.Handler { return cfg.Middleware(f.Name, next) }
 		}
 		wg.Go(func() {
-			fn, err := funchost.Serve(ctx, funchost.Options{
+			opts := funchost.Options{
 				Name: f.Name, Instance: f.New(), Invoke: specs[i].InvokeKind(), Addr: addr,
 				Config: fcfg, ReadyTimeout: cfg.ReadyTimeout, Logger: cfg.Logger, Metrics: fnMetrics,
 				Middleware: mw,
-			})
+			}
+			fn, err := funchost.Serve(ctx, opts)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
-			s.functions[i] = &hosted{fn: fn, invoke: specs[i].InvokeKind(), dir: f.Dir}
+			s.functions[i] = &hosted{fn: fn, invoke: specs[i].InvokeKind(), dir: f.Dir, opts: opts, newInstance: f.New}
 		})
 	}
 	wg.Wait()
@@ -189,11 +201,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		return s, err
 	}
 	for _, h := range s.functions {
-		go func() {
-			for err := range h.fn.Errors() {
-				s.fail(err)
-			}
-		}()
+		s.watch(h.fn)
 	}
 
 	// The dispatcher, last: every sink is ready by now.
@@ -209,7 +217,11 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", s.disp.Handler())
-	s.metrics = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// The same limits as every function's server: a scraper needs none
+	// of a slow client's allowances.
+	if s.metrics, err = httpapi.NewServer(httpapi.ServerConfig{Addr: cfg.MetricsAddr, ReadHeaderTimeout: 2 * time.Second}, mux, cfg.Logger); err != nil {
+		return s, err
+	}
 	go func() {
 		if err := s.metrics.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.fail(fmt.Errorf("metrics server: %w", err))
@@ -240,13 +252,19 @@ func (s *System) fail(err error) {
 func (s *System) Errors() <-chan error { return s.errs }
 
 // Brokers are the Kafka bootstrap addresses.
-func (s *System) Brokers() []string { return s.broker.Addrs() }
+func (s *System) Brokers() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broker.Addrs()
+}
 
 // DatabaseURL is the database the system uses.
 func (s *System) DatabaseURL() string { return s.cfg.DatabaseURL }
 
 // FunctionURL is the base URL of a hosted function.
 func (s *System) FunctionURL(name string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, h := range s.functions {
 		if h != nil && h.fn.Name() == name {
 			return h.fn.URL(), true
@@ -266,6 +284,8 @@ func (s *System) ReadyAfter() time.Duration { return s.ready }
 
 // WriteStatus prints the components and their addresses as a table.
 func (s *System) WriteStatus(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	fmt.Fprintf(w, "Nova is up (ready in %s)\n\n", s.ready.Round(time.Millisecond))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  COMPONENT\tADDRESS\tDETAILS")
@@ -323,8 +343,10 @@ func (s *System) Stop(ctx context.Context) error {
 		}
 		var wg sync.WaitGroup
 		var mu sync.Mutex
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		for _, h := range s.functions {
-			if h == nil {
+			if h == nil || h.stopped {
 				continue
 			}
 			wg.Go(func() {

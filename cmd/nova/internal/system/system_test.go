@@ -243,3 +243,53 @@ func TestPostedEventDecodes(t *testing.T) {
 		t.Fatalf("type %v", pc.GetType())
 	}
 }
+
+// The embedded broker restarted on its data folder comes back on the same
+// address with its records and group offsets, and the running dispatcher
+// carries on; a function stopped and started again answers on the same
+// address, so its sink URL stays valid.
+func TestRestartKafkaAndFunction(t *testing.T) {
+	f := newFixture(t)
+	s := f.start(t)
+	defer stop(t, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	produce(t, s.Brokers(), catalog.UserEvents, "before", `{"user_id":"before"}`)
+	waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 1)
+
+	addrs := s.Brokers()
+	if err := s.RestartKafka(ctx, 300*time.Millisecond); err != nil {
+		t.Fatalf("restart Kafka: %v", err)
+	}
+	if got := s.Brokers(); strings.Join(got, ",") != strings.Join(addrs, ",") {
+		t.Fatalf("Kafka came back on %v, was %v", got, addrs)
+	}
+	produce(t, s.Brokers(), catalog.UserEvents, "after", `{"user_id":"after"}`)
+	got := waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 2)
+	if len(got) != 2 || string(got[0].Event.Data()) != `{"user_id":"after"}` {
+		t.Fatalf("after the Kafka restart: %+v (the first record must not be delivered again)", got)
+	}
+
+	dlURL, _ := s.FunctionURL("dead-letter")
+	if err := s.StopFunction(ctx, "dead-letter"); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := http.Get(dlURL + "/health/readiness"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("stopped function still answers: %d", resp.StatusCode)
+	}
+	if err := s.StartFunction(ctx, "dead-letter"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.FunctionURL("dead-letter"); u != dlURL {
+		t.Fatalf("dead-letter came back on %s, was %s", u, dlURL)
+	}
+	produce(t, s.Brokers(), catalog.UserEvents, "restarted", `{"user_id":"restarted"}`)
+	if got := waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 3); len(got) != 3 {
+		t.Fatalf("after the function restart: %d dead letters, want 3", len(got))
+	}
+	if err := s.StartFunction(ctx, "dead-letter"); err == nil {
+		t.Fatal("starting a running function again succeeded")
+	}
+}
