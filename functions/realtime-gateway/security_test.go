@@ -1,7 +1,6 @@
 package function_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,30 +23,12 @@ import (
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// syncBuffer is a log sink written by many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // securedGateway runs the gateway function behind a server with
 // httpapi's limits (a short header timeout) and every log line at debug
 // level captured; it returns the server's address.
-func securedGateway(t *testing.T, key auth.Key) (addr string, logs *syncBuffer) {
+func securedGateway(t *testing.T, key auth.Key) (addr string, logs *testrig.Logs) {
 	t.Helper()
-	logs = &syncBuffer{}
+	logs = &testrig.Logs{}
 	// The function logs through the default logger it finds at New.
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))

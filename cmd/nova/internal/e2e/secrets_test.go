@@ -26,29 +26,11 @@ import (
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// lockedBuffer is a log sink shared by every component's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // secretRig is a running Nova whose every log line, at debug level, lands
 // in logs, started with secrets of the test's own making.
 type secretRig struct {
 	*rig
-	logs       *lockedBuffer
+	logs       *testrig.Logs
 	key        auth.Key
 	pem        string
 	dbPassword string
@@ -57,7 +39,7 @@ type secretRig struct {
 
 func startLogged(t *testing.T) *secretRig {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testrig.Logs{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	// Functions log through the default logger they find when they are
 	// made, as under nova run.
