@@ -35,9 +35,8 @@ func (r *rig) gatewayURL() string {
 	return "ws" + strings.TrimPrefix(u, "http") + "/v1/realtime"
 }
 
-// connect opens u's websocket and waits for the hello frame, after which u
-// counts as online.
-func (r *rig) connect(u user) *socket {
+// dial opens u's websocket with its token in the Authorization header.
+func (r *rig) dial(u user) *websocket.Conn {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -47,8 +46,15 @@ func (r *rig) connect(u user) *socket {
 		r.t.Fatalf("connect %s: %v (%v)", u.Name, err, resp)
 	}
 	ws.SetReadLimit(1 << 20)
-	s := &socket{t: r.t, ws: ws}
-	r.t.Cleanup(func() { ws.CloseNow() })
+	return ws
+}
+
+// connect opens u's websocket and waits for the hello frame, after which u
+// counts as online.
+func (r *rig) connect(u user) *socket {
+	r.t.Helper()
+	s := &socket{t: r.t, ws: r.dial(u)}
+	r.t.Cleanup(func() { s.ws.CloseNow() })
 	if f := s.next(); f["type"] != "hello" || f["user_id"] != u.ID {
 		r.t.Fatalf("first frame of %s: %v", u.Name, f)
 	}

@@ -184,14 +184,9 @@ type liveSocket struct {
 // until the test ends.
 func (r *faultRig) live(u user) *liveSocket {
 	r.t.Helper()
+	ws := r.dial(u)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws, resp, err := websocket.Dial(ctx, r.gatewayURL(), &websocket.DialOptions{
-		HTTPHeader: http.Header{"Authorization": {"Bearer " + u.Token}}})
-	if err != nil {
-		r.t.Fatalf("connect %s: %v (%v)", u.Name, err, resp)
-	}
-	ws.SetReadLimit(1 << 20)
 	s := &liveSocket{name: u.Name, ws: ws, replies: make(chan map[string]any, 64), messages: map[string]int{}}
 	_, data, err := ws.Read(ctx)
 	if err != nil || !strings.Contains(string(data), `"hello"`) {
