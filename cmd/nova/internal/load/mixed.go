@@ -29,8 +29,9 @@ const (
 	OpBaseline = "baseline"
 )
 
-// Ops lists the workload's operations in report order.
-var Ops = []string{OpPost, OpLike, OpMessage, OpFeed}
+// Ops lists the workload's operations in report order (a fresh slice each
+// call, so no caller can change another's).
+func Ops() []string { return []string{OpPost, OpLike, OpMessage, OpFeed} }
 
 // BaselinePath is the baseline's endpoint: served from memory, no token,
 // no database, so it shows what the server and the client cost alone.
@@ -54,8 +55,8 @@ func ParseMix(s string) (Mix, error) {
 		if !ok {
 			return nil, fmt.Errorf("mix %q: want op=weight", part)
 		}
-		if !slices.Contains(Ops, name) {
-			return nil, fmt.Errorf("mix: unknown operation %q (have %s)", name, strings.Join(Ops, ", "))
+		if !slices.Contains(Ops(), name) {
+			return nil, fmt.Errorf("mix: unknown operation %q (have %s)", name, strings.Join(Ops(), ", "))
 		}
 		n, err := strconv.Atoi(w)
 		if err != nil || n < 0 {
@@ -68,7 +69,7 @@ func ParseMix(s string) (Mix, error) {
 
 func (m Mix) String() string {
 	var parts []string
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		parts = append(parts, fmt.Sprintf("%s=%d", op, m[op]))
 	}
 	return strings.Join(parts, ",")
@@ -182,7 +183,7 @@ func (c MixedConfig) Validate() error {
 		errs = append(errs, errors.New("baseline, poll interval and timeouts must not be negative"))
 	}
 	total := 0
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		total += c.Mix[op]
 	}
 	if total == 0 {
@@ -632,7 +633,7 @@ func (m *Mixed) picker() func(r *rand.Rand) string {
 	var ops []string
 	var cum []int
 	total := 0
-	for _, op := range Ops {
+	for _, op := range Ops() {
 		if w := m.cfg.Mix[op]; w > 0 {
 			total += w
 			ops = append(ops, op)
@@ -803,7 +804,7 @@ func (m *Mixed) Run(ctx context.Context) (MixedResult, error) {
 	}
 	p := m.drive(ctx, m.cfg.Duration, m.picker(), tick)
 	loadEnd := time.Now()
-	res.Ops = p.results(Ops)
+	res.Ops = p.results(Ops())
 	res.Scheduled, res.Skipped, res.Elapsed = p.scheduled, p.skipped, p.elapsed
 	if err := ctx.Err(); err != nil {
 		stopWatch()
