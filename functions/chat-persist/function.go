@@ -10,7 +10,6 @@ package function
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 
@@ -34,12 +33,9 @@ type ChatPersist struct {
 	log   *slog.Logger
 	codec *envelope.Codec
 
-	mu        sync.RWMutex
-	pool      *pgxpool.Pool
-	producer  *kafka.Producer
-	reactor   *persist.Reactor
-	stopRelay context.CancelFunc
-	relayDone chan struct{}
+	mu      sync.RWMutex
+	backend *outbox.Backend
+	reactor *persist.Reactor
 }
 
 // New returns an unstarted instance.
@@ -54,58 +50,23 @@ var errNotStarted = errors.New("chat-persist: not started")
 
 // Start connects to PostgreSQL and Kafka, applies the messaging migrations
 // and starts the outbox relay.
-func (f *ChatPersist) Start(ctx context.Context, env map[string]string) (err error) {
-	dsn := env["DATABASE_URL"]
-	if dsn == "" {
-		return errors.New("chat-persist: DATABASE_URL is not set")
-	}
-	var brokers []string
-	brokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
-	if len(brokers) == 0 {
-		return errors.New("chat-persist: KAFKA_BROKERS is not set")
-	}
-	pool, err := pgxpool.New(ctx, dsn)
+func (f *ChatPersist) Start(ctx context.Context, env map[string]string) error {
+	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+		Name: catalog.ChatPersist, DatabaseURL: env["DATABASE_URL"], Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		Migrations: []func(context.Context, *pgxpool.Pool) error{messaging.Migrate}, Logger: f.log,
+	})
 	if err != nil {
-		return fmt.Errorf("chat-persist: database: %w", err)
+		return err
 	}
-	var producer *kafka.Producer
-	defer func() {
-		if err != nil {
-			if producer != nil {
-				producer.Close()
-			}
-			pool.Close()
-		}
-	}()
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, messaging.Migrate} {
-		if err := m(ctx, pool); err != nil {
-			return fmt.Errorf("chat-persist: migrations: %w", err)
-		}
-	}
-	svc, err := messaging.New(messaging.Config{Pool: pool, Outbox: outbox.New(f.codec), Logger: f.log,
+	svc, err := messaging.New(messaging.Config{Pool: b.Pool, Outbox: outbox.New(f.codec), Logger: f.log,
 		Media: messaging.OwnedMedia(func(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error) {
-			return media.Owned(ctx, pool, owner, ids)
+			return media.Owned(ctx, b.Pool, owner, ids)
 		})})
 	if err != nil {
-		return err
+		return errors.Join(err, b.Close(ctx))
 	}
-	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(brokers...)); err != nil {
-		return fmt.Errorf("chat-persist: kafka: %w", err)
-	}
-	relay, err := outbox.NewRelay(pool, producer, outbox.Config{Logger: f.log})
-	if err != nil {
-		return err
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := relay.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-			f.log.Error("outbox relay stopped", "error", err)
-		}
-	}()
 	f.mu.Lock()
-	f.pool, f.producer, f.reactor, f.stopRelay, f.relayDone = pool, producer, persist.NewReactor(svc, f.log), cancel, done
+	f.backend, f.reactor = b, persist.NewReactor(svc, f.log)
 	f.mu.Unlock()
 	return nil
 }
@@ -113,32 +74,25 @@ func (f *ChatPersist) Start(ctx context.Context, env map[string]string) (err err
 // Stop stops the relay and closes the connections.
 func (f *ChatPersist) Stop(ctx context.Context) error {
 	f.mu.Lock()
-	pool, producer, cancel, done := f.pool, f.producer, f.stopRelay, f.relayDone
-	f.pool, f.producer, f.reactor = nil, nil, nil
+	b := f.backend
+	f.backend, f.reactor = nil, nil
 	f.mu.Unlock()
-	if pool == nil {
+	if b == nil {
 		return nil
 	}
-	cancel()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	err := producer.Close()
-	pool.Close()
-	return err
+	return b.Close(ctx)
 }
 
 // Ready reports whether PostgreSQL answers.
 func (f *ChatPersist) Ready(ctx context.Context) (bool, error) {
 	f.mu.RLock()
-	pool := f.pool
+	b := f.backend
 	f.mu.RUnlock()
-	if pool == nil {
+	if b == nil {
 		return false, nil
 	}
-	if err := pool.Ping(ctx); err != nil {
-		return false, fmt.Errorf("chat-persist: database: %w", err)
+	if err := b.Ping(ctx); err != nil {
+		return false, err
 	}
 	return true, nil
 }

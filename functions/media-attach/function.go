@@ -33,14 +33,11 @@ import (
 type MediaAttach struct {
 	log *slog.Logger
 
-	mu       sync.RWMutex
-	codec    *envelope.Codec
-	pool     *pgxpool.Pool
-	rdb      *redis.Client
-	producer *kafka.Producer
-	reactor  *attach.Reactor
-	stop     context.CancelFunc
-	done     chan struct{}
+	mu      sync.RWMutex
+	codec   *envelope.Codec
+	backend *outbox.Backend
+	rdb     *redis.Client
+	reactor *attach.Reactor
 }
 
 // New returns an unstarted instance.
@@ -91,105 +88,68 @@ func (c Config) Validate() error {
 
 // Start connects to PostgreSQL (migrating content's tables and the outbox,
 // which it writes), Redis and Kafka, and starts the outbox relay.
-func (f *MediaAttach) Start(ctx context.Context, env map[string]string) (err error) {
+func (f *MediaAttach) Start(ctx context.Context, env map[string]string) error {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
 		return err
-	}
-	var (
-		pool     *pgxpool.Pool
-		rdb      *redis.Client
-		producer *kafka.Producer
-	)
-	defer func() {
-		if err != nil {
-			if producer != nil {
-				producer.Close()
-			}
-			if rdb != nil {
-				rdb.Close()
-			}
-			if pool != nil {
-				pool.Close()
-			}
-		}
-	}()
-	if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("media-attach: database: %w", err)
-	}
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, content.Migrate} {
-		if err = m(ctx, pool); err != nil {
-			return fmt.Errorf("media-attach: migrations: %w", err)
-		}
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("media-attach: REDIS_URL: %w", err)
 	}
-	rdb = redis.NewClient(opt)
-	pending, err := pendingmedia.New(rdb, 0)
+	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+		Name: catalog.MediaAttach, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers,
+		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: f.log,
+	})
 	if err != nil {
 		return err
 	}
+	rdb := redis.NewClient(opt)
 	codec := envelope.NewCodec(cfg.Catalog)
-	attacher, err := content.NewAttacher(pool, outbox.New(codec), nil)
+	reactor, err := newReactor(b, rdb, codec, f.log)
 	if err != nil {
-		return err
+		return errors.Join(err, b.Close(ctx), rdb.Close())
 	}
-	reactor, err := attach.NewReactor(attacher, pending, nil, f.log)
-	if err != nil {
-		return err
-	}
-	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
-		return fmt.Errorf("media-attach: kafka: %w", err)
-	}
-	relay, err := outbox.NewRelay(pool, producer, outbox.Config{Logger: f.log})
-	if err != nil {
-		return err
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := relay.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-			f.log.Error("outbox relay stopped", "error", err)
-		}
-	}()
 	f.mu.Lock()
-	f.codec, f.pool, f.rdb, f.producer, f.reactor, f.stop, f.done = codec, pool, rdb, producer, reactor, cancel, done
+	f.codec, f.backend, f.rdb, f.reactor = codec, b, rdb, reactor
 	f.mu.Unlock()
 	return nil
+}
+
+func newReactor(b *outbox.Backend, rdb *redis.Client, codec *envelope.Codec, log *slog.Logger) (*attach.Reactor, error) {
+	pending, err := pendingmedia.New(rdb, 0)
+	if err != nil {
+		return nil, err
+	}
+	attacher, err := content.NewAttacher(b.Pool, outbox.New(codec), nil)
+	if err != nil {
+		return nil, err
+	}
+	return attach.NewReactor(attacher, pending, nil, log)
 }
 
 // Stop stops the relay and closes the connections.
 func (f *MediaAttach) Stop(ctx context.Context) error {
 	f.mu.Lock()
-	pool, rdb, producer, stop, done := f.pool, f.rdb, f.producer, f.stop, f.done
-	f.pool, f.rdb, f.producer, f.reactor, f.stop, f.done = nil, nil, nil, nil, nil, nil
+	b, rdb := f.backend, f.rdb
+	f.backend, f.rdb, f.reactor = nil, nil, nil
 	f.mu.Unlock()
-	if pool == nil {
+	if b == nil {
 		return nil
 	}
-	stop()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	errs := []error{producer.Close(), rdb.Close()}
-	pool.Close()
-	return errors.Join(errs...)
+	return errors.Join(b.Close(ctx), rdb.Close())
 }
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (f *MediaAttach) Ready(ctx context.Context) (bool, error) {
 	f.mu.RLock()
-	pool, rdb := f.pool, f.rdb
+	b, rdb := f.backend, f.rdb
 	f.mu.RUnlock()
-	if pool == nil {
+	if b == nil {
 		return false, nil
 	}
-	if err := pool.Ping(ctx); err != nil {
-		return false, fmt.Errorf("media-attach: database: %w", err)
+	if err := b.Ping(ctx); err != nil {
+		return false, err
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return false, fmt.Errorf("media-attach: redis: %w", err)

@@ -39,12 +39,9 @@ type ModerationApply struct {
 	log   *slog.Logger
 	codec *envelope.Codec
 
-	mu       sync.RWMutex
-	pool     *pgxpool.Pool
-	producer *kafka.Producer
-	content  *content.Service
-	cancel   context.CancelFunc
-	done     chan struct{}
+	mu      sync.RWMutex
+	backend *outbox.Backend
+	content *content.Service
 }
 
 // New returns an unstarted instance.
@@ -67,87 +64,47 @@ func (noFollows) Follows(context.Context, id.UserID, id.UserID) (bool, error) {
 
 // Start connects to PostgreSQL and Kafka, applies the content and outbox
 // migrations and starts the outbox relay.
-func (f *ModerationApply) Start(ctx context.Context, env map[string]string) (err error) {
-	dsn := env["DATABASE_URL"]
-	var brokers []string
-	brokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
-	if dsn == "" || len(brokers) == 0 {
-		return errors.New("moderation-apply: DATABASE_URL and KAFKA_BROKERS must be set")
-	}
-	pool, err := pgxpool.New(ctx, dsn)
-	if err != nil {
-		return fmt.Errorf("moderation-apply: database: %w", err)
-	}
-	var producer *kafka.Producer
-	defer func() {
-		if err != nil {
-			if producer != nil {
-				producer.Close()
-			}
-			pool.Close()
-		}
-	}()
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, content.Migrate} {
-		if err = m(ctx, pool); err != nil {
-			return fmt.Errorf("moderation-apply: migrations: %w", err)
-		}
-	}
-	svc, err := content.New(content.Config{Pool: pool, Outbox: outbox.New(f.codec), Follows: noFollows{}, Logger: f.log})
+func (f *ModerationApply) Start(ctx context.Context, env map[string]string) error {
+	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+		Name: catalog.ModerationApply, DatabaseURL: env["DATABASE_URL"], Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: f.log,
+	})
 	if err != nil {
 		return err
 	}
-	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(brokers...)); err != nil {
-		return fmt.Errorf("moderation-apply: kafka: %w", err)
-	}
-	relay, err := outbox.NewRelay(pool, producer, outbox.Config{Logger: f.log})
+	svc, err := content.New(content.Config{Pool: b.Pool, Outbox: outbox.New(f.codec), Follows: noFollows{}, Logger: f.log})
 	if err != nil {
-		return err
+		return errors.Join(err, b.Close(ctx))
 	}
-	// The relay outlives Start's ctx, which ends when start-up does.
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := relay.Run(runCtx); err != nil {
-			f.log.Error("outbox relay stopped", "error", err)
-		}
-	}()
 	f.mu.Lock()
-	f.pool, f.producer, f.content, f.cancel, f.done = pool, producer, svc, cancel, done
+	f.backend, f.content = b, svc
 	f.mu.Unlock()
 	return nil
 }
 
 // Stop stops the relay (unsent rows wait in the outbox) and closes the
 // connections.
-func (f *ModerationApply) Stop(context.Context) error {
+func (f *ModerationApply) Stop(ctx context.Context) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel != nil {
-		f.cancel()
-		<-f.done
+	b := f.backend
+	f.backend, f.content = nil, nil
+	f.mu.Unlock()
+	if b == nil {
+		return nil
 	}
-	var err error
-	if f.producer != nil {
-		err = f.producer.Close()
-	}
-	if f.pool != nil {
-		f.pool.Close()
-	}
-	f.pool, f.producer, f.content, f.cancel, f.done = nil, nil, nil, nil, nil
-	return err
+	return b.Close(ctx)
 }
 
 // Ready reports whether PostgreSQL answers.
 func (f *ModerationApply) Ready(ctx context.Context) (bool, error) {
 	f.mu.RLock()
-	pool := f.pool
+	b := f.backend
 	f.mu.RUnlock()
-	if pool == nil {
+	if b == nil {
 		return false, nil
 	}
-	if err := pool.Ping(ctx); err != nil {
-		return false, fmt.Errorf("moderation-apply: database: %w", err)
+	if err := b.Ping(ctx); err != nil {
+		return false, err
 	}
 	return true, nil
 }

@@ -36,13 +36,12 @@ type Notifier struct {
 	log   *slog.Logger
 	codec *envelope.Codec
 
-	mu       sync.RWMutex
-	pool     *pgxpool.Pool
-	rdb      *redis.Client
-	producer *kafka.Producer
-	reactor  *notify.Reactor
-	stop     context.CancelFunc
-	done     chan struct{}
+	mu      sync.RWMutex
+	backend *outbox.Backend
+	rdb     *redis.Client
+	reactor *notify.Reactor
+	stop    context.CancelFunc // the pruner's
+	done    chan struct{}
 }
 
 // New returns an unstarted instance.
@@ -112,78 +111,50 @@ func (c Config) Validate() error {
 
 // Start connects to PostgreSQL (migrating the inbox and the outbox), Redis
 // and Kafka, and starts the outbox relay.
-func (n *Notifier) Start(ctx context.Context, env map[string]string) (err error) {
+func (n *Notifier) Start(ctx context.Context, env map[string]string) error {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
 		return err
-	}
-	var (
-		pool     *pgxpool.Pool
-		rdb      *redis.Client
-		producer *kafka.Producer
-	)
-	defer func() {
-		if err != nil {
-			if producer != nil {
-				producer.Close()
-			}
-			if rdb != nil {
-				rdb.Close()
-			}
-			if pool != nil {
-				pool.Close()
-			}
-		}
-	}()
-	if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("notifier: database: %w", err)
-	}
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, notification.Migrate} {
-		if err = m(ctx, pool); err != nil {
-			return fmt.Errorf("notifier: migrations: %w", err)
-		}
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("notifier: REDIS_URL: %w", err)
 	}
-	rdb = redis.NewClient(opt)
-	online, err := presence.New(rdb, presence.DefaultConfig())
+	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+		Name: catalog.Notifier, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers,
+		Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: n.log,
+	})
 	if err != nil {
 		return err
 	}
-	inbox, err := notification.New(notification.Config{Pool: pool, Outbox: outbox.New(n.codec), Logger: n.log, GroupWindow: cfg.GroupWindow})
+	rdb := redis.NewClient(opt)
+	reactor, inbox, err := n.newReactor(b, rdb, cfg)
 	if err != nil {
-		return err
+		return errors.Join(err, b.Close(ctx), rdb.Close())
 	}
-	reactor, err := notify.NewReactor(inbox, online, n.log)
-	if err != nil {
-		return err
-	}
-	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
-		return fmt.Errorf("notifier: kafka: %w", err)
-	}
-	relay, err := outbox.NewRelay(pool, producer, outbox.Config{Logger: n.log})
-	if err != nil {
-		return err
-	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		var wg sync.WaitGroup
-		wg.Go(func() {
-			if err := relay.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-				n.log.Error("outbox relay stopped", "error", err)
-			}
-		})
-		wg.Go(func() { n.prune(rctx, inbox, cfg.TriggerRetention) })
-		wg.Wait()
+		n.prune(pctx, inbox, cfg.TriggerRetention)
 	}()
 	n.mu.Lock()
-	n.pool, n.rdb, n.producer, n.reactor, n.stop, n.done = pool, rdb, producer, reactor, cancel, done
+	n.backend, n.rdb, n.reactor, n.stop, n.done = b, rdb, reactor, stop, done
 	n.mu.Unlock()
 	return nil
+}
+
+func (n *Notifier) newReactor(b *outbox.Backend, rdb *redis.Client, cfg Config) (*notify.Reactor, *notification.Service, error) {
+	online, err := presence.New(rdb, presence.DefaultConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	inbox, err := notification.New(notification.Config{Pool: b.Pool, Outbox: outbox.New(n.codec), Logger: n.log, GroupWindow: cfg.GroupWindow})
+	if err != nil {
+		return nil, nil, err
+	}
+	reactor, err := notify.NewReactor(inbox, online, n.log)
+	return reactor, inbox, err
 }
 
 // prune forgets processed events older than retention, hourly.
@@ -204,13 +175,13 @@ func (n *Notifier) prune(ctx context.Context, inbox *notification.Service, reten
 	}
 }
 
-// Stop stops the relay and closes the connections.
+// Stop stops the pruner and the relay and closes the connections.
 func (n *Notifier) Stop(ctx context.Context) error {
 	n.mu.Lock()
-	pool, rdb, producer, stop, done := n.pool, n.rdb, n.producer, n.stop, n.done
-	n.pool, n.rdb, n.producer, n.reactor, n.stop, n.done = nil, nil, nil, nil, nil, nil
+	b, rdb, stop, done := n.backend, n.rdb, n.stop, n.done
+	n.backend, n.rdb, n.reactor, n.stop, n.done = nil, nil, nil, nil, nil
 	n.mu.Unlock()
-	if pool == nil {
+	if b == nil {
 		return nil
 	}
 	stop()
@@ -218,21 +189,19 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
-	errs := []error{producer.Close(), rdb.Close()}
-	pool.Close()
-	return errors.Join(errs...)
+	return errors.Join(b.Close(ctx), rdb.Close())
 }
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (n *Notifier) Ready(ctx context.Context) (bool, error) {
 	n.mu.RLock()
-	pool, rdb := n.pool, n.rdb
+	b, rdb := n.backend, n.rdb
 	n.mu.RUnlock()
-	if pool == nil {
+	if b == nil {
 		return false, nil
 	}
-	if err := pool.Ping(ctx); err != nil {
-		return false, fmt.Errorf("notifier: database: %w", err)
+	if err := b.Ping(ctx); err != nil {
+		return false, err
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return false, fmt.Errorf("notifier: redis: %w", err)

@@ -27,7 +27,6 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/moderation"
 	"github.com/nova-social/nova/shared/outbox"
 )
@@ -37,13 +36,10 @@ type TrustSafety struct {
 	log   *slog.Logger
 	codec *envelope.Codec
 
-	mu       sync.RWMutex
-	pool     *pgxpool.Pool
-	rdb      *redis.Client
-	producer *kafka.Producer
-	reactor  *screen.Reactor
-	cancel   context.CancelFunc
-	done     chan struct{}
+	mu      sync.RWMutex
+	backend *outbox.Backend
+	rdb     *redis.Client
+	reactor *screen.Reactor
 }
 
 // New returns an unstarted instance.
@@ -138,7 +134,7 @@ func split(s, sep string) []string {
 
 // Start connects to PostgreSQL, Redis and Kafka, applies the moderation and
 // outbox migrations and starts the outbox relay.
-func (f *TrustSafety) Start(ctx context.Context, env map[string]string) (err error) {
+func (f *TrustSafety) Start(ctx context.Context, env map[string]string) error {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
 		return err
@@ -147,59 +143,24 @@ func (f *TrustSafety) Start(ctx context.Context, env map[string]string) (err err
 	if err != nil {
 		return err
 	}
-	var (
-		pool     *pgxpool.Pool
-		rdb      *redis.Client
-		producer *kafka.Producer
-	)
-	defer func() {
-		if err != nil {
-			if producer != nil {
-				producer.Close()
-			}
-			if rdb != nil {
-				rdb.Close()
-			}
-			if pool != nil {
-				pool.Close()
-			}
-		}
-	}()
-	if pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-		return fmt.Errorf("trust-safety: database: %w", err)
-	}
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, moderation.Migrate} {
-		if err = m(ctx, pool); err != nil {
-			return fmt.Errorf("trust-safety: migrations: %w", err)
-		}
-	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return fmt.Errorf("trust-safety: REDIS_URL: %w", err)
 	}
-	rdb = redis.NewClient(opt)
-	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
-		return fmt.Errorf("trust-safety: kafka: %w", err)
-	}
-	relay, err := outbox.NewRelay(pool, producer, outbox.Config{Logger: f.log})
+	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+		Name: catalog.TrustSafety, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers,
+		Migrations: []func(context.Context, *pgxpool.Pool) error{moderation.Migrate}, Logger: f.log,
+	})
 	if err != nil {
 		return err
 	}
-	store, err := moderation.NewStore(pool, outbox.New(f.codec))
+	store, err := moderation.NewStore(b.Pool, outbox.New(f.codec))
 	if err != nil {
-		return err
+		return errors.Join(err, b.Close(ctx))
 	}
-	// The relay outlives Start's ctx, which ends when start-up does.
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := relay.Run(runCtx); err != nil {
-			f.log.Error("outbox relay stopped", "error", err)
-		}
-	}()
+	rdb := redis.NewClient(opt)
 	f.mu.Lock()
-	f.pool, f.rdb, f.producer, f.cancel, f.done = pool, rdb, producer, cancel, done
+	f.backend, f.rdb = b, rdb
 	f.reactor = screen.NewReactor(policy, screen.NewRepeats(rdb, cfg.KeyPrefix, cfg.Rules.RepeatWindow), store, f.log)
 	f.mu.Unlock()
 	return nil
@@ -207,37 +168,27 @@ func (f *TrustSafety) Start(ctx context.Context, env map[string]string) (err err
 
 // Stop stops the relay (rows not yet sent wait in the outbox for the next
 // relay) and closes the connections.
-func (f *TrustSafety) Stop(context.Context) error {
+func (f *TrustSafety) Stop(ctx context.Context) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel != nil {
-		f.cancel()
-		<-f.done
+	b, rdb := f.backend, f.rdb
+	f.backend, f.rdb, f.reactor = nil, nil, nil
+	f.mu.Unlock()
+	if b == nil {
+		return nil
 	}
-	var errs []error
-	if f.producer != nil {
-		errs = append(errs, f.producer.Close())
-	}
-	if f.rdb != nil {
-		errs = append(errs, f.rdb.Close())
-	}
-	if f.pool != nil {
-		f.pool.Close()
-	}
-	f.pool, f.rdb, f.producer, f.reactor, f.cancel, f.done = nil, nil, nil, nil, nil, nil
-	return errors.Join(errs...)
+	return errors.Join(b.Close(ctx), rdb.Close())
 }
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (f *TrustSafety) Ready(ctx context.Context) (bool, error) {
 	f.mu.RLock()
-	pool, rdb := f.pool, f.rdb
+	b, rdb := f.backend, f.rdb
 	f.mu.RUnlock()
-	if pool == nil {
+	if b == nil {
 		return false, nil
 	}
-	if err := pool.Ping(ctx); err != nil {
-		return false, fmt.Errorf("trust-safety: database: %w", err)
+	if err := b.Ping(ctx); err != nil {
+		return false, err
 	}
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		return false, fmt.Errorf("trust-safety: redis: %w", err)

@@ -1,0 +1,120 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/shared/kafka"
+)
+
+// BackendConfig says how a function opens the PostgreSQL that holds its
+// state and the events it emits.
+type BackendConfig struct {
+	// Name is the function's name; errors start with it.
+	Name        string
+	DatabaseURL string
+	// Brokers is where the relay publishes.
+	Brokers []string
+	// Migrations run after the outbox's own, in order.
+	Migrations []func(context.Context, *pgxpool.Pool) error
+	Logger     *slog.Logger
+}
+
+// Validate reports a configuration a function cannot start with.
+func (c BackendConfig) Validate() error {
+	var errs []error
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL is not set"))
+	}
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Backend is a function's PostgreSQL, migrated, with an outbox relay
+// publishing what the function enqueues until Close. Functions whose
+// reactions write rows and emit events in one transaction open one at Start.
+type Backend struct {
+	Pool *pgxpool.Pool
+
+	name     string
+	producer *kafka.Producer
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// OpenBackend connects, migrates and starts the relay. The relay outlives
+// ctx, which ends when start-up does; on failure nothing is left open.
+func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Backend{name: cfg.Name}
+	defer func() {
+		if err != nil {
+			if b.producer != nil {
+				b.producer.Close()
+			}
+			if b.Pool != nil {
+				b.Pool.Close()
+			}
+		}
+	}()
+	if b.Pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("%s: database: %w", cfg.Name, err)
+	}
+	for _, m := range append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...) {
+		if err = m(ctx, b.Pool); err != nil {
+			return nil, fmt.Errorf("%s: migrations: %w", cfg.Name, err)
+		}
+	}
+	if b.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.Brokers...)); err != nil {
+		return nil, fmt.Errorf("%s: kafka: %w", cfg.Name, err)
+	}
+	relay, err := NewRelay(b.Pool, b.producer, Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel, b.done = cancel, make(chan struct{})
+	go func() {
+		defer close(b.done)
+		if err := relay.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("outbox relay stopped", "error", err)
+		}
+	}()
+	return b, nil
+}
+
+// Ping reports whether PostgreSQL answers.
+func (b *Backend) Ping(ctx context.Context) error {
+	if err := b.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("%s: database: %w", b.name, err)
+	}
+	return nil
+}
+
+// Close stops the relay (rows not yet sent wait in the outbox for the next
+// one), waiting for it until ctx ends, then closes the producer and pool.
+func (b *Backend) Close(ctx context.Context) error {
+	b.cancel()
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+	}
+	err := b.producer.Close()
+	b.Pool.Close()
+	return err
+}
