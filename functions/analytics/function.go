@@ -23,6 +23,7 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/migrate"
 )
 
 // Analytics is the function instance.
@@ -50,16 +51,8 @@ var errNotStarted = errors.New("analytics: not started")
 // Start connects to DATABASE_URL and applies the analytics migrations (the
 // same ones nova-api applies; whichever starts first creates the tables).
 func (s *Analytics) Start(ctx context.Context, env map[string]string) error {
-	dsn := env["DATABASE_URL"]
-	if dsn == "" {
-		return errors.New("analytics: DATABASE_URL is not set")
-	}
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := migrate.Open(ctx, env["DATABASE_URL"], analytics.Migrate)
 	if err != nil {
-		return fmt.Errorf("analytics: database: %w", err)
-	}
-	if err := analytics.Migrate(ctx, pool); err != nil {
-		pool.Close()
 		return fmt.Errorf("analytics: %w", err)
 	}
 	s.mu.Lock()

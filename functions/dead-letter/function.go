@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/dead-letter/store"
+	"github.com/nova-social/nova/shared/migrate"
 )
 
 // DeadLetter is the function instance.
@@ -41,16 +42,8 @@ var errNotStarted = errors.New("dead-letter: not started")
 
 // Start connects to DATABASE_URL and applies the store's migrations.
 func (d *DeadLetter) Start(ctx context.Context, cfg map[string]string) error {
-	dsn := cfg["DATABASE_URL"]
-	if dsn == "" {
-		return errors.New("dead-letter: DATABASE_URL is not set")
-	}
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := migrate.Open(ctx, cfg["DATABASE_URL"], store.Migrate)
 	if err != nil {
-		return fmt.Errorf("dead-letter: connect: %w", err)
-	}
-	if err := store.Migrate(ctx, pool); err != nil {
-		pool.Close()
 		return fmt.Errorf("dead-letter: %w", err)
 	}
 	d.mu.Lock()

@@ -21,6 +21,7 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/search"
 )
 
@@ -49,16 +50,8 @@ var errNotStarted = errors.New("search-indexer: not started")
 // Start connects to DATABASE_URL and applies the search migrations (the
 // same ones nova-api applies; whichever starts first creates the tables).
 func (s *SearchIndexer) Start(ctx context.Context, env map[string]string) error {
-	dsn := env["DATABASE_URL"]
-	if dsn == "" {
-		return errors.New("search-indexer: DATABASE_URL is not set")
-	}
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := migrate.Open(ctx, env["DATABASE_URL"], search.Migrate)
 	if err != nil {
-		return fmt.Errorf("search-indexer: database: %w", err)
-	}
-	if err := search.Migrate(ctx, pool); err != nil {
-		pool.Close()
 		return fmt.Errorf("search-indexer: %w", err)
 	}
 	s.mu.Lock()

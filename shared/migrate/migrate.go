@@ -258,3 +258,23 @@ func Status(ctx context.Context, pool *pgxpool.Pool, component string) ([]Applie
 	}
 	return appliedRows(ctx, conn.Conn(), component)
 }
+
+// Open connects to the database at dsn and runs each component's Migrate
+// in order: what a function keeping its state in PostgreSQL does at start.
+// On failure nothing is left open.
+func Open(ctx context.Context, dsn string, migrations ...func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, error) {
+	if dsn == "" {
+		return nil, errors.New("DATABASE_URL is not set")
+	}
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	for _, m := range migrations {
+		if err := m(ctx, pool); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+	}
+	return pool, nil
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/migrate"
 )
 
 // BackendConfig says how a function opens the PostgreSQL that holds its
@@ -72,13 +73,8 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 			}
 		}
 	}()
-	if b.Pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-		return nil, fmt.Errorf("%s: database: %w", cfg.Name, err)
-	}
-	for _, m := range append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...) {
-		if err = m(ctx, b.Pool); err != nil {
-			return nil, fmt.Errorf("%s: migrations: %w", cfg.Name, err)
-		}
+	if b.Pool, err = migrate.Open(ctx, cfg.DatabaseURL, append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...)...); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	if b.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.Brokers...)); err != nil {
 		return nil, fmt.Errorf("%s: kafka: %w", cfg.Name, err)
