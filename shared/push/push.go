@@ -8,14 +8,16 @@
 // writes the frame to every open connection of those users (every device).
 // So a push costs one presence read and one PUBLISH per gateway involved,
 // and a gateway only hears about its own users. Pub/sub is fire-and-forget,
-// so Push checks that each PUBLISH reached a subscriber: a gateway that is
-// resubscribing after losing Redis would otherwise miss the frame while its
-// websockets stay open. Push fails with ErrNotListening then, and the
-// caller's retry publishes again once the gateway listens (the gateway
-// drops a message it already sent to a connection, so publishing again to
-// the gateways that did hear is harmless). A gateway that is gone for good
-// stops being listed once its connections' presence expires; clients catch
-// up from the history endpoint when they reconnect.
+// so Push checks that each PUBLISH reached a subscriber. One that did not
+// is either resubscribing after losing Redis, its websockets still open, or
+// gone (crashed, its presence entries not yet expired). A running gateway
+// keeps an alive mark (MarkAlive, AliveTTL): for a gateway with a mark Push
+// fails with ErrNotListening, and the caller's retry publishes again once
+// it listens (the gateway drops a message it already sent to a connection,
+// so publishing again to the gateways that did hear is harmless); a gateway
+// without one is gone, its connections with it, and its users count as
+// unreached, not as an error that would hold up the caller's partition.
+// Their clients catch up from the history endpoint when they reconnect.
 package push
 
 import (
@@ -25,6 +27,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -62,6 +65,9 @@ type Result struct {
 	Online []id.UserID
 	// Gateways is how many gateway replicas were published to.
 	Gateways int
+	// Unreached counts users listed on a gateway that is gone (no
+	// subscriber and no alive mark): their connections went with it.
+	Unreached int
 }
 
 // Push sends frame (a JSON object) to every live connection of users.
@@ -112,14 +118,56 @@ func (p *Pusher) Push(ctx context.Context, users []id.UserID, frame []byte) (Res
 			deaf = append(deaf, gw)
 		}
 	}
-	if len(deaf) > 0 {
-		sort.Strings(deaf)
-		return res, fmt.Errorf("push: %w: %s", ErrNotListening, strings.Join(deaf, ", "))
+	if len(deaf) == 0 {
+		return res, nil
+	}
+	sort.Strings(deaf)
+	alive := make([]*redis.IntCmd, len(deaf))
+	pipe = p.rdb.Pipeline()
+	for i, gw := range deaf {
+		alive[i] = pipe.Exists(ctx, AliveKey(gw))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return res, fmt.Errorf("push: %w: %s (and its alive mark unread: %w)", ErrNotListening, strings.Join(deaf, ", "), err)
+	}
+	var resubscribing []string
+	for i, gw := range deaf {
+		if alive[i].Val() > 0 {
+			resubscribing = append(resubscribing, gw)
+		} else {
+			res.Unreached += len(byGateway[gw])
+		}
+	}
+	if len(resubscribing) > 0 {
+		return res, fmt.Errorf("push: %w: %s", ErrNotListening, strings.Join(resubscribing, ", "))
 	}
 	return res, nil
 }
 
+// AliveTTL is how long a gateway's alive mark outlasts its last refresh; a
+// running gateway refreshes it several times within.
+const AliveTTL = 10 * time.Second
+
+// AliveKey holds the alive mark of gateway gatewayID.
+func AliveKey(gatewayID string) string { return "gateway:alive:" + gatewayID }
+
+// MarkAlive sets gatewayID's alive mark for AliveTTL.
+func MarkAlive(ctx context.Context, rdb redis.Cmdable, gatewayID string) error {
+	if err := rdb.Set(ctx, AliveKey(gatewayID), 1, AliveTTL).Err(); err != nil {
+		return fmt.Errorf("push: mark gateway %s alive: %w", gatewayID, err)
+	}
+	return nil
+}
+
+// MarkGone removes gatewayID's alive mark, at a clean stop.
+func MarkGone(ctx context.Context, rdb redis.Cmdable, gatewayID string) error {
+	if err := rdb.Del(ctx, AliveKey(gatewayID)).Err(); err != nil {
+		return fmt.Errorf("push: mark gateway %s gone: %w", gatewayID, err)
+	}
+	return nil
+}
+
 // ErrNotListening is returned by Push when a gateway that presence lists
-// had no subscriber on its channel, so its users' frames were lost. It is
-// worth retrying: the gateway is most likely resubscribing.
+// and that is alive had no subscriber on its channel, so its users' frames
+// were lost. It is worth retrying: the gateway is resubscribing.
 var ErrNotListening = errors.New("gateway not listening on its channel")

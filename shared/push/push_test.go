@@ -81,8 +81,10 @@ func TestMessageFrameCarriesTheMessage(t *testing.T) {
 	}
 }
 
-// A gateway listed in presence but not subscribed (resubscribing after a
-// Redis outage) did not get the frame: Push says so, to be retried.
+// A gateway listed in presence, alive but not subscribed (resubscribing
+// after a Redis outage) did not get the frame: Push says so, to be retried.
+// One without an alive mark is gone with its connections: its users are
+// unreached, and that is no error.
 func TestPushToAGatewayNotListeningFails(t *testing.T) {
 	ctx := context.Background()
 	rdb := testrig.Redis(t)
@@ -100,15 +102,29 @@ func TestPushToAGatewayNotListeningFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ps.Disconnect(ctx, u, "c1", gw)
+	res, err := p.Push(ctx, []id.UserID{u}, []byte(`{"type":"x"}`))
+	if err != nil || res.Unreached != 1 {
+		t.Fatalf("push to a gone gateway: %+v, %v; want 1 unreached and no error", res, err)
+	}
+	if err := push.MarkAlive(ctx, rdb, gw); err != nil {
+		t.Fatal(err)
+	}
+	defer push.MarkGone(ctx, rdb, gw)
 	if _, err := p.Push(ctx, []id.UserID{u}, []byte(`{"type":"x"}`)); !errors.Is(err, push.ErrNotListening) || !strings.Contains(err.Error(), gw) {
-		t.Fatalf("push to a deaf gateway: %v, want ErrNotListening naming %s", err, gw)
+		t.Fatalf("push to a deaf, alive gateway: %v, want ErrNotListening naming %s", err, gw)
 	}
 	sub := rdb.Subscribe(ctx, push.Channel(gw))
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Push(ctx, []id.UserID{u}, []byte(`{"type":"x"}`)); err != nil {
-		t.Fatalf("push once it listens: %v", err)
+	if res, err := p.Push(ctx, []id.UserID{u}, []byte(`{"type":"x"}`)); err != nil || res.Unreached != 0 {
+		t.Fatalf("push once it listens: %+v, %v", res, err)
+	}
+	if err := push.MarkGone(ctx, rdb, gw); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, push.AliveKey(gw)).Val(); n != 0 {
+		t.Fatalf("alive mark still there after MarkGone")
 	}
 }

@@ -6,10 +6,11 @@
 // chat-push records no processed event ids: a redelivered event pushes the
 // message again, and the gateway drops it on each connection that was
 // already sent that message id (it remembers the last 512 per connection).
-// A push to a gateway that presence lists but that has no subscriber fails
+// A push to a live gateway that has no subscriber fails
 // (shared/push.ErrNotListening), so the event is retried rather than lost
-// while a gateway re-subscribes after a Redis outage. Offline recipients are
-// skipped; the notifier reaches them.
+// while the gateway re-subscribes after a Redis outage; a gateway that is
+// gone (no alive mark) took its connections with it and holds nothing up.
+// Offline recipients are skipped; the notifier reaches them.
 package chatpush
 
 import (

@@ -114,21 +114,36 @@ func (g *Gateway) Stats() Stats {
 }
 
 // Subscribe subscribes to the gateway's channel and returns once Redis
-// confirmed, so pushes published afterwards are heard; Run then delivers
-// them.
+// confirmed, so pushes published afterwards are heard, and sets the
+// gateway's alive mark; Run then delivers them and keeps the mark.
 func (g *Gateway) Subscribe(ctx context.Context) (*redis.PubSub, error) {
 	sub := g.cfg.Redis.Subscribe(ctx, push.Channel(g.cfg.ID))
 	if _, err := sub.Receive(ctx); err != nil {
 		sub.Close()
 		return nil, fmt.Errorf("gateway: subscribe %s: %w", push.Channel(g.cfg.ID), err)
 	}
+	g.markAlive(ctx)
 	return sub, nil
 }
 
 // Run delivers what arrives on sub until ctx ends or the gateway closes.
-// go-redis resubscribes by itself after a lost connection.
+// go-redis resubscribes by itself after a lost connection. While it runs the
+// gateway keeps its alive mark (push.MarkAlive), so a push that finds it
+// not listening is retried rather than written off; the mark is removed
+// when Run ends.
 func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 	defer sub.Close()
+	defer func() {
+		// The run's contexts are over; removing the mark gets a moment of
+		// its own.
+		mctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := push.MarkGone(mctx, g.cfg.Redis, g.cfg.ID); err != nil {
+			g.cfg.Logger.Warn("alive mark not removed; it expires", "error", err)
+		}
+	}()
+	refresh := time.NewTicker(push.AliveTTL / 5)
+	defer refresh.Stop()
 	ch := sub.Channel(redis.WithChannelSize(4096))
 	for {
 		select {
@@ -136,6 +151,8 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 			return ctx.Err()
 		case <-g.ctx.Done():
 			return nil
+		case <-refresh.C:
+			g.markAlive(ctx)
 		case m, ok := <-ch:
 			if !ok {
 				return nil
@@ -277,6 +294,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.conns.Done()
 	c := newConn(g, ws, claims.Subject, claims.Expiry)
 	c.serve()
+}
+
+// markAlive refreshes the alive mark; a failure (Redis away) is retried at
+// the next tick, and the mark outlives a few of those.
+func (g *Gateway) markAlive(ctx context.Context) {
+	mctx, cancel := context.WithTimeout(ctx, push.AliveTTL/5)
+	defer cancel()
+	if err := push.MarkAlive(mctx, g.cfg.Redis, g.cfg.ID); err != nil {
+		g.cfg.Logger.Debug("alive mark not refreshed", "error", err)
+	}
 }
 
 // headerHas reports whether a comma-separated header lists token

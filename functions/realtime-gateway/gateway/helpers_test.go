@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
@@ -35,6 +36,9 @@ type rig struct {
 	presence *presence.Store
 	pusher   *push.Pusher
 	kafka    *kfake.Cluster
+	rdb      *redis.Client
+	id       string        // the gateway's
+	stopRun  func()        // ends Run and waits for it
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -86,6 +90,7 @@ func newRig(t testing.TB, tune func(*gateway.Config)) *rig {
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); gw.Run(ctx, sub) }()
+	stopRun := func() { cancel(); <-done }
 	srv := httptest.NewServer(gw)
 	t.Cleanup(func() {
 		stop, c := context.WithTimeout(context.Background(), 20*time.Second)
@@ -102,7 +107,7 @@ func newRig(t testing.TB, tune func(*gateway.Config)) *rig {
 		t.Fatal(err)
 	}
 	return &rig{t: t, gw: gw, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/realtime",
-		signer: signer, presence: ps, pusher: pusher, kafka: k}
+		signer: signer, presence: ps, pusher: pusher, kafka: k, rdb: rdb, id: cfg.ID, stopRun: stopRun}
 }
 
 func (r *rig) token(u id.UserID) string {
