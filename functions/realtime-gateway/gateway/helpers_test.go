@@ -37,8 +37,8 @@ type rig struct {
 	pusher   *push.Pusher
 	kafka    *kfake.Cluster
 	rdb      *redis.Client
-	id       string        // the gateway's
-	stopRun  func()        // ends Run and waits for it
+	id       string // the gateway's
+	stopRun  func() // ends Run and waits for it
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
