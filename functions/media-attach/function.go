@@ -17,7 +17,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/functions/media-attach/attach"
 	"github.com/nova-social/nova/shared/catalog"
@@ -36,7 +35,6 @@ type MediaAttach struct {
 	mu      sync.RWMutex
 	codec   *envelope.Codec
 	backend *outbox.Backend
-	rdb     *redis.Client
 	reactor *attach.Reactor
 }
 
@@ -93,31 +91,26 @@ func (f *MediaAttach) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("media-attach: REDIS_URL: %w", err)
-	}
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: catalog.MediaAttach, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers,
+		Name: catalog.MediaAttach, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers, RedisURL: cfg.RedisURL,
 		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: f.log,
 	})
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
 	codec := envelope.NewCodec(cfg.Catalog)
-	reactor, err := newReactor(b, rdb, codec, f.log)
+	reactor, err := newReactor(b, codec, f.log)
 	if err != nil {
-		return errors.Join(err, b.Close(ctx), rdb.Close())
+		return errors.Join(err, b.Close(ctx))
 	}
 	f.mu.Lock()
-	f.codec, f.backend, f.rdb, f.reactor = codec, b, rdb, reactor
+	f.codec, f.backend, f.reactor = codec, b, reactor
 	f.mu.Unlock()
 	return nil
 }
 
-func newReactor(b *outbox.Backend, rdb *redis.Client, codec *envelope.Codec, log *slog.Logger) (*attach.Reactor, error) {
-	pending, err := pendingmedia.New(rdb, 0)
+func newReactor(b *outbox.Backend, codec *envelope.Codec, log *slog.Logger) (*attach.Reactor, error) {
+	pending, err := pendingmedia.New(b.Redis, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -131,28 +124,25 @@ func newReactor(b *outbox.Backend, rdb *redis.Client, codec *envelope.Codec, log
 // Stop stops the relay and closes the connections.
 func (f *MediaAttach) Stop(ctx context.Context) error {
 	f.mu.Lock()
-	b, rdb := f.backend, f.rdb
-	f.backend, f.rdb, f.reactor = nil, nil, nil
+	b := f.backend
+	f.backend, f.reactor = nil, nil
 	f.mu.Unlock()
 	if b == nil {
 		return nil
 	}
-	return errors.Join(b.Close(ctx), rdb.Close())
+	return b.Close(ctx)
 }
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (f *MediaAttach) Ready(ctx context.Context) (bool, error) {
 	f.mu.RLock()
-	b, rdb := f.backend, f.rdb
+	b := f.backend
 	f.mu.RUnlock()
 	if b == nil {
 		return false, nil
 	}
 	if err := b.Ping(ctx); err != nil {
 		return false, err
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("media-attach: redis: %w", err)
 	}
 	return true, nil
 }

@@ -19,7 +19,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/functions/notifier/notify"
 	"github.com/nova-social/nova/shared/catalog"
@@ -38,7 +37,6 @@ type Notifier struct {
 
 	mu      sync.RWMutex
 	backend *outbox.Backend
-	rdb     *redis.Client
 	reactor *notify.Reactor
 	stop    context.CancelFunc // the pruner's
 	done    chan struct{}
@@ -116,21 +114,16 @@ func (n *Notifier) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("notifier: REDIS_URL: %w", err)
-	}
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: catalog.Notifier, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers,
+		Name: catalog.Notifier, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers, RedisURL: cfg.RedisURL,
 		Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: n.log,
 	})
 	if err != nil {
 		return err
 	}
-	rdb := redis.NewClient(opt)
-	reactor, inbox, err := n.newReactor(b, rdb, cfg)
+	reactor, inbox, err := n.newReactor(b, cfg)
 	if err != nil {
-		return errors.Join(err, b.Close(ctx), rdb.Close())
+		return errors.Join(err, b.Close(ctx))
 	}
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
@@ -139,13 +132,13 @@ func (n *Notifier) Start(ctx context.Context, env map[string]string) error {
 		n.prune(pctx, inbox, cfg.TriggerRetention)
 	}()
 	n.mu.Lock()
-	n.backend, n.rdb, n.reactor, n.stop, n.done = b, rdb, reactor, stop, done
+	n.backend, n.reactor, n.stop, n.done = b, reactor, stop, done
 	n.mu.Unlock()
 	return nil
 }
 
-func (n *Notifier) newReactor(b *outbox.Backend, rdb *redis.Client, cfg Config) (*notify.Reactor, *notification.Service, error) {
-	online, err := presence.New(rdb, presence.DefaultConfig())
+func (n *Notifier) newReactor(b *outbox.Backend, cfg Config) (*notify.Reactor, *notification.Service, error) {
+	online, err := presence.New(b.Redis, presence.DefaultConfig())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -178,8 +171,8 @@ func (n *Notifier) prune(ctx context.Context, inbox *notification.Service, reten
 // Stop stops the pruner and the relay and closes the connections.
 func (n *Notifier) Stop(ctx context.Context) error {
 	n.mu.Lock()
-	b, rdb, stop, done := n.backend, n.rdb, n.stop, n.done
-	n.backend, n.rdb, n.reactor, n.stop, n.done = nil, nil, nil, nil, nil
+	b, stop, done := n.backend, n.stop, n.done
+	n.backend, n.reactor, n.stop, n.done = nil, nil, nil, nil
 	n.mu.Unlock()
 	if b == nil {
 		return nil
@@ -189,22 +182,19 @@ func (n *Notifier) Stop(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
-	return errors.Join(b.Close(ctx), rdb.Close())
+	return b.Close(ctx)
 }
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (n *Notifier) Ready(ctx context.Context) (bool, error) {
 	n.mu.RLock()
-	b, rdb := n.backend, n.rdb
+	b := n.backend
 	n.mu.RUnlock()
 	if b == nil {
 		return false, nil
 	}
 	if err := b.Ping(ctx); err != nil {
 		return false, err
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("notifier: redis: %w", err)
 	}
 	return true, nil
 }

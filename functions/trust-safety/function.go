@@ -21,7 +21,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/functions/trust-safety/screen"
 	"github.com/nova-social/nova/shared/catalog"
@@ -38,7 +37,6 @@ type TrustSafety struct {
 
 	mu      sync.RWMutex
 	backend *outbox.Backend
-	rdb     *redis.Client
 	reactor *screen.Reactor
 }
 
@@ -143,12 +141,8 @@ func (f *TrustSafety) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("trust-safety: REDIS_URL: %w", err)
-	}
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: catalog.TrustSafety, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers,
+		Name: catalog.TrustSafety, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers, RedisURL: cfg.RedisURL,
 		Migrations: []func(context.Context, *pgxpool.Pool) error{moderation.Migrate}, Logger: f.log,
 	})
 	if err != nil {
@@ -158,10 +152,9 @@ func (f *TrustSafety) Start(ctx context.Context, env map[string]string) error {
 	if err != nil {
 		return errors.Join(err, b.Close(ctx))
 	}
-	rdb := redis.NewClient(opt)
 	f.mu.Lock()
-	f.backend, f.rdb = b, rdb
-	f.reactor = screen.NewReactor(policy, screen.NewRepeats(rdb, cfg.KeyPrefix, cfg.Rules.RepeatWindow), store, f.log)
+	f.backend = b
+	f.reactor = screen.NewReactor(policy, screen.NewRepeats(b.Redis, cfg.KeyPrefix, cfg.Rules.RepeatWindow), store, f.log)
 	f.mu.Unlock()
 	return nil
 }
@@ -170,28 +163,25 @@ func (f *TrustSafety) Start(ctx context.Context, env map[string]string) error {
 // relay) and closes the connections.
 func (f *TrustSafety) Stop(ctx context.Context) error {
 	f.mu.Lock()
-	b, rdb := f.backend, f.rdb
-	f.backend, f.rdb, f.reactor = nil, nil, nil
+	b := f.backend
+	f.backend, f.reactor = nil, nil
 	f.mu.Unlock()
 	if b == nil {
 		return nil
 	}
-	return errors.Join(b.Close(ctx), rdb.Close())
+	return b.Close(ctx)
 }
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (f *TrustSafety) Ready(ctx context.Context) (bool, error) {
 	f.mu.RLock()
-	b, rdb := f.backend, f.rdb
+	b := f.backend
 	f.mu.RUnlock()
 	if b == nil {
 		return false, nil
 	}
 	if err := b.Ping(ctx); err != nil {
 		return false, err
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("trust-safety: redis: %w", err)
 	}
 	return true, nil
 }

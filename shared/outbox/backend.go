@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/migrate"
@@ -22,7 +23,10 @@ type BackendConfig struct {
 	Brokers []string
 	// Migrations run after the outbox's own, in order.
 	Migrations []func(context.Context, *pgxpool.Pool) error
-	Logger     *slog.Logger
+	// RedisURL, when set, opens Backend.Redis for a function that keeps
+	// part of its state there; Ping and Close then cover it too.
+	RedisURL string
+	Logger   *slog.Logger
 }
 
 // Validate reports a configuration a function cannot start with.
@@ -44,7 +48,8 @@ func (c BackendConfig) Validate() error {
 // publishing what the function enqueues until Close. Functions whose
 // reactions write rows and emit events in one transaction open one at Start.
 type Backend struct {
-	Pool *pgxpool.Pool
+	Pool  *pgxpool.Pool
+	Redis *redis.Client // nil unless BackendConfig.RedisURL was set
 
 	name     string
 	producer *kafka.Producer
@@ -61,6 +66,12 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	var redisOpt *redis.Options
+	if cfg.RedisURL != "" {
+		if redisOpt, err = redis.ParseURL(cfg.RedisURL); err != nil {
+			return nil, fmt.Errorf("%s: REDIS_URL: %w", cfg.Name, err)
+		}
 	}
 	b := &Backend{name: cfg.Name}
 	defer func() {
@@ -83,6 +94,9 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	if err != nil {
 		return nil, err
 	}
+	if redisOpt != nil {
+		b.Redis = redis.NewClient(redisOpt)
+	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel, b.done = cancel, make(chan struct{})
 	go func() {
@@ -94,23 +108,32 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	return b, nil
 }
 
-// Ping reports whether PostgreSQL answers.
+// Ping reports whether PostgreSQL, and Redis when opened, answer.
 func (b *Backend) Ping(ctx context.Context) error {
 	if err := b.Pool.Ping(ctx); err != nil {
 		return fmt.Errorf("%s: database: %w", b.name, err)
+	}
+	if b.Redis != nil {
+		if err := b.Redis.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("%s: redis: %w", b.name, err)
+		}
 	}
 	return nil
 }
 
 // Close stops the relay (rows not yet sent wait in the outbox for the next
-// one), waiting for it until ctx ends, then closes the producer and pool.
+// one), waiting for it until ctx ends, then closes the producer, Redis and
+// the pool.
 func (b *Backend) Close(ctx context.Context) error {
 	b.cancel()
 	select {
 	case <-b.done:
 	case <-ctx.Done():
 	}
-	err := b.producer.Close()
+	errs := []error{b.producer.Close()}
+	if b.Redis != nil {
+		errs = append(errs, b.Redis.Close())
+	}
 	b.Pool.Close()
-	return err
+	return errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/testrig"
 )
 
 func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
@@ -18,6 +19,7 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 	var migrated bool
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 		Name: "fn", DatabaseURL: f.dsn, Brokers: f.kafka.ListenAddrs(), Logger: f.quiet,
+		RedisURL: testrig.RedisURL(t),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{func(context.Context, *pgxpool.Pool) error {
 			migrated = true
 			return nil
@@ -32,6 +34,9 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 	if err := b.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.Redis.Ping(ctx).Err(); err != nil {
+		t.Fatalf("Redis not opened: %v", err)
+	}
 	c := f.consume(t, catalog.ContentEvents)
 	id := f.enqueue(t, post("ann", 1))
 	if r := c.until(t, 1)[0]; r.ID != id {
@@ -44,6 +49,9 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 	if err := b.Pool.Ping(ctx); err == nil {
 		t.Error("the pool still answers after Close")
 	}
+	if err := b.Redis.Ping(ctx).Err(); err == nil {
+		t.Error("Redis still answers after Close")
+	}
 }
 
 func TestBackendRefusesMissingSettingsAndCleansUpAfterFailure(t *testing.T) {
@@ -53,6 +61,12 @@ func TestBackendRefusesMissingSettingsAndCleansUpAfterFailure(t *testing.T) {
 		t.Fatalf("got %v, want both settings named", err)
 	}
 	f := setup(t)
+	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
+		Name: "fn", DatabaseURL: f.dsn, Brokers: f.kafka.ListenAddrs(), RedisURL: "http://not-redis",
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "fn: REDIS_URL:") {
+		t.Fatalf("bad REDIS_URL: %v", err)
+	}
 	boom := errors.New("boom")
 	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
 		Name: "fn", DatabaseURL: f.dsn, Brokers: f.kafka.ListenAddrs(),
