@@ -3,14 +3,11 @@ package function_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-	fcloudevents "knative.dev/func-go/cloudevents"
 
 	function "github.com/nova-social/nova/functions/analytics"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
@@ -18,6 +15,7 @@ import (
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -25,32 +23,14 @@ import (
 func host(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
 	pool := testrig.Postgres(t)
-	f := function.New()
-	if err := f.Start(context.Background(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Stop(context.Background()) })
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
-	t.Cleanup(srv.Close)
-	resp, err := http.Get(srv.URL + "/health/readiness")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("not ready: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	return srv.URL, pool
+	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": pool.Config().ConnString()})
+	return url, pool
 }
 
 func send(t *testing.T, url string, e cloudevents.Event) int {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var httpRes *cehttp.Result
-	if res := c.Send(context.Background(), e); !cloudevents.ResultAs(res, &httpRes) {
-		t.Fatalf("no HTTP result: %v", res)
-	}
-	return httpRes.StatusCode
+	code, _ := eventfunctest.Send(t, url, e)
+	return code
 }
 
 func TestEngagementsOverHTTPCountOnce(t *testing.T) {

@@ -1,17 +1,15 @@
 // Package function is the chat-push Knative function (realtime-chat-service's
-// consumer of messaging-events). Handle decodes the event and hands it to
-// package chatpush, which does the work.
+// consumer of messaging-events). Each event goes to package chatpush, which
+// pushes the message to the gateways its recipients are connected to.
 //
 // kn func builds it with a scaffold whose main calls
-// knative.dev/func-go/cloudevents.Start(New()).
+// knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
+// shared/eventfunc for why).
 package function
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
@@ -20,92 +18,60 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/presence"
 	"github.com/nova-social/nova/shared/push"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // ChatPush is the function instance.
 type ChatPush struct {
-	log   *slog.Logger
-	codec *envelope.Codec
-
-	mu      sync.RWMutex
-	rdb     *redis.Client
-	reactor *chatpush.Reactor
+	*eventfunc.Function[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *ChatPush {
-	return &ChatPush{
-		log:   slog.Default().With("function", catalog.ChatPush),
-		codec: envelope.NewCodec(catalog.Default()),
-	}
+	return &ChatPush{eventfunc.New(catalog.ChatPush, setup)}
 }
 
-var errNotStarted = errors.New("chat-push: not started")
-
-// Start connects to Redis.
-func (f *ChatPush) Start(_ context.Context, env map[string]string) error {
-	url := env["REDIS_URL"]
-	if url == "" {
-		return errors.New("chat-push: REDIS_URL is not set")
+// setup reads REDIS_URL; opening connects to Redis, where presence and the
+// gateways' channels are.
+func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
+	cfg := redisdb.FromEnv(env)
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return fmt.Errorf("chat-push: REDIS_URL: %w", err)
-	}
-	rdb := redis.NewClient(opt)
-	ps, err := presence.New(rdb, presence.DefaultConfig())
-	if err != nil {
-		rdb.Close()
-		return err
-	}
-	p, err := push.NewPusher(rdb, ps)
-	if err != nil {
-		rdb.Close()
-		return err
-	}
-	f.mu.Lock()
-	f.rdb, f.reactor = rdb, chatpush.NewReactor(p, f.log)
-	f.mu.Unlock()
-	return nil
+	codec := envelope.NewCodec(catalog.Default())
+	return func(ctx context.Context) (*unit, error) {
+		rdb, err := redisdb.Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		ps, err := presence.New(rdb, presence.DefaultConfig())
+		if err != nil {
+			rdb.Close()
+			return nil, err
+		}
+		p, err := push.NewPusher(rdb, ps)
+		if err != nil {
+			rdb.Close()
+			return nil, err
+		}
+		return &unit{rdb: rdb, codec: codec, reactor: chatpush.NewReactor(p, log)}, nil
+	}, nil
 }
 
-// Stop closes the connection.
-func (f *ChatPush) Stop(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var err error
-	if f.rdb != nil {
-		err = f.rdb.Close()
-	}
-	f.rdb, f.reactor = nil, nil
-	return err
+type unit struct {
+	rdb     *redis.Client
+	codec   *envelope.Codec
+	reactor *chatpush.Reactor
 }
 
-// Ready reports whether Redis answers.
-func (f *ChatPush) Ready(ctx context.Context) (bool, error) {
-	f.mu.RLock()
-	rdb := f.rdb
-	f.mu.RUnlock()
-	if rdb == nil {
-		return false, nil
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("chat-push: redis: %w", err)
-	}
-	return true, nil
+// Receive pushes one message.
+func (u *unit) Receive(ctx context.Context, e event.Event) error {
+	return delivery.Apply(ctx, u.codec, e, u.reactor.React)
 }
 
-// Handle pushes one event. Its error is a protocol result: 4xx for an event
-// that can never be pushed (dead-lettered at once), 5xx for one that may
-// succeed on retry.
-func (f *ChatPush) Handle(ctx context.Context, e event.Event) error {
-	f.mu.RLock()
-	r := f.reactor
-	f.mu.RUnlock()
-	if r == nil {
-		return delivery.Result(errNotStarted)
-	}
-	return delivery.Handle(ctx, f.codec, e, r.React, f.log)
-}
+func (u *unit) Ping(ctx context.Context) error { return u.rdb.Ping(ctx).Err() }
+func (u *unit) Close(context.Context) error    { return u.rdb.Close() }

@@ -3,36 +3,27 @@ package function_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/jackc/pgx/v5/pgxpool"
+	fhttp "knative.dev/func-go/http"
 
 	function "github.com/nova-social/nova/functions/dead-letter"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// The function served as production serves it (func-go's CloudEvents
-// service) stores a binary-mode dead letter and acknowledges it.
+// The function served as production serves it (func-go's http runtime)
+// stores a binary-mode dead letter and acknowledges it.
 func TestDeadLetterFunction(t *testing.T) {
 	ctx := context.Background()
 	dsn := testrig.PostgresURL(t)
-	f, err := funchost.Serve(ctx, funchost.Options{
-		Name: "dead-letter", Instance: function.New(), Invoke: funchost.InvokeCloudEvent,
-		Addr: "127.0.0.1:0", Config: map[string]string{"DATABASE_URL": dsn},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Stop(ctx)
+	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": dsn})
 
-	c, err := cloudevents.NewClientHTTP()
-	if err != nil {
-		t.Fatal(err)
-	}
 	e := cloudevents.NewEvent()
 	e.SetID("dl-1")
 	e.SetSource("/nova/identity-service")
@@ -41,10 +32,8 @@ func TestDeadLetterFunction(t *testing.T) {
 	e.SetExtension(store.ExtErrorCode, "500")
 	e.SetExtension(store.ExtKafkaTopic, "user-events")
 	for range 2 { // a redelivery is acknowledged too
-		res := c.Send(cloudevents.ContextWithTarget(ctx, f.URL()), e)
-		var hr *cehttp.Result
-		if !cloudevents.IsACK(res) || !cloudevents.ResultAs(res, &hr) || hr.StatusCode >= http.StatusMultipleChoices {
-			t.Fatalf("send: %v", res)
+		if code, body := eventfunctest.Send(t, url, e); code != http.StatusOK {
+			t.Fatalf("send: %d %s", code, body)
 		}
 	}
 
@@ -69,5 +58,28 @@ func TestDeadLetterNotReadyWithoutDatabase(t *testing.T) {
 	}
 	if err := d.Start(context.Background(), map[string]string{}); err == nil {
 		t.Fatal("started without DATABASE_URL")
+	}
+}
+
+// The store unreachable at start: the function waits, not ready, and
+// answers deliveries with 503 so the source retries them (a dead letter
+// acknowledged without being stored would be lost).
+func TestDeadLetterWaitsForItsDatabase(t *testing.T) {
+	d := function.New()
+	if err := d.Start(context.Background(), map[string]string{"DATABASE_URL": "postgres://nova@127.0.0.1:1/nova?connect_timeout=1"}); err != nil {
+		t.Fatalf("Start with the database down: %v", err)
+	}
+	defer d.Stop(context.Background())
+	srv := httptest.NewServer(fhttp.New(d).Handler)
+	defer srv.Close()
+	e := cloudevents.NewEvent()
+	e.SetID("dl-2")
+	e.SetSource("/nova/identity-service")
+	e.SetType("com.nova.identity.user.registered")
+	if code, body := eventfunctest.Send(t, srv.URL, e); code != http.StatusServiceUnavailable {
+		t.Fatalf("delivery while the database is down: %d %s, want 503", code, body)
+	}
+	if code, body := eventfunctest.Get(t, srv.URL+"/health/readiness"); code == http.StatusOK || !strings.Contains(body, "dead-letter") {
+		t.Fatalf("readiness %d %q, want not ready naming the function", code, body)
 	}
 }

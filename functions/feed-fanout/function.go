@@ -3,7 +3,8 @@
 // decodes the event and hands it to package fanout, which does the work.
 //
 // kn func builds it with a scaffold whose main calls
-// knative.dev/func-go/cloudevents.Start(New()).
+// knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
+// shared/eventfunc for why).
 package function
 
 import (
@@ -12,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
@@ -22,31 +22,26 @@ import (
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/emitter"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/feed"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/lifecycle"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // FeedFanout is the function instance.
 type FeedFanout struct {
-	log *slog.Logger
-
-	mu       sync.RWMutex
-	codec    *envelope.Codec
-	rdb      *redis.Client
-	producer *kafka.Producer
-	reactor  *fanout.Reactor
+	*eventfunc.Function[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *FeedFanout {
-	return &FeedFanout{log: slog.Default().With("function", catalog.FeedFanout)}
+	return &FeedFanout{eventfunc.New(catalog.FeedFanout, setup)}
 }
-
-var errNotStarted = errors.New("feed-fanout: not started")
 
 // Config is read from the function's environment (func.yaml run.envs).
 type Config struct {
-	RedisURL     string
+	Redis        redisdb.Config
 	KafkaBrokers []string
 	Feed         feed.Config
 	// Catalog names the topics (KAFKA_TOPIC_CONTENT_EVENTS renames one).
@@ -55,13 +50,13 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{RedisURL: env["REDIS_URL"], Feed: feed.DefaultConfig()}
+	c := Config{Redis: redisdb.FromEnv(env), Feed: feed.DefaultConfig()}
 	var err error
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, fmt.Errorf("feed-fanout: %w", err)
 	}
-	if c.RedisURL == "" {
-		return c, errors.New("feed-fanout: REDIS_URL is not set")
+	if err := c.Redis.Validate(); err != nil {
+		return c, fmt.Errorf("feed-fanout: %w", err)
 	}
 	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(c.KafkaBrokers) == 0 {
@@ -87,73 +82,49 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	return c, c.Feed.Validate()
 }
 
-// Start connects to Redis and Kafka.
-func (f *FeedFanout) Start(ctx context.Context, env map[string]string) error {
+// setup reads the configuration; opening connects to Redis and Kafka.
+func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
-		return err
-	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("feed-fanout: REDIS_URL: %w", err)
-	}
-	rdb := redis.NewClient(opt)
-	store, err := feed.NewStore(rdb, cfg.Feed)
-	if err != nil {
-		rdb.Close()
-		return err
-	}
-	producer, err := kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...))
-	if err != nil {
-		rdb.Close()
-		return fmt.Errorf("feed-fanout: kafka: %w", err)
+		return nil, err
 	}
 	codec := envelope.NewCodec(cfg.Catalog)
-	f.mu.Lock()
-	f.codec, f.rdb, f.producer = codec, rdb, producer
-	f.reactor = fanout.NewReactor(store, emitter.NewKafka(codec, producer), f.log)
-	f.mu.Unlock()
-	return nil
+	return func(ctx context.Context) (_ *unit, err error) {
+		rdb, err := redisdb.Open(ctx, cfg.Redis)
+		if err != nil {
+			return nil, err
+		}
+		store, err := feed.NewStore(rdb, cfg.Feed)
+		if err != nil {
+			rdb.Close()
+			return nil, err
+		}
+		producer, err := kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...))
+		if err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		return &unit{rdb: rdb, producer: producer, codec: codec,
+			reactor: fanout.NewReactor(store, emitter.NewKafka(codec, producer), log)}, nil
+	}, nil
 }
 
-// Stop closes the connections.
-func (f *FeedFanout) Stop(context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var errs []error
-	if f.producer != nil {
-		errs = append(errs, f.producer.Close())
-	}
-	if f.rdb != nil {
-		errs = append(errs, f.rdb.Close())
-	}
-	f.rdb, f.producer, f.reactor = nil, nil, nil
-	return errors.Join(errs...)
+type unit struct {
+	rdb      *redis.Client
+	producer *kafka.Producer
+	codec    *envelope.Codec
+	reactor  *fanout.Reactor
 }
 
-// Ready reports whether Redis answers.
-func (f *FeedFanout) Ready(ctx context.Context) (bool, error) {
-	f.mu.RLock()
-	rdb := f.rdb
-	f.mu.RUnlock()
-	if rdb == nil {
-		return false, nil
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("feed-fanout: redis: %w", err)
-	}
-	return true, nil
+// Receive applies one event to the feeds.
+func (u *unit) Receive(ctx context.Context, e event.Event) error {
+	return delivery.Apply(ctx, u.codec, e, u.reactor.React)
 }
 
-// Handle applies one event to the feeds. Its error is a protocol result:
-// 4xx for an event that can never be applied (dead-lettered at once), 5xx
-// for one that may succeed on retry.
-func (f *FeedFanout) Handle(ctx context.Context, e event.Event) error {
-	f.mu.RLock()
-	r, codec := f.reactor, f.codec
-	f.mu.RUnlock()
-	if r == nil {
-		return delivery.Result(errNotStarted)
-	}
-	return delivery.Handle(ctx, codec, e, r.React, f.log)
+// Ping reports whether Redis answers.
+func (u *unit) Ping(ctx context.Context) error { return u.rdb.Ping(ctx).Err() }
+
+// Close closes the producer (after what it holds is sent) and Redis.
+func (u *unit) Close(context.Context) error {
+	return errors.Join(u.producer.Close(), u.rdb.Close())
 }

@@ -3,63 +3,42 @@ package function_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	fcloudevents "knative.dev/func-go/cloudevents"
 
 	function "github.com/nova-social/nova/functions/feed-fanout"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/feed"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// host serves a started instance through func-go's CloudEvents middleware,
-// as the kn func scaffold does in production.
+// host serves a started instance as the kn func scaffold does in
+// production (func-go's http runtime).
 func host(t *testing.T) (url string, brokers []string) {
 	t.Helper()
 	k := testrig.Kafka(t)
-	f := function.New()
-	ctx := context.Background()
-	if err := f.Start(ctx, map[string]string{
+	url = eventfunctest.Serve(t, function.New(), map[string]string{
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Stop(context.Background()) })
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
-	t.Cleanup(srv.Close)
-	resp, err := http.Get(srv.URL + "/health/readiness")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("not ready: %v %v", resp, err)
-	}
-	return srv.URL, k.ListenAddrs()
+	})
+	return url, k.ListenAddrs()
 }
 
 func send(t *testing.T, url string, e cloudevents.Event) int {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := c.Send(context.Background(), e)
-	var httpRes *cehttp.Result
-	if !cloudevents.ResultAs(res, &httpRes) {
-		t.Fatalf("no HTTP result: %v", res)
-	}
-	return httpRes.StatusCode
+	code, _ := eventfunctest.Send(t, url, e)
+	return code
 }
 
 func TestPostCreatedOverHTTPFillsFeedAndAnnounces(t *testing.T) {

@@ -3,50 +3,32 @@ package function_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	fcloudevents "knative.dev/func-go/cloudevents"
 
 	function "github.com/nova-social/nova/functions/media-attach"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/pendingmedia"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// Served through func-go's CloudEvents middleware, as in production: a
+// Served through func-go's http runtime, as in production: a
 // MediaUploaded without a post lands in the pending set; an undecodable
 // event and someone else's post answer 4xx (dead-letter at once).
 func TestOverHTTP(t *testing.T) {
 	k := testrig.Kafka(t)
-	f := function.New()
-	if err := f.Start(context.Background(), map[string]string{"DATABASE_URL": testrig.PostgresURL(t),
-		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Stop(context.Background()) })
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
-	t.Cleanup(srv.Close)
-	if res, err := http.Get(srv.URL + "/health/readiness"); err != nil || res.StatusCode != http.StatusOK {
-		t.Fatalf("not ready: %v %v", res, err)
-	}
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": testrig.PostgresURL(t),
+		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")})
 	send := func(e cloudevents.Event) int {
-		var r *cehttp.Result
-		if !cloudevents.ResultAs(c.Send(context.Background(), e), &r) {
-			t.Fatal("no HTTP result")
-		}
-		return r.StatusCode
+		code, _ := eventfunctest.Send(t, url, e)
+		return code
 	}
 	codec := envelope.NewCodec(catalog.Default())
 	user := id.NewUserID()

@@ -10,7 +10,8 @@
 // twice changes nothing, so redelivery is harmless.
 //
 // kn func builds it with a scaffold whose main calls
-// knative.dev/func-go/cloudevents.Start(New()).
+// knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
+// shared/eventfunc for why).
 package function
 
 import (
@@ -18,7 +19,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -28,31 +28,24 @@ import (
 	"github.com/nova-social/nova/shared/content"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/moderation"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/postgres"
 )
 
 // ModerationApply is the function instance.
 type ModerationApply struct {
-	log   *slog.Logger
-	codec *envelope.Codec
-
-	mu      sync.RWMutex
-	backend *outbox.Backend
-	content *content.Service
+	*eventfunc.Function[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *ModerationApply {
-	return &ModerationApply{
-		log:   slog.Default().With("function", catalog.ModerationApply),
-		codec: envelope.NewCodec(catalog.Default()),
-	}
+	return &ModerationApply{eventfunc.New(catalog.ModerationApply, setup)}
 }
-
-var errNotStarted = errors.New("moderation-apply: not started")
 
 // noFollows is the follow graph of a content service that only moderates:
 // Moderate never asks who follows whom.
@@ -62,72 +55,50 @@ func (noFollows) Follows(context.Context, id.UserID, id.UserID) (bool, error) {
 	return false, errors.New("moderation-apply: the follow graph is not available here")
 }
 
-// Start connects to PostgreSQL and Kafka, applies the content and outbox
-// migrations and starts the outbox relay.
-func (f *ModerationApply) Start(ctx context.Context, env map[string]string) error {
-	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: catalog.ModerationApply, DatabaseURL: env["DATABASE_URL"], Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
-		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: f.log,
-	})
-	if err != nil {
-		return err
+// setup reads DATABASE_URL (and PGPASSWORD) and KAFKA_BROKERS; opening
+// connects, applies the content and outbox migrations and starts the
+// outbox relay.
+func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
+	cfg := outbox.BackendConfig{
+		Name: catalog.ModerationApply, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: log,
 	}
-	svc, err := content.New(content.Config{Pool: b.Pool, Outbox: outbox.New(f.codec), Follows: noFollows{}, Logger: f.log})
-	if err != nil {
-		return errors.Join(err, b.Close(ctx))
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	f.mu.Lock()
-	f.backend, f.content = b, svc
-	f.mu.Unlock()
-	return nil
+	codec := envelope.NewCodec(catalog.Default())
+	return func(ctx context.Context) (*unit, error) {
+		b, err := outbox.OpenBackend(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		svc, err := content.New(content.Config{Pool: b.Pool, Outbox: outbox.New(codec), Follows: noFollows{}, Logger: log})
+		if err != nil {
+			return nil, errors.Join(err, b.Close(ctx))
+		}
+		return &unit{Backend: b, codec: codec, content: svc, log: log}, nil
+	}, nil
 }
 
-// Stop stops the relay (unsent rows wait in the outbox) and closes the
-// connections.
-func (f *ModerationApply) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	b := f.backend
-	f.backend, f.content = nil, nil
-	f.mu.Unlock()
-	if b == nil {
-		return nil
-	}
-	return b.Close(ctx)
-}
-
-// Ready reports whether PostgreSQL answers.
-func (f *ModerationApply) Ready(ctx context.Context) (bool, error) {
-	f.mu.RLock()
-	b := f.backend
-	f.mu.RUnlock()
-	if b == nil {
-		return false, nil
-	}
-	if err := b.Ping(ctx); err != nil {
-		return false, err
-	}
-	return true, nil
+// unit is the function's PostgreSQL with its relay (Ping, Close) and the
+// content service applying decisions to it.
+type unit struct {
+	*outbox.Backend
+	codec   *envelope.Codec
+	content *content.Service
+	log     *slog.Logger
 }
 
 // errBadDecision marks a decision that can never be applied.
 var errBadDecision = errors.New("moderation-apply: decision cannot be applied")
 
-// Handle applies one event. Its error is a protocol result: 4xx for a
-// decision that can never be applied (dead-lettered at once), 5xx for one
-// that may succeed on retry.
-func (f *ModerationApply) Handle(ctx context.Context, e event.Event) error {
-	f.mu.RLock()
-	svc := f.content
-	f.mu.RUnlock()
-	if svc == nil {
-		return delivery.Result(errNotStarted)
-	}
-	return delivery.Handle(ctx, f.codec, e, func(ctx context.Context, d envelope.Decoded) error {
-		return f.apply(ctx, svc, d)
-	}, f.log)
+// Receive applies one decision. One that can never be applied is a
+// permanent failure, dead-lettered at once.
+func (u *unit) Receive(ctx context.Context, e event.Event) error {
+	return delivery.Apply(ctx, u.codec, e, u.apply)
 }
 
-func (f *ModerationApply) apply(ctx context.Context, svc *content.Service, d envelope.Decoded) error {
+func (u *unit) apply(ctx context.Context, d envelope.Decoded) error {
 	m, ok := d.Message.(*eventsv1.ModerationDecision)
 	if !ok {
 		return nil // another event of the topic; not ours
@@ -153,7 +124,7 @@ func (f *ModerationApply) apply(ctx context.Context, svc *content.Service, d env
 	if decidedBy == "" {
 		decidedBy = content.DecidedByRules
 	}
-	out, err := svc.Moderate(ctx, content.Moderation{
+	out, err := u.content.Moderate(ctx, content.Moderation{
 		PostID: pid, Action: action, Reason: moderation.ReasonText(m.GetReasons()),
 		DecidedBy: decidedBy, ContentAt: m.GetContentAt().AsTime(),
 	})
@@ -163,6 +134,6 @@ func (f *ModerationApply) apply(ctx context.Context, svc *content.Service, d env
 	if err != nil {
 		return err
 	}
-	f.log.InfoContext(ctx, "decision applied", "post", pid, "action", action, "decided_by", decidedBy, "outcome", out)
+	u.log.InfoContext(ctx, "decision applied", "post", pid, "action", action, "decided_by", decidedBy, "outcome", out)
 	return nil
 }

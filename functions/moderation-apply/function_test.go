@@ -3,24 +3,22 @@ package function_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	fcloudevents "knative.dev/func-go/cloudevents"
 
 	function "github.com/nova-social/nova/functions/moderation-apply"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/content"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/outbox"
@@ -33,15 +31,8 @@ func (everyoneFollows) Follows(context.Context, id.UserID, id.UserID) (bool, err
 
 func send(t *testing.T, url string, e cloudevents.Event) int {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res *cehttp.Result
-	if r := c.Send(context.Background(), e); !cloudevents.ResultAs(r, &res) {
-		t.Fatalf("no HTTP result: %v", r)
-	}
-	return res.StatusCode
+	code, _ := eventfunctest.Send(t, url, e)
+	return code
 }
 
 // A HIDE decision over HTTP hides the post (its author sees why) and its
@@ -51,14 +42,8 @@ func send(t *testing.T, url string, e cloudevents.Event) int {
 func TestDecisionsAreAppliedToPosts(t *testing.T) {
 	k := testrig.Kafka(t)
 	dsn := testrig.PostgresURL(t)
-	f := function.New()
 	ctx := context.Background()
-	if err := f.Start(ctx, map[string]string{"DATABASE_URL": dsn, "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Stop(context.Background()) })
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
-	defer srv.Close()
+	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": dsn, "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")})
 
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
@@ -94,11 +79,11 @@ func TestDecisionsAreAppliedToPosts(t *testing.T) {
 		decision(flagged, eventsv1.ModerationAction_MODERATION_ACTION_FLAG, flagged.CreatedAt),
 		decision(flagged, eventsv1.ModerationAction_MODERATION_ACTION_HIDE, flagged.CreatedAt.Add(-time.Second)), // stale
 	} {
-		if code := send(t, srv.URL, e); code != http.StatusOK {
+		if code := send(t, url, e); code != http.StatusOK {
 			t.Fatalf("decision %d answered %d", i, code)
 		}
 	}
-	if code := send(t, srv.URL, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
+	if code := send(t, url, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
 		t.Fatalf("a decision without action answered %d, want 4xx", code)
 	}
 

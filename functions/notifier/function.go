@@ -1,12 +1,13 @@
 // Package function is the notifier Knative function (notification-service's
-// consumer of messaging-events, user-events and analytics-events). Handle
-// decodes the event and hands it to package notify, which decides who is
+// consumer of messaging-events, user-events and analytics-events). Each
+// event goes to package notify, which decides who is
 // notified; the inbox (shared/notification) stores, groups and deduplicates
 // in PostgreSQL and announces NotificationCreated through the outbox, which
 // this function relays to Kafka.
 //
 // kn func builds it with a scaffold whose main calls
-// knative.dev/func-go/cloudevents.Start(New()).
+// knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
+// shared/eventfunc for why).
 package function
 
 import (
@@ -14,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -24,38 +24,30 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/notification"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/presence"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // Notifier is the function instance.
 type Notifier struct {
-	log   *slog.Logger
-	codec *envelope.Codec
-
-	mu      sync.RWMutex
-	backend *outbox.Backend
-	reactor *notify.Reactor
-	stop    context.CancelFunc // the pruner's
-	done    chan struct{}
+	*eventfunc.Function[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *Notifier {
-	return &Notifier{
-		log:   slog.Default().With("function", catalog.Notifier),
-		codec: envelope.NewCodec(catalog.Default()),
-	}
+	return &Notifier{eventfunc.New(catalog.Notifier, setup)}
 }
-
-var errNotStarted = errors.New("notifier: not started")
 
 // Config is read from the function's environment (func.yaml run.envs).
 type Config struct {
-	DatabaseURL  string
-	RedisURL     string
+	Database     postgres.Config
+	Redis        redisdb.Config
 	KafkaBrokers []string
 	// GroupWindow is how long an unread notification absorbs further
 	// actions of its group (NOTIFY_GROUP_WINDOW, default 1h).
@@ -68,7 +60,7 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{DatabaseURL: env["DATABASE_URL"], RedisURL: env["REDIS_URL"],
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env),
 		GroupWindow: time.Hour, TriggerRetention: 7 * 24 * time.Hour}
 	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	for name, dst := range map[string]*time.Duration{"NOTIFY_GROUP_WINDOW": &c.GroupWindow, "NOTIFY_TRIGGER_RETENTION": &c.TriggerRetention} {
@@ -86,11 +78,11 @@ func ConfigFrom(env map[string]string) (Config, error) {
 // Validate reports a configuration the function cannot start with.
 func (c Config) Validate() error {
 	var errs []error
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is not set"))
+	if err := c.Database.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL is not set"))
+	if err := c.Redis.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
@@ -107,58 +99,59 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Start connects to PostgreSQL (migrating the inbox and the outbox), Redis
-// and Kafka, and starts the outbox relay.
-func (n *Notifier) Start(ctx context.Context, env map[string]string) error {
+// setup reads the configuration; opening connects to PostgreSQL (migrating
+// the inbox and the outbox), Redis and Kafka, and starts the outbox relay
+// and the pruner.
+func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: catalog.Notifier, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers, RedisURL: cfg.RedisURL,
-		Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: n.log,
-	})
-	if err != nil {
-		return err
-	}
-	reactor, inbox, err := n.newReactor(b, cfg)
-	if err != nil {
-		return errors.Join(err, b.Close(ctx))
-	}
-	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		n.prune(pctx, inbox, cfg.TriggerRetention)
-	}()
-	n.mu.Lock()
-	n.backend, n.reactor, n.stop, n.done = b, reactor, stop, done
-	n.mu.Unlock()
-	return nil
+	codec := envelope.NewCodec(catalog.Default())
+	return func(ctx context.Context) (*unit, error) {
+		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, RedisURL: cfg.Redis.URL,
+			Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		reactor, inbox, err := newReactor(b, codec, cfg, log)
+		if err != nil {
+			return nil, errors.Join(err, b.Close(ctx))
+		}
+		pctx, stop := context.WithCancel(context.Background())
+		u := &unit{Backend: b, codec: codec, reactor: reactor, stop: stop, done: make(chan struct{})}
+		go func() {
+			defer close(u.done)
+			prune(pctx, inbox, cfg.TriggerRetention, log)
+		}()
+		return u, nil
+	}, nil
 }
 
-func (n *Notifier) newReactor(b *outbox.Backend, cfg Config) (*notify.Reactor, *notification.Service, error) {
+func newReactor(b *outbox.Backend, codec *envelope.Codec, cfg Config, log *slog.Logger) (*notify.Reactor, *notification.Service, error) {
 	online, err := presence.New(b.Redis, presence.DefaultConfig())
 	if err != nil {
 		return nil, nil, err
 	}
-	inbox, err := notification.New(notification.Config{Pool: b.Pool, Outbox: outbox.New(n.codec), Logger: n.log, GroupWindow: cfg.GroupWindow})
+	inbox, err := notification.New(notification.Config{Pool: b.Pool, Outbox: outbox.New(codec), Logger: log, GroupWindow: cfg.GroupWindow})
 	if err != nil {
 		return nil, nil, err
 	}
-	reactor, err := notify.NewReactor(inbox, online, n.log)
+	reactor, err := notify.NewReactor(inbox, online, log)
 	return reactor, inbox, err
 }
 
 // prune forgets processed events older than retention, hourly.
-func (n *Notifier) prune(ctx context.Context, inbox *notification.Service, retention time.Duration) {
+func prune(ctx context.Context, inbox *notification.Service, retention time.Duration, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if c, err := inbox.Prune(ctx, time.Now().Add(-retention)); err != nil && ctx.Err() == nil {
-			n.log.Warn("pruning processed events failed", "error", err)
+			log.Warn("pruning processed events failed", "error", err)
 		} else if c > 0 {
-			n.log.Info("pruned processed events", "count", c)
+			log.Info("pruned processed events", "count", c)
 		}
 		select {
 		case <-ctx.Done():
@@ -168,46 +161,27 @@ func (n *Notifier) prune(ctx context.Context, inbox *notification.Service, reten
 	}
 }
 
-// Stop stops the pruner and the relay and closes the connections.
-func (n *Notifier) Stop(ctx context.Context) error {
-	n.mu.Lock()
-	b, stop, done := n.backend, n.stop, n.done
-	n.backend, n.reactor, n.stop, n.done = nil, nil, nil, nil
-	n.mu.Unlock()
-	if b == nil {
-		return nil
-	}
-	stop()
+// unit is the function's PostgreSQL and Redis with its relay, the reactor
+// filing notifications, and the pruner.
+type unit struct {
+	*outbox.Backend
+	codec   *envelope.Codec
+	reactor *notify.Reactor
+	stop    context.CancelFunc // the pruner's
+	done    chan struct{}
+}
+
+// Receive files the notifications of one event.
+func (u *unit) Receive(ctx context.Context, e event.Event) error {
+	return delivery.Apply(ctx, u.codec, e, u.reactor.React)
+}
+
+// Close stops the pruner and the relay and closes the connections.
+func (u *unit) Close(ctx context.Context) error {
+	u.stop()
 	select {
-	case <-done:
+	case <-u.done:
 	case <-ctx.Done():
 	}
-	return b.Close(ctx)
-}
-
-// Ready reports whether PostgreSQL and Redis answer.
-func (n *Notifier) Ready(ctx context.Context) (bool, error) {
-	n.mu.RLock()
-	b := n.backend
-	n.mu.RUnlock()
-	if b == nil {
-		return false, nil
-	}
-	if err := b.Ping(ctx); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
-// Handle files the notifications of one event. Its error is a protocol
-// result: 4xx for an event that can never be applied (dead-lettered at
-// once), 5xx for one that may succeed on retry.
-func (n *Notifier) Handle(ctx context.Context, e event.Event) error {
-	n.mu.RLock()
-	r := n.reactor
-	n.mu.RUnlock()
-	if r == nil {
-		return delivery.Result(errNotStarted)
-	}
-	return delivery.Handle(ctx, n.codec, e, r.React, n.log)
+	return u.Backend.Close(ctx)
 }

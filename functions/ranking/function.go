@@ -5,7 +5,8 @@
 // scores on ranking-updates, coalesced, and Stop flushes what is pending.
 //
 // kn func builds it with a scaffold whose main calls
-// knative.dev/func-go/cloudevents.Start(New()).
+// knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
+// shared/eventfunc for why).
 package function
 
 import (
@@ -14,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -25,35 +25,25 @@ import (
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/emitter"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/lifecycle"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // Ranking is the function instance.
 type Ranking struct {
-	log   *slog.Logger
-	codec *envelope.Codec
-
-	mu       sync.RWMutex
-	rdb      *redis.Client
-	producer *kafka.Producer
-	ranker   *rank.Ranker
-	cancel   context.CancelFunc
-	done     chan struct{}
+	*eventfunc.Function[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *Ranking {
-	return &Ranking{
-		log:   slog.Default().With("function", catalog.Ranking),
-		codec: envelope.NewCodec(catalog.Default()),
-	}
+	return &Ranking{eventfunc.New(catalog.Ranking, setup)}
 }
-
-var errNotStarted = errors.New("ranking: not started")
 
 // Config is read from the function's environment (func.yaml run.envs).
 type Config struct {
-	RedisURL     string
+	Redis        redisdb.Config
 	KafkaBrokers []string
 	Rank         rank.Config
 }
@@ -64,9 +54,9 @@ type Config struct {
 // RANKING_WEIGHT_LIKE / _COMMENT / _SHARE / _VIEW (numbers) and
 // RANKING_KEY_PREFIX.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{RedisURL: env["REDIS_URL"], Rank: rank.DefaultConfig()}
-	if c.RedisURL == "" {
-		return c, errors.New("ranking: REDIS_URL is not set")
+	c := Config{Redis: redisdb.FromEnv(env), Rank: rank.DefaultConfig()}
+	if err := c.Redis.Validate(); err != nil {
+		return c, fmt.Errorf("ranking: %w", err)
 	}
 	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(c.KafkaBrokers) == 0 {
@@ -100,89 +90,69 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	return c, c.Rank.Validate()
 }
 
-// Start connects to Redis and Kafka and starts the flusher.
-func (f *Ranking) Start(ctx context.Context, env map[string]string) error {
+// setup reads the configuration; opening connects to Redis and Kafka and
+// starts the flusher.
+func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("ranking: REDIS_URL: %w", err)
-	}
-	rdb := redis.NewClient(opt)
-	producer, err := kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...))
-	if err != nil {
-		rdb.Close()
-		return fmt.Errorf("ranking: kafka: %w", err)
-	}
-	ranker, err := rank.NewRanker(rdb, emitter.NewKafka(f.codec, producer), cfg.Rank, f.log)
-	if err != nil {
-		producer.Close()
-		rdb.Close()
-		return err
-	}
-	// The flusher outlives Start's ctx, which ends when start-up does.
-	runCtx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ranker.Run(runCtx)
-	}()
-	f.mu.Lock()
-	f.rdb, f.producer, f.ranker, f.cancel, f.done = rdb, producer, ranker, cancel, done
-	f.mu.Unlock()
-	return nil
-}
-
-// Stop stops the flusher, emits every pending score (so a scale-down leaves
-// nothing waiting for a lease to end), and closes the connections.
-func (f *Ranking) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var errs []error
-	if f.cancel != nil {
-		f.cancel()
-		<-f.done
-		if n, err := f.ranker.Flush(ctx, true); err != nil {
-			errs = append(errs, err)
-		} else if n > 0 {
-			f.log.InfoContext(ctx, "pending scores flushed on stop", "emitted", n)
+	codec := envelope.NewCodec(catalog.Default())
+	return func(ctx context.Context) (*unit, error) {
+		rdb, err := redisdb.Open(ctx, cfg.Redis)
+		if err != nil {
+			return nil, err
 		}
-	}
-	if f.producer != nil {
-		errs = append(errs, f.producer.Close())
-	}
-	if f.rdb != nil {
-		errs = append(errs, f.rdb.Close())
-	}
-	f.rdb, f.producer, f.ranker, f.cancel, f.done = nil, nil, nil, nil, nil
-	return errors.Join(errs...)
+		producer, err := kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...))
+		if err != nil {
+			rdb.Close()
+			return nil, fmt.Errorf("kafka: %w", err)
+		}
+		ranker, err := rank.NewRanker(rdb, emitter.NewKafka(codec, producer), cfg.Rank, log)
+		if err != nil {
+			producer.Close()
+			rdb.Close()
+			return nil, err
+		}
+		// The flusher outlives ctx, which bounds only this attempt.
+		runCtx, cancel := context.WithCancel(context.Background())
+		u := &unit{rdb: rdb, producer: producer, codec: codec, ranker: ranker, log: log, cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(u.done)
+			ranker.Run(runCtx)
+		}()
+		return u, nil
+	}, nil
 }
 
-// Ready reports whether Redis answers.
-func (f *Ranking) Ready(ctx context.Context) (bool, error) {
-	f.mu.RLock()
-	rdb := f.rdb
-	f.mu.RUnlock()
-	if rdb == nil {
-		return false, nil
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("ranking: redis: %w", err)
-	}
-	return true, nil
+type unit struct {
+	rdb      *redis.Client
+	producer *kafka.Producer
+	codec    *envelope.Codec
+	ranker   *rank.Ranker
+	log      *slog.Logger
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
-// Handle counts one event. Its error is a protocol result: 4xx for an event
-// that can never be applied (dead-lettered at once), 5xx for one that may
-// succeed on retry.
-func (f *Ranking) Handle(ctx context.Context, e event.Event) error {
-	f.mu.RLock()
-	r := f.ranker
-	f.mu.RUnlock()
-	if r == nil {
-		return delivery.Result(errNotStarted)
+// Receive counts one event.
+func (u *unit) Receive(ctx context.Context, e event.Event) error {
+	return delivery.Apply(ctx, u.codec, e, u.ranker.React)
+}
+
+// Ping reports whether Redis answers.
+func (u *unit) Ping(ctx context.Context) error { return u.rdb.Ping(ctx).Err() }
+
+// Close stops the flusher, emits every pending score (so a scale-down
+// leaves nothing waiting for a lease to end), and closes the connections.
+func (u *unit) Close(ctx context.Context) error {
+	u.cancel()
+	<-u.done
+	var errs []error
+	if n, err := u.ranker.Flush(ctx, true); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		u.log.InfoContext(ctx, "pending scores flushed on stop", "emitted", n)
 	}
-	return delivery.Handle(ctx, f.codec, e, r.React, f.log)
+	return errors.Join(append(errs, u.producer.Close(), u.rdb.Close())...)
 }

@@ -9,34 +9,27 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	fcloudevents "knative.dev/func-go/cloudevents"
+	fhttp "knative.dev/func-go/http"
 
 	function "github.com/nova-social/nova/functions/ranking"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
 func send(t *testing.T, url string, e cloudevents.Event) int {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res *cehttp.Result
-	if r := c.Send(context.Background(), e); !cloudevents.ResultAs(r, &res) {
-		t.Fatalf("no HTTP result: %v", r)
-	}
-	return res.StatusCode
+	code, _ := eventfunctest.Send(t, url, e)
+	return code
 }
 
-// Engagement posted over HTTP through func-go is counted; Stop flushes the
+// Engagement posted over HTTP through func-go's http runtime is counted; Stop flushes the
 // pending score to ranking-updates although its flusher never ran.
 func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 	k := testrig.Kafka(t)
@@ -48,8 +41,9 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 	if err := f.Start(context.Background(), env); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
+	srv := httptest.NewServer(fhttp.New(f).Handler)
 	defer srv.Close()
+	eventfunctest.AwaitReady(t, srv.URL, 30*time.Second)
 	codec := envelope.NewCodec(catalog.Default())
 	post := uuid.NewString()
 	for range 3 {

@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -27,7 +26,9 @@ import (
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/presence"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // Name is the function's name.
@@ -35,25 +36,20 @@ const Name = "realtime-gateway"
 
 // Gateway is the function instance.
 type Gateway struct {
-	log *slog.Logger
-
-	mu       sync.RWMutex
-	gw       *gateway.Gateway
-	rdb      *redis.Client
-	producer *kafka.Producer
-	stopRun  context.CancelFunc
-	runDone  chan struct{}
+	log  *slog.Logger
+	life *lifecycle.Lifecycle[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *Gateway {
-	return &Gateway{log: slog.Default().With("function", Name)}
+	log := slog.Default().With("function", Name)
+	return &Gateway{log: log, life: lifecycle.New[*unit](lifecycle.Config{Name: Name, Logger: log})}
 }
 
 // Config is read from the function's environment (func.yaml run.envs).
 type Config struct {
 	ID           string
-	RedisURL     string
+	Redis        redisdb.Config
 	KafkaBrokers []string
 	Keys         auth.KeyConfig
 	PingInterval time.Duration
@@ -62,9 +58,9 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{ID: env["GATEWAY_ID"], RedisURL: env["REDIS_URL"], Keys: auth.KeyConfigFromEnv(func(k string) string { return env[k] })}
-	if c.RedisURL == "" {
-		return c, errors.New("realtime-gateway: REDIS_URL is not set")
+	c := Config{ID: env["GATEWAY_ID"], Redis: redisdb.FromEnv(env), Keys: auth.KeyConfigFromEnv(func(k string) string { return env[k] })}
+	if err := c.Redis.Validate(); err != nil {
+		return c, fmt.Errorf("realtime-gateway: %w", err)
 	}
 	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
 	if len(c.KafkaBrokers) == 0 {
@@ -93,9 +89,11 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	return c, c.Keys.Validate()
 }
 
-// Start connects to Redis and Kafka, loads the public keys and subscribes
-// to the replica's push channel.
-func (f *Gateway) Start(ctx context.Context, env map[string]string) (err error) {
+// Start reads the configuration and begins connecting to Redis and Kafka
+// and fetching the public keys in the background; until they answer the
+// gateway is not ready. A configuration it cannot run with (no key source
+// among NOVA_JWKS_URL, NOVA_JWKS, NOVA_JWKS_FILE) fails here.
+func (f *Gateway) Start(_ context.Context, env map[string]string) error {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
 		return err
@@ -108,11 +106,24 @@ func (f *Gateway) Start(ctx context.Context, env map[string]string) (err error) 
 	if err != nil {
 		return fmt.Errorf("realtime-gateway: %w", err)
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
-		return fmt.Errorf("realtime-gateway: REDIS_URL: %w", err)
+	return f.life.Start(func(ctx context.Context) (*unit, error) {
+		return open(ctx, cfg, keys, verifier, f.log)
+	})
+}
+
+// open connects, fetches the public keys when they come from a URL (no
+// token can be checked without them), and subscribes to the replica's push
+// channel.
+func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.Verifier, log *slog.Logger) (_ *unit, err error) {
+	if remote, ok := keys.(*auth.RemoteKeys); ok {
+		if err := remote.Refresh(ctx); err != nil {
+			return nil, fmt.Errorf("public keys: %w", err)
+		}
 	}
-	rdb := redis.NewClient(opt)
+	rdb, err := redisdb.Open(ctx, cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
 	var producer *kafka.Producer
 	defer func() {
 		if err != nil {
@@ -124,77 +135,64 @@ func (f *Gateway) Start(ctx context.Context, env map[string]string) (err error) 
 	}()
 	ps, err := presence.New(rdb, presence.DefaultConfig())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
-		return fmt.Errorf("realtime-gateway: kafka: %w", err)
+		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	gw, err := gateway.New(gateway.Config{
-		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: f.log,
+		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: log,
 		Emitter:      emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sub, err := gw.Subscribe(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
+	rctx, cancel := context.WithCancel(context.Background())
+	u := &unit{gw: gw, rdb: rdb, producer: producer, stopRun: cancel, runDone: make(chan struct{})}
 	go func() {
-		defer close(done)
+		defer close(u.runDone)
 		if err := gw.Run(rctx, sub); err != nil && !errors.Is(err, context.Canceled) {
-			f.log.Error("push subscription stopped", "error", err)
+			log.Error("push subscription stopped", "error", err)
 		}
 	}()
-	f.mu.Lock()
-	f.gw, f.rdb, f.producer, f.stopRun, f.runDone = gw, rdb, producer, cancel, done
-	f.mu.Unlock()
-	f.log.Info("gateway started", "gateway_id", cfg.ID)
-	return nil
+	log.Info("gateway started", "gateway_id", cfg.ID)
+	return u, nil
 }
 
-// Stop closes every connection (1001) and the clients.
-func (f *Gateway) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	gw, rdb, producer, cancel, done := f.gw, f.rdb, f.producer, f.stopRun, f.runDone
-	f.gw, f.rdb, f.producer = nil, nil, nil
-	f.mu.Unlock()
-	if gw == nil {
-		return nil
-	}
-	errs := []error{gw.Close(ctx)}
-	cancel()
-	<-done
-	errs = append(errs, producer.Close(), rdb.Close())
-	return errors.Join(errs...)
+// unit is a started gateway and its connections.
+type unit struct {
+	gw       *gateway.Gateway
+	rdb      *redis.Client
+	producer *kafka.Producer
+	stopRun  context.CancelFunc
+	runDone  chan struct{}
 }
 
-// Ready reports whether Redis answers.
-func (f *Gateway) Ready(ctx context.Context) (bool, error) {
-	f.mu.RLock()
-	rdb := f.rdb
-	f.mu.RUnlock()
-	if rdb == nil {
-		return false, nil
-	}
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		return false, fmt.Errorf("realtime-gateway: redis: %w", err)
-	}
-	return true, nil
+// Ping reports whether Redis answers.
+func (u *unit) Ping(ctx context.Context) error { return u.rdb.Ping(ctx).Err() }
+
+// Close closes every connection (1001) and the clients.
+func (u *unit) Close(ctx context.Context) error {
+	errs := []error{u.gw.Close(ctx)}
+	u.stopRun()
+	<-u.runDone
+	return errors.Join(append(errs, u.producer.Close(), u.rdb.Close())...)
 }
+
+// Stop closes the gateway.
+func (f *Gateway) Stop(ctx context.Context) error { return f.life.Stop(ctx) }
+
+// Ready reports whether the gateway is started and Redis answers; when not,
+// the error says why.
+func (f *Gateway) Ready(ctx context.Context) (bool, error) { return f.life.Ready(ctx) }
 
 // Handle serves the websocket endpoint: GET /v1/realtime and GET /ws.
 func (f *Gateway) Handle(w http.ResponseWriter, r *http.Request) {
-	f.mu.RLock()
-	gw := f.gw
-	f.mu.RUnlock()
-	if gw == nil {
-		httpapi.WriteError(w, r, f.log, httpapi.Unavailable("realtime-gateway is starting"))
-		return
-	}
 	switch r.URL.Path {
 	case "/v1/realtime", "/ws":
 	default:
@@ -205,5 +203,10 @@ func (f *Gateway) Handle(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, f.log, httpapi.MethodNotAllowed("GET"))
 		return
 	}
-	gw.ServeHTTP(w, r)
+	u, err := f.life.Unit()
+	if err != nil {
+		httpapi.WriteError(w, r, f.log, httpapi.Unavailable("realtime-gateway is not ready").Wrap(err))
+		return
+	}
+	u.gw.ServeHTTP(w, r)
 }

@@ -14,6 +14,7 @@ import (
 	function "github.com/nova-social/nova/functions/realtime-gateway"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/auth/authtest"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -38,6 +39,7 @@ func jwtGateway(t *testing.T, keys ...auth.Key) string {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	eventfunctest.WaitReady(t, f, 30*time.Second)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

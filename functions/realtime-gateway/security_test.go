@@ -17,6 +17,7 @@ import (
 	function "github.com/nova-social/nova/functions/realtime-gateway"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/auth/authtest"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/httpapi/limittest"
 	"github.com/nova-social/nova/shared/id"
@@ -44,6 +45,7 @@ func securedGateway(t *testing.T, key auth.Key) (addr string, logs *testrig.Logs
 	}); err != nil {
 		t.Fatal(err)
 	}
+	eventfunctest.WaitReady(t, f, 30*time.Second)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -3,57 +3,36 @@ package function_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	fcloudevents "knative.dev/func-go/cloudevents"
 
 	function "github.com/nova-social/nova/functions/search-indexer"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/search"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// host serves a started instance through func-go's CloudEvents middleware,
-// as the kn func scaffold does in production, on a fresh database.
+// host serves a started instance as the kn func scaffold does in
+// production, on a fresh database.
 func host(t *testing.T) (string, *pgxpool.Pool) {
 	t.Helper()
 	pool := testrig.Postgres(t)
-	f := function.New()
-	if err := f.Start(context.Background(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Stop(context.Background()) })
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
-	t.Cleanup(srv.Close)
-	resp, err := http.Get(srv.URL + "/health/readiness")
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("not ready: %v %v", resp, err)
-	}
-	resp.Body.Close()
-	return srv.URL, pool
+	return eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}), pool
 }
 
 func send(t *testing.T, url string, e cloudevents.Event) int {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var httpRes *cehttp.Result
-	if res := c.Send(context.Background(), e); !cloudevents.ResultAs(res, &httpRes) {
-		t.Fatalf("no HTTP result: %v", res)
-	}
-	return httpRes.StatusCode
+	code, _ := eventfunctest.Send(t, url, e)
+	return code
 }
 
 func TestEventsOverHTTPAreSearchable(t *testing.T) {

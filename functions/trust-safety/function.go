@@ -1,12 +1,13 @@
 // Package function is the trust-safety Knative function
-// (trust-safety-service's consumer of content-events). Handle decodes the
-// event and hands it to package screen, which judges new and edited posts
+// (trust-safety-service's consumer of content-events). Each event goes to
+// package screen, which judges new and edited posts
 // and records each verdict, its review-queue entry and its
 // ModerationDecision in one PostgreSQL transaction (shared/moderation); the
 // function's outbox relay publishes the decisions to trust-safety-events.
 //
 // kn func builds it with a scaffold whose main calls
-// knative.dev/func-go/cloudevents.Start(New()).
+// knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
+// shared/eventfunc for why).
 package function
 
 import (
@@ -16,7 +17,6 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -26,34 +26,28 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/moderation"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // TrustSafety is the function instance.
 type TrustSafety struct {
-	log   *slog.Logger
-	codec *envelope.Codec
-
-	mu      sync.RWMutex
-	backend *outbox.Backend
-	reactor *screen.Reactor
+	*eventfunc.Function[*unit]
 }
 
 // New returns an unstarted instance.
 func New() *TrustSafety {
-	return &TrustSafety{
-		log:   slog.Default().With("function", catalog.TrustSafety),
-		codec: envelope.NewCodec(catalog.Default()),
-	}
+	return &TrustSafety{eventfunc.New(catalog.TrustSafety, setup)}
 }
-
-var errNotStarted = errors.New("trust-safety: not started")
 
 // Config is read from the function's environment (func.yaml run.envs).
 type Config struct {
-	DatabaseURL  string
-	RedisURL     string
+	Database     postgres.Config
+	Redis        redisdb.Config
 	KafkaBrokers []string
 	Rules        screen.Config
 	// KeyPrefix starts the function's Redis keys. Default "trust-safety:".
@@ -72,14 +66,8 @@ type Config struct {
 //	MODERATION_REPEAT_WINDOW     duration (1h)
 //	MODERATION_REPEAT_MIN_CHARS  integer
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{DatabaseURL: env["DATABASE_URL"], RedisURL: env["REDIS_URL"], Rules: screen.DefaultConfig(), KeyPrefix: "trust-safety:"}
-	var errs []error
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is not set"))
-	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL is not set"))
-	}
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), Rules: screen.DefaultConfig(), KeyPrefix: "trust-safety:"}
+	errs := []error{c.Database.Validate(), c.Redis.Validate()}
 	c.KafkaBrokers = split(env["KAFKA_BROKERS"], ",")
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set"))
@@ -130,71 +118,45 @@ func split(s, sep string) []string {
 	return out
 }
 
-// Start connects to PostgreSQL, Redis and Kafka, applies the moderation and
-// outbox migrations and starts the outbox relay.
-func (f *TrustSafety) Start(ctx context.Context, env map[string]string) error {
+// setup reads the configuration and compiles the rules; opening connects
+// to PostgreSQL, Redis and Kafka, applies the moderation and outbox
+// migrations and starts the outbox relay.
+func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg, err := ConfigFrom(env)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	policy, err := screen.NewPolicy(cfg.Rules)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: catalog.TrustSafety, DatabaseURL: cfg.DatabaseURL, Brokers: cfg.KafkaBrokers, RedisURL: cfg.RedisURL,
-		Migrations: []func(context.Context, *pgxpool.Pool) error{moderation.Migrate}, Logger: f.log,
-	})
-	if err != nil {
-		return err
-	}
-	store, err := moderation.NewStore(b.Pool, outbox.New(f.codec))
-	if err != nil {
-		return errors.Join(err, b.Close(ctx))
-	}
-	f.mu.Lock()
-	f.backend = b
-	f.reactor = screen.NewReactor(policy, screen.NewRepeats(b.Redis, cfg.KeyPrefix, cfg.Rules.RepeatWindow), store, f.log)
-	f.mu.Unlock()
-	return nil
+	codec := envelope.NewCodec(catalog.Default())
+	return func(ctx context.Context) (*unit, error) {
+		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
+			Name: catalog.TrustSafety, Database: cfg.Database, Brokers: cfg.KafkaBrokers, RedisURL: cfg.Redis.URL,
+			Migrations: []func(context.Context, *pgxpool.Pool) error{moderation.Migrate}, Logger: log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		store, err := moderation.NewStore(b.Pool, outbox.New(codec))
+		if err != nil {
+			return nil, errors.Join(err, b.Close(ctx))
+		}
+		reactor := screen.NewReactor(policy, screen.NewRepeats(b.Redis, cfg.KeyPrefix, cfg.Rules.RepeatWindow), store, log)
+		return &unit{Backend: b, codec: codec, reactor: reactor}, nil
+	}, nil
 }
 
-// Stop stops the relay (rows not yet sent wait in the outbox for the next
-// relay) and closes the connections.
-func (f *TrustSafety) Stop(ctx context.Context) error {
-	f.mu.Lock()
-	b := f.backend
-	f.backend, f.reactor = nil, nil
-	f.mu.Unlock()
-	if b == nil {
-		return nil
-	}
-	return b.Close(ctx)
+// unit is the function's PostgreSQL and Redis with its relay (Ping, Close)
+// and the reactor judging posts.
+type unit struct {
+	*outbox.Backend
+	codec   *envelope.Codec
+	reactor *screen.Reactor
 }
 
-// Ready reports whether PostgreSQL and Redis answer.
-func (f *TrustSafety) Ready(ctx context.Context) (bool, error) {
-	f.mu.RLock()
-	b := f.backend
-	f.mu.RUnlock()
-	if b == nil {
-		return false, nil
-	}
-	if err := b.Ping(ctx); err != nil {
-		return false, err
-	}
-	return true, nil
-}
-
-// Handle judges one event. Its error is a protocol result: 4xx for an
-// event that can never be applied (dead-lettered at once), 5xx for one that
-// may succeed on retry.
-func (f *TrustSafety) Handle(ctx context.Context, e event.Event) error {
-	f.mu.RLock()
-	r := f.reactor
-	f.mu.RUnlock()
-	if r == nil {
-		return delivery.Result(errNotStarted)
-	}
-	return delivery.Handle(ctx, f.codec, e, r.React, f.log)
+// Receive judges one event.
+func (u *unit) Receive(ctx context.Context, e event.Event) error {
+	return delivery.Apply(ctx, u.codec, e, u.reactor.React)
 }

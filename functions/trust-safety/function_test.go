@@ -3,56 +3,41 @@ package function_test
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
-	fcloudevents "knative.dev/func-go/cloudevents"
 
 	function "github.com/nova-social/nova/functions/trust-safety"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
 func send(t *testing.T, url string, e cloudevents.Event) int {
 	t.Helper()
-	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(url))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res *cehttp.Result
-	if r := c.Send(context.Background(), e); !cloudevents.ResultAs(r, &res) {
-		t.Fatalf("no HTTP result: %v", r)
-	}
-	return res.StatusCode
+	code, _ := eventfunctest.Send(t, url, e)
+	return code
 }
 
-// Posts arriving over HTTP through func-go are judged with the rules the
+// Posts arriving over HTTP through func-go's http runtime are judged with the rules the
 // environment sets, and the decisions reach trust-safety-events through the
 // function's outbox relay.
 func TestPostsAreJudgedAndDecisionsPublished(t *testing.T) {
 	k := testrig.Kafka(t)
-	f := function.New()
-	if err := f.Start(context.Background(), map[string]string{
+	url := eventfunctest.Serve(t, function.New(), map[string]string{
 		"DATABASE_URL": testrig.PostgresURL(t), "REDIS_URL": testrig.RedisURL(t),
 		"KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","), "MODERATION_KEY_PREFIX": "test:ts:" + testrig.ID() + ":",
 		"MODERATION_BLOCKED_TERMS": "forbidden fruit", "MODERATION_PATTERNS": `(?i)\bscam+\b`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Stop(context.Background()) })
-	srv := httptest.NewServer(fcloudevents.New(f).Handler)
-	defer srv.Close()
+	})
 	codec := envelope.NewCodec(catalog.Default())
 	author := uuid.NewString()
 	posts := map[string]string{ // post id → text
@@ -67,7 +52,7 @@ func TestPostsAreJudgedAndDecisionsPublished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := send(t, srv.URL, e); code != http.StatusOK {
+		if code := send(t, url, e); code != http.StatusOK {
 			t.Fatalf("PostCreated answered %d", code)
 		}
 		want[pid] = eventsv1.ModerationAction_MODERATION_ACTION_ALLOW

@@ -32,6 +32,7 @@ import (
 	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/password"
 	"github.com/nova-social/nova/shared/pendingmedia"
+	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/search"
 	"github.com/nova-social/nova/shared/timeline"
 )
@@ -74,8 +75,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 			s.Close()
 		}
 	}()
-	if s.pool, err = pgxpool.New(ctx, cfg.DatabaseURL); err != nil {
-		return s, fmt.Errorf("nova-api: database: %w", err)
+	if s.pool, err = postgres.Open(ctx, cfg.Database); err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
 	}
 	for name, m := range map[string]func(context.Context, *pgxpool.Pool) error{
 		"outbox": outbox.Migrate, "identity": identity.Migrate, "content": content.Migrate,

@@ -6,17 +6,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/media"
+	"github.com/nova-social/nova/shared/postgres"
 )
 
 // Config is nova-api's configuration, read from the function's environment
 // (func.yaml run.envs, backed by the nova-config ConfigMap).
 type Config struct {
-	// DatabaseURL is PostgreSQL (DATABASE_URL). Required.
-	DatabaseURL string
+	// Database is PostgreSQL (DATABASE_URL, PGPASSWORD). Required.
+	Database postgres.Config
 	// RedisURL is the feed store (REDIS_URL). Required.
 	RedisURL string
 	// KafkaBrokers are where the outbox relay publishes (KAFKA_BROKERS).
@@ -45,7 +48,7 @@ type Config struct {
 // ConfigFrom reads the configuration from env.
 func ConfigFrom(env map[string]string) (Config, error) {
 	c := Config{
-		DatabaseURL:  env["DATABASE_URL"],
+		Database:     postgres.FromEnv(env),
 		RedisURL:     env["REDIS_URL"],
 		KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
 		Relay:        true,
@@ -79,11 +82,13 @@ func ConfigFrom(env map[string]string) (Config, error) {
 // Validate reports a configuration nova-api cannot start with.
 func (c Config) Validate() error {
 	var errs []error
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is not set"))
+	if err := c.Database.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.RedisURL == "" {
 		errs = append(errs, errors.New("REDIS_URL is not set"))
+	} else if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
 	}
 	if c.Relay && len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (needed by the outbox relay; OUTBOX_RELAY=false runs without one)"))

@@ -1,23 +1,22 @@
 // Package delivery tells a Knative event source what became of an event a
 // function handled.
 //
-// KafkaSource retries a delivery that failed with 5xx, 404, 408, 409, 429 or
-// a transport error, and sends any other non-2xx answer straight to the
-// dead-letter sink. So an event that can never be handled (unknown type,
-// undecodable data, a reaction that declares the failure permanent) must be
-// answered with a 4xx and the reason, and a failure that may pass (the
-// database is down) with a 5xx, and Result makes that choice from the
-// reaction's error.
+// KafkaSource (and the Kafka broker's Triggers) retry a delivery that failed
+// with 5xx, 404, 408, 409, 429 or a transport error, and send any other
+// non-2xx answer straight to the dead-letter sink. So an event that can
+// never be handled (unknown type, undecodable data, a reaction that
+// declares the failure permanent) must be answered with a 4xx and the
+// reason, and a failure that may pass (the database is down, the function
+// is still opening its connections) with a 5xx; Status makes that choice
+// from the reaction's error.
 package delivery
 
 import (
 	"errors"
 	"net/http"
 
-	"github.com/cloudevents/sdk-go/v2/protocol"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-
 	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/lifecycle"
 )
 
 // permanent marks an error that retrying cannot fix.
@@ -42,17 +41,20 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p) || envelope.IsDecodeError(err)
 }
 
-// Result maps the error of a function's reaction to the answer its Handle
-// returns: nil acknowledges the event (200); a permanent failure is a 400
-// whose body is the reason; anything else is a 500 so the source retries.
-// The error stays in the result's chain for errors.Is and errors.As.
-func Result(err error) protocol.Result {
+// Status is the HTTP status a function answers for the outcome err of
+// handling one event: 200 when handled; 400 when it never can be (the
+// source dead-letters it at once); 503 while the function is not ready
+// (retried, and nothing was attempted); 500 for any other failure
+// (retried).
+func Status(err error) int {
 	switch {
 	case err == nil:
-		return nil
+		return http.StatusOK
 	case IsPermanent(err):
-		return cehttp.NewResult(http.StatusBadRequest, "%w", err)
+		return http.StatusBadRequest
+	case errors.Is(err, lifecycle.ErrNotReady), errors.Is(err, lifecycle.ErrStopped):
+		return http.StatusServiceUnavailable
 	default:
-		return cehttp.NewResult(http.StatusInternalServerError, "%w", err)
+		return http.StatusInternalServerError
 	}
 }

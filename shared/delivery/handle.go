@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -12,16 +11,13 @@ import (
 // Reaction applies one decoded event: a function's logic.
 type Reaction func(context.Context, envelope.Decoded) error
 
-// Handle is what every reacting function's Handle does once started:
-// decode e, hand it to react, log a failure, and answer with the result a
-// Knative source acts on (Result).
-func Handle(ctx context.Context, codec *envelope.Codec, e event.Event, react Reaction, log *slog.Logger) error {
+// Apply is what most functions do with an event: decode it into its typed
+// message with codec and hand it to react. A decode failure is permanent
+// (see IsPermanent).
+func Apply(ctx context.Context, codec *envelope.Codec, e event.Event, react Reaction) error {
 	d, err := codec.Decode(e)
-	if err == nil {
-		err = react(ctx, d)
-	}
 	if err != nil {
-		log.ErrorContext(ctx, "event not applied", "id", e.ID(), "type", e.Type(), "error", err, "permanent", IsPermanent(err))
+		return err
 	}
-	return Result(err)
+	return react(ctx, d)
 }

@@ -1,7 +1,7 @@
 // Package funchost runs Knative functions the way their production image
-// does — func-go's cloudevents or http Service, with its health endpoints
-// and middleware — but several in one process, each on its own listener,
-// configured from its func.yaml as `kn func deploy` would configure it.
+// does — func-go's http Service, with its health endpoints and middleware —
+// but several in one process, each on its own listener, configured from its
+// func.yaml as `kn func deploy` would configure it.
 package funchost
 
 import (

@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
-	fcloudevents "knative.dev/func-go/cloudevents"
 	fhttp "knative.dev/func-go/http"
 )
 
@@ -22,7 +20,8 @@ type Options struct {
 	Name string
 	// Instance is what the function's New() returned.
 	Instance any
-	// Invoke is InvokeCloudEvent or InvokeHTTP, as in func.yaml.
+	// Invoke is the func.yaml invoke; only InvokeHTTP is hosted (see
+	// Validate).
 	Invoke string
 	// Addr is the listen address; "127.0.0.1:0" picks a free port.
 	Addr string
@@ -61,11 +60,18 @@ func (o Options) Validate() error {
 		return fmt.Errorf("funchost: function %s: no instance", o.Name)
 	case o.Addr == "":
 		return fmt.Errorf("funchost: function %s: no listen address", o.Name)
-	case o.Invoke != InvokeCloudEvent && o.Invoke != InvokeHTTP:
-		return fmt.Errorf("funchost: function %s: invoke %q, want %s or %s", o.Name, o.Invoke, InvokeCloudEvent, InvokeHTTP)
+	case o.Invoke == InvokeCloudEvent:
+		// func-go's cloudevents runtime strands requests behind cancelled
+		// ones (cloudevents/sdk-go issues 1224, 1332); Nova's event
+		// functions take their events over invoke: http through
+		// shared/eventfunc, and the host runs exactly what production runs.
+		return fmt.Errorf("funchost: function %s: invoke %s is not hosted: take events with shared/eventfunc and set invoke: %s in func.yaml",
+			o.Name, InvokeCloudEvent, InvokeHTTP)
+	case o.Invoke != InvokeHTTP:
+		return fmt.Errorf("funchost: function %s: invoke %q, want %s", o.Name, o.Invoke, InvokeHTTP)
 	}
-	if _, ok := o.Instance.(fhttp.Handler); o.Invoke == InvokeHTTP && !ok {
-		return fmt.Errorf("funchost: function %s: invoke http but %T has no Handle(http.ResponseWriter, *http.Request)", o.Name, o.Instance)
+	if _, ok := o.Instance.(fhttp.Handler); !ok {
+		return fmt.Errorf("funchost: function %s: %T has no Handle(http.ResponseWriter, *http.Request)", o.Name, o.Instance)
 	}
 	return nil
 }
@@ -85,8 +91,9 @@ type Function struct {
 	served   chan struct{}
 }
 
-// Serve hosts the instance: func-go's Service (the handler, health endpoints
-// and server timeouts of the production image) on its own listener, then the
+// Serve hosts the instance: func-go's http Service (the handler, health
+// endpoints and server timeouts of the production image) on its own
+// listener, then the
 // instance's Start hook with the configuration, as func-go's Service.Start
 // runs it (concurrently with serving), and returns once /health/readiness
 // answers 200. func-go's own Start is not used: it reads the listen address
@@ -97,13 +104,7 @@ func Serve(ctx context.Context, o Options) (f *Function, err error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	srv, err := service(o.Invoke, o.Instance)
-	if err != nil {
-		return nil, fmt.Errorf("funchost: function %s: %w", o.Name, err)
-	}
-	if o.Invoke == InvokeCloudEvent {
-		srv.Handler = detachCancel(srv.Handler)
-	}
+	srv := &fhttp.New(o.Instance.(fhttp.Handler)).Server
 	if o.Middleware != nil {
 		srv.Handler = o.Middleware(srv.Handler)
 	}
@@ -145,52 +146,6 @@ func Serve(ctx context.Context, o Options) (f *Function, err error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// detachCancel hands the CloudEvents receiver request contexts that the end
-// of their request does not cancel. The receiver (cloudevents sdk-go's HTTP
-// receive handler, which func-go serves) pairs requests with the goroutines
-// that run the function through one shared channel, each goroutine waiting
-// with the context of the request that started it, not of the event it
-// gets. When a request ends while its goroutine is still waiting (another
-// goroutine took its event), that goroutine gives up, and a later request's
-// event has no goroutine left to run it: the request hangs, and a shutdown
-// with it (cloudevents/sdk-go issues 1224 and 1332). Without cancellation
-// every request's goroutine runs exactly one event. The cost: a handler no
-// longer learns that its caller gave up, so its calls must be bounded by
-// their own timeouts (the dispatcher's delivery timeout bounds the caller).
-//
-// The receiver answers GET, OPTIONS and DELETE with 405 without handing
-// over an event; their goroutine would then wait for ever, so those are
-// answered here and never reach it. The health endpoints pass through.
-func detachCancel(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/health/") {
-			next.ServeHTTP(w, r)
-			return
-		}
-		switch r.Method {
-		case http.MethodGet, http.MethodOptions, http.MethodDelete:
-			w.Header().Set("Allow", http.MethodPost)
-			http.Error(w, "a CloudEvent function takes POST", http.StatusMethodNotAllowed)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
-	})
-}
-
-// service builds func-go's Service for the instance. func-go panics on an
-// instance without a supported Handle signature; that becomes an error here.
-func service(invoke string, inst any) (srv *http.Server, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%T is not a function instance func-go can serve: %v", inst, r)
-		}
-	}()
-	if invoke == InvokeHTTP {
-		return &fhttp.New(inst.(fhttp.Handler)).Server, nil
-	}
-	return &fcloudevents.New(inst).Server, nil
 }
 
 // awaitReady polls /health/readiness as Knative's readiness probe would.

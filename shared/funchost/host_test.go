@@ -13,11 +13,13 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/funchost"
 )
 
-// sample is a CloudEvents function instance in the instanced style kn func
-// scaffolds: Start/Stop/Ready hooks and Handle(ctx, event) error.
+// sample is an event function instance in the instanced style kn func
+// scaffolds (invoke: http): Start/Stop/Ready hooks and a Handle taking
+// CloudEvents through shared/eventfunc.
 type sample struct {
 	mu       sync.Mutex
 	cfg      map[string]string
@@ -54,11 +56,15 @@ func (s *sample) Stop(context.Context) error {
 	return nil
 }
 
-func (s *sample) Handle(_ context.Context, e event.Event) error {
+func (s *sample) receive(_ context.Context, e event.Event) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.got = append(s.got, e)
 	return s.failWith
+}
+
+func (s *sample) Handle(w http.ResponseWriter, r *http.Request) {
+	eventfunc.NewHandler(s.receive, eventfunc.HandlerConfig{}).ServeHTTP(w, r)
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -72,7 +78,7 @@ func get(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func TestServeCloudEventFunction(t *testing.T) {
+func TestServeEventFunction(t *testing.T) {
 	inst := newSample()
 	ctx := context.Background()
 	done := make(chan struct{})
@@ -81,7 +87,7 @@ func TestServeCloudEventFunction(t *testing.T) {
 	go func() {
 		defer close(done)
 		f, serveErr = funchost.Serve(ctx, funchost.Options{
-			Name: "sample", Instance: inst, Invoke: funchost.InvokeCloudEvent,
+			Name: "sample", Instance: inst, Invoke: funchost.InvokeHTTP,
 			Addr: "127.0.0.1:0", Config: map[string]string{"K": "v"},
 		})
 	}()
@@ -211,9 +217,20 @@ func TestServeReportsStartFailure(t *testing.T) {
 
 func TestServeRefusesNonFunction(t *testing.T) {
 	_, err := funchost.Serve(context.Background(), funchost.Options{
-		Name: "x", Instance: struct{}{}, Invoke: funchost.InvokeCloudEvent, Addr: "127.0.0.1:0",
+		Name: "x", Instance: struct{}{}, Invoke: funchost.InvokeHTTP, Addr: "127.0.0.1:0",
 	})
 	if err == nil {
 		t.Fatal("served a value without Handle")
+	}
+}
+
+// func-go's cloudevents runtime is not hosted: what the host runs is what
+// production runs, and Nova's event functions are invoke: http.
+func TestServeRefusesCloudEventInvoke(t *testing.T) {
+	_, err := funchost.Serve(context.Background(), funchost.Options{
+		Name: "x", Instance: newSample(), Invoke: funchost.InvokeCloudEvent, Addr: "127.0.0.1:0",
+	})
+	if err == nil || !strings.Contains(err.Error(), "invoke: http") {
+		t.Fatalf("got %v, want invoke cloudevent refused with the way out", err)
 	}
 }

@@ -40,6 +40,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/shared/postgres"
 )
 
 // Table is the table that records applied migrations.
@@ -259,16 +261,13 @@ func Status(ctx context.Context, pool *pgxpool.Pool, component string) ([]Applie
 	return appliedRows(ctx, conn.Conn(), component)
 }
 
-// Open connects to the database at dsn and runs each component's Migrate
+// Open connects to the database db names and runs each component's Migrate
 // in order: what a function keeping its state in PostgreSQL does at start.
 // On failure nothing is left open.
-func Open(ctx context.Context, dsn string, migrations ...func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, error) {
-	if dsn == "" {
-		return nil, errors.New("DATABASE_URL is not set")
-	}
-	pool, err := pgxpool.New(ctx, dsn)
+func Open(ctx context.Context, db postgres.Config, migrations ...func(context.Context, *pgxpool.Pool) error) (*pgxpool.Pool, error) {
+	pool, err := postgres.Open(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, err
 	}
 	for _, m := range migrations {
 		if err := m(ctx, pool); err != nil {

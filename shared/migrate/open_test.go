@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/shared/migrate"
+	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -21,7 +22,7 @@ func TestOpenRunsMigrationsInOrder(t *testing.T) {
 			return p.Ping(ctx)
 		}
 	}
-	pool, err := migrate.Open(ctx, testrig.PostgresURL(t), step("outbox"), step("content"))
+	pool, err := migrate.Open(ctx, postgres.Config{URL: testrig.PostgresURL(t)}, step("outbox"), step("content"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,11 +34,11 @@ func TestOpenRunsMigrationsInOrder(t *testing.T) {
 
 func TestOpenFailsNamingTheCause(t *testing.T) {
 	ctx := context.Background()
-	if _, err := migrate.Open(ctx, ""); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+	if _, err := migrate.Open(ctx, postgres.Config{}); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("empty DSN: %v", err)
 	}
 	boom := errors.New("boom")
-	_, err := migrate.Open(ctx, testrig.PostgresURL(t), func(context.Context, *pgxpool.Pool) error { return boom })
+	_, err := migrate.Open(ctx, postgres.Config{URL: testrig.PostgresURL(t)}, func(context.Context, *pgxpool.Pool) error { return boom })
 	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "migrations:") {
 		t.Fatalf("failing migration: %v", err)
 	}

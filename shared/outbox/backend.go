@@ -11,14 +11,15 @@ import (
 
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/migrate"
+	"github.com/nova-social/nova/shared/postgres"
 )
 
 // BackendConfig says how a function opens the PostgreSQL that holds its
 // state and the events it emits.
 type BackendConfig struct {
 	// Name is the function's name; errors start with it.
-	Name        string
-	DatabaseURL string
+	Name     string
+	Database postgres.Config
 	// Brokers is where the relay publishes.
 	Brokers []string
 	// Migrations run after the outbox's own, in order.
@@ -32,11 +33,16 @@ type BackendConfig struct {
 // Validate reports a configuration a function cannot start with.
 func (c BackendConfig) Validate() error {
 	var errs []error
-	if c.DatabaseURL == "" {
-		errs = append(errs, errors.New("DATABASE_URL is not set"))
+	if err := c.Database.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: %w", c.Name, err)
@@ -76,6 +82,9 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	b := &Backend{name: cfg.Name}
 	defer func() {
 		if err != nil {
+			if b.Redis != nil {
+				b.Redis.Close()
+			}
 			if b.producer != nil {
 				b.producer.Close()
 			}
@@ -84,7 +93,7 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 			}
 		}
 	}()
-	if b.Pool, err = migrate.Open(ctx, cfg.DatabaseURL, append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...)...); err != nil {
+	if b.Pool, err = migrate.Open(ctx, cfg.Database, append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...)...); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
 	if b.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.Brokers...)); err != nil {
@@ -96,6 +105,9 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	}
 	if redisOpt != nil {
 		b.Redis = redis.NewClient(redisOpt)
+		if err := b.Redis.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("%s: redis: %w", cfg.Name, err)
+		}
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel, b.done = cancel, make(chan struct{})

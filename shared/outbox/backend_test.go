@@ -10,6 +10,7 @@ import (
 
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -18,7 +19,7 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 	f := setup(t)
 	var migrated bool
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: "fn", DatabaseURL: f.dsn, Brokers: f.kafka.ListenAddrs(), Logger: f.quiet,
+		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Logger: f.quiet,
 		RedisURL: testrig.RedisURL(t),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{func(context.Context, *pgxpool.Pool) error {
 			migrated = true
@@ -62,14 +63,14 @@ func TestBackendRefusesMissingSettingsAndCleansUpAfterFailure(t *testing.T) {
 	}
 	f := setup(t)
 	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: "fn", DatabaseURL: f.dsn, Brokers: f.kafka.ListenAddrs(), RedisURL: "http://not-redis",
+		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), RedisURL: "http://not-redis",
 	})
 	if err == nil || !strings.HasPrefix(err.Error(), "fn: REDIS_URL:") {
 		t.Fatalf("bad REDIS_URL: %v", err)
 	}
 	boom := errors.New("boom")
 	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: "fn", DatabaseURL: f.dsn, Brokers: f.kafka.ListenAddrs(),
+		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{func(context.Context, *pgxpool.Pool) error { return boom }},
 	})
 	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "fn: migrations:") {

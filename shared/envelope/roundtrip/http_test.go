@@ -2,22 +2,24 @@ package roundtrip_test
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-	fn "knative.dev/func-go/cloudevents"
+	fhttp "knative.dev/func-go/http"
 
 	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/envelope/roundtrip"
+	"github.com/nova-social/nova/shared/eventfunc"
 )
 
 // function is a Knative function instance of the kind every consumer is:
-// it decodes the event with the envelope and records it.
+// it takes the event through eventfunc's handler, decodes it with the
+// envelope and records it.
 type function struct {
 	codec *envelope.Codec
 	mu    sync.Mutex
@@ -25,26 +27,35 @@ type function struct {
 	errs  []error
 }
 
-func (f *function) Handle(ctx context.Context, e cloudevents.Event) error {
+func newFunction() *function {
+	return &function{codec: envelope.NewCodec(catalog.Default())}
+}
+
+func (f *function) receive(_ context.Context, e cloudevents.Event) error {
 	d, err := f.codec.Decode(e)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err != nil {
 		f.errs = append(f.errs, err)
-		return delivery.Result(err)
+		return err
 	}
 	f.got = append(f.got, d)
-	return delivery.Result(nil)
+	return nil
 }
 
-// TestRoundTripHTTP: sdk-go HTTP client → the function hosted by func-go,
-// as `kn func` builds it, for every event type in both modes.
+func (f *function) Handle(w http.ResponseWriter, r *http.Request) {
+	eventfunc.NewHandler(f.receive, eventfunc.HandlerConfig{}).ServeHTTP(w, r)
+}
+
+// TestRoundTripHTTP: sdk-go HTTP client → the function hosted by func-go's
+// http runtime, as `kn func` builds it (invoke: http), for every event type
+// in both modes.
 func TestRoundTripHTTP(t *testing.T) {
 	roundtrip.Run(t, roundtrip.Pair{
 		Name: "http",
 		Transfer: func(t testing.TB, enc roundtrip.Encoding, events []cloudevents.Event) []envelope.Decoded {
-			f := &function{codec: envelope.NewCodec(catalog.Default())}
-			srv := httptest.NewServer(fn.New(f).Handler)
+			f := newFunction()
+			srv := httptest.NewServer(fhttp.New(f).Handler)
 			t.Cleanup(srv.Close)
 			c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(srv.URL))
 			if err != nil {
@@ -72,8 +83,8 @@ func TestRoundTripHTTP(t *testing.T) {
 // TestFunctionRejectsUndecodable: the same function answers an event it
 // cannot decode with a 4xx, which KafkaSource dead-letters.
 func TestFunctionRejectsUndecodable(t *testing.T) {
-	f := &function{codec: envelope.NewCodec(catalog.Default())}
-	srv := httptest.NewServer(fn.New(f).Handler)
+	f := newFunction()
+	srv := httptest.NewServer(fhttp.New(f).Handler)
 	t.Cleanup(srv.Close)
 	c, err := cloudevents.NewClientHTTP(cloudevents.WithTarget(srv.URL))
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	fcloudevents "knative.dev/func-go/cloudevents"
+	fhttp "knative.dev/func-go/http"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/broker"
@@ -44,7 +44,7 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	slog.SetDefault(cfg.Logger)
 	// func-go logs every readiness probe at debug level; its warnings and
 	// errors are what matter here.
-	fcloudevents.SetLogLevel(fcloudevents.LogWarn)
+	fhttp.SetLogLevel(fhttp.LogWarn)
 
 	fmt.Fprintln(st.Out, "Starting Nova…")
 	s, err := system.Start(ctx, cfg)

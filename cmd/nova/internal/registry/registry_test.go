@@ -30,6 +30,9 @@ func TestEveryFunctionIsRegistered(t *testing.T) {
 		if fy.Name != f.Name {
 			t.Errorf("registered as %s but %s/func.yaml names it %s", f.Name, f.Dir, fy.Name)
 		}
+		if fy.InvokeKind() != funchost.InvokeHTTP {
+			t.Errorf("%s/func.yaml: invoke %s; Nova's functions are invoke: http (events through shared/eventfunc)", f.Dir, fy.InvokeKind())
+		}
 	}
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))
 	if err != nil {

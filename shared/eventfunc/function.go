@@ -1,0 +1,84 @@
+package eventfunc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/nova-social/nova/shared/lifecycle"
+)
+
+// Unit is a started event function: what it does with an event, and the
+// connections it holds to do it.
+type Unit interface {
+	lifecycle.Unit
+	Receive(ctx context.Context, e event.Event) error
+}
+
+// Setup reads a function's configuration from its environment (func.yaml
+// run.envs, as func-go hands them to Start) and returns how to open its
+// unit. An error here is a configuration the function cannot run with: it
+// stops the function, where an unreachable dependency only delays it.
+type Setup[U Unit] func(env map[string]string, log *slog.Logger) (lifecycle.Open[U], error)
+
+// Function is a Knative event function instance: what each function's
+// New() returns, and all the scaffold's main needs. func-go's http runtime
+// calls Start, Ready, Stop and Handle.
+type Function[U Unit] struct {
+	name    string
+	log     *slog.Logger
+	setup   Setup[U]
+	life    *lifecycle.Lifecycle[U]
+	handler *Handler
+}
+
+// New returns a function that has not started.
+func New[U Unit](name string, setup Setup[U]) *Function[U] {
+	log := slog.Default().With("function", name)
+	f := &Function[U]{
+		name:  name,
+		log:   log,
+		setup: setup,
+		life:  lifecycle.New[U](lifecycle.Config{Name: name, Logger: log}),
+	}
+	f.handler = NewHandler(f.receive, HandlerConfig{Logger: log})
+	return f
+}
+
+// Name is the function's name (its func.yaml name).
+func (f *Function[U]) Name() string { return f.name }
+
+// Start reads the configuration and begins opening the function's
+// dependencies in the background: it fails only for a configuration the
+// function cannot run with.
+func (f *Function[U]) Start(_ context.Context, env map[string]string) error {
+	open, err := f.setup(env, f.log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
+	}
+	return f.life.Start(open)
+}
+
+// Ready reports whether the dependencies are open and answer; when not,
+// the error says why (func-go writes it into the readiness answer).
+func (f *Function[U]) Ready(ctx context.Context) (bool, error) { return f.life.Ready(ctx) }
+
+// Stop closes the unit. func-go calls it after the server has drained.
+func (f *Function[U]) Stop(ctx context.Context) error { return f.life.Stop(ctx) }
+
+// Unit returns the open unit, or an error wrapping lifecycle.ErrNotReady.
+func (f *Function[U]) Unit() (U, error) { return f.life.Unit() }
+
+// Handle takes one CloudEvent over HTTP.
+func (f *Function[U]) Handle(w http.ResponseWriter, r *http.Request) { f.handler.ServeHTTP(w, r) }
+
+func (f *Function[U]) receive(ctx context.Context, e event.Event) error {
+	u, err := f.life.Unit()
+	if err != nil {
+		return err
+	}
+	return u.Receive(ctx, e)
+}
