@@ -126,6 +126,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err != nil {
 		return s, err
 	}
+	if s3, ok := mediaStore.(*media.S3Store); ok {
+		if err := s3.Check(ctx); err != nil {
+			return s, fmt.Errorf("nova-api: %w", err)
+		}
+	}
 	if s.Media, err = media.New(media.Config{Pool: s.pool, Outbox: ob, Store: mediaStore, Logger: log,
 		Limits: cfg.Media.Limits, TempDir: cfg.Media.TempDir, FFmpeg: cfg.Media.FFmpeg,
 		UploadTimeout: cfg.Media.UploadTimeout,

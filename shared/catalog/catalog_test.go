@@ -312,8 +312,8 @@ func TestKafkaTopicManifestsMatchCatalogue(t *testing.T) {
 	seen := map[string]string{}
 	for _, f := range files {
 		for _, m := range readManifests(t, f) {
-			if m.APIVersion != "kafka.strimzi.io/v1beta2" || m.Kind != "KafkaTopic" {
-				t.Errorf("%s: %s %s, want kafka.strimzi.io/v1beta2 KafkaTopic", m, m.APIVersion, m.Kind)
+			if m.APIVersion != "kafka.strimzi.io/v1" || m.Kind != "KafkaTopic" {
+				t.Errorf("%s: %s %s, want kafka.strimzi.io/v1 KafkaTopic", m, m.APIVersion, m.Kind)
 				continue
 			}
 			name := m.Metadata.Name

@@ -101,6 +101,19 @@ func NewS3Store(c S3Config, transport http.RoundTripper) (*S3Store, error) {
 	return &S3Store{client: client, bucket: c.Bucket, public: public}, nil
 }
 
+// Check reports whether the bucket can be reached and exists: a store
+// that cannot take uploads must keep nova-api from reporting ready.
+func (s *S3Store) Check(ctx context.Context) error {
+	ok, err := s.client.BucketExists(ctx, s.bucket)
+	if err != nil {
+		return fmt.Errorf("media: S3 bucket %s: %w", s.bucket, err)
+	}
+	if !ok {
+		return fmt.Errorf("media: S3 bucket %s does not exist", s.bucket)
+	}
+	return nil
+}
+
 // Put uploads the object. Given an *os.File (a ReaderAt of known size),
 // minio-go sends multipart sections straight from the file, without
 // buffering parts in memory.

@@ -143,3 +143,27 @@ func TestS3StoreDeleteAndValidation(t *testing.T) {
 		t.Fatal("an endpoint with a scheme accepted")
 	}
 }
+
+// Check passes for the store's bucket and names a missing one.
+func TestS3StoreCheck(t *testing.T) {
+	s3 := s3Server(t)
+	ctx := context.Background()
+	if err := s3.Check(ctx); err != nil {
+		t.Fatalf("existing bucket: %v", err)
+	}
+	u, _ := url.Parse(s3.URL(""))
+	cfg, err := media.EnvConfigFrom(map[string]string{
+		"S3_ENDPOINT": u.Host, "S3_BUCKET": "no-such-bucket", "S3_ACCESS_KEY": "nova", "S3_SECRET_KEY": "nova-secret",
+		"S3_REGION": "us-east-1", "S3_USE_SSL": "false",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := media.NewStore(cfg.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.(*media.S3Store).Check(ctx); err == nil || !strings.Contains(err.Error(), "no-such-bucket") {
+		t.Fatalf("missing bucket: %v", err)
+	}
+}

@@ -153,7 +153,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 		env[auth.EnvPrivateKey] = string(pem)
 	}
-	resolver := funchost.Resolver{ConfigMaps: configMaps, Env: env}
+	localSettings(env)
 	// One registry for the dispatcher and the functions, served on the
 	// metrics address.
 	s.registry = prometheus.NewRegistry()
@@ -162,43 +162,59 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		return s, err
 	}
 	s.functions = make([]*hosted, len(cfg.Functions))
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for i, f := range cfg.Functions {
-		fcfg, err := resolver.Config(specs[i])
-		if err != nil {
+	// nova-api first: the others may need its address (realtime-gateway
+	// fetches the public keys from its JWKS, as in a cluster). Then the rest
+	// at once, each waiting for its own readiness.
+	for _, first := range []bool{true, false} {
+		resolver := funchost.Resolver{ConfigMaps: configMaps, Env: env}
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+		)
+		for i, f := range cfg.Functions {
+			if (f.Name == APIName) != first {
+				continue
+			}
+			fcfg, err := resolver.Config(specs[i])
+			if err != nil {
+				return s, err
+			}
+			addr := net.JoinHostPort(cfg.Host, "0")
+			if cfg.PortBase > 0 {
+				addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.PortBase+f.Slot))
+			}
+			var mw func(http.Handler) http.Handler
+			if cfg.Middleware != nil {
+				mw = func(next http.Handler) http.Handler { return cfg.Middleware(f.Name, next) }
+			}
+			wg.Go(func() {
+				opts := funchost.Options{
+					Name: f.Name, Instance: f.New(), Invoke: specs[i].InvokeKind(), Addr: addr,
+					Config: fcfg, ReadyTimeout: cfg.ReadyTimeout, Logger: cfg.Logger, Metrics: fnMetrics,
+					Middleware: mw,
+				}
+				fn, err := funchost.Serve(ctx, opts)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				s.functions[i] = &hosted{fn: fn, invoke: specs[i].InvokeKind(), dir: f.Dir, opts: opts, newInstance: f.New}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
 			return s, err
 		}
-		addr := net.JoinHostPort(cfg.Host, "0")
-		if cfg.PortBase > 0 {
-			addr = net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.PortBase+f.Slot))
-		}
-		var mw func(http.Handler) http.Handler
-		if cfg.Middleware != nil {
-			mw = func(next http.Handler) http.Handler { return cfg.Middleware(f.Name, next) }
-		}
-		wg.Go(func() {
-			opts := funchost.Options{
-				Name: f.Name, Instance: f.New(), Invoke: specs[i].InvokeKind(), Addr: addr,
-				Config: fcfg, ReadyTimeout: cfg.ReadyTimeout, Logger: cfg.Logger, Metrics: fnMetrics,
-				Middleware: mw,
+		if _, set := env[auth.EnvJWKSURL]; first && !set {
+			for _, h := range s.functions {
+				if h != nil && h.fn.Name() == APIName {
+					env[auth.EnvJWKSURL] = h.fn.URL() + "/v1/.well-known/jwks.json"
+				}
 			}
-			fn, err := funchost.Serve(ctx, opts)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			s.functions[i] = &hosted{fn: fn, invoke: specs[i].InvokeKind(), dir: f.Dir, opts: opts, newInstance: f.New}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return s, err
+		}
 	}
 	for _, h := range s.functions {
 		s.watch(h.fn)
@@ -238,6 +254,26 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 
 	s.ready = time.Since(s.started)
 	return s, nil
+}
+
+// APIName is nova-api's function name.
+const APIName = "nova-api"
+
+// s3Settings are nova-config's keys for the media store in S3 (and the
+// nova-s3 Secret's), which name cluster services.
+var s3Settings = []string{"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_USE_SSL", "S3_PUBLIC_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
+
+// localSettings fills in what this machine's run takes in place of the
+// cluster's ConfigMap values and Secrets, unless the environment gives
+// them: no database password (the local server trusts), and media in
+// MEDIA_DIR rather than the cluster's S3 (S3 settings come from the
+// environment only).
+func localSettings(env map[string]string) {
+	for _, k := range append([]string{"PGPASSWORD"}, s3Settings...) {
+		if _, set := env[k]; !set {
+			env[k] = ""
+		}
+	}
 }
 
 func (s *System) fail(err error) {
