@@ -13,6 +13,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
+	golang.org/x/mod v0.43.0
 	google.golang.org/protobuf v1.36.12
 	knative.dev/func-go v0.22.0
 )
@@ -30,7 +31,6 @@ require (
 	github.com/zeebo/xxh3 v1.1.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/image v0.48.0 // indirect
-	golang.org/x/mod v0.43.0 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
