@@ -53,11 +53,11 @@ func Pin(ctx context.Context, cfg PinConfig) error {
 		return fmt.Errorf("funcbuild: pin %s to %s@%s: %w", cfg.Dir, m.Path, m.Version, err)
 	}
 	env := environ(cfg.Env)
-	goenv, err := GoEnv(ctx, env, "GOPROXY", "GONOSUMDB", "GOMODCACHE")
-	if err != nil {
-		return fail(err)
-	}
 	if m.Sum != "" {
+		goenv, err := GoEnv(ctx, env, "GOMODCACHE")
+		if err != nil {
+			return fail(err)
+		}
 		if _, err := ForgetStale(goenv["GOMODCACHE"], m); err != nil {
 			return fail(err)
 		}
@@ -66,18 +66,10 @@ func Pin(ctx context.Context, cfg PinConfig) error {
 			return fail(err)
 		}
 	}
-	nosum := m.Path
-	if goenv["GONOSUMDB"] != "" {
-		nosum += "," + goenv["GONOSUMDB"]
+	env, err := ModEnv(ctx, env, cfg.ProxyDir, m.Path)
+	if err != nil {
+		return fail(err)
 	}
-	env = setEnv(env,
-		"GOWORK=off",       // the module alone, as its builder sees it
-		"GOFLAGS=-mod=mod", // and nothing else from GOFLAGS
-		"GOPROXY="+proxyList(cfg.ProxyDir, goenv["GOPROXY"]),
-		// The release is not in sum.golang.org until it is pushed; its
-		// hash is the local proxy's, checked below.
-		"GONOSUMDB="+nosum,
-	)
 	if err := runGo(ctx, cfg.Dir, env, "mod", "edit", "-dropreplace="+m.Path, "-require="+m.Path+"@"+m.Version); err != nil {
 		return fail(err)
 	}
@@ -88,6 +80,34 @@ func Pin(ctx context.Context, cfg PinConfig) error {
 		return fail(err)
 	}
 	return nil
+}
+
+// ModEnv is env set up for go mod commands on one module of the tree
+// against a local proxy: GOWORK=off (the module alone, as its builder sees
+// it), GOFLAGS=-mod=mod, the proxy dir (if any) in front of the user's
+// GOPROXY, and the modules it serves, which sum.golang.org does not know
+// before they are pushed, added to GONOSUMDB.
+func ModEnv(ctx context.Context, env []string, proxyDir string, served ...string) ([]string, error) {
+	goenv, err := GoEnv(ctx, env, "GOPROXY", "GONOSUMDB")
+	if err != nil {
+		return nil, err
+	}
+	nosum := strings.Join(served, ",")
+	if goenv["GONOSUMDB"] != "" {
+		nosum = strings.TrimPrefix(nosum+","+goenv["GONOSUMDB"], ",")
+	}
+	return setEnv(env,
+		"GOWORK=off",
+		"GOFLAGS=-mod=mod",
+		"GOPROXY="+proxyList(proxyDir, goenv["GOPROXY"]),
+		"GONOSUMDB="+nosum,
+	), nil
+}
+
+// GoMod runs go mod args in dir with env (see ModEnv), quoting the go
+// command's output on failure.
+func GoMod(ctx context.Context, dir string, env []string, args ...string) error {
+	return runGo(ctx, dir, env, append([]string{"mod"}, args...)...)
 }
 
 // checkPinned checks that dir's go.mod requires m without replacing it, and
