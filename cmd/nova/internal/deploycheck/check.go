@@ -46,7 +46,10 @@ type Report struct {
 	// WorkDir holds the contexts, scaffolds, binaries and logs (removed at
 	// the end unless Config.Keep).
 	WorkDir string
-	Took    time.Duration
+	// Database is the PostgreSQL database the functions shared (dropped at
+	// the end).
+	Database string
+	Took     time.Duration
 }
 
 // Failed lists the functions that failed.
@@ -215,7 +218,11 @@ func build(ctx context.Context, cfg Config, root, work, proxy string, m funcbuil
 	if err := funcbuild.Context(filepath.Join(root, f.Dir), f.ctx); err != nil {
 		return fmt.Errorf("function %s: %w", f.Name, err)
 	}
-	if f.Dir != "." {
+	uses, err := funcbuild.Requires(f.ctx, m.Path)
+	if err != nil {
+		return fmt.Errorf("function %s: %w", f.Name, err)
+	}
+	if f.Dir != "." && uses {
 		// What make release does before kn func deploy: the function
 		// requires the root module at the release, and its go.sum has it.
 		if err := funcbuild.Pin(ctx, funcbuild.PinConfig{Dir: f.ctx, Module: m, ProxyDir: proxy, Env: cfg.Env}); err != nil {
@@ -275,6 +282,7 @@ func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]st
 		return err
 	}
 	defer kafka.Close()
+	rep.Database = db.name
 	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs()}
 	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
 

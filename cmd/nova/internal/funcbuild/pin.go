@@ -110,6 +110,17 @@ func GoMod(ctx context.Context, dir string, env []string, args ...string) error 
 	return runGo(ctx, dir, env, append([]string{"mod"}, args...)...)
 }
 
+// Requires reports whether the module in dir requires the module path
+// (pinning a module that does not is meaningless: go mod tidy drops the
+// requirement again).
+func Requires(dir, path string) (bool, error) {
+	f, err := readGoMod(dir)
+	if err != nil {
+		return false, fmt.Errorf("funcbuild: %w", err)
+	}
+	return slices.ContainsFunc(f.Require, func(r *modfile.Require) bool { return r.Mod.Path == path }), nil
+}
+
 // checkPinned checks that dir's go.mod requires m without replacing it, and
 // that its go.sum holds m's hashes when they are known.
 func checkPinned(dir string, m Module) error {

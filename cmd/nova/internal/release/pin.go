@@ -36,6 +36,12 @@ type PinConfig struct {
 func PinAll(ctx context.Context, cfg PinConfig) error {
 	log := logTo(cfg.Log)
 	for _, fn := range cfg.Tree.Functions {
+		if uses, err := funcbuild.Requires(filepath.Join(cfg.Tree.Root, fn), cfg.Module.Path); err != nil {
+			return fmt.Errorf("%s: %w", fn, err)
+		} else if !uses {
+			fmt.Fprintf(log, "==> %s: does not use %s\n", fn, cfg.Module.Path)
+			continue
+		}
 		fmt.Fprintf(log, "==> %s: require %s %s, no local replace\n", fn, cfg.Module.Path, cfg.Module.Version)
 		err := funcbuild.Pin(ctx, funcbuild.PinConfig{
 			Dir: filepath.Join(cfg.Tree.Root, fn), Module: cfg.Module, ProxyDir: cfg.ProxyDir, Env: cfg.Env,
@@ -52,6 +58,11 @@ func PinAll(ctx context.Context, cfg PinConfig) error {
 func UnpinAll(ctx context.Context, tree Tree, env []string, log io.Writer) error {
 	log = logTo(log)
 	for _, fn := range tree.Functions {
+		if uses, err := funcbuild.Requires(filepath.Join(tree.Root, fn), RootModule); err != nil {
+			return fmt.Errorf("%s: %w", fn, err)
+		} else if !uses {
+			continue
+		}
 		fmt.Fprintf(log, "==> %s: replace %s => %s\n", fn, RootModule, LocalRoot)
 		err := funcbuild.Unpin(ctx, funcbuild.UnpinConfig{Dir: filepath.Join(tree.Root, fn), Path: RootModule, Local: LocalRoot, Env: env})
 		if err != nil {
