@@ -95,7 +95,7 @@ func pinCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintf(st.Err, "no tag %s here: the functions fetch it through GOPROXY\n", version)
 	}
 	if err := release.PinAll(ctx, cfg); err != nil {
-		return fmt.Errorf("%w\n(push the tag, or set GOPROXY/GOPRIVATE; make unpin undoes the functions pinned so far)", err)
+		return fmt.Errorf("%w\n(push the tag, or set GOPROXY/GOPRIVATE; no go.mod or go.sum was changed)", err)
 	}
 	fmt.Fprintf(st.Out, "Functions pinned to %s %s.\n", release.RootModule, version)
 	return nil

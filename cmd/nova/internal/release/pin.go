@@ -2,8 +2,10 @@ package release
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,9 +34,19 @@ type PinConfig struct {
 
 // PinAll pins every function to the release and tidies the other modules
 // (cmd/nova) so they build with the pinned functions. It stops at the
-// first module that fails, naming it.
-func PinAll(ctx context.Context, cfg PinConfig) error {
+// first module that fails, naming it, and puts every go.mod and go.sum
+// back as it was: half a tree pinned does not even build the nova command.
+func PinAll(ctx context.Context, cfg PinConfig) (err error) {
 	log := logTo(cfg.Log)
+	saved, err := snapshot(cfg.Tree)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, saved.restore())
+		}
+	}()
 	for _, fn := range cfg.Tree.Functions {
 		if uses, err := funcbuild.Requires(filepath.Join(cfg.Tree.Root, fn), cfg.Module.Path); err != nil {
 			return fmt.Errorf("%s: %w", fn, err)
@@ -54,9 +66,18 @@ func PinAll(ctx context.Context, cfg PinConfig) error {
 }
 
 // UnpinAll points every function back at the local root module and tidies
-// the other modules.
-func UnpinAll(ctx context.Context, tree Tree, env []string, log io.Writer) error {
+// the other modules; on failure every go.mod and go.sum is put back.
+func UnpinAll(ctx context.Context, tree Tree, env []string, log io.Writer) (err error) {
 	log = logTo(log)
+	saved, err := snapshot(tree)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, saved.restore())
+		}
+	}()
 	for _, fn := range tree.Functions {
 		if uses, err := funcbuild.Requires(filepath.Join(tree.Root, fn), RootModule); err != nil {
 			return fmt.Errorf("%s: %w", fn, err)
@@ -121,6 +142,46 @@ func environ(env []string) []string {
 		return env
 	}
 	return os.Environ()
+}
+
+// files holds go.mod and go.sum contents by path (nil: the file did not
+// exist).
+type files map[string][]byte
+
+// snapshot reads the go.mod and go.sum of every module of tree but the root.
+func snapshot(tree Tree) (files, error) {
+	saved := files{}
+	for _, dir := range append(slices.Clone(tree.Functions), tree.Others...) {
+		for _, name := range []string{"go.mod", "go.sum"} {
+			p := filepath.Join(tree.Root, dir, name)
+			b, err := os.ReadFile(p)
+			if err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("release: %w", err)
+			}
+			saved[p] = b
+		}
+	}
+	return saved, nil
+}
+
+// restore writes the files back (and removes those that did not exist).
+func (saved files) restore() error {
+	var errs []error
+	for p, b := range saved {
+		if b == nil {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("putting go.mod and go.sum back: %w", err)
+	}
+	return nil
 }
 
 func logTo(w io.Writer) io.Writer {

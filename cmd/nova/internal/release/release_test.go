@@ -163,3 +163,34 @@ func TestReleaseRefusesAndRestores(t *testing.T) {
 		t.Errorf("tag left behind: %s", tags)
 	}
 }
+
+// A pin that fails part of the way puts back the modules it had pinned:
+// half a tree pinned does not even build the nova command that undoes it.
+func TestPinAllPutsEverythingBack(t *testing.T) {
+	ctx := context.Background()
+	repo := clone(t)
+	broken := filepath.Join(repo, "functions", "zzz-broken")
+	os.MkdirAll(broken, 0o755)
+	os.WriteFile(filepath.Join(broken, "go.mod"), []byte("module github.com/nova-social/nova/functions/zzz-broken\n\ngo 1.26.0\n\nrequire github.com/nova-social/nova v0.0.0\n\nreplace github.com/nova-social/nova => ../..\n"), 0o644)
+	os.WriteFile(filepath.Join(broken, "f.go"), []byte("package f\n\nimport _ \"github.com/nova-social/nova/shared/nosuchpackage\"\n"), 0o644)
+	tree, err := release.Modules(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := t.TempDir()
+	m, err := funcbuild.Proxy(ctx, funcbuild.ProxyConfig{Dir: proxy, Repo: repo, Path: release.RootModule, Version: version})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	err = release.PinAll(ctx, release.PinConfig{Tree: tree, Module: m, ProxyDir: proxy, Log: &log})
+	if err == nil || !strings.Contains(err.Error(), "functions/zzz-broken") {
+		t.Fatalf("got %v, want the broken function named", err)
+	}
+	if !strings.Contains(log.String(), "==> functions/trust-safety: require") {
+		t.Fatalf("the functions before the broken one were not pinned first:\n%s", log.String())
+	}
+	if st := gitOut(t, repo, "status", "--porcelain"); st != "?? functions/zzz-broken/\n" {
+		t.Errorf("after a failed pin:\n%s", st)
+	}
+}
