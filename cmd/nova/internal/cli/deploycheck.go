@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/deploycheck"
 )
@@ -44,6 +45,6 @@ func deployCheckCmd(ctx context.Context, args []string, st Streams) error {
 		return err
 	}
 	fmt.Fprintf(st.Out, "deploy-check: %d functions built as kn func builds them, each ready and stopped cleanly, in %s\n",
-		len(rep.Functions), rep.Took.Round(100_000_000))
+		len(rep.Functions), rep.Took.Round(100*time.Millisecond))
 	return nil
 }

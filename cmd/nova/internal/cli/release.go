@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -39,7 +40,7 @@ func releaseCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	if cfg.Version == "" {
 		fs.Usage()
-		return fmt.Errorf("%w: --version is required", ErrUsage)
+		return badUsage(st, "release", errors.New("--version is required"))
 	}
 	var err error
 	if cfg.Root, err = findRoot(cfg.Root); err != nil {
@@ -66,7 +67,7 @@ func pinCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	if version == "" {
 		fs.Usage()
-		return fmt.Errorf("%w: --version is required", ErrUsage)
+		return badUsage(st, "pin", errors.New("--version is required"))
 	}
 	root, err := findRoot(root)
 	if err != nil {
