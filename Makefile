@@ -7,7 +7,6 @@ SHELL := bash
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
-MODULE := github.com/nova-social/nova
 BIN := $(CURDIR)/bin
 
 # Code generators, pinned; installed into bin/ (git-ignored) on first use.
@@ -20,7 +19,6 @@ PROTOC_GEN_GO := $(BIN)/protoc-gen-go
 # run-time data), testdata and bin. The root module comes first.
 MODULES = $(shell find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bin -o -name node_modules \) -prune \
 	-o -name go.mod -printf '%h\n' | sort)
-FUNCTION_MODULES = $(shell find functions -mindepth 2 -maxdepth 2 -name go.mod -printf '%h\n' 2>/dev/null | sort)
 
 # Each module is checked on its own, as `kn func build` sees it: go.work is for
 # editors and `go run`, not for deciding whether a module builds.
@@ -40,7 +38,7 @@ ARGS ?=
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check work pin unpin modules
+.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check deploy-check work release pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -52,10 +50,15 @@ run: ## run the whole system on this machine (nova run; extra flags in ARGS="...
 	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
 	cd cmd/nova && go run . run $(ARGS)
 
-test: proto-check eventing-check ## proto staleness + lint, then go vet and go test -race in every module
+test: proto-check eventing-check ## proto staleness + lint, deploy-check, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
+	echo "==> deploy-check: every function built as kn func builds it, started and stopped"; \
+	if ! $(MAKE) deploy-check; then \
+		echo "make test: deploy-check failed" >&2; \
+		if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("deploy-check"); \
+	fi; \
 	for m in $(MODULES); do \
 		echo "==> $$m: go vet"; \
 		if ! (cd "$$m" && $(CHECK_ENV) go vet ./...); then \
@@ -155,19 +158,16 @@ eventing-check: ## build eventing/ with kustomize (kubectl), as kubectl apply -k
 		echo "eventing-check: kubectl not installed, kustomize build NOT checked (shared/catalog tests still check the listing)"; \
 	fi
 
+deploy-check: ## build every function as kn func (pack) would, start each as Knative would, stop it (ARGS="--only nova-api --keep")
+	cd cmd/nova && $(CHECK_ENV) go run . deploy-check --root ../.. $(ARGS)
+
+release: ## pin the functions to VERSION=vX.Y.Z of the root module, commit, tag VERSION, unpin and commit (nothing is pushed)
+	@[ -n "$(VERSION)" ] || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
+	cd cmd/nova && $(CHECK_ENV) go run . release --root ../.. --version $(VERSION)
+
 pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
-	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$$ ]] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }
-	@[ -n "$(FUNCTION_MODULES)" ] || { echo "make pin: no functions/*/go.mod" >&2; exit 1; }
-	@for d in $(FUNCTION_MODULES); do \
-		echo "==> $$d: require $(MODULE) $(VERSION), no local replace"; \
-		(cd "$$d" && go mod edit -dropreplace=$(MODULE) -require=$(MODULE)@$(VERSION) && GOWORK=off go mod tidy) || { \
-			echo "make pin: $(MODULE)@$(VERSION) is not resolvable from $$d; push the tag (or set GOPROXY/GOPRIVATE), or make unpin" >&2; \
-			exit 1; }; \
-	done
+	@[ -n "$(VERSION)" ] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }
+	cd cmd/nova && $(CHECK_ENV) go run . pin --root ../.. --version $(VERSION)
 
 unpin: ## restore the local replace of the root module in every functions/*/go.mod
-	@[ -n "$(FUNCTION_MODULES)" ] || { echo "make unpin: no functions/*/go.mod" >&2; exit 1; }
-	@for d in $(FUNCTION_MODULES); do \
-		echo "==> $$d: replace $(MODULE) => ../.."; \
-		(cd "$$d" && go mod edit -replace=$(MODULE)=../.. && GOWORK=off go mod tidy) || { echo "make unpin: failed in $$d" >&2; exit 1; }; \
-	done
+	cd cmd/nova && $(CHECK_ENV) go run . unpin --root ../..

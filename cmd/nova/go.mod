@@ -1,6 +1,6 @@
 module github.com/nova-social/nova/cmd/nova
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/IBM/sarama v1.61.1
@@ -13,6 +13,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/twmb/franz-go v1.22.3
 	github.com/twmb/franz-go/pkg/kadm v1.20.0
+	golang.org/x/mod v0.43.0
 	google.golang.org/protobuf v1.36.12
 	knative.dev/func-go v0.22.0
 )

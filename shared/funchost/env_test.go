@@ -2,6 +2,7 @@ package funchost_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/nova-social/nova/shared/funchost"
@@ -62,13 +63,46 @@ func TestFuncYAMLAndEnvResolution(t *testing.T) {
 	}
 }
 
+func TestBuildEnv(t *testing.T) {
+	f, err := funchost.ParseFuncYAML([]byte(`specVersion: 0.36.0
+name: a
+runtime: go
+build:
+  buildEnvs:
+  - name: GOFLAGS
+    value: -mod=mod
+  - name: GOWORK
+    value: "off"
+  - name: GOPRIVATE
+    value: '{{ env:MY_PRIVATE }}'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MY_PRIVATE": "example.com/*"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	got, err := f.BuildEnv(lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "GOFLAGS=-mod=mod GOWORK=off GOPRIVATE=example.com/*"; strings.Join(got, " ") != want {
+		t.Errorf("BuildEnv = %q, want %q", got, want)
+	}
+	delete(env, "MY_PRIVATE")
+	if _, err := f.BuildEnv(lookup); !errors.Is(err, funchost.ErrUnresolved) || !strings.Contains(err.Error(), "MY_PRIVATE") {
+		t.Errorf("unset variable: got %v, want ErrUnresolved naming MY_PRIVATE", err)
+	}
+}
+
 func TestParseFuncYAMLRefusesBadFiles(t *testing.T) {
 	for name, src := range map[string]string{
-		"no name":       "specVersion: 0.36.0\nruntime: go\n",
-		"not go":        "specVersion: 0.36.0\nname: a\nruntime: node\n",
-		"bad invoke":    "specVersion: 0.36.0\nname: a\nruntime: go\ninvoke: grpc\n",
-		"nameless env":  "specVersion: 0.36.0\nname: a\nruntime: go\nrun:\n  envs:\n  - value: x\n",
-		"scale min>max": "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  options:\n    scale:\n      min: 3\n      max: 1\n",
+		"no name":                 "specVersion: 0.36.0\nruntime: go\n",
+		"not go":                  "specVersion: 0.36.0\nname: a\nruntime: node\n",
+		"bad invoke":              "specVersion: 0.36.0\nname: a\nruntime: go\ninvoke: grpc\n",
+		"nameless env":            "specVersion: 0.36.0\nname: a\nruntime: go\nrun:\n  envs:\n  - value: x\n",
+		"nameless build env":      "specVersion: 0.36.0\nname: a\nruntime: go\nbuild:\n  buildEnvs:\n  - value: x\n",
+		"build env from a Secret": "specVersion: 0.36.0\nname: a\nruntime: go\nbuild:\n  buildEnvs:\n  - name: A\n    value: '{{ secret:s:k }}'\n",
+		"scale min>max":           "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  options:\n    scale:\n      min: 3\n      max: 1\n",
 	} {
 		if _, err := funchost.ParseFuncYAML([]byte(src)); !errors.Is(err, funchost.ErrFuncYAML) {
 			t.Errorf("%s: got %v, want ErrFuncYAML", name, err)

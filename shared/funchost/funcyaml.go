@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"sigs.k8s.io/yaml"
@@ -27,7 +29,12 @@ type FuncYAML struct {
 	Runtime     string    `json:"runtime"`
 	Invoke      string    `json:"invoke"`
 	Created     time.Time `json:"created"`
-	Run         struct {
+	Build       struct {
+		// BuildEnvs are the variables the pack and s2i builders set
+		// while building the image (not at run time).
+		BuildEnvs []Env `json:"buildEnvs"`
+	} `json:"build"`
+	Run struct {
 		Envs []Env `json:"envs"`
 	} `json:"run"`
 	Deploy struct {
@@ -56,6 +63,9 @@ type Scale struct {
 	Target      *float64 `json:"target,omitempty"`
 	Utilization *float64 `json:"utilization,omitempty"`
 }
+
+// envRef is the one template a build variable may hold.
+var envRef = regexp.MustCompile(`^\s*\{\{\s*env\s*:\s*(\w+)\s*\}\}\s*$`)
 
 // ErrFuncYAML marks a func.yaml that cannot be used.
 var ErrFuncYAML = errors.New("invalid func.yaml")
@@ -107,6 +117,16 @@ func (f *FuncYAML) Validate() error {
 			return fmt.Errorf("%w: run.envs[%d] has no name and its value is not a {{ configMap:NAME }} or {{ secret:NAME }} reference", ErrFuncYAML, i)
 		}
 	}
+	for i, e := range f.Build.BuildEnvs {
+		// kn func takes a build variable's value literally or from the
+		// local environment; a builder has no ConfigMaps or Secrets.
+		if e.Name == "" {
+			return fmt.Errorf("%w: build.buildEnvs[%d] has no name", ErrFuncYAML, i)
+		}
+		if strings.HasPrefix(strings.TrimSpace(e.Value), "{{") && !envRef.MatchString(e.Value) {
+			return fmt.Errorf("%w: build.buildEnvs %s: a template value must be {{ env:NAME }}", ErrFuncYAML, e.Name)
+		}
+	}
 	if s := f.Deploy.Options.Scale; s != nil && s.Min != nil && s.Max != nil && *s.Max > 0 && *s.Min > *s.Max {
 		return fmt.Errorf("%w: deploy.options.scale min %d > max %d", ErrFuncYAML, *s.Min, *s.Max)
 	}
@@ -119,4 +139,22 @@ func (f *FuncYAML) InvokeKind() string {
 		return InvokeHTTP
 	}
 	return f.Invoke
+}
+
+// BuildEnv returns build.buildEnvs as NAME=VALUE pairs in file order, each
+// {{ env:NAME }} taken from lookup (the environment of whoever runs the
+// build, as kn func does). A variable lookup lacks is an error.
+func (f *FuncYAML) BuildEnv(lookup func(string) (string, bool)) ([]string, error) {
+	out := make([]string, 0, len(f.Build.BuildEnvs))
+	for _, e := range f.Build.BuildEnvs {
+		v := e.Value
+		if m := envRef.FindStringSubmatch(v); m != nil {
+			var ok bool
+			if v, ok = lookup(m[1]); !ok {
+				return nil, fmt.Errorf("function %s: build.buildEnvs %s: %w: environment variable %s is not set", f.Name, e.Name, ErrUnresolved, m[1])
+			}
+		}
+		out = append(out, e.Name+"="+v)
+	}
+	return out, nil
 }

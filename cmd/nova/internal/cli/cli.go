@@ -1,5 +1,5 @@
 // Package cli is the nova command: run, send, tail, lag, dead-letters,
-// replay and bench.
+// replay, bench, release, pin, unpin and deploy-check.
 // main only hands it the process's arguments, streams and signals.
 package cli
 
@@ -31,6 +31,9 @@ const usage = `nova: Nova's local runtime and tools
   nova replay                   send pending dead letters back to their topics (--dry-run lists them)
   nova bench                    producer load test (kafka-producer-perf-test flags) beside raw Sarama
   nova bench mixed              posts, likes, messages and feed reads on a running Nova; lag and drain
+  nova release --version V      pin the functions to release V of the root module, commit, tag V, unpin
+  nova pin --version V          point every function at release V of the root module (nova unpin undoes it)
+  nova deploy-check             build every function as kn func would, then start and stop each binary
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
 REDIS_URL set the defaults of the matching flags.
@@ -63,6 +66,14 @@ func Main(ctx context.Context, args []string, st Streams) int {
 		err = replayCmd(ctx, rest, st)
 	case "bench":
 		err = benchCmd(ctx, rest, st)
+	case "release":
+		err = releaseCmd(ctx, rest, st)
+	case "pin":
+		err = pinCmd(ctx, rest, st)
+	case "unpin":
+		err = unpinCmd(ctx, rest, st)
+	case "deploy-check":
+		err = deployCheckCmd(ctx, rest, st)
 	case "help", "-h", "--help":
 		fmt.Fprint(st.Out, usage)
 		return 0

@@ -1,0 +1,362 @@
+package deploycheck
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nova-social/nova/cmd/nova/internal/funcbuild"
+	"github.com/nova-social/nova/cmd/nova/internal/release"
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/funchost"
+)
+
+// Function is one function's outcome.
+type Function struct {
+	Name string
+	// Dir is the function's folder relative to the root ("." for nova-api).
+	Dir string
+	// Build is how long Context, Pin, Scaffold and Build took; Size the
+	// binary's.
+	Build time.Duration
+	Size  int64
+	// Ready is how long it took to answer 200 on both health endpoints,
+	// Stop how long it took to exit after SIGTERM.
+	Ready, Stop time.Duration
+	// Err is why it failed, nil when it passed.
+	Err error
+
+	yaml *funchost.FuncYAML
+	bin  string
+	ctx  string
+	proc *process
+}
+
+// Report is the outcome of a check.
+type Report struct {
+	Module    funcbuild.Module
+	Functions []*Function
+	// WorkDir holds the contexts, scaffolds, binaries and logs (removed at
+	// the end unless Config.Keep).
+	WorkDir string
+	// Database is the PostgreSQL database the functions shared (dropped at
+	// the end).
+	Database string
+	Took     time.Duration
+}
+
+// Failed lists the functions that failed.
+func (r *Report) Failed() []*Function {
+	var out []*Function
+	for _, f := range r.Functions {
+		if f.Err != nil {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Run checks the functions cfg names (all by default): it serves the root
+// module at cfg.Version from HEAD, builds every function as the pack
+// builder would (nova-api from the repository root, each functions/<name>
+// pinned to that release in its copied context), then starts nova-api and
+// the others as Knative would and stops them. The error lists every
+// function that failed; the report has them all.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	rep := &Report{}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("deploy-check: %w", err)
+	}
+	fns, err := functions(root, cfg.Only)
+	if err != nil {
+		return nil, err
+	}
+	rep.Functions = fns
+	configMaps, err := funchost.LoadConfigMaps(filepath.Join(root, "eventing"))
+	if err != nil {
+		return nil, fmt.Errorf("deploy-check: %w", err)
+	}
+	if err := checkOverrides(configMaps); err != nil {
+		return nil, fmt.Errorf("deploy-check: %w", err)
+	}
+	host := envMap(cfg.Env)
+
+	// Every reference resolvable before anything is built: an unknown
+	// Secret or ConfigMap key fails here, as kn func deploy would fail.
+	secrets := &secretValues{}
+	placeholder := Local{DatabaseURL: "postgres://check", RedisURL: "redis://check", KafkaBrokers: []string{"check:9092"}, APIURL: "http://check"}
+	var preflight []error
+	for _, f := range fns {
+		if _, err := environment(f.yaml, configMaps, secrets, placeholder, host, "127.0.0.1:0"); err != nil {
+			preflight = append(preflight, err)
+		}
+	}
+	if err := errors.Join(preflight...); err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
+
+	work, err := os.MkdirTemp("", "nova-deploycheck-*")
+	if err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
+	rep.WorkDir = work
+	if cfg.Keep {
+		fmt.Fprintf(cfg.Out, "work folder (kept): %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	if out, err := gitStatus(ctx, root); err == nil && out != "" {
+		fmt.Fprintf(cfg.Out, "note: the work tree has uncommitted changes; the root module the functions require is HEAD's, without them\n")
+	}
+	proxy := filepath.Join(work, "proxy")
+	rep.Module, err = funcbuild.Proxy(ctx, funcbuild.ProxyConfig{Dir: proxy, Repo: root, Path: release.RootModule, Version: cfg.Version})
+	if err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
+	fmt.Fprintf(cfg.Out, "==> %s %s from HEAD (%.12s) %s\n", rep.Module.Path, rep.Module.Version, rep.Module.Commit, rep.Module.Sum)
+
+	buildAll(ctx, cfg, root, work, proxy, rep)
+	if err := runAll(ctx, cfg, configMaps, secrets, host, work, rep); err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
+	rep.Took = time.Since(began)
+	var errs []error
+	for _, f := range rep.Failed() {
+		errs = append(errs, f.Err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("deploy-check: %d of %d functions failed:\n%w", len(errs), len(rep.Functions), err)
+	}
+	return rep, nil
+}
+
+// functions lists nova-api (the root func.yaml) and functions/*/func.yaml,
+// limited to only when it is not empty.
+func functions(root string, only []string) ([]*Function, error) {
+	dirs := []string{"."}
+	matches, err := filepath.Glob(filepath.Join(root, "functions", "*", "func.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(matches)
+	for _, m := range matches {
+		rel, _ := filepath.Rel(root, filepath.Dir(m))
+		dirs = append(dirs, filepath.ToSlash(rel))
+	}
+	var out []*Function
+	names := map[string]bool{}
+	for _, d := range dirs {
+		fy, err := funchost.LoadFuncYAML(filepath.Join(root, d))
+		if err != nil {
+			return nil, fmt.Errorf("deploy-check: %w", err)
+		}
+		names[fy.Name] = true
+		if len(only) == 0 || slices.Contains(only, fy.Name) {
+			out = append(out, &Function{Name: fy.Name, Dir: d, yaml: fy})
+		}
+	}
+	for _, n := range only {
+		if !names[n] {
+			known := slices.Sorted(maps.Keys(names))
+			return nil, fmt.Errorf("deploy-check: no function %q (functions: %s)", n, strings.Join(known, ", "))
+		}
+	}
+	return out, nil
+}
+
+// buildAll builds the functions, cfg.Jobs at a time after the first. The
+// first (nova-api, whose dependencies are most of everyone's) builds alone:
+// two builds on a cold build cache would each compile the same packages.
+func buildAll(ctx context.Context, cfg Config, root, work, proxy string, rep *Report) {
+	var mu sync.Mutex
+	one := func(f *Function) {
+		err := build(ctx, cfg, root, work, proxy, rep.Module, f)
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			f.Err = err
+			fmt.Fprintf(cfg.Out, "==> %s: build FAILED after %s\n", f.Name, dur(f.Build))
+			return
+		}
+		fmt.Fprintf(cfg.Out, "==> %s: built in %s (%s)\n", f.Name, dur(f.Build), size(f.Size))
+	}
+	if len(rep.Functions) == 0 {
+		return
+	}
+	one(rep.Functions[0])
+	sem := make(chan struct{}, cfg.Jobs)
+	var wg sync.WaitGroup
+	for _, f := range rep.Functions[1:] {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			one(f)
+		})
+	}
+	wg.Wait()
+}
+
+// build does for one function what kn func build does before the image
+// is assembled.
+func build(ctx context.Context, cfg Config, root, work, proxy string, m funcbuild.Module, f *Function) error {
+	began := time.Now()
+	defer func() { f.Build = time.Since(began) }()
+	f.ctx = filepath.Join(work, f.Name, "context")
+	if err := funcbuild.Context(filepath.Join(root, f.Dir), f.ctx); err != nil {
+		return fmt.Errorf("function %s: %w", f.Name, err)
+	}
+	uses, err := funcbuild.Requires(f.ctx, m.Path)
+	if err != nil {
+		return fmt.Errorf("function %s: %w", f.Name, err)
+	}
+	if f.Dir != "." && uses {
+		// What make release does before kn func deploy: the function
+		// requires the root module at the release, and its go.sum has it.
+		if err := funcbuild.Pin(ctx, funcbuild.PinConfig{Dir: f.ctx, Module: m, ProxyDir: proxy, Env: cfg.Env}); err != nil {
+			return fmt.Errorf("function %s: %w", f.Name, err)
+		}
+	}
+	if err := funcbuild.Scaffold(f.ctx, f.yaml.Invoke); err != nil {
+		return fmt.Errorf("function %s: %w", f.Name, err)
+	}
+	buildEnv, err := f.yaml.BuildEnv(func(k string) (string, bool) {
+		v, ok := envMap(cfg.Env)[k]
+		return v, ok
+	})
+	if err != nil {
+		return err
+	}
+	f.bin = filepath.Join(work, f.Name, "f")
+	built, err := funcbuild.Build(ctx, funcbuild.BuildConfig{
+		Name: f.Name, Dir: f.ctx, Out: f.bin, BuildEnv: buildEnv,
+		ProxyDir: proxy, NoSumDB: []string{m.Path}, Env: cfg.Env,
+	})
+	if err != nil {
+		return err
+	}
+	f.Size = built.Size
+	return nil
+}
+
+// runAll starts nova-api, then the other built functions, waits for each
+// to be ready, reports, and stops them all. Its error is about the local
+// servers; a function's failure is in its Err.
+func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]string, secrets *secretValues, host map[string]string, work string, rep *Report) error {
+	var runnable []*Function
+	for _, f := range rep.Functions {
+		if f.Err == nil {
+			runnable = append(runnable, f)
+		}
+	}
+	if len(runnable) == 0 {
+		writeReport(cfg.Out, rep)
+		return nil
+	}
+	if err := pingRedis(ctx, cfg.RedisURL); err != nil {
+		return err
+	}
+	db, err := createDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.drop(ctx); err != nil {
+			fmt.Fprintf(cfg.Out, "warning: %v\n", err)
+		}
+	}()
+	kafka, err := broker.Open(ctx, broker.Config{Port: 0, DataDir: filepath.Join(work, "kafka"), Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	defer kafka.Close()
+	rep.Database = db.name
+	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs()}
+	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
+
+	var running []*Function
+	defer func() {
+		// Reverse order: nova-api, which the others may call, goes last.
+		for i := len(running) - 1; i >= 0; i-- {
+			running[i].proc.kill()
+		}
+	}()
+	launch := func(f *Function) bool {
+		addr, err := freeAddr()
+		if err == nil {
+			var env []string
+			if env, err = environment(f.yaml, configMaps, secrets, local, host, addr); err == nil {
+				f.proc, err = start(f.Name, f.bin, f.ctx, addr, env, filepath.Join(work, f.Name, "output.log"))
+			}
+		}
+		if err != nil {
+			f.Err = err
+			return false
+		}
+		running = append(running, f)
+		return true
+	}
+
+	// nova-api first: the others may need its address (its JWKS).
+	rest := runnable
+	if runnable[0].Dir == "." {
+		api := runnable[0]
+		rest = runnable[1:]
+		if launch(api) {
+			api.Ready, api.Err = api.proc.waitReady(ctx, cfg.ReadyTimeout)
+			if api.Err == nil {
+				local.APIURL = api.proc.url
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for _, f := range rest {
+		if launch(f) {
+			wg.Go(func() {
+				ready, err := f.proc.waitReady(ctx, cfg.ReadyTimeout)
+				f.Ready, f.Err = ready, err
+			})
+		}
+	}
+	wg.Wait()
+
+	// Stop in reverse order, every one that is still running.
+	for i := len(running) - 1; i >= 0; i-- {
+		f := running[i]
+		took, err := f.proc.stop(cfg.StopTimeout)
+		f.Stop = took
+		if err != nil && f.Err == nil {
+			f.Err = err
+		}
+	}
+	running = nil
+	writeReport(cfg.Out, rep)
+	return nil
+}
+
+func gitStatus(ctx context.Context, root string) (string, error) {
+	out, err := execOutput(ctx, root, "git", "status", "--porcelain")
+	return strings.TrimSpace(out), err
+}
+
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}

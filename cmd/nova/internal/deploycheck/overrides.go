@@ -1,0 +1,94 @@
+package deploycheck
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nova-social/nova/shared/auth"
+)
+
+// Local is what the check runs in place of the cluster's services.
+type Local struct {
+	DatabaseURL  string
+	RedisURL     string
+	KafkaBrokers []string
+	// APIURL is nova-api's address once it is ready ("" before).
+	APIURL string
+}
+
+// ErrNotYet marks a local value that does not exist yet: nova-api's
+// address, asked for by nova-api itself or before it is ready.
+var ErrNotYet = errors.New("not available yet")
+
+// Override points one ConfigMap key, which names a cluster service, at the
+// local one.
+type Override struct {
+	ConfigMap, Key string
+	Value          func(Local) (string, error)
+}
+
+// Overrides are the ConfigMap values replaced by local servers. Only keys
+// the ConfigMap has may be listed (the check fails naming one it lacks), so
+// the list cannot drift from eventing/: a key added there that names a
+// service joins here, one line each (S3_ENDPOINT and S3_BUCKET for a local
+// object store, NOVA_JWKS_URL for nova-api's keys:
+//
+//	{"nova-config", "NOVA_JWKS_URL", jwksURL},
+//
+// and so on).
+var Overrides = []Override{
+	{"nova-config", "DATABASE_URL", func(l Local) (string, error) { return l.DatabaseURL, nil }},
+	{"nova-config", "REDIS_URL", func(l Local) (string, error) { return l.RedisURL, nil }},
+	{"nova-config", "KAFKA_BROKERS", func(l Local) (string, error) { return strings.Join(l.KafkaBrokers, ","), nil }},
+}
+
+// jwksURL is nova-api's JWKS endpoint, for functions that verify its tokens.
+func jwksURL(l Local) (string, error) {
+	if l.APIURL == "" {
+		return "", fmt.Errorf("nova-api's address: %w", ErrNotYet)
+	}
+	return l.APIURL + "/v1/.well-known/jwks.json", nil
+}
+
+// Secret is a Secret key the functions reference, with a test value.
+type Secret struct {
+	Name, Key string
+	// Make returns a fresh value, made once per check and given to every
+	// function that references the key, as one Secret would be.
+	Make func() (string, error)
+}
+
+// Secrets are the Secret keys the check knows; a function referencing
+// another fails the check, naming it, as kn func deploy fails on a Secret
+// the namespace lacks.
+var Secrets = []Secret{
+	{"nova-jwt", auth.EnvPrivateKey, signingKeyPEM},
+}
+
+// signingKeyPEM is a fresh Ed25519 key in PKCS#8 PEM, nova-api's token key.
+func signingKeyPEM() (string, error) {
+	k, err := auth.GenerateKey()
+	if err != nil {
+		return "", err
+	}
+	pem, err := k.MarshalPrivatePEM()
+	return string(pem), err
+}
+
+// checkOverrides fails on an override whose ConfigMap or key is not in
+// the manifests.
+func checkOverrides(configMaps map[string]map[string]string) error {
+	var errs []error
+	for _, o := range Overrides {
+		cm, ok := configMaps[o.ConfigMap]
+		if !ok {
+			errs = append(errs, fmt.Errorf("override of %s: there is no ConfigMap %s in the manifests", o.Key, o.ConfigMap))
+			continue
+		}
+		if _, ok := cm[o.Key]; !ok {
+			errs = append(errs, fmt.Errorf("override of %s: ConfigMap %s has no key %s (drop the override or add the key)", o.Key, o.ConfigMap, o.Key))
+		}
+	}
+	return errors.Join(errs...)
+}

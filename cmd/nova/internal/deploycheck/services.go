@@ -1,0 +1,67 @@
+package deploycheck
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+)
+
+const startPostgres = "pg_ctlcluster --skip-systemctl-redirect 15 main start"
+
+// database is a fresh PostgreSQL database of the check's own.
+type database struct {
+	admin, name, url string
+}
+
+// createDatabase makes nova_deploycheck_<random> on the server of admin.
+func createDatabase(ctx context.Context, admin string) (*database, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return nil, fmt.Errorf("PostgreSQL is not reachable at %s (%w); start it with: %s", admin, err, startPostgres)
+	}
+	defer conn.Close(ctx)
+	b := make([]byte, 6)
+	rand.Read(b)
+	d := &database{admin: admin, name: "nova_deploycheck_" + hex.EncodeToString(b)}
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{d.name}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", d.name, err)
+	}
+	u, err := url.Parse(admin)
+	if err != nil {
+		return nil, fmt.Errorf("database URL %s: %w", admin, err)
+	}
+	u.Path = "/" + d.name
+	d.url = u.String()
+	return d, nil
+}
+
+// drop removes the database, whoever is still connected.
+func (d *database) drop(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, d.admin)
+	if err != nil {
+		return fmt.Errorf("drop database %s: %w", d.name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{d.name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop database %s: %w", d.name, err)
+	}
+	return nil
+}
+
+// pingRedis fails, saying how to start Redis, when it does not answer.
+func pingRedis(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return system.PingRedis(ctx, url)
+}
