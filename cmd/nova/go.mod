@@ -27,10 +27,13 @@ require (
 	github.com/minio/minio-go/v7 v7.4.1 // indirect
 	github.com/philhofer/fwd v1.2.0 // indirect
 	github.com/rs/xid v1.6.0 // indirect
+	github.com/ryszard/goskiplist v0.0.0-20150312221310-2dfbae5fcf46 // indirect
 	github.com/tinylib/msgp v1.6.4 // indirect
 	github.com/zeebo/xxh3 v1.1.0 // indirect
+	go.shabbyrobe.org/gocovmerge v0.0.0-20230507111327-fa4f82cfbf4d // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/image v0.48.0 // indirect
+	golang.org/x/tools v0.52.0 // indirect
 	gopkg.in/ini.v1 v1.67.3 // indirect
 )
 
@@ -121,6 +124,9 @@ require github.com/nova-social/nova/functions/trust-safety v0.0.0
 
 replace github.com/nova-social/nova/functions/trust-safety => ../../functions/trust-safety
 
-require github.com/nova-social/nova/functions/moderation-apply v0.0.0
+require (
+	github.com/johannesboyne/gofakes3 v1.2.0
+	github.com/nova-social/nova/functions/moderation-apply v0.0.0
+)
 
 replace github.com/nova-social/nova/functions/moderation-apply => ../../functions/moderation-apply

@@ -27,6 +27,11 @@ type Function struct {
 	// binary's.
 	Build time.Duration
 	Size  int64
+	// Waiting is how long it took, started with the manifests' own
+	// (cluster) addresses, none of which answer here, to answer liveness
+	// 200 and readiness with the reason it is not ready: a function that
+	// waits for its dependencies instead of crash-looping.
+	Waiting time.Duration
 	// Ready is how long it took to answer 200 on both health endpoints,
 	// Stop how long it took to exit after SIGTERM.
 	Ready, Stop time.Duration
@@ -97,10 +102,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// Every reference resolvable before anything is built: an unknown
 	// Secret or ConfigMap key fails here, as kn func deploy would fail.
 	secrets := &secretValues{}
-	placeholder := Local{DatabaseURL: "postgres://check", RedisURL: "redis://check", KafkaBrokers: []string{"check:9092"}, APIURL: "http://check"}
+	placeholder := Local{DatabaseURL: "postgres://check", RedisURL: "redis://check", KafkaBrokers: []string{"check:9092"},
+		S3Endpoint: "check:9000", S3Bucket: "check", APIURL: "http://check"}
 	var preflight []error
 	for _, f := range fns {
-		if _, err := environment(f.yaml, configMaps, secrets, placeholder, host, "127.0.0.1:0"); err != nil {
+		if _, err := environment(f.yaml, configMaps, secrets, Overrides, placeholder, host, "127.0.0.1:0"); err != nil {
 			preflight = append(preflight, err)
 		}
 	}
@@ -129,6 +135,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	fmt.Fprintf(cfg.Out, "==> %s %s from HEAD (%.12s) %s\n", rep.Module.Path, rep.Module.Version, rep.Module.Commit, rep.Module.Sum)
 
 	buildAll(ctx, cfg, root, work, proxy, rep)
+	waitAll(ctx, cfg, configMaps, secrets, host, work, rep)
 	if err := runAll(ctx, cfg, configMaps, secrets, host, work, rep); err != nil {
 		return rep, fmt.Errorf("deploy-check: %w", err)
 	}
@@ -251,6 +258,43 @@ func build(ctx context.Context, cfg Config, root, work, proxy string, m funcbuil
 	return nil
 }
 
+// waitAll starts every built function with the manifests' own values —
+// cluster addresses that do not resolve here, as at a fresh deploy whose
+// database, Redis or Kafka are not up yet — and requires each to stay up,
+// answer liveness 200 and readiness with the reason it is not ready, then
+// stop cleanly on SIGTERM. A function failing here gets Err.
+func waitAll(ctx context.Context, cfg Config, configMaps map[string]map[string]string, secrets *secretValues, host map[string]string, work string, rep *Report) {
+	var wg sync.WaitGroup
+	for _, f := range rep.Functions {
+		if f.Err != nil {
+			continue
+		}
+		wg.Go(func() {
+			addr, err := freeAddr()
+			var env []string
+			if err == nil {
+				env, err = environment(f.yaml, configMaps, secrets, nil, Local{}, host, addr)
+			}
+			var p *process
+			if err == nil {
+				p, err = start(f.Name, f.bin, f.ctx, addr, env, filepath.Join(work, f.Name, "waiting.log"))
+			}
+			if err != nil {
+				f.Err = err
+				return
+			}
+			f.Waiting, err = p.waitNotReady(ctx, cfg.ReadyTimeout)
+			if _, serr := p.stop(cfg.StopTimeout); err == nil {
+				err = serr
+			}
+			if err != nil {
+				f.Err = fmt.Errorf("with the cluster's addresses unreachable: %w", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // runAll starts nova-api, then the other built functions, waits for each
 // to be ready, reports, and stops them all. Its error is about the local
 // servers; a function's failure is in its Err.
@@ -282,8 +326,17 @@ func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]st
 		return err
 	}
 	defer kafka.Close()
+	bucket := configMaps["nova-config"]["S3_BUCKET"]
+	if bucket == "" {
+		bucket = "nova-media"
+	}
+	s3, err := startObjectStore(bucket)
+	if err != nil {
+		return err
+	}
+	defer s3.close()
 	rep.Database = db.name
-	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs()}
+	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.endpoint(), S3Bucket: bucket}
 	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
 
 	var running []*Function
@@ -297,7 +350,7 @@ func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]st
 		addr, err := freeAddr()
 		if err == nil {
 			var env []string
-			if env, err = environment(f.yaml, configMaps, secrets, local, host, addr); err == nil {
+			if env, err = environment(f.yaml, configMaps, secrets, Overrides, local, host, addr); err == nil {
 				f.proc, err = start(f.Name, f.bin, f.ctx, addr, env, filepath.Join(work, f.Name, "output.log"))
 			}
 		}

@@ -52,10 +52,11 @@ func (s *secretValues) get(name, key string) (string, error) {
 
 // environment is what Knative puts in the function's container: its
 // run.envs and nothing else, the ConfigMap references resolved against the
-// manifests with the local servers in place of the cluster's, Secrets with
-// test values, {{ env:NAME }} from the deployer's environment (host), and
-// the LISTEN_ADDRESS the builder sets in the image.
-func environment(fy *funchost.FuncYAML, configMaps map[string]map[string]string, secrets *secretValues, local Local, host map[string]string, listen string) ([]string, error) {
+// manifests with the local servers in place of the cluster's (overrides;
+// none gives the manifests' own values), Secrets with test values,
+// {{ env:NAME }} from the deployer's environment (host), and the
+// LISTEN_ADDRESS the builder sets in the image.
+func environment(fy *funchost.FuncYAML, configMaps map[string]map[string]string, secrets *secretValues, overrides []Override, local Local, host map[string]string, listen string) ([]string, error) {
 	fail := func(err error) ([]string, error) { return nil, fmt.Errorf("function %s: %w", fy.Name, err) }
 	values := map[string]string{}
 	refMaps := map[string]map[string]bool{} // ConfigMap -> keys referenced (nil: all)
@@ -93,7 +94,7 @@ func environment(fy *funchost.FuncYAML, configMaps map[string]map[string]string,
 	for name, data := range configMaps {
 		cms[name] = maps.Clone(data)
 	}
-	for _, o := range Overrides {
+	for _, o := range overrides {
 		keys, referenced := refMaps[o.ConfigMap]
 		if !referenced || (keys != nil && !keys[o.Key]) {
 			continue

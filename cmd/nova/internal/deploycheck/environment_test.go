@@ -29,7 +29,7 @@ func TestEnvironment(t *testing.T) {
 		"  - name: MODE\n    value: '{{ configMap:nova-config:MODE }}-{{ env:WHO }}'\n"+
 		"  - name: KEY\n    value: '{{ secret:nova-jwt:NOVA_JWT_PRIVATE_KEY }}'\n"+
 		"  - name: PLAIN\n    value: x\n")
-	env, err := environment(f, cms, secrets, local, host, "127.0.0.1:9")
+	env, err := environment(f, cms, secrets, Overrides, local, host, "127.0.0.1:9")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestEnvironment(t *testing.T) {
 		t.Error("the manifests' ConfigMap was changed")
 	}
 	// One Secret, one value, whichever function asks.
-	again, _ := environment(f, cms, secrets, local, host, "127.0.0.1:9")
+	again, _ := environment(f, cms, secrets, Overrides, local, host, "127.0.0.1:9")
 	if key := func(env []string) string {
 		for _, kv := range env {
 			if strings.HasPrefix(kv, "KEY=") {
@@ -59,7 +59,7 @@ func TestEnvironment(t *testing.T) {
 	}
 
 	// A whole ConfigMap gets the overrides too.
-	whole, err := environment(funcYAML(t, "  - value: '{{ configMap:nova-config }}'\n"), cms, secrets, local, host, "a")
+	whole, err := environment(funcYAML(t, "  - value: '{{ configMap:nova-config }}'\n"), cms, secrets, Overrides, local, host, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestEnvironment(t *testing.T) {
 		"unknown ConfigMap": {"  - name: A\n    value: '{{ configMap:other:KEY }}'\n", "ConfigMap other"},
 		"unknown key":       {"  - name: A\n    value: '{{ configMap:nova-config:NOPE }}'\n", "has no key NOPE"},
 	} {
-		_, err := environment(funcYAML(t, c.envs), cms, secrets, local, host, "a")
+		_, err := environment(funcYAML(t, c.envs), cms, secrets, Overrides, local, host, "a")
 		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "function fn") {
 			t.Errorf("%s: %v; want an error naming the function and %q", name, err, c.want)
 		}
@@ -96,15 +96,15 @@ func TestEnvironmentValueNotYet(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := funcYAML(t, "  - name: NOVA_JWKS_URL\n    value: '{{ configMap:nova-config:NOVA_JWKS_URL }}'\n")
-	_, err := environment(f, cms, &secretValues{}, Local{}, nil, "a")
+	_, err := environment(f, cms, &secretValues{}, Overrides, Local{}, nil, "a")
 	if !errors.Is(err, ErrNotYet) || !strings.Contains(err.Error(), "NOVA_JWKS_URL") {
 		t.Errorf("before nova-api: %v", err)
 	}
-	env, err := environment(f, cms, &secretValues{}, Local{APIURL: "http://127.0.0.1:5"}, nil, "a")
+	env, err := environment(f, cms, &secretValues{}, Overrides, Local{APIURL: "http://127.0.0.1:5"}, nil, "a")
 	if err != nil || !strings.Contains(strings.Join(env, " "), "NOVA_JWKS_URL=http://127.0.0.1:5/v1/.well-known/jwks.json") {
 		t.Errorf("after nova-api: %v %v", env, err)
 	}
-	if _, err := environment(funcYAML(t, "  - name: A\n    value: b\n"), cms, &secretValues{}, Local{}, nil, "a"); err != nil {
+	if _, err := environment(funcYAML(t, "  - name: A\n    value: b\n"), cms, &secretValues{}, Overrides, Local{}, nil, "a"); err != nil {
 		t.Errorf("a function not referencing it: %v", err)
 	}
 	delete(cms["nova-config"], "NOVA_JWKS_URL")

@@ -1,6 +1,8 @@
 package deploycheck
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +15,9 @@ type Local struct {
 	DatabaseURL  string
 	RedisURL     string
 	KafkaBrokers []string
+	// S3Endpoint (host:port) serves S3Bucket over plain HTTP.
+	S3Endpoint string
+	S3Bucket   string
 	// APIURL is nova-api's address once it is ready ("" before).
 	APIURL string
 }
@@ -31,16 +36,15 @@ type Override struct {
 // Overrides are the ConfigMap values replaced by local servers. Only keys
 // the ConfigMap has may be listed (the check fails naming one it lacks), so
 // the list cannot drift from eventing/: a key added there that names a
-// service joins here, one line each (S3_ENDPOINT and S3_BUCKET for a local
-// object store, NOVA_JWKS_URL for nova-api's keys:
-//
-//	{"nova-config", "NOVA_JWKS_URL", jwksURL},
-//
-// and so on).
+// service joins here, one line each.
 var Overrides = []Override{
 	{"nova-config", "DATABASE_URL", func(l Local) (string, error) { return l.DatabaseURL, nil }},
 	{"nova-config", "REDIS_URL", func(l Local) (string, error) { return l.RedisURL, nil }},
 	{"nova-config", "KAFKA_BROKERS", func(l Local) (string, error) { return strings.Join(l.KafkaBrokers, ","), nil }},
+	{"nova-config", "NOVA_JWKS_URL", jwksURL},
+	{"nova-config", "S3_ENDPOINT", func(l Local) (string, error) { return l.S3Endpoint, nil }},
+	{"nova-config", "S3_USE_SSL", func(Local) (string, error) { return "false", nil }},
+	{"nova-config", "S3_PUBLIC_URL", func(l Local) (string, error) { return "http://" + l.S3Endpoint + "/" + l.S3Bucket, nil }},
 }
 
 // jwksURL is nova-api's JWKS endpoint, for functions that verify its tokens.
@@ -64,6 +68,21 @@ type Secret struct {
 // the namespace lacks.
 var Secrets = []Secret{
 	{"nova-jwt", auth.EnvPrivateKey, signingKeyPEM},
+	// The local PostgreSQL trusts its clients: the password reaches the
+	// functions as a cluster's would, and is not checked.
+	{"nova-db", "PGPASSWORD", randomValue},
+	// The local S3 server takes any keys.
+	{"nova-s3", "S3_ACCESS_KEY", randomValue},
+	{"nova-s3", "S3_SECRET_KEY", randomValue},
+}
+
+// randomValue is a fresh random token, as a generated Secret value would be.
+func randomValue() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // signingKeyPEM is a fresh Ed25519 key in PKCS#8 PEM, nova-api's token key.

@@ -92,6 +92,44 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) (time.Du
 	}
 }
 
+// waitNotReady polls the health endpoints until liveness answers 200 and
+// readiness answers anything else with the failure of an attempt to open
+// its dependencies in its body: alive after a failed attempt, and saying
+// why it takes no traffic. It fails when the process exits (a crash
+// loop under Kubernetes), when it reports ready, or after timeout.
+func (p *process) waitNotReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	began := time.Now()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	client := &http.Client{Timeout: 2 * time.Second}
+	last := "no answer yet"
+	for {
+		live, lerr := probe(ctx, client, p.url+"/health/liveness")
+		ready, rerr := probe(ctx, client, p.url+"/health/readiness")
+		switch {
+		case lerr != nil:
+			last = "liveness: " + lerr.Error()
+		case rerr != nil:
+			last = "readiness: " + rerr.Error()
+		case ready.code == http.StatusOK:
+			return 0, p.failure("reported ready although none of its dependencies can be reached")
+		case live.code == http.StatusOK && strings.Contains(ready.body, "not ready") && strings.Contains(ready.body, "failed"):
+			return time.Since(began), nil
+		default:
+			last = fmt.Sprintf("liveness %d %s, readiness %d %s", live.code, live.body, ready.code, ready.body)
+		}
+		select {
+		case <-p.done:
+			return 0, p.failure(fmt.Sprintf("exited (%v) instead of waiting for its dependencies; last answer %s", p.err, last))
+		case <-deadline.C:
+			return 0, p.failure(fmt.Sprintf("gave no not-ready reason after %s; last answer %s", timeout, last))
+		case <-ctx.Done():
+			return 0, p.failure(fmt.Sprintf("%v while waiting for its not-ready answer; last answer %s", ctx.Err(), last))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // stop sends SIGTERM and requires exit code 0 within timeout; past it the
 // process is killed.
 func (p *process) stop(timeout time.Duration) (time.Duration, error) {

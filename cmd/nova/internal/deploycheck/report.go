@@ -14,13 +14,13 @@ import (
 // long it took to be ready and to stop, and the outcome.
 func writeReport(w io.Writer, rep *Report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "FUNCTION\tBUILD\tSIZE\tREADY AFTER\tSTOPPED AFTER\t")
+	fmt.Fprintln(tw, "FUNCTION\tBUILD\tSIZE\tWAITING AFTER\tREADY AFTER\tSTOPPED AFTER\t")
 	for _, f := range rep.Functions {
 		result := "ok"
 		if f.Err != nil {
 			result = "FAILED"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t  %s\n", f.Name, dur(f.Build), size(f.Size), dur(f.Ready), dur(f.Stop), result)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t  %s\n", f.Name, dur(f.Build), size(f.Size), dur(f.Waiting), dur(f.Ready), dur(f.Stop), result)
 	}
 	tw.Flush()
 }
