@@ -17,7 +17,7 @@ func deployCheckCmd(ctx context.Context, args []string, st Streams) error {
 		logLevel string
 	)
 	rootFlag(fs, &cfg.Root)
-	fs.StringVar(&cfg.Version, "version", deploycheck.DefaultVersion, "the root module release the functions are built against, made from HEAD")
+	fs.StringVar(&cfg.Version, "version", "", "the root module release the functions are built against, made from HEAD (default: HEAD's pseudo-version)")
 	fs.StringVar(&only, "only", "", "check only these functions (func.yaml names, comma-separated)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the work folder: build contexts, scaffolds, binaries and each function's output")
 	fs.IntVar(&cfg.Jobs, "jobs", 0, "builds at once (default 2, or 1 on one core)")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -127,12 +128,27 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if out, err := gitStatus(ctx, root); err == nil && out != "" {
 		fmt.Fprintf(cfg.Out, "note: the work tree has uncommitted changes; the root module the functions require is HEAD's, without them\n")
 	}
+	if cfg.Version == "" {
+		if cfg.Version, err = pseudoVersion(ctx, root); err != nil {
+			return rep, fmt.Errorf("deploy-check: %w", err)
+		}
+	}
 	proxy := filepath.Join(work, "proxy")
 	rep.Module, err = funcbuild.Proxy(ctx, funcbuild.ProxyConfig{Dir: proxy, Repo: root, Path: release.RootModule, Version: cfg.Version})
 	if err != nil {
 		return rep, fmt.Errorf("deploy-check: %w", err)
 	}
 	fmt.Fprintf(cfg.Out, "==> %s %s from HEAD (%.12s) %s\n", rep.Module.Path, rep.Module.Version, rep.Module.Commit, rep.Module.Sum)
+	// A copy of the version cached by an earlier check of another commit
+	// goes before the builds start: pins running side by side would
+	// otherwise read it while one of them replaces it.
+	goenv, err := funcbuild.GoEnv(ctx, cfg.Env, "GOMODCACHE")
+	if err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
+	if _, err := funcbuild.ForgetStale(goenv["GOMODCACHE"], rep.Module); err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
 
 	buildAll(ctx, cfg, root, work, proxy, rep)
 	waitAll(ctx, cfg, configMaps, secrets, host, work, rep)
@@ -397,6 +413,21 @@ func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]st
 	running = nil
 	writeReport(cfg.Out, rep)
 	return nil
+}
+
+// pseudoVersion is the go command's name for HEAD as an untagged version:
+// v0.0.0-<commit time, UTC>-<first 12 hex digits of the commit>.
+func pseudoVersion(ctx context.Context, root string) (string, error) {
+	out, err := execOutput(ctx, root, "git", "log", "-1", "--format=%ct %H")
+	if err != nil {
+		return "", fmt.Errorf("HEAD of %s: %w", root, err)
+	}
+	secs, hash, ok := strings.Cut(strings.TrimSpace(out), " ")
+	n, perr := strconv.ParseInt(secs, 10, 64)
+	if !ok || perr != nil || len(hash) < 12 {
+		return "", fmt.Errorf("HEAD of %s: unexpected git log output %q", root, out)
+	}
+	return "v0.0.0-" + time.Unix(n, 0).UTC().Format("20060102150405") + "-" + hash[:12], nil
 }
 
 func gitStatus(ctx context.Context, root string) (string, error) {

@@ -20,9 +20,6 @@ import (
 
 // Defaults.
 const (
-	// DefaultVersion is the root module release the functions are built
-	// against: a version no real release takes, served from HEAD.
-	DefaultVersion = "v0.0.0-deploycheck"
 	// DefaultDatabaseURL is the PostgreSQL server a fresh database is
 	// made on (NOVA_TEST_DATABASE_URL, as for the tests).
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -37,7 +34,10 @@ type Config struct {
 	// Root is the repository root.
 	Root string
 	// Version is the release of the root module the functions are pinned
-	// to, made from HEAD. Default DefaultVersion.
+	// to, made from HEAD. Default: HEAD's pseudo-version
+	// (v0.0.0-<commit time>-<commit>), which no release takes and which
+	// names one content only: the go command caches what it learns of a
+	// module version for good, so one name must never serve two trees.
 	Version string
 	// Only limits the check to these functions (func.yaml names).
 	Only []string
@@ -65,7 +65,6 @@ type Config struct {
 
 // WithDefaults fills unset fields.
 func (c Config) WithDefaults() Config {
-	c.Version = cmp.Or(c.Version, DefaultVersion)
 	if c.Jobs <= 0 {
 		c.Jobs = min(2, runtime.NumCPU())
 	}
@@ -91,7 +90,7 @@ func (c Config) Validate() error {
 	if c.Root == "" {
 		errs = append(errs, errors.New("no repository root"))
 	}
-	if !semver.IsValid(c.Version) || semver.Canonical(c.Version) != c.Version {
+	if c.Version != "" && (!semver.IsValid(c.Version) || semver.Canonical(c.Version) != c.Version) {
 		errs = append(errs, fmt.Errorf("version %q is not canonical semver", c.Version))
 	}
 	if c.ReadyTimeout <= 0 || c.StopTimeout <= 0 {

@@ -101,6 +101,11 @@ func ModEnv(ctx context.Context, env []string, proxyDir string, served ...string
 		"GOFLAGS=-mod=mod",
 		"GOPROXY="+proxyList(proxyDir, goenv["GOPROXY"]),
 		"GONOSUMDB="+nosum,
+		// The go command indexes a module in its cache by its path@version
+		// alone, for ever. A version served here again with other contents
+		// (a release retried after a fix) would be read through the old
+		// index, whatever ForgetStale removed: read the files instead.
+		"GODEBUG=goindex=0",
 	), nil
 }
 
