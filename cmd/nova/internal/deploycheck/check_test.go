@@ -33,7 +33,8 @@ func fakeRepo(t *testing.T) string {
 		"lib/lib.go":  "package lib\n\n// Answer is what the functions say.\nconst Answer = \"42\"\n",
 		"eventing/config/nova-config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nova-config\ndata:\n" +
 			"  DATABASE_URL: postgres://nova@nova-postgres:5432/nova\n  REDIS_URL: redis://nova-redis:6379/0\n" +
-			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n",
+			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n  NOVA_JWKS_URL: http://nova-api/v1/.well-known/jwks.json\n" +
+			"  S3_ENDPOINT: minio:9000\n  S3_BUCKET: media\n  S3_USE_SSL: \"true\"\n  S3_PUBLIC_URL: https://media.example.com/media\n",
 		"func.yaml": "specVersion: 0.36.0\nname: nova-api\nruntime: go\ninvoke: http\nrun:\n  envs:\n" +
 			"  - name: DATABASE_URL\n    value: '{{ configMap:nova-config:DATABASE_URL }}'\n" +
 			"  - name: REDIS_URL\n    value: '{{ configMap:nova-config:REDIS_URL }}'\n" +
@@ -55,6 +56,8 @@ type F struct{}
 
 func New() *F { return &F{} }
 
+// Start refuses what no deployment could run with; unreachable servers
+// only make it not ready, as Nova's functions behave.
 func (*F) Start(context.Context, map[string]string) error {
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
@@ -63,12 +66,6 @@ func (*F) Start(context.Context, map[string]string) error {
 			return fmt.Errorf("variable %s is not in run.envs", k)
 		}
 	}
-	if u := os.Getenv("DATABASE_URL"); !strings.HasPrefix(u, "postgres://postgres@127.0.0.1:5432/nova_deploycheck_") {
-		return fmt.Errorf("DATABASE_URL %s", u)
-	}
-	if u := os.Getenv("REDIS_URL"); !strings.HasPrefix(u, "redis://127.0.0.1:6379/") {
-		return fmt.Errorf("REDIS_URL %s", u)
-	}
 	if k := os.Getenv("NOVA_JWT_PRIVATE_KEY"); !strings.HasPrefix(k, "-----BEGIN PRIVATE KEY-----") {
 		return fmt.Errorf("NOVA_JWT_PRIVATE_KEY %q", k)
 	}
@@ -76,6 +73,16 @@ func (*F) Start(context.Context, map[string]string) error {
 		return fmt.Errorf("GREETING %q", g)
 	}
 	return nil
+}
+
+func (*F) Ready(context.Context) (bool, error) {
+	if u := os.Getenv("DATABASE_URL"); !strings.HasPrefix(u, "postgres://postgres@127.0.0.1:5432/nova_deploycheck_") {
+		return false, fmt.Errorf("nova-api: not ready: attempt 1 failed: DATABASE_URL %s does not answer", u)
+	}
+	if u := os.Getenv("REDIS_URL"); !strings.HasPrefix(u, "redis://127.0.0.1:6379/") {
+		return false, fmt.Errorf("nova-api: not ready: attempt 1 failed: REDIS_URL %s does not answer", u)
+	}
+	return true, nil
 }
 
 func (*F) Handle(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, lib.Answer) }
@@ -99,10 +106,17 @@ type F struct{}
 func New() *F { return &F{} }
 
 func (*F) Start(context.Context, map[string]string) error {
-	if b := os.Getenv("KAFKA_BROKERS"); !strings.HasPrefix(b, "127.0.0.1:") || lib.Answer != "42" {
-		return fmt.Errorf("KAFKA_BROKERS %q", b)
+	if lib.Answer != "42" {
+		return fmt.Errorf("lib.Answer %q", lib.Answer)
 	}
 	return nil
+}
+
+func (*F) Ready(context.Context) (bool, error) {
+	if b := os.Getenv("KAFKA_BROKERS"); !strings.HasPrefix(b, "127.0.0.1:") {
+		return false, fmt.Errorf("echo: not ready: attempt 1 failed: KAFKA_BROKERS %q does not answer", b)
+	}
+	return true, nil
 }
 
 func (*F) Handle(context.Context) error { return nil }
@@ -113,6 +127,7 @@ func (*F) Handle(context.Context) error { return nil }
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -127,7 +142,9 @@ func (*F) Start(context.Context, map[string]string) error {
 	return nil
 }
 
-func (*F) Ready(context.Context) (bool, error) { return false, nil }
+func (*F) Ready(context.Context) (bool, error) {
+	return false, errors.New("stuck: not ready: attempt 1 failed: the database never answers")
+}
 
 func (*F) Handle(http.ResponseWriter, *http.Request) {}
 `,
@@ -168,11 +185,11 @@ func TestRunBuildsStartsAndStops(t *testing.T) {
 		t.Fatalf("checked %d functions", len(rep.Functions))
 	}
 	for _, f := range rep.Functions {
-		if f.Err != nil || f.Size == 0 || f.Build == 0 || f.Ready == 0 {
+		if f.Err != nil || f.Size == 0 || f.Build == 0 || f.Waiting == 0 || f.Ready == 0 {
 			t.Errorf("%s: %+v", f.Name, f)
 		}
 	}
-	for _, want := range []string{"nova-api", "echo", "READY AFTER", "MB", "ok"} {
+	for _, want := range []string{"nova-api", "echo", "WAITING AFTER", "READY AFTER", "MB", "ok"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}
@@ -198,7 +215,7 @@ func TestRunNamesAFunctionThatIsNotReady(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a function that is never ready passed:\n%s", out.String())
 	}
-	for _, want := range []string{"function stuck not ready after 2s", "last answer readiness: 503", "stuck: waiting for a database that never comes"} {
+	for _, want := range []string{"function stuck not ready after 2s", "last answer readiness: 500", "the database never answers", "stuck: waiting for a database that never comes"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -59,6 +59,7 @@ func TestEnvironment(t *testing.T) {
 	}
 
 	// A whole ConfigMap gets the overrides too.
+	local.APIURL = "http://127.0.0.1:5"
 	whole, err := environment(funcYAML(t, "  - value: '{{ configMap:nova-config }}'\n"), cms, secrets, Overrides, local, host, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -88,10 +89,8 @@ func TestEnvironment(t *testing.T) {
 // before nova-api is ready) fails naming the key, only for functions that
 // reference it.
 func TestEnvironmentValueNotYet(t *testing.T) {
-	saved := Overrides
-	t.Cleanup(func() { Overrides = saved })
-	Overrides = append(append([]Override(nil), saved...), Override{"nova-config", "NOVA_JWKS_URL", jwksURL})
-	cms := map[string]map[string]string{"nova-config": {"NOVA_JWKS_URL": "http://nova-api/v1/.well-known/jwks.json", "DATABASE_URL": "", "REDIS_URL": "", "KAFKA_BROKERS": ""}}
+	cms := map[string]map[string]string{"nova-config": {"NOVA_JWKS_URL": "http://nova-api/v1/.well-known/jwks.json",
+		"DATABASE_URL": "", "REDIS_URL": "", "KAFKA_BROKERS": "", "S3_ENDPOINT": "", "S3_USE_SSL": "", "S3_PUBLIC_URL": ""}}
 	if err := checkOverrides(cms); err != nil {
 		t.Fatal(err)
 	}
