@@ -55,7 +55,9 @@ type Report struct {
 	// Database is the PostgreSQL database the functions shared (dropped at
 	// the end).
 	Database string
-	Took     time.Duration
+	// Flows are the end-to-end checks run once every function was ready.
+	Flows []Flow
+	Took  time.Duration
 }
 
 // Failed lists the functions that failed.
@@ -152,7 +154,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	buildAll(ctx, cfg, root, work, proxy, rep)
 	waitAll(ctx, cfg, configMaps, secrets, host, work, rep)
-	if err := runAll(ctx, cfg, configMaps, secrets, host, work, rep); err != nil {
+	if err := runAll(ctx, cfg, root, configMaps, secrets, host, work, rep); err != nil {
 		return rep, fmt.Errorf("deploy-check: %w", err)
 	}
 	rep.Took = time.Since(began)
@@ -162,6 +164,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return rep, fmt.Errorf("deploy-check: %d of %d functions failed:\n%w", len(errs), len(rep.Functions), err)
+	}
+	for _, fl := range rep.Flows {
+		if fl.Err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", fl.Name, fl.Err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return rep, fmt.Errorf("deploy-check: end to end:\n%w", err)
 	}
 	return rep, nil
 }
@@ -314,7 +324,7 @@ func waitAll(ctx context.Context, cfg Config, configMaps map[string]map[string]s
 // runAll starts nova-api, then the other built functions, waits for each
 // to be ready, reports, and stops them all. Its error is about the local
 // servers; a function's failure is in its Err.
-func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]string, secrets *secretValues, host map[string]string, work string, rep *Report) error {
+func runAll(ctx context.Context, cfg Config, root string, configMaps map[string]map[string]string, secrets *secretValues, host map[string]string, work string, rep *Report) error {
 	var runnable []*Function
 	for _, f := range rep.Functions {
 		if f.Err == nil {
@@ -400,6 +410,25 @@ func runAll(ctx context.Context, cfg Config, configMaps map[string]map[string]st
 		}
 	}
 	wg.Wait()
+
+	// End to end, with every function that came up.
+	urls := map[string]string{}
+	for _, f := range running {
+		if f.Err == nil {
+			urls[f.Name] = f.proc.url
+		}
+	}
+	rep.Flows = runFlows(ctx, flowEnv{local: local, urls: urls, eventing: filepath.Join(root, "eventing"), log: cfg.Logger})
+	for _, fl := range rep.Flows {
+		switch {
+		case fl.Skipped != "":
+			fmt.Fprintf(cfg.Out, "==> %s: skipped (%s)\n", fl.Name, fl.Skipped)
+		case fl.Err != nil:
+			fmt.Fprintf(cfg.Out, "==> %s: FAILED after %s\n", fl.Name, dur(fl.Took))
+		default:
+			fmt.Fprintf(cfg.Out, "==> %s: ok in %s\n", fl.Name, dur(fl.Took))
+		}
+	}
 
 	// Stop in reverse order, every one that is still running.
 	for i := len(running) - 1; i >= 0; i-- {
