@@ -215,7 +215,7 @@ func TestRunNamesAFunctionThatIsNotReady(t *testing.T) {
 	if err == nil {
 		t.Fatalf("a function that is never ready passed:\n%s", out.String())
 	}
-	for _, want := range []string{"function stuck not ready after 2s", "last answer readiness: 500", "the database never answers", "stuck: waiting for a database that never comes"} {
+	for _, want := range []string{"function stuck not ready after 2s", "readiness 500", "the database never answers", "stuck: waiting for a database that never comes"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

@@ -3,6 +3,7 @@ package deploycheck
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -36,7 +37,7 @@ func start(name, bin, dir, addr string, env []string, logPath string) (*process,
 	if err != nil {
 		return nil, err
 	}
-	p := &process{name: name, url: "http://" + addr, tail: &lineTail{max: stderrLines}, done: make(chan struct{}), output: out}
+	p := &process{name: name, url: "http://" + addr, tail: &lineTail{max: stderrLines, skip: probeLog}, done: make(chan struct{}), output: out}
 	p.cmd = exec.Command(bin)
 	p.cmd.Dir = dir
 	p.cmd.Env = env
@@ -59,37 +60,9 @@ func start(name, bin, dir, addr string, env []string, logPath string) (*process,
 // when ctx ends or after timeout, quoting the last answer and standard
 // error.
 func (p *process) waitReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
-	began := time.Now()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	client := &http.Client{Timeout: 2 * time.Second}
-	last := "no answer yet"
-	for {
-		live, lerr := probe(ctx, client, p.url+"/health/liveness")
-		ready, rerr := probe(ctx, client, p.url+"/health/readiness")
-		if lerr == nil && rerr == nil && live.code == http.StatusOK && ready.code == http.StatusOK {
-			return time.Since(began), nil
-		}
-		switch {
-		case rerr != nil:
-			last = "readiness: " + rerr.Error()
-		case ready.code != http.StatusOK:
-			last = fmt.Sprintf("readiness: %d %s", ready.code, ready.body)
-		case lerr != nil:
-			last = "liveness: " + lerr.Error()
-		default:
-			last = fmt.Sprintf("liveness: %d %s", live.code, live.body)
-		}
-		select {
-		case <-p.done:
-			return 0, p.failure(fmt.Sprintf("exited (%v) before it was ready; last answer %s", p.err, last))
-		case <-deadline.C:
-			return 0, p.failure(fmt.Sprintf("not ready after %s; last answer %s", timeout, last))
-		case <-ctx.Done():
-			return 0, p.failure(fmt.Sprintf("%v while waiting for readiness; last answer %s", ctx.Err(), last))
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+	return p.watch(ctx, timeout, "ready", func(live, ready answer) (bool, error) {
+		return live.code == http.StatusOK && ready.code == http.StatusOK, nil
+	})
 }
 
 // waitNotReady polls the health endpoints until liveness answers 200 and
@@ -98,6 +71,17 @@ func (p *process) waitReady(ctx context.Context, timeout time.Duration) (time.Du
 // why it takes no traffic. It fails when the process exits (a crash
 // loop under Kubernetes), when it reports ready, or after timeout.
 func (p *process) waitNotReady(ctx context.Context, timeout time.Duration) (time.Duration, error) {
+	return p.watch(ctx, timeout, "waiting with a not-ready reason", func(live, ready answer) (bool, error) {
+		if ready.code == http.StatusOK {
+			return false, errors.New("reported ready although none of its dependencies can be reached")
+		}
+		return live.code == http.StatusOK && strings.Contains(ready.body, "not ready") && strings.Contains(ready.body, "failed"), nil
+	})
+}
+
+// watch probes liveness and readiness every 100ms until done says the
+// answers are what is awaited (what, for messages) or fails.
+func (p *process) watch(ctx context.Context, timeout time.Duration, what string, done func(live, ready answer) (bool, error)) (time.Duration, error) {
 	began := time.Now()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -111,20 +95,23 @@ func (p *process) waitNotReady(ctx context.Context, timeout time.Duration) (time
 			last = "liveness: " + lerr.Error()
 		case rerr != nil:
 			last = "readiness: " + rerr.Error()
-		case ready.code == http.StatusOK:
-			return 0, p.failure("reported ready although none of its dependencies can be reached")
-		case live.code == http.StatusOK && strings.Contains(ready.body, "not ready") && strings.Contains(ready.body, "failed"):
-			return time.Since(began), nil
 		default:
+			ok, err := done(live, ready)
+			if err != nil {
+				return 0, p.failure(err.Error())
+			}
+			if ok {
+				return time.Since(began), nil
+			}
 			last = fmt.Sprintf("liveness %d %s, readiness %d %s", live.code, live.body, ready.code, ready.body)
 		}
 		select {
 		case <-p.done:
-			return 0, p.failure(fmt.Sprintf("exited (%v) instead of waiting for its dependencies; last answer %s", p.err, last))
+			return 0, p.failure(fmt.Sprintf("exited (%v) before it was %s; last answer %s", p.err, what, last))
 		case <-deadline.C:
-			return 0, p.failure(fmt.Sprintf("gave no not-ready reason after %s; last answer %s", timeout, last))
+			return 0, p.failure(fmt.Sprintf("not %s after %s; last answer %s", what, timeout, last))
 		case <-ctx.Done():
-			return 0, p.failure(fmt.Sprintf("%v while waiting for its not-ready answer; last answer %s", ctx.Err(), last))
+			return 0, p.failure(fmt.Sprintf("%v before it was %s; last answer %s", ctx.Err(), what, last))
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -198,10 +185,20 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// lineTail keeps the last max lines written to it.
+// probeLog matches func-go's line for each failed health probe, which
+// repeats the answer a failure already quotes and would push everything
+// else out of the tail.
+func probeLog(line string) bool {
+	return strings.Contains(line, `"message":"error checking readiness"`) ||
+		strings.Contains(line, `"message":"function not yet ready"`) ||
+		strings.Contains(line, `"message":"error checking liveness"`)
+}
+
+// lineTail keeps the last max lines written to it, but those skip matches.
 type lineTail struct {
 	mu      sync.Mutex
 	max     int
+	skip    func(line string) bool
 	lines   []string
 	partial string
 }
@@ -219,7 +216,11 @@ func (t *lineTail) Write(b []byte) (int, error) {
 	if len(b) > 0 && b[len(b)-1] != '\n' && len(lines) > 0 {
 		t.partial, lines = lines[len(lines)-1], lines[:len(lines)-1]
 	}
-	t.lines = append(t.lines, lines...)
+	for _, l := range lines {
+		if t.skip == nil || !t.skip(l) {
+			t.lines = append(t.lines, l)
+		}
+	}
 	if over := len(t.lines) - t.max; over > 0 {
 		t.lines = append([]string(nil), t.lines[over:]...)
 	}
