@@ -36,14 +36,17 @@ FUZZFLAGS ?= -fuzzminimizetime=10s
 # instead of stopping at the first failing module.
 KEEP_GOING ?=
 ARGS ?=
+# The manifest check (nova manifests) and its schemas, generated from pinned
+# module versions.
+MANIFEST_DIR := cmd/nova/internal/manifest
 # The fault suite (cmd/nova/internal/e2e) writes its report here; make test
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check work pin unpin modules
+.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check schemas schemas-check work pin unpin modules
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 modules: ## print the Go modules the other targets work on
 	@printf '%s\n' $(MODULES)
@@ -52,7 +55,7 @@ run: ## run the whole system on this machine (nova run; extra flags in ARGS="...
 	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
 	cd cmd/nova && go run . run $(ARGS)
 
-test: proto-check eventing-check ## proto staleness + lint, then go vet and go test -race in every module
+test: proto-check schemas-check eventing-check ## proto and schema staleness + lint, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
@@ -154,6 +157,13 @@ eventing-check: ## build eventing/ with kustomize (kubectl), as kubectl apply -k
 	else \
 		echo "eventing-check: kubectl not installed, kustomize build NOT checked (shared/catalog tests still check the listing)"; \
 	fi
+
+schemas: ## regenerate the manifest check's schemas from their pinned module versions (go mod download)
+	cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -out internal/manifest/schemas
+
+schemas-check: ## fail naming each committed manifest schema that differs from its pinned source
+	@cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -check internal/manifest/schemas \
+		|| { echo "make schemas-check: $(MANIFEST_DIR)/schemas is stale (run make schemas)" >&2; exit 1; }
 
 pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
 	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$$ ]] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }
