@@ -36,14 +36,15 @@ FUZZFLAGS ?= -fuzzminimizetime=10s
 # instead of stopping at the first failing module.
 KEEP_GOING ?=
 ARGS ?=
-# The manifest check (nova manifests) and its schemas, generated from pinned
-# module versions.
+# The manifest check (nova manifests): its schemas, generated from pinned
+# module versions, and the Strimzi validator with its npm packages.
 MANIFEST_DIR := cmd/nova/internal/manifest
+STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
 # The fault suite (cmd/nova/internal/e2e) writes its report here; make test
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check schemas schemas-check work pin unpin modules
+.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check schemas schemas-check strimzi-deps work pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -55,7 +56,7 @@ run: ## run the whole system on this machine (nova run; extra flags in ARGS="...
 	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
 	cd cmd/nova && go run . run $(ARGS)
 
-test: proto-check schemas-check eventing-check ## proto and schema staleness + lint, then go vet and go test -race in every module
+test: proto-check schemas-check eventing-check strimzi-deps ## proto and schema staleness + lint, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
@@ -164,6 +165,15 @@ schemas: ## regenerate the manifest check's schemas from their pinned module ver
 schemas-check: ## fail naming each committed manifest schema that differs from its pinned source
 	@cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -check internal/manifest/schemas \
 		|| { echo "make schemas-check: $(MANIFEST_DIR)/schemas is stale (run make schemas)" >&2; exit 1; }
+
+strimzi-deps: ## install the Strimzi validator's pinned npm packages (npm ci) for the manifest check
+	@command -v npm >/dev/null || { echo "make strimzi-deps: npm (Node.js) is not installed" >&2; exit 1; }
+	@if [ ! -f $(STRIMZI_DIR)/node_modules/.package-lock.json ] \
+		|| [ $(STRIMZI_DIR)/package-lock.json -nt $(STRIMZI_DIR)/node_modules/.package-lock.json ]; then \
+		echo "strimzi-deps: npm ci in $(STRIMZI_DIR)"; \
+		(cd $(STRIMZI_DIR) && npm ci --no-audit --no-fund --loglevel=error) \
+			|| { echo "make strimzi-deps: npm ci failed in $(STRIMZI_DIR)" >&2; exit 1; }; \
+	fi
 
 pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
 	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$$ ]] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }
