@@ -428,9 +428,10 @@ Notes:
   later (ServiceMonitor ` + "`scrapeNativeHistograms`, `serviceDiscoveryRole`, `extraScrapeMetrics`" + `)
   are reported as unknown.
 - **Built-ins** come from Kubernetes v1.37.2's OpenAPI v3 documents. They
-  carry types, required fields, enums and formats, not the Go validation an
-  API server adds for built-in kinds (selector/label agreement, port ranges,
-  container names and the like).
+  carry types, required fields and formats, not the Go validation an API
+  server adds for built-in kinds (selector/label agreement, port ranges,
+  container names and the like), nor enum values, which they give in prose
+  only (a Service ` + "`type: Nodeport`" + ` passes the check, not a cluster).
 - **Strimzi** (KafkaTopic, KafkaUser) has no schema here: no registry serves
   its CRDs. See ../strimzi/README.md.
 `
