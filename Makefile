@@ -44,7 +44,7 @@ STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check schemas schemas-check strimzi-deps work pin unpin modules
+.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check schemas schemas-check strimzi-deps manifests-check work pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -174,6 +174,11 @@ strimzi-deps: ## install the Strimzi validator's pinned npm packages (npm ci) fo
 		(cd $(STRIMZI_DIR) && npm ci --no-audit --no-fund --loglevel=error) \
 			|| { echo "make strimzi-deps: npm ci failed in $(STRIMZI_DIR)" >&2; exit 1; }; \
 	fi
+
+manifests-check: strimzi-deps ## validate what kubectl apply -k sends, for eventing/ and every eventing/overlays/*/ (nova manifests)
+	@mkdir -p $(BIN)
+	@cd cmd/nova && $(CHECK_ENV) go build -o $(BIN)/nova .
+	@$(BIN)/nova manifests --root $(CURDIR)
 
 pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
 	@[[ "$(VERSION)" =~ ^v[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$$ ]] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }

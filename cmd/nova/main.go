@@ -1,5 +1,5 @@
 // Command nova runs Nova on one machine and talks to it: nova run, send,
-// tail, lag, dead-letters, replay and bench. See internal/cli.
+// tail, lag, dead-letters, replay, bench and manifests. See internal/cli.
 package main
 
 import (

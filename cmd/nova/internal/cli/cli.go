@@ -1,5 +1,5 @@
 // Package cli is the nova command: run, send, tail, lag, dead-letters,
-// replay and bench.
+// replay, bench and manifests.
 // main only hands it the process's arguments, streams and signals.
 package cli
 
@@ -31,6 +31,7 @@ const usage = `nova: Nova's local runtime and tools
   nova replay                   send pending dead letters back to their topics (--dry-run lists them)
   nova bench                    producer load test (kafka-producer-perf-test flags) beside raw Sarama
   nova bench mixed              posts, likes, messages and feed reads on a running Nova; lag and drain
+  nova manifests                validate what kubectl apply -k eventing/ (and each overlay) would send
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
 REDIS_URL set the defaults of the matching flags.
@@ -63,6 +64,8 @@ func Main(ctx context.Context, args []string, st Streams) int {
 		err = replayCmd(ctx, rest, st)
 	case "bench":
 		err = benchCmd(ctx, rest, st)
+	case "manifests":
+		err = manifestsCmd(ctx, rest, st)
 	case "help", "-h", "--help":
 		fmt.Fprint(st.Out, usage)
 		return 0
