@@ -34,14 +34,18 @@ FUZZFLAGS ?= -fuzzminimizetime=10s
 # instead of stopping at the first failing module.
 KEEP_GOING ?=
 ARGS ?=
+# The manifest check (nova manifests): its schemas, generated from pinned
+# module versions, and the Strimzi validator with its npm packages.
+MANIFEST_DIR := cmd/nova/internal/manifest
+STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
 # The fault suite (cmd/nova/internal/e2e) writes its report here; make test
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check deploy-check work release pin unpin modules
+.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps manifests-check work release pin unpin modules
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 modules: ## print the Go modules the other targets work on
 	@printf '%s\n' $(MODULES)
@@ -50,7 +54,7 @@ run: ## run the whole system on this machine (nova run; extra flags in ARGS="...
 	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
 	cd cmd/nova && go run . run $(ARGS)
 
-test: proto-check eventing-check ## proto staleness + lint, deploy-check, then go vet and go test -race in every module
+test: proto-check schemas-check eventing-check strimzi-deps ## proto and schema staleness + lint, deploy-check, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
@@ -158,12 +162,33 @@ eventing-check: ## build eventing/ with kustomize (kubectl), as kubectl apply -k
 		echo "eventing-check: kubectl not installed, kustomize build NOT checked (shared/catalog tests still check the listing)"; \
 	fi
 
-deploy-check: ## build every function as kn func (pack) would, start each as Knative would, stop it (ARGS="--only nova-api --keep")
+deploy-check: manifests-check ## validate eventing/ and its overlays (manifests-check), then build every function as kn func (pack) would, run each as Knative would, and end to end (ARGS="--only nova-api --keep")
 	cd cmd/nova && $(CHECK_ENV) go run . deploy-check --root ../.. $(ARGS)
 
 release: ## pin the functions to VERSION=vX.Y.Z of the root module, commit, tag VERSION, unpin and commit (nothing is pushed)
 	@[ -n "$(VERSION)" ] || { echo "usage: make release VERSION=vX.Y.Z" >&2; exit 2; }
 	cd cmd/nova && $(CHECK_ENV) go run . release --root ../.. --version $(VERSION)
+
+schemas: ## regenerate the manifest check's schemas from their pinned module versions (go mod download)
+	cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -out internal/manifest/schemas
+
+schemas-check: ## fail naming each committed manifest schema that differs from its pinned source
+	@cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -check internal/manifest/schemas \
+		|| { echo "make schemas-check: $(MANIFEST_DIR)/schemas is stale (run make schemas)" >&2; exit 1; }
+
+strimzi-deps: ## install the Strimzi validator's pinned npm packages (npm ci) for the manifest check
+	@command -v npm >/dev/null || { echo "make strimzi-deps: npm (Node.js) is not installed" >&2; exit 1; }
+	@if [ ! -f $(STRIMZI_DIR)/node_modules/.package-lock.json ] \
+		|| [ $(STRIMZI_DIR)/package-lock.json -nt $(STRIMZI_DIR)/node_modules/.package-lock.json ]; then \
+		echo "strimzi-deps: npm ci in $(STRIMZI_DIR)"; \
+		(cd $(STRIMZI_DIR) && npm ci --no-audit --no-fund --loglevel=error) \
+			|| { echo "make strimzi-deps: npm ci failed in $(STRIMZI_DIR)" >&2; exit 1; }; \
+	fi
+
+manifests-check: strimzi-deps ## validate what kubectl apply -k sends, for eventing/ and every eventing/overlays/*/ (nova manifests)
+	@mkdir -p $(BIN)
+	@cd cmd/nova && $(CHECK_ENV) go build -o $(BIN)/nova .
+	@$(BIN)/nova manifests --root $(CURDIR)
 
 pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
 	@[ -n "$(VERSION)" ] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }

@@ -1,6 +1,6 @@
 // Command nova runs Nova on one machine and talks to it: nova run, send,
-// tail, lag, dead-letters, replay, bench, release, pin, unpin and
-// deploy-check. See internal/cli.
+// tail, lag, dead-letters, replay, bench, release, pin, unpin,
+// deploy-check and manifests. See internal/cli.
 package main
 
 import (

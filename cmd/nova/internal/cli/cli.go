@@ -1,5 +1,5 @@
 // Package cli is the nova command: run, send, tail, lag, dead-letters,
-// replay, bench, release, pin, unpin and deploy-check.
+// replay, bench, release, pin, unpin, deploy-check and manifests.
 // main only hands it the process's arguments, streams and signals.
 package cli
 
@@ -34,6 +34,7 @@ const usage = `nova: Nova's local runtime and tools
   nova release --version V      pin the functions to release V of the root module, commit, tag V, unpin
   nova pin --version V          point every function at release V of the root module (nova unpin undoes it)
   nova deploy-check             build every function as kn func would, then start and stop each binary
+  nova manifests                validate what kubectl apply -k eventing/ (and each overlay) would send
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
 REDIS_URL set the defaults of the matching flags.
@@ -74,6 +75,8 @@ func Main(ctx context.Context, args []string, st Streams) int {
 		err = unpinCmd(ctx, rest, st)
 	case "deploy-check":
 		err = deployCheckCmd(ctx, rest, st)
+	case "manifests":
+		err = manifestsCmd(ctx, rest, st)
 	case "help", "-h", "--help":
 		fmt.Fprint(st.Out, usage)
 		return 0
