@@ -178,7 +178,12 @@ func (r *runner) repliedOK(ctx context.Context, res result) error {
 	if r.trig.reply == nil {
 		return errors.New("reply event, and no broker to store it in")
 	}
-	if err := r.trig.reply(ctx, *reply); err != nil {
+	// Bounded as the data plane's producer bounds it (delivery.timeout.ms):
+	// a reply that cannot be stored fails the event rather than holding
+	// its partition.
+	sctx, cancel := context.WithTimeout(ctx, eventbroker.DefaultIngressTimeout)
+	defer cancel()
+	if err := r.trig.reply(sctx, *reply); err != nil {
 		return fmt.Errorf("store reply %s into the broker: %w", reply.ID(), err)
 	}
 	r.d.metrics.replies.WithLabelValues(r.ref).Inc()
