@@ -395,8 +395,9 @@ func (s *System) relPath(p string) string {
 
 // Stop shuts down in dependency order: the dispatcher first (no event is
 // half-delivered to a function that is going away; what is done is
-// committed), then the functions (draining their requests; nova-api stops
-// its outbox relay), then Kafka (writing its state to disk). Safe to call more than once.
+// committed), then the Brokers' ingress and its producer, then the
+// functions (draining their requests; nova-api stops its outbox relay), then
+// Kafka (writing its state to disk). Safe to call more than once.
 func (s *System) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
