@@ -10,6 +10,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/twmb/franz-go v1.22.3
 	google.golang.org/protobuf v1.36.12
+	knative.dev/func-go v0.22.0
 )
 
 require (
@@ -46,7 +47,6 @@ require (
 	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
-	knative.dev/func-go v0.22.0 // indirect
 )
 
 replace github.com/nova-social/nova => ../..

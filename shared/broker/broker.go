@@ -44,6 +44,10 @@ type Config struct {
 
 	// Catalog lists the topics that must exist. Default: catalog.Default().
 	Catalog *catalog.Catalog
+	// Topics are topics besides the catalogue's that must exist, such as
+	// the topics of the Knative Brokers in the manifests. They are created
+	// when the catalogue's would be.
+	Topics []Topic
 	// Logger receives the embedded broker's warnings and errors.
 	Logger *slog.Logger
 	// Timeout bounds the topic check at start-up. Default 30s.
@@ -113,7 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	defer cancel()
 
 	if len(cfg.Brokers) > 0 {
-		created, err := EnsureTopics(ctx, cfg.Brokers, cfg.Catalog, cfg.CreateTopics)
+		created, err := ensureAll(ctx, cfg.Brokers, cfg, cfg.CreateTopics)
 		if err != nil {
 			return nil, err
 		}
@@ -141,13 +145,23 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: start embedded Kafka: %w", err)
 	}
 	b := &Broker{addrs: c.ListenAddrs(), cluster: c, dataDir: dir}
-	created, err := EnsureTopics(ctx, b.addrs, cfg.Catalog, true)
+	created, err := ensureAll(ctx, b.addrs, cfg, true)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
 	b.created = created
 	return b, nil
+}
+
+// ensureAll makes sure of the catalogue's topics, then of cfg.Topics.
+func ensureAll(ctx context.Context, addrs []string, cfg Config, create bool) ([]string, error) {
+	created, err := EnsureTopics(ctx, addrs, cfg.Catalog, create)
+	if err != nil {
+		return created, err
+	}
+	more, err := EnsureExtraTopics(ctx, addrs, cfg.Topics, create)
+	return append(created, more...), err
 }
 
 // Addrs are the bootstrap addresses clients use.

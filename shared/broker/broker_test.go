@@ -197,3 +197,66 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("ParseBrokers = %q", got)
 	}
 }
+
+// A Knative Broker's topic is created like the catalogue's, at its own
+// partitions and configs, and an existing one is taken as it is; an
+// external topic is never created.
+func TestExtraTopics(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	retention := "3600000"
+	brokerTopic := broker.Topic{Name: "knative-broker-default-nova", Partitions: 4, Replication: 1,
+		Config: map[string]string{"retention.ms": retention}}
+	b, err := broker.Open(ctx, broker.Config{DataDir: dir, Topics: []broker.Topic{brokerTopic}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	details, err := admin(t, b.Addrs()).ListTopics(ctx, brokerTopic.Name)
+	if err != nil || len(details[brokerTopic.Name].Partitions) != 4 {
+		t.Fatalf("broker topic: %+v, %v", details[brokerTopic.Name], err)
+	}
+	cfgs, err := admin(t, b.Addrs()).DescribeTopicConfigs(ctx, brokerTopic.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := cfgs.On(brokerTopic.Name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range rc.Configs {
+		if c.Key == "retention.ms" && c.Value != nil && *c.Value == retention {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("retention.ms not set on the broker topic: %+v", rc.Configs)
+	}
+	b.Close()
+
+	// Again on the same folder: nothing to create. Fewer partitions asked
+	// for than it has are not a reason to touch it.
+	brokerTopic.Partitions = 2
+	ext := broker.Topic{Name: "existing", External: true}
+	_, err = broker.Open(ctx, broker.Config{DataDir: dir, Topics: []broker.Topic{brokerTopic, ext}})
+	var te *broker.TopicsError
+	if !errors.As(err, &te) || len(te.Missing) != 1 {
+		t.Fatalf("missing external topic: %v, want a TopicsError naming it", err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.CreateTopic("existing", 1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := broker.EnsureExtraTopics(ctx, c.ListenAddrs(), []broker.Topic{ext, brokerTopic}, false); !errors.As(err, &te) ||
+		len(te.Missing) != 1 || te.Missing[0] != brokerTopic.Name {
+		t.Fatalf("external cluster without create: %v, want the broker topic missing", err)
+	}
+	created, err := broker.EnsureExtraTopics(ctx, c.ListenAddrs(), []broker.Topic{ext, brokerTopic}, true)
+	if err != nil || len(created) != 1 || created[0] != brokerTopic.Name {
+		t.Fatalf("with create: %v %v", created, err)
+	}
+}

@@ -108,3 +108,72 @@ func EnsureTopics(ctx context.Context, brokers []string, cat *catalog.Catalog, c
 	sort.Strings(changed)
 	return changed, nil
 }
+
+// Topic is a topic besides the catalogue's.
+type Topic struct {
+	Name        string
+	Partitions  int32
+	Replication int16
+	// Config holds topic configs set at creation (retention.ms, ...).
+	Config map[string]string
+	// External marks a topic that is not Nova's to create (a Kafka
+	// Broker's external.topic): it must exist already.
+	External bool
+}
+
+// EnsureExtraTopics makes sure each of topics exists on the cluster at
+// brokers, as the Knative Kafka Broker's controller does with a Broker's
+// topic: a missing one is created (with create) at its partitions,
+// replication and configs, and a topic that exists is taken as it is, its
+// partitions and configs unchecked. An External topic is never created.
+// It returns the names it created; what is missing and may not be created
+// is a *TopicsError.
+func EnsureExtraTopics(ctx context.Context, brokers []string, topics []Topic, create bool) ([]string, error) {
+	if len(topics) == 0 {
+		return nil, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return nil, fmt.Errorf("broker: client for %s: %w", strings.Join(brokers, ","), err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+	}
+	details, err := adm.ListTopics(ctx, names...)
+	if err != nil {
+		return nil, fmt.Errorf("broker: list topics on %s: %w", strings.Join(brokers, ","), err)
+	}
+	te := &TopicsError{Short: map[string]string{}}
+	var created []string
+	for _, t := range topics {
+		d, ok := details[t.Name]
+		switch {
+		case ok && d.Err == nil:
+			continue
+		case ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition):
+			return created, fmt.Errorf("broker: describe topic %s: %w", t.Name, d.Err)
+		case t.External:
+			te.Missing = append(te.Missing, t.Name+" (external: create it first)")
+			continue
+		case !create:
+			te.Missing = append(te.Missing, t.Name)
+			continue
+		}
+		configs := make(map[string]*string, len(t.Config))
+		for k, v := range t.Config {
+			configs[k] = &v
+		}
+		resp, err := adm.CreateTopic(ctx, t.Partitions, t.Replication, configs, t.Name)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return created, fmt.Errorf("broker: create topic %s: %w %s", t.Name, err, resp.ErrMessage)
+		}
+		created = append(created, t.Name)
+	}
+	if len(te.Missing) > 0 {
+		return created, te
+	}
+	return created, nil
+}

@@ -27,6 +27,7 @@ const (
 	repoRoot      = "../.."
 	eventingDir   = repoRoot + "/eventing"
 	topicsDir     = eventingDir + "/topics"
+	overlaysDir   = eventingDir + "/overlays"
 	kustomization = eventingDir + "/kustomization.yaml"
 	readme        = repoRoot + "/README.md"
 	schemaDir     = repoRoot + "/schemas/nova/events/v1"
@@ -311,6 +312,9 @@ func TestKafkaTopicManifestsMatchCatalogue(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, f := range files {
+		if filepath.Base(f) == "kustomization.yaml" {
+			continue // the folder's listing, not a topic
+		}
 		for _, m := range readManifests(t, f) {
 			if m.APIVersion != "kafka.strimzi.io/v1" || m.Kind != "KafkaTopic" {
 				t.Errorf("%s: %s %s, want kafka.strimzi.io/v1 KafkaTopic", m, m.APIVersion, m.Kind)
@@ -568,14 +572,35 @@ func kustomizeResources(t *testing.T, path string, into map[string]bool) {
 	}
 }
 
-// TestKustomizationListsEveryManifest: `kubectl apply -k eventing/` installs
-// only what kustomization.yaml lists, so a manifest left out would silently
-// never reach a cluster.
+// TestKustomizationListsEveryManifest: `kubectl apply -k` installs only what
+// a kustomization lists, so a manifest left out would silently never reach
+// a cluster. A manifest under eventing/overlays/<name>/ belongs to that
+// overlay and must be listed by its kustomization; any other under eventing/
+// by eventing/kustomization.yaml, which must list nothing of an overlay.
 func TestKustomizationListsEveryManifest(t *testing.T) {
 	listed := map[string]bool{}
 	kustomizeResources(t, kustomization, listed)
 	if len(listed) == 0 {
 		t.Fatalf("%s lists no resources", kustomization)
+	}
+	for f := range listed {
+		if strings.HasPrefix(f, filepath.Clean(overlaysDir)+string(filepath.Separator)) {
+			t.Errorf("%s lists %s, a file of an overlay", kustomization, f)
+		}
+	}
+	overlays := map[string]map[string]bool{} // overlay directory -> the files it lists
+	dirs, _ := filepath.Glob(filepath.Join(overlaysDir, "*"))
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err != nil || !st.IsDir() {
+			continue
+		}
+		k := filepath.Join(d, "kustomization.yaml")
+		if _, err := os.Stat(k); err != nil {
+			t.Errorf("overlay %s has no kustomization.yaml", d)
+			continue
+		}
+		overlays[filepath.Clean(d)] = map[string]bool{}
+		kustomizeResources(t, k, overlays[filepath.Clean(d)])
 	}
 	err := filepath.WalkDir(eventingDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -594,13 +619,44 @@ func TestKustomizationListsEveryManifest(t *testing.T) {
 				objects++
 			}
 		}
-		if objects > 0 && !listed[filepath.Clean(path)] {
-			t.Errorf("%s holds %d Kubernetes object(s) but %s does not list it", path, objects, kustomization)
+		if objects == 0 {
+			return nil
+		}
+		owner, want := kustomization, listed
+		for dir, files := range overlays {
+			if strings.HasPrefix(filepath.Clean(path), dir+string(filepath.Separator)) {
+				owner, want = filepath.Join(dir, "kustomization.yaml"), files
+			}
+		}
+		if !want[filepath.Clean(path)] {
+			t.Errorf("%s holds %d Kubernetes object(s) but %s does not list it", path, objects, owner)
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOverlaysTakeTheWholeBase: an overlay changes the base (it may delete
+// objects with a patch), so it takes every file the base installs. It lists
+// the base folder by folder, since kustomize refuses a base that contains its
+// overlay; a folder added to the base and not to an overlay fails here.
+func TestOverlaysTakeTheWholeBase(t *testing.T) {
+	base := map[string]bool{}
+	kustomizeResources(t, kustomization, base)
+	ks, _ := filepath.Glob(filepath.Join(overlaysDir, "*", "kustomization.yaml"))
+	if len(ks) == 0 {
+		t.Fatalf("no overlays in %s", overlaysDir)
+	}
+	for _, k := range ks {
+		got := map[string]bool{}
+		kustomizeResources(t, k, got)
+		for f := range base {
+			if !got[f] {
+				t.Errorf("%s does not take %s, which the base installs", k, f)
+			}
+		}
 	}
 }
 

@@ -43,6 +43,8 @@ type result struct {
 	body   []byte
 	header http.Header
 	err    error
+	// tooLarge marks a Trigger's 2xx whose body exceeds any reply.
+	tooLarge bool
 }
 
 func (r result) ok() bool { return r.err == nil && r.status >= 200 && r.status < 300 }
@@ -61,8 +63,8 @@ func (r result) retryable() bool {
 }
 
 // post sends e in binary mode to target, bounded by timeout. The response
-// body is read only as far as knativeerrordata needs, then drained, so the
-// connection is reused.
+// body is read only as far as knativeerrordata needs (and, for a Trigger, a
+// reply), then drained, so the connection is reused.
 func (r *runner) post(ctx context.Context, target *url.URL, e *cloudevents.Event) result {
 	ctx, cancel := context.WithTimeout(ctx, r.src.Delivery.Timeout)
 	defer cancel()
@@ -73,16 +75,31 @@ func (r *runner) post(ctx context.Context, target *url.URL, e *cloudevents.Event
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(e), req); err != nil {
 		return result{err: fmt.Errorf("write event: %w", err)}
 	}
+	if r.trig != nil {
+		// The Kafka Broker's sender asks for replies and says whose
+		// Trigger the event comes through.
+		req.Header.Set("Prefer", "reply")
+		req.Header.Set("Kn-Namespace", r.src.Namespace)
+	}
 	resp, err := r.d.cfg.HTTPClient.Do(req)
 	if err != nil {
 		return result{err: err}
 	}
 	defer resp.Body.Close()
 	res := result{status: resp.StatusCode, header: resp.Header}
-	if !res.ok() {
+	switch {
+	case !res.ok():
 		res.body, _ = io.ReadAll(io.LimitReader(resp.Body, errorDataMax))
+	case r.trig != nil:
+		// A Trigger's subscriber may reply with an event.
+		if res.body, err = io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1)); err != nil {
+			return result{err: fmt.Errorf("read response: %w", err)}
+		}
+		if len(res.body) > maxReplyBytes {
+			return result{status: res.status, header: res.header, body: res.body[:maxReplyBytes], tooLarge: true}
+		}
 	}
-	// Replies are discarded, as KafkaSource discards them.
+	// A KafkaSource discards replies, as Knative's does.
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return res
 }
@@ -111,7 +128,18 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 	defer m.inFlight.WithLabelValues(r.ref).Dec()
 	start := time.Now()
 
-	e := r.convert(msg)
+	var e cloudevents.Event
+	if r.trig == nil {
+		e = r.convert(msg)
+	} else {
+		var ok bool
+		if e, ok = r.read(msg); !ok {
+			return true
+		}
+		if !r.admit(&e, msg) {
+			return true
+		}
+	}
 	var last result
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
@@ -123,6 +151,20 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 		last = r.post(ctx, r.sink, &e)
 		if ctx.Err() != nil {
 			return false
+		}
+		if last.ok() && r.trig != nil {
+			if err := r.repliedOK(ctx, last); err != nil {
+				if ctx.Err() != nil {
+					return false
+				}
+				// The delivery itself succeeded, so there is nothing to
+				// retry: the Kafka Broker dead-letters the event at once,
+				// with knativeerrordest alone.
+				r.d.log.Warn("trigger delivery failed on the subscriber's response", "trigger", r.ref,
+					"subscriber", r.sink.String(), "id", e.ID(), "status", last.status, "err", err)
+				last = result{err: err}
+				break
+			}
 		}
 		if last.ok() {
 			m.delivered.WithLabelValues(r.ref).Inc()
@@ -136,7 +178,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 
 	if r.dls == nil {
 		m.discarded.WithLabelValues(r.ref).Inc()
-		r.d.log.Error("delivery failed and the source has no dead-letter sink; the event is dropped, as Knative drops it",
+		r.d.log.Error("delivery failed and there is no dead-letter sink; the event is dropped, as Knative drops it",
 			"source", r.ref, "sink", r.sink.String(), "topic", msg.Topic, "partition", msg.Partition,
 			"offset", msg.Offset, "id", e.ID(), "status", last.status, "err", last.err)
 		return true
@@ -160,6 +202,15 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 		res := r.post(ctx, r.dls, &dl)
 		if ctx.Err() != nil {
 			return false
+		}
+		if res.ok() && r.trig != nil {
+			// The dead-letter sink's response goes through the reply
+			// handling too; what it cannot use is only logged, since the
+			// event has been dead-lettered either way.
+			if err := r.repliedOK(ctx, res); err != nil && ctx.Err() == nil {
+				r.d.log.Warn("dead-letter sink's response unusable", "trigger", r.ref,
+					"dead_letter_sink", r.dls.String(), "id", e.ID(), "err", err)
+			}
 		}
 		if res.ok() {
 			m.deadLettered.WithLabelValues(r.ref).Inc()

@@ -1,7 +1,9 @@
 // Package dispatcher runs Knative KafkaSources on one machine: for each
 // source it joins the source's consumer group and posts every record, as a
 // binary-mode CloudEvent, to the sink, with Knative's ordering, retry,
-// timeout and dead-letter rules. An offset is committed only once every event
+// timeout and dead-letter rules. It runs the Triggers of Knative Kafka
+// Brokers the same way, with the Kafka Broker's dispatcher's differences
+// (see Trigger). An offset is committed only once every event
 // before it is done (delivered or dead-lettered), so a restart, of the
 // dispatcher or of Kafka, resumes with nothing lost and nothing skipped.
 // Delivery is at least once, as on a cluster.
@@ -29,10 +31,12 @@ type Dispatcher struct {
 	runners []*runner
 }
 
-// runner is one source: its consumer group and the addresses it posts to.
+// runner is one source or Trigger: its consumer group and the addresses it
+// posts to.
 type runner struct {
 	d       *Dispatcher
-	src     source.KafkaSource
+	src     source.KafkaSource // for a Trigger, the equivalent settings
+	trig    *triggerRun        // nil for a KafkaSource
 	ref     string
 	brokers []string
 	sink    *url.URL
@@ -46,6 +50,13 @@ type runner struct {
 // New checks cfg and the sources and resolves every sink and dead-letter
 // sink through res. It connects to nothing; Run does.
 func New(ctx context.Context, cfg Config, srcs []source.KafkaSource, res Resolver) (*Dispatcher, error) {
+	return NewWithTriggers(ctx, cfg, srcs, nil, res)
+}
+
+// NewWithTriggers is New for KafkaSources and the Triggers of Kafka
+// Brokers together; a Trigger's subscriber and dead-letter sink are
+// resolved through res too.
+func NewWithTriggers(ctx context.Context, cfg Config, srcs []source.KafkaSource, trigs []Trigger, res Resolver) (*Dispatcher, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dispatcher config: %w", err)
@@ -87,14 +98,55 @@ func New(ctx context.Context, cfg Config, srcs []source.KafkaSource, res Resolve
 		}
 		d.runners = append(d.runners, r)
 	}
+	for _, t := range trigs {
+		r := d.newTriggerRunner(t)
+		what := fmt.Sprintf("%s: Trigger %s", t.Trigger.File, t.Trigger.Ref())
+		if len(cfg.Brokers) > 0 {
+			r.brokers = cfg.Brokers
+		}
+		if prev, ok := groups[r.src.ConsumerGroup]; ok {
+			errs = append(errs, fmt.Errorf("%s uses consumer group %q, as %s does", what, r.src.ConsumerGroup, prev))
+		}
+		groups[r.src.ConsumerGroup] = r.ref
+		if t.Broker.Name != t.Trigger.Broker || t.Broker.Namespace != t.Trigger.Namespace {
+			errs = append(errs, fmt.Errorf("%s names Broker %s/%s, given %s", what, t.Trigger.Namespace, t.Trigger.Broker, t.Broker.Ref()))
+		}
+		if len(r.brokers) == 0 {
+			errs = append(errs, fmt.Errorf("%s: Broker %s has no bootstrap servers", what, t.Broker.Ref()))
+		}
+		if r.sink, err = resolve(ctx, res, r.src.Sink); err != nil {
+			errs = append(errs, fmt.Errorf("%s: spec.subscriber: %w", what, err))
+		}
+		if dls := r.src.Delivery.DeadLetterSink; dls != nil {
+			if r.dls, err = resolve(ctx, res, *dls); err != nil {
+				errs = append(errs, fmt.Errorf("%s: dead-letter sink (its delivery or its Broker's): %w", what, err))
+			}
+		}
+		if t.Reply == nil {
+			errs = append(errs, fmt.Errorf("%s: no way to store replies into its Broker", what))
+		}
+		if r.src.Ordering == source.Unordered {
+			r.slots = make(chan struct{}, cfg.MaxInFlight)
+		}
+		d.runners = append(d.runners, r)
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return d, nil
 }
 
-// Sink is where the source named "<namespace>/<name>" posts events, and its
-// dead-letter sink (nil when it has none); ok is false for an unknown source.
+// kind names what a runner runs, for messages.
+func (r *runner) kind() string {
+	if r.trig != nil {
+		return "Trigger"
+	}
+	return "KafkaSource"
+}
+
+// Sink is where the source named "<namespace>/<name>" (a Trigger:
+// TriggerRef) posts events, and its dead-letter sink (nil when it has
+// none); ok is false for an unknown one.
 func (d *Dispatcher) Sink(ref string) (sink, deadLetter *url.URL, ok bool) {
 	for _, r := range d.runners {
 		if r.ref == ref {
@@ -146,13 +198,13 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		client, err := sarama.NewClient(r.brokers, r.saramaConfig())
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("KafkaSource %s: connect to %v: %w", r.ref, r.brokers, err)
+			return fmt.Errorf("%s %s: connect to %v: %w", r.kind(), r.ref, r.brokers, err)
 		}
 		group, err := sarama.NewConsumerGroupFromClient(r.src.ConsumerGroup, client)
 		if err != nil {
 			_ = client.Close()
 			closeAll()
-			return fmt.Errorf("KafkaSource %s: consumer group %s: %w", r.ref, r.src.ConsumerGroup, err)
+			return fmt.Errorf("%s %s: consumer group %s: %w", r.kind(), r.ref, r.src.ConsumerGroup, err)
 		}
 		groups = append(groups, group)
 		// The admin shares the client; it is not closed on its own, since
@@ -160,11 +212,22 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		admin, err := sarama.NewClusterAdminFromClient(client)
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("KafkaSource %s: admin: %w", r.ref, err)
+			return fmt.Errorf("%s %s: admin: %w", r.kind(), r.ref, err)
 		}
 		r.mu.Lock()
 		r.client, r.admin = client, admin
 		r.mu.Unlock()
+	}
+	// Every Trigger has its starting offsets before anything consumes,
+	// so nothing a KafkaSource posts into a Broker from now on is missed.
+	for _, r := range d.runners {
+		if r.trig == nil {
+			continue
+		}
+		if err := r.initOffsets(r.client, r.admin); err != nil {
+			closeAll()
+			return fmt.Errorf("Trigger %s: %w", r.ref, err)
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -178,7 +241,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		})
 	}
 	wg.Go(func() { d.lagLoop(ctx) })
-	d.log.Info("dispatcher running", "sources", len(d.runners))
+	d.log.Info("dispatcher running", "runners", len(d.runners))
 	<-ctx.Done()
 	// Consume returns once ctx ends; closing the groups then commits the
 	// marked offsets, leaves the groups and ends their error channels.

@@ -13,8 +13,11 @@ import (
 	"github.com/nova-social/nova/shared/source"
 )
 
-// Lag is how far a source's consumer group is behind on one partition.
+// Lag is how far a source's (or Trigger's) consumer group is behind on one
+// partition.
 type Lag struct {
+	// Source is the KafkaSource's "<namespace>/<name>", or the Trigger's
+	// TriggerRef.
 	Source    string
 	Group     string
 	Topic     string
@@ -29,7 +32,7 @@ type Lag struct {
 	Lag int64
 }
 
-// Lag reads every source's lag from the brokers now. It works only while Run
+// Lag reads every source's and Trigger's lag from the brokers now. It works only while Run
 // is running.
 func (d *Dispatcher) Lag(ctx context.Context) ([]Lag, error) {
 	// Sources are read at once: each costs round trips per partition, and
@@ -41,7 +44,7 @@ func (d *Dispatcher) Lag(ctx context.Context) ([]Lag, error) {
 		wg.Go(func() {
 			l, err := r.lag()
 			if err != nil {
-				err = fmt.Errorf("KafkaSource %s: %w", r.ref, err)
+				err = fmt.Errorf("%s %s: %w", r.kind(), r.ref, err)
 			}
 			lags[i], errs[i] = l, err
 		})

@@ -11,7 +11,7 @@ import (
 // metrics are the dispatcher's Prometheus series. kafka_consumer_lag keeps the
 // name and labels of kafka-lag-exporter's series so the design document's
 // alert (kafka_consumer_lag > 1000) reads it unchanged; the rest are labelled
-// by source ("<namespace>/<name>").
+// by source ("<namespace>/<name>", or "trigger:<namespace>/<name>").
 type metrics struct {
 	lag               *prometheus.GaugeVec
 	delivered         *prometheus.CounterVec
@@ -21,6 +21,9 @@ type metrics struct {
 	discarded         *prometheus.CounterVec
 	inFlight          *prometheus.GaugeVec
 	latency           *prometheus.HistogramVec
+	// Triggers only: records not delivered by design, and replies stored.
+	skipped *prometheus.CounterVec
+	replies *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -58,10 +61,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from the first attempt at an event to its outcome (delivered or dead-lettered), retries included.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"source", "outcome"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nova_dispatcher_events_skipped_total",
+			Help: "Records of a Broker's topic a Trigger committed without delivering: filtered out, a failing filter, or not a CloudEvent.",
+		}, []string{"source", "reason"}),
+		replies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "nova_dispatcher_replies_total",
+			Help: "Reply events of a Trigger's subscriber stored into its Broker.",
+		}, []string{"source"}),
 	}
 	var err error
 	for _, c := range []any{&m.lag, &m.delivered, &m.retried, &m.deadLettered,
-		&m.deadLetterRetried, &m.discarded, &m.inFlight, &m.latency} {
+		&m.deadLetterRetried, &m.discarded, &m.inFlight, &m.latency, &m.skipped, &m.replies} {
 		switch c := c.(type) {
 		case **prometheus.GaugeVec:
 			*c, err = register(reg, *c)

@@ -191,28 +191,47 @@ func LoadConfigMaps(dir string) (map[string]map[string]string, error) {
 		if err != nil {
 			return err
 		}
-		for i, doc := range splitDocuments(raw) {
-			var cm configMap
-			if err := yaml.Unmarshal(doc, &cm); err != nil || cm.Kind != "ConfigMap" {
-				// Not ours to judge: other kinds (and files that are
-				// not plain manifests) have their own readers.
-				continue
-			}
-			if prev, dup := where[cm.Metadata.Name]; dup {
-				return fmt.Errorf("ConfigMap %s defined in %s and in %s (document %d)", cm.Metadata.Name, prev, path, i+1)
-			}
-			where[cm.Metadata.Name] = path
-			if cm.Data == nil {
-				cm.Data = map[string]string{}
-			}
-			out[cm.Metadata.Name] = cm.Data
-		}
-		return nil
+		return addConfigMaps(out, where, path, raw)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("funchost: load ConfigMaps from %s: %w", dir, err)
 	}
 	return out, nil
+}
+
+// ParseConfigMaps reads the ConfigMaps of one YAML stream (a manifest file,
+// or the objects a kustomize build produced) by name; origin names the
+// stream in errors. Other kinds are skipped; a name defined twice is an
+// error.
+func ParseConfigMaps(origin string, data []byte) (map[string]map[string]string, error) {
+	out := map[string]map[string]string{}
+	if err := addConfigMaps(out, map[string]string{}, origin, data); err != nil {
+		return nil, fmt.Errorf("funchost: ConfigMaps of %s: %w", origin, err)
+	}
+	return out, nil
+}
+
+// addConfigMaps adds the ConfigMaps of the stream raw, read from origin, to
+// out; where remembers where each name came from.
+func addConfigMaps(out map[string]map[string]string, where map[string]string, origin string, raw []byte) error {
+	for i, doc := range splitDocuments(raw) {
+		var cm configMap
+		if err := yaml.Unmarshal(doc, &cm); err != nil || cm.Kind != "ConfigMap" {
+			// Not ours to judge: other kinds (and files that are
+			// not plain manifests) have their own readers.
+			continue
+		}
+		here := fmt.Sprintf("%s (document %d)", origin, i+1)
+		if prev, dup := where[cm.Metadata.Name]; dup {
+			return fmt.Errorf("ConfigMap %s defined in %s and in %s", cm.Metadata.Name, prev, here)
+		}
+		where[cm.Metadata.Name] = here
+		if cm.Data == nil {
+			cm.Data = map[string]string{}
+		}
+		out[cm.Metadata.Name] = cm.Data
+	}
+	return nil
 }
 
 // splitDocuments splits a multi-document YAML stream on "---" lines.

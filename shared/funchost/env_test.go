@@ -109,3 +109,22 @@ func TestParseFuncYAMLRefusesBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// The ConfigMaps of a kustomize build come as one stream.
+func TestParseConfigMaps(t *testing.T) {
+	stream := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {K: v}\n---\n" +
+		"apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\n" +
+		"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n"
+	cms, err := funchost.ParseConfigMaps("kustomize build eventing", []byte(stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cms) != 2 || cms["a"]["K"] != "v" || cms["b"] == nil {
+		t.Fatalf("ConfigMaps %v", cms)
+	}
+	dup := stream + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: other}\n"
+	if _, err := funchost.ParseConfigMaps("kustomize build eventing", []byte(dup)); err == nil ||
+		!strings.Contains(err.Error(), "ConfigMap a defined in kustomize build eventing (document 1) and in kustomize build eventing (document 4)") {
+		t.Fatalf("duplicate: %v", err)
+	}
+}

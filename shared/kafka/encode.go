@@ -246,8 +246,10 @@ func (w *encoder) fill(ctx context.Context, rec *Record, msg *sarama.ProducerMes
 		return key, err
 	}
 	switch {
-	case key == "" && pk == "":
+	case key == "" && pk == "" && !rec.KeyOptional:
 		return key, errors.New("record has neither a key nor a partitionkey extension")
+	case key == "" && pk == "":
+		// Left nil: the partitioner then picks a random partition.
 	case key == "":
 		key = pk
 	case pk != "" && pk != key:
@@ -258,10 +260,10 @@ func (w *encoder) fill(ctx context.Context, rec *Record, msg *sarama.ProducerMes
 		if err := kafkasarama.WriteProducerMessage(binding.WithForceStructured(ctx), binding.ToMessage(&rec.Event), msg); err != nil {
 			return key, fmt.Errorf("write structured record: %w", err)
 		}
-		msg.Key = sarama.StringEncoder(key)
+		msg.Key = recordKey(key)
 		return key, nil
 	}
-	msg.Key = sarama.StringEncoder(key)
+	msg.Key = recordKey(key)
 	from := len(w.headers)
 	h, err := appendHeaders(w.headers, &w.arena, ec)
 	if err != nil {
@@ -275,4 +277,13 @@ func (w *encoder) fill(ctx context.Context, rec *Record, msg *sarama.ProducerMes
 		msg.Value = sarama.ByteEncoder(data)
 	}
 	return key, nil
+}
+
+// recordKey is the record key for key; "" (allowed only with KeyOptional)
+// is no key at all, not an empty one.
+func recordKey(key string) sarama.Encoder {
+	if key == "" {
+		return nil
+	}
+	return sarama.StringEncoder(key)
 }

@@ -20,6 +20,11 @@ type Record struct {
 	// is used. When both are set they must agree.
 	Key   string
 	Event cloudevents.Event
+	// KeyOptional writes a record with neither a Key nor a partitionkey
+	// without a key (a random partition), as the Knative Kafka Broker's
+	// ingress stores such events, instead of refusing it. Nova's own
+	// events always have a key, so only the broker emulation sets it.
+	KeyOptional bool
 }
 
 // SendError is the failure of one record of a Send.

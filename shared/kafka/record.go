@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,6 +40,41 @@ func (s SourceRef) URI(topic string) string {
 // *envelope.DecodeError matching envelope.ErrUndecodable, so the caller
 // dead-letters it with the reason.
 func EventFromRecord(msg *sarama.ConsumerMessage, src SourceRef) (cloudevents.Event, error) {
+	e, err := readCloudEvent(msg)
+	if errors.Is(err, ErrNotCloudEvent) {
+		return wrapPlain(msg, src), nil
+	}
+	if err != nil {
+		return cloudevents.Event{}, &envelope.DecodeError{
+			Kind:   envelope.ErrUndecodable,
+			ID:     recordID(msg),
+			Source: src.URI(msg.Topic),
+			Reason: fmt.Sprintf("record at %s is not a valid CloudEvent", position(msg)),
+			Err:    err,
+		}
+	}
+	return e, nil
+}
+
+// ErrNotCloudEvent is returned by CloudEventFromRecord for a record that
+// carries no CloudEvent at all: neither ce_ headers nor a structured
+// content type.
+var ErrNotCloudEvent = errors.New("record is not a CloudEvent")
+
+// CloudEventFromRecord reads msg as the Knative Kafka Broker's dispatcher
+// reads its topic: only a CloudEvent record, binary or structured, is an
+// event. A plain record fails with ErrNotCloudEvent and a malformed
+// CloudEvent with the reason; the broker discards both (it has no plain
+// record wrapping, unlike KafkaSource).
+func CloudEventFromRecord(msg *sarama.ConsumerMessage) (cloudevents.Event, error) {
+	e, err := readCloudEvent(msg)
+	if err != nil {
+		return cloudevents.Event{}, fmt.Errorf("record at %s: %w", position(msg), err)
+	}
+	return e, nil
+}
+
+func readCloudEvent(msg *sarama.ConsumerMessage) (cloudevents.Event, error) {
 	headers := make(map[string][]byte, len(msg.Headers))
 	contentType := ""
 	for _, h := range msg.Headers {
@@ -57,22 +93,17 @@ func EventFromRecord(msg *sarama.ConsumerMessage, src SourceRef) (cloudevents.Ev
 	m := kafkasarama.NewMessage(msg.Value, contentType, headers)
 	switch m.ReadEncoding() {
 	case binding.EncodingBinary, binding.EncodingStructured:
-		e, err := binding.ToEvent(context.Background(), m)
-		if err == nil {
-			err = e.Validate()
-		}
-		if err != nil {
-			return cloudevents.Event{}, &envelope.DecodeError{
-				Kind:   envelope.ErrUndecodable,
-				ID:     recordID(msg),
-				Source: src.URI(msg.Topic),
-				Reason: fmt.Sprintf("record at %s is not a valid CloudEvent", position(msg)),
-				Err:    err,
-			}
-		}
-		return *e, nil
+	default:
+		return cloudevents.Event{}, ErrNotCloudEvent
 	}
-	return wrapPlain(msg, src), nil
+	e, err := binding.ToEvent(context.Background(), m)
+	if err == nil {
+		err = e.Validate()
+	}
+	if err != nil {
+		return cloudevents.Event{}, err
+	}
+	return *e, nil
 }
 
 func wrapPlain(msg *sarama.ConsumerMessage, src SourceRef) cloudevents.Event {

@@ -127,10 +127,16 @@ func TestDuplicatedAndRedeliveredPostCreatedChangeNothing(t *testing.T) {
 // The design document's integration test: a JSON record typed into a
 // console producer (kcat here, a real librdkafka client) reaches the feed.
 func TestConsoleProducerRecordReachesTheFeed(t *testing.T) {
+	consoleRecordReachesTheFeed(t, start(t))
+}
+
+// consoleRecordReachesTheFeed is the console-producer test on a running
+// system r, whichever eventing it runs.
+func consoleRecordReachesTheFeed(t *testing.T, r *rig) {
+	t.Helper()
 	if _, err := exec.LookPath("kcat"); err != nil {
 		t.Fatal("kcat is not installed; install it with: apt-get install -y kcat")
 	}
-	r := start(t)
 	author, fan := r.register("author"), r.register("fan")
 	r.follow(fan, author)
 	r.settle()

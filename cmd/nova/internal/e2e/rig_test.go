@@ -50,6 +50,9 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 	if cfg.MetricsAddr == "" {
 		cfg.MetricsAddr = "127.0.0.1:0"
 	}
+	if cfg.IngressAddr == "" {
+		cfg.IngressAddr = "127.0.0.1:0"
+	}
 	if cfg.Kafka.DataDir == "" && len(cfg.Kafka.Brokers) == 0 {
 		cfg.Kafka.DataDir = t.TempDir()
 	}

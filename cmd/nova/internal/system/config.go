@@ -1,7 +1,8 @@
 // Package system runs the whole of Nova on one machine: Kafka (embedded or
 // KAFKA_BROKERS), the database migrations, every function served as Knative
-// serves it, the outbox relay and the KafkaSource dispatcher that routes
-// events between them as eventing/ says.
+// serves it, the outbox relay and the dispatcher that routes events between
+// them as eventing/ (or the overlay named) says: its KafkaSources, and the
+// Triggers of its Kafka Brokers, whose ingress it serves too.
 package system
 
 import (
@@ -23,6 +24,9 @@ const (
 	DefaultHost        = "127.0.0.1"
 	DefaultPortBase    = 8080 // nova-api; the other functions follow
 	DefaultMetricsAddr = "127.0.0.1:9464"
+	// DefaultIngressAddr serves the Kafka Broker ingress when the
+	// manifests hold Brokers.
+	DefaultIngressAddr = "127.0.0.1:8070"
 	DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/nova?sslmode=disable"
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
 	RootModule         = "github.com/nova-social/nova"
@@ -33,8 +37,11 @@ type Config struct {
 	// Root is the repository root (it holds eventing/, functions/ and the
 	// root func.yaml). Default: found from the working directory.
 	Root string
-	// Eventing holds the manifests: KafkaSources and the ConfigMaps that
-	// func.yaml files reference. Default: <Root>/eventing.
+	// Eventing is the kustomization to run (what kubectl apply -k would
+	// be given): it is built in process and its ConfigMaps (which func.yaml
+	// files reference), KafkaSources, Brokers and Triggers are run.
+	// Default: <Root>/eventing; eventing/overlays/broker runs the Kafka
+	// Broker variant.
 	Eventing string
 
 	// Host is the interface every function listens on.
@@ -44,6 +51,10 @@ type Config struct {
 	PortBase int
 	// MetricsAddr serves the dispatcher's Prometheus metrics.
 	MetricsAddr string
+	// IngressAddr serves the ingress of the manifests' Kafka Brokers (the
+	// kafka-broker-ingress service of a cluster), at /<namespace>/<name>;
+	// nothing listens there when they hold no Broker.
+	IngressAddr string
 
 	// Kafka: the embedded broker unless Kafka.Brokers is set.
 	Kafka broker.Config
@@ -85,6 +96,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MetricsAddr == "" {
 		c.MetricsAddr = DefaultMetricsAddr
+	}
+	if c.IngressAddr == "" {
+		c.IngressAddr = DefaultIngressAddr
 	}
 	if c.Kafka.DataDir == "" && c.Root != "" {
 		c.Kafka.DataDir = filepath.Join(c.Root, broker.DefaultDataDir)

@@ -19,11 +19,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nova-social/nova/cmd/nova/internal/manifests"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/dispatcher"
+	"github.com/nova-social/nova/shared/eventbroker"
 	"github.com/nova-social/nova/shared/funchost"
 	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/source"
 )
@@ -40,10 +43,18 @@ type System struct {
 	pool      *pgxpool.Pool
 	functions []*hosted
 	sources   []source.KafkaSource
+	brokers   []eventbroker.Broker
+	triggers  []eventbroker.Trigger
 	disp      *dispatcher.Dispatcher
 	registry  *prometheus.Registry
 	metrics   *http.Server
 	metricsLn net.Listener
+
+	// The Kafka Broker ingress, when the manifests hold Brokers.
+	ingress         *http.Server
+	ingressLn       net.Listener
+	ingressProducer *kafka.Producer
+	store           eventbroker.Store
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}
@@ -84,16 +95,15 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 	}()
 
-	// Read the manifests first: a malformed KafkaSource or func.yaml should
-	// fail before anything listens.
-	eventing := cfg.Eventing
-	configMaps, err := funchost.LoadConfigMaps(eventing)
+	// Read the manifests first: a malformed KafkaSource, Broker, Trigger or
+	// func.yaml should fail before anything listens. They are what kubectl
+	// apply -k would apply: the kustomization built, not the folder's files.
+	m, err := manifests.Load(cfg.Eventing)
 	if err != nil {
 		return s, err
 	}
-	if s.sources, err = source.LoadDir(eventing); err != nil {
-		return s, fmt.Errorf("KafkaSources in %s: %w", eventing, err)
-	}
+	configMaps := m.ConfigMaps
+	s.sources, s.brokers, s.triggers = m.Sources, m.Brokers, m.Triggers
 	specs := make([]*funchost.FuncYAML, len(cfg.Functions))
 	for i, f := range cfg.Functions {
 		if specs[i], err = funchost.LoadFuncYAML(filepath.Join(cfg.Root, f.Dir)); err != nil {
@@ -120,6 +130,8 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	if kcfg.Logger == nil {
 		kcfg.Logger = cfg.Logger
 	}
+	// The Brokers' topics, as the Kafka Broker's controller makes them.
+	kcfg.Topics = append(append([]broker.Topic(nil), kcfg.Topics...), brokerTopics(s.brokers)...)
 	if s.broker, err = broker.Open(ctx, kcfg); err != nil {
 		return s, err
 	}
@@ -220,12 +232,23 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		s.watch(h.fn)
 	}
 
-	// The dispatcher, last: every sink is ready by now.
-	sinks := dispatcher.MapResolver{}
+	// The Brokers' ingress, then the dispatcher, last: every sink is ready
+	// by now.
+	res := resolver{functions: dispatcher.MapResolver{}, brokers: map[string]bool{}}
 	for _, h := range s.functions {
-		sinks[h.fn.Name()] = h.fn.URL()
+		res.functions[h.fn.Name()] = h.fn.URL()
 	}
-	if s.disp, err = dispatcher.New(ctx, dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry}, s.sources, sinks); err != nil {
+	if len(s.brokers) > 0 {
+		if err := s.serveIngress(brokers); err != nil {
+			return s, err
+		}
+		res.ingress = s.IngressURL()
+		for _, b := range s.brokers {
+			res.brokers[b.Ref()] = true
+		}
+	}
+	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry}
+	if s.disp, err = dispatcher.NewWithTriggers(ctx, dcfg, s.sources, s.dispatcherTriggers(), res); err != nil {
 		return s, err
 	}
 	if s.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
@@ -344,11 +367,22 @@ func (s *System) WriteStatus(w io.Writer) {
 		refs = append(refs, src.Name)
 	}
 	sort.Strings(refs)
-	srcNote := "no KafkaSources in eventing/"
+	srcNote := "no KafkaSources in " + s.relPath(s.cfg.Eventing)
 	if len(refs) > 0 {
 		srcNote = fmt.Sprintf("%d KafkaSources: %s", len(refs), strings.Join(refs, ", "))
 	}
+	if len(s.triggers) > 0 {
+		names := make([]string, 0, len(s.triggers))
+		for _, t := range s.triggers {
+			names = append(names, t.Name)
+		}
+		sort.Strings(names)
+		srcNote += fmt.Sprintf("; %d Triggers: %s", len(names), strings.Join(names, ", "))
+	}
 	fmt.Fprintf(tw, "  dispatcher\t%s\t%s\n", s.MetricsURL(), srcNote)
+	for _, b := range s.brokers {
+		fmt.Fprintf(tw, "  broker %s\t%s\tKafka Broker ingress, topic %s\n", b.Ref(), s.IngressURL()+b.Path(), b.Topic())
+	}
 	_ = tw.Flush()
 }
 
@@ -361,8 +395,9 @@ func (s *System) relPath(p string) string {
 
 // Stop shuts down in dependency order: the dispatcher first (no event is
 // half-delivered to a function that is going away; what is done is
-// committed), then the functions (draining their requests; nova-api stops
-// its outbox relay), then Kafka (writing its state to disk). Safe to call more than once.
+// committed), then the Brokers' ingress and its producer, then the
+// functions (draining their requests; nova-api stops its outbox relay), then
+// Kafka (writing its state to disk). Safe to call more than once.
 func (s *System) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
@@ -371,6 +406,15 @@ func (s *System) Stop(ctx context.Context) error {
 			if err := wait(ctx, s.dispatchDone); err != nil {
 				errs = append(errs, fmt.Errorf("dispatcher: %w", err))
 			}
+		}
+		// The Brokers' ingress next: nothing posts to it any more.
+		if s.ingress != nil {
+			errs = append(errs, s.ingress.Shutdown(ctx))
+		} else if s.ingressLn != nil {
+			errs = append(errs, s.ingressLn.Close())
+		}
+		if s.ingressProducer != nil {
+			errs = append(errs, s.ingressProducer.Close())
 		}
 		if s.metrics != nil {
 			errs = append(errs, s.metrics.Shutdown(ctx))

@@ -67,8 +67,16 @@ func newFixture(t *testing.T) *fixture {
 	}
 	// The real ConfigMaps, so func.yaml references resolve as in make run.
 	cm, err := os.ReadFile(filepath.Join(root, "eventing", "config", "nova-config.yaml"))
-	if err == nil {
-		_ = os.WriteFile(filepath.Join(eventing, "nova-config.yaml"), cm, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(eventing, "nova-config.yaml"), cm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// What nova run reads is a kustomization, as kubectl apply -k.
+	kust := "resources:\n  - nova-config.yaml\n  - nowhere.yaml\n"
+	if err := os.WriteFile(filepath.Join(eventing, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	logs := &bytes.Buffer{}
 	return &fixture{

@@ -1,0 +1,112 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+
+	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/dispatcher"
+	"github.com/nova-social/nova/shared/eventbroker"
+	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/source"
+)
+
+// brokerTopics are the topics of the manifests' Kafka Brokers, as the
+// Kafka Broker's controller creates them.
+func brokerTopics(brokers []eventbroker.Broker) []broker.Topic {
+	out := make([]broker.Topic, 0, len(brokers))
+	for _, b := range brokers {
+		out = append(out, broker.Topic{
+			Name:        b.Topic(),
+			Partitions:  b.Kafka.Partitions,
+			Replication: b.Kafka.Replication,
+			Config:      b.Kafka.TopicConfig,
+			External:    b.ExternalTopic != "",
+		})
+	}
+	return out
+}
+
+// serveIngress starts the Kafka Broker ingress of the manifests' Brokers on
+// cfg.IngressAddr, storing events through a producer of its own on brokers.
+func (s *System) serveIngress(brokers []string) error {
+	p, err := kafka.NewProducer(func() kafka.ProducerConfig {
+		c := kafka.DefaultProducerConfig(brokers...)
+		c.ClientID = "nova-broker-ingress"
+		c.Logger = s.log
+		return c
+	}())
+	if err != nil {
+		return fmt.Errorf("broker ingress: %w", err)
+	}
+	s.ingressProducer = p
+	s.store = eventbroker.NewStore(p)
+	in, err := eventbroker.NewIngress(eventbroker.IngressConfig{Store: s.store, Logger: s.log}, s.brokers)
+	if err != nil {
+		return err
+	}
+	if s.ingressLn, err = net.Listen("tcp", s.cfg.IngressAddr); err != nil {
+		return fmt.Errorf("broker ingress: listen on %s: %w", s.cfg.IngressAddr, err)
+	}
+	if s.ingress, err = httpapi.NewServer(httpapi.ServerConfig{Addr: s.cfg.IngressAddr, ReadHeaderTimeout: 2 * time.Second}, in, s.log); err != nil {
+		return err
+	}
+	go func() {
+		if err := s.ingress.Serve(s.ingressLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.fail(fmt.Errorf("broker ingress: %w", err))
+		}
+	}()
+	return nil
+}
+
+// IngressURL is the base URL of the Kafka Broker ingress ("" when the
+// manifests hold no Broker); a Broker's address is it plus
+// /<namespace>/<name>.
+func (s *System) IngressURL() string {
+	if s.ingressLn == nil {
+		return ""
+	}
+	return "http://" + s.ingressLn.Addr().String()
+}
+
+// resolver gives sinks their addresses: a Broker reference
+// (eventing.knative.dev/v1 Broker) the ingress address of that Broker, as
+// its status.address.url would be on a cluster; anything else the function
+// of that name.
+type resolver struct {
+	functions dispatcher.MapResolver
+	ingress   string
+	brokers   map[string]bool // "<namespace>/<name>"
+}
+
+func (r resolver) Resolve(ctx context.Context, ref source.Reference) (*url.URL, error) {
+	if ref.Kind != eventbroker.BrokerKind || ref.APIVersion != eventbroker.APIVersion {
+		return r.functions.Resolve(ctx, ref)
+	}
+	if !r.brokers[ref.Namespace+"/"+ref.Name] {
+		return nil, fmt.Errorf("no Broker %s/%s in the manifests", ref.Namespace, ref.Name)
+	}
+	return url.Parse(r.ingress + "/" + ref.Namespace + "/" + ref.Name)
+}
+
+// triggers are the manifests' Triggers as the dispatcher runs them, each
+// with its Broker and the store its replies go to.
+func (s *System) dispatcherTriggers() []dispatcher.Trigger {
+	out := make([]dispatcher.Trigger, 0, len(s.triggers))
+	for _, t := range s.triggers {
+		b, _ := eventbroker.BrokerOf(t, s.brokers) // manifests.Load checked it exists
+		topic := b.Topic()
+		out = append(out, dispatcher.Trigger{Trigger: t, Broker: b, Reply: func(ctx context.Context, e cloudevents.Event) error {
+			return s.store.Append(ctx, topic, e)
+		}})
+	}
+	return out
+}
