@@ -36,7 +36,7 @@ KEEP_GOING ?=
 ARGS ?=
 # The manifest check (nova manifests): its schemas, generated from pinned
 # module versions, and the Strimzi validator with its npm packages.
-MANIFEST_DIR := cmd/nova/internal/manifest
+MANIFEST_DIR := cmd/nova/internal/manifests/validation
 STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
 # The fault suite (cmd/nova/internal/e2e) writes its report here; make test
 # prints it at the end, since go test hides a passing package's output.
@@ -172,10 +172,10 @@ release: ## pin the functions to VERSION=vX.Y.Z of the root module, commit, tag 
 	cd cmd/nova && $(CHECK_ENV) go run . release --root ../.. --version $(VERSION)
 
 schemas: ## regenerate the manifest check's schemas from their pinned module versions (go mod download)
-	cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -out internal/manifest/schemas
+	cd cmd/nova && $(CHECK_ENV) go run ./internal/manifests/validation/schemagen -out internal/manifests/validation/schemas
 
 schemas-check: ## fail naming each committed manifest schema that differs from its pinned source
-	@cd cmd/nova && $(CHECK_ENV) go run ./internal/manifest/schemagen -check internal/manifest/schemas \
+	@cd cmd/nova && $(CHECK_ENV) go run ./internal/manifests/validation/schemagen -check internal/manifests/validation/schemas \
 		|| { echo "make schemas-check: $(MANIFEST_DIR)/schemas is stale (run make schemas)" >&2; exit 1; }
 
 strimzi-deps: ## install the Strimzi validator's pinned npm packages (npm ci) for the manifest check

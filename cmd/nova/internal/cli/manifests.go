@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/nova-social/nova/cmd/nova/internal/manifest"
+	"github.com/nova-social/nova/cmd/nova/internal/manifests/validation"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 )
 
@@ -19,7 +19,7 @@ func manifestsCmd(ctx context.Context, args []string, st Streams) error {
 	fs := newFlags("manifests", "[flags]", st)
 	root := fs.String("root", envOr("NOVA_ROOT", ""), "repository root (default: found from the working directory) [NOVA_ROOT]")
 	eventing := fs.String("eventing", envOr("NOVA_EVENTING", ""), "kustomization to check, with each of its overlays/*/ (default <root>/eventing) [NOVA_EVENTING]")
-	strimzi := fs.String("strimzi", "", "folder of the Strimzi validator and its node_modules (default <root>/cmd/nova/internal/manifest/strimzi)")
+	strimzi := fs.String("strimzi", "", "folder of the Strimzi validator and its node_modules (default <root>/cmd/nova/internal/manifests/validation/strimzi)")
 	node := fs.String("node", "node", "Node.js, which runs the Strimzi validator")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -37,13 +37,13 @@ func manifestsCmd(ctx context.Context, args []string, st Streams) error {
 		*eventing = filepath.Join(*root, "eventing")
 	}
 	if *strimzi == "" {
-		*strimzi = filepath.Join(*root, "cmd", "nova", "internal", "manifest", "strimzi")
+		*strimzi = filepath.Join(*root, "cmd", "nova", "internal", "manifests", "validation", "strimzi")
 	}
-	dirs, err := manifest.Dirs(relToWD(*eventing))
+	dirs, err := validation.Dirs(relToWD(*eventing))
 	if err != nil {
 		return err
 	}
-	checker, err := manifest.New(manifest.Config{StrimziDir: *strimzi, Node: *node})
+	checker, err := validation.New(validation.Config{StrimziDir: *strimzi, Node: *node})
 	if err != nil {
 		return err
 	}

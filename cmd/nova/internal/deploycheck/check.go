@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/funcbuild"
+	"github.com/nova-social/nova/cmd/nova/internal/manifests"
 	"github.com/nova-social/nova/cmd/nova/internal/release"
 	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/shared/source"
 )
 
 // Function is one function's outcome.
@@ -93,10 +95,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	rep.Functions = fns
-	configMaps, err := funchost.LoadConfigMaps(filepath.Join(root, "eventing"))
+	// The ConfigMaps kubectl apply -k eventing/ would create.
+	eventing, err := manifests.Load(filepath.Join(root, "eventing"))
 	if err != nil {
 		return nil, fmt.Errorf("deploy-check: %w", err)
 	}
+	configMaps := eventing.ConfigMaps
 	if err := checkOverrides(configMaps); err != nil {
 		return nil, fmt.Errorf("deploy-check: %w", err)
 	}
@@ -154,7 +158,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	buildAll(ctx, cfg, root, work, proxy, rep)
 	waitAll(ctx, cfg, configMaps, secrets, host, work, rep)
-	if err := runAll(ctx, cfg, root, configMaps, secrets, host, work, rep); err != nil {
+	if err := runAll(ctx, cfg, eventing.Sources, configMaps, secrets, host, work, rep); err != nil {
 		return rep, fmt.Errorf("deploy-check: %w", err)
 	}
 	rep.Took = time.Since(began)
@@ -324,7 +328,7 @@ func waitAll(ctx context.Context, cfg Config, configMaps map[string]map[string]s
 // runAll starts nova-api, then the other built functions, waits for each
 // to be ready, reports, and stops them all. Its error is about the local
 // servers; a function's failure is in its Err.
-func runAll(ctx context.Context, cfg Config, root string, configMaps map[string]map[string]string, secrets *secretValues, host map[string]string, work string, rep *Report) error {
+func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, configMaps map[string]map[string]string, secrets *secretValues, host map[string]string, work string, rep *Report) error {
 	var runnable []*Function
 	for _, f := range rep.Functions {
 		if f.Err == nil {
@@ -418,7 +422,7 @@ func runAll(ctx context.Context, cfg Config, root string, configMaps map[string]
 			urls[f.Name] = f.proc.url
 		}
 	}
-	rep.Flows = runFlows(ctx, flowEnv{local: local, urls: urls, eventing: filepath.Join(root, "eventing"), log: cfg.Logger})
+	rep.Flows = runFlows(ctx, flowEnv{local: local, urls: urls, sources: sources, log: cfg.Logger})
 	for _, fl := range rep.Flows {
 		switch {
 		case fl.Skipped != "":

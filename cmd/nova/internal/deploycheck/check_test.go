@@ -28,9 +28,10 @@ func fakeRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	files := map[string]string{
-		"go.mod":      "module github.com/nova-social/nova\n\ngo 1.26.0\n",
-		".funcignore": "/functions\n",
-		"lib/lib.go":  "package lib\n\n// Answer is what the functions say.\nconst Answer = \"42\"\n",
+		"go.mod":                      "module github.com/nova-social/nova\n\ngo 1.26.0\n",
+		".funcignore":                 "/functions\n",
+		"lib/lib.go":                  "package lib\n\n// Answer is what the functions say.\nconst Answer = \"42\"\n",
+		"eventing/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - config/nova-config.yaml\n",
 		"eventing/config/nova-config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nova-config\ndata:\n" +
 			"  DATABASE_URL: postgres://nova@nova-postgres:5432/nova\n  REDIS_URL: redis://nova-redis:6379/0\n" +
 			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n  NOVA_JWKS_URL: http://nova-api/v1/.well-known/jwks.json\n" +

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -60,10 +59,11 @@ var flows = []struct {
 
 // flowEnv is what a flow works with.
 type flowEnv struct {
-	local    Local
-	urls     map[string]string // function name → base URL
-	eventing string
-	log      *slog.Logger
+	local Local
+	urls  map[string]string // function name → base URL
+	// sources are the KafkaSources kubectl apply -k eventing/ would create.
+	sources []source.KafkaSource
+	log     *slog.Logger
 }
 
 func runFlows(ctx context.Context, env flowEnv) []Flow {
@@ -180,13 +180,9 @@ func post(ctx context.Context, client *http.Client, url string, e event.Event) (
 // dead-lettered with a 400 and its reason into the dead-letter function's
 // store.
 func eventPath(ctx context.Context, env flowEnv) (err error) {
-	srcs, err := source.LoadDir(filepath.Join(env.eventing, "sources"))
-	if err != nil {
-		return err
-	}
 	sinks := dispatcher.MapResolver{}
 	var running []source.KafkaSource
-	for _, s := range srcs {
+	for _, s := range env.sources {
 		if s.Sink.Ref == nil || env.urls[s.Sink.Ref.Name] == "" {
 			continue
 		}

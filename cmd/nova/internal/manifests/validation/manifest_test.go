@@ -1,26 +1,26 @@
-package manifest_test
+package validation_test
 
 import (
 	"context"
 	"path/filepath"
 	"testing"
 
-	"github.com/nova-social/nova/cmd/nova/internal/manifest"
+	"github.com/nova-social/nova/cmd/nova/internal/manifests/validation"
 )
 
 // eventingDir is the repository's eventing/, what kubectl apply -k installs.
-const eventingDir = "../../../../eventing"
+const eventingDir = "../../../../../eventing"
 
-func newChecker(t *testing.T) *manifest.Checker {
+func newChecker(t *testing.T) *validation.Checker {
 	t.Helper()
-	c, err := manifest.New(manifest.Config{StrimziDir: "strimzi"})
+	c, err := validation.New(validation.Config{StrimziDir: "strimzi"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func check(t *testing.T, c *manifest.Checker, dir string) manifest.Report {
+func check(t *testing.T, c *validation.Checker, dir string) validation.Report {
 	t.Helper()
 	rep, err := c.Check(context.Background(), dir)
 	if err != nil {
@@ -29,7 +29,7 @@ func check(t *testing.T, c *manifest.Checker, dir string) manifest.Report {
 	return rep
 }
 
-func key(p manifest.Problem) string {
+func key(p validation.Problem) string {
 	return p.File + ": " + p.Object.String() + ": " + p.Field
 }
 
@@ -37,7 +37,7 @@ func key(p manifest.Problem) string {
 // -k would send them: a cluster must accept every object.
 func TestRepositoryEventing(t *testing.T) {
 	c := newChecker(t)
-	dirs, err := manifest.Dirs(eventingDir)
+	dirs, err := validation.Dirs(eventingDir)
 	if err != nil {
 		t.Fatal(err)
 	}

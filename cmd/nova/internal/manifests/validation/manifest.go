@@ -1,4 +1,4 @@
-// Package manifest checks what `kubectl apply -k` would send to a cluster,
+// Package validation checks what `kubectl apply -k` would send to a cluster,
 // without a cluster: it builds a kustomization in-process (kustomize's
 // krusty, with kubectl's options) and validates every object strictly
 // against the schemas the API server and operators would use:
@@ -18,7 +18,7 @@
 // problem too: a cluster would refuse it or the check cannot vouch for it.
 // The schemas are committed under schemas/, generated from pinned module
 // versions (make schemas; see schemas/README.md).
-package manifest
+package validation
 
 //go:generate go run ./schemagen -out schemas
 
