@@ -6,8 +6,8 @@ import (
 )
 
 const (
-	manifestTestdata = "../manifest/testdata"
-	strimziDir       = "../manifest/strimzi"
+	manifestTestdata = "../manifests/validation/testdata"
+	strimziDir       = "../manifests/validation/strimzi"
 )
 
 // nova manifests prints each problem with its file, object and field, and
