@@ -1,17 +1,17 @@
 package funchost
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-
 	"strings"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/nova-social/nova/shared/kobject"
 )
 
 // ref matches a kn func template: {{ env:NAME }}, {{ configMap:MAP:KEY }},
@@ -214,7 +214,7 @@ func ParseConfigMaps(origin string, data []byte) (map[string]map[string]string, 
 // addConfigMaps adds the ConfigMaps of the stream raw, read from origin, to
 // out; where remembers where each name came from.
 func addConfigMaps(out map[string]map[string]string, where map[string]string, origin string, raw []byte) error {
-	for i, doc := range splitDocuments(raw) {
+	for i, doc := range kobject.Documents(raw) {
 		var cm configMap
 		if err := yaml.Unmarshal(doc, &cm); err != nil || cm.Kind != "ConfigMap" {
 			// Not ours to judge: other kinds (and files that are
@@ -232,27 +232,4 @@ func addConfigMaps(out map[string]map[string]string, where map[string]string, or
 		out[cm.Metadata.Name] = cm.Data
 	}
 	return nil
-}
-
-// splitDocuments splits a multi-document YAML stream on "---" lines.
-func splitDocuments(raw []byte) [][]byte {
-	var docs [][]byte
-	var cur bytes.Buffer
-	for _, line := range bytes.SplitAfter(raw, []byte("\n")) {
-		if t := bytes.TrimRight(line, " \t\r\n"); bytes.Equal(t, []byte("---")) || bytes.HasPrefix(t, []byte("--- ")) {
-			docs = append(docs, append([]byte(nil), cur.Bytes()...))
-			cur.Reset()
-			continue
-		}
-		cur.Write(line)
-	}
-	docs = append(docs, cur.Bytes())
-	// Drop empty documents.
-	out := docs[:0]
-	for _, d := range docs {
-		if len(bytes.TrimSpace(d)) > 0 {
-			out = append(out, d)
-		}
-	}
-	return out
 }

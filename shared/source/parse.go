@@ -1,53 +1,27 @@
 package source
 
 import (
-	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/nova-social/nova/shared/kobject"
 )
 
 // ErrMalformed is matched (errors.Is) by every *Error.
 var ErrMalformed = errors.New("malformed KafkaSource")
 
-// Error is a KafkaSource the reader refuses: the file, the document within it
-// (1-based, only shown past the first), the field path and why.
-type Error struct {
-	File     string
-	Document int
-	Field    string
-	Reason   string
-}
-
-func (e *Error) Error() string {
-	var b strings.Builder
-	b.WriteString(e.File)
-	if e.Document > 1 {
-		fmt.Fprintf(&b, " (document %d)", e.Document)
-	}
-	b.WriteString(": ")
-	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
-	}
-	b.WriteString(e.Reason)
-	return b.String()
-}
-
-// Unwrap lets errors.Is(err, ErrMalformed) recognise a refused manifest.
-func (e *Error) Unwrap() error { return ErrMalformed }
+// Error is a KafkaSource the reader refuses: the file, the document within
+// it, the field path and why. It unwraps to ErrMalformed.
+type Error = kobject.Error
 
 // LoadDir reads every .yaml and .yml file under dir (recursively, in lexical
 // order) and returns the KafkaSources they hold. Other kinds (KafkaTopic,
@@ -94,7 +68,7 @@ func LoadDir(dir string) ([]KafkaSource, error) {
 		for _, s := range srcs {
 			if prev, ok := seen[s.Ref()]; ok {
 				errs = append(errs, &Error{File: f, Field: "metadata.name",
-					Reason: fmt.Sprintf("KafkaSource %s is also defined in %s", s.Ref(), prev)})
+					Reason: fmt.Sprintf("KafkaSource %s is also defined in %s", s.Ref(), prev), Kind: ErrMalformed})
 				continue
 			}
 			seen[s.Ref()] = f
@@ -116,7 +90,7 @@ func Parse(file string, data []byte) ([]KafkaSource, error) {
 		out  []KafkaSource
 		errs []error
 	)
-	for i, doc := range splitDocuments(data) {
+	for i, doc := range kobject.Documents(data) {
 		s, ok, err := parseDocument(file, i+1, doc)
 		if err != nil {
 			errs = append(errs, err)
@@ -132,46 +106,13 @@ func Parse(file string, data []byte) ([]KafkaSource, error) {
 	return out, nil
 }
 
-// splitDocuments cuts a YAML stream at its "---" separators.
-func splitDocuments(data []byte) [][]byte {
-	var (
-		docs [][]byte
-		cur  bytes.Buffer
-	)
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64*1024), len(data)+1)
-	for sc.Scan() {
-		line := sc.Text()
-		trimmed := strings.TrimRight(line, " \t\r")
-		if trimmed == "---" || strings.HasPrefix(trimmed, "--- ") || trimmed == "..." {
-			docs = append(docs, bytes.Clone(cur.Bytes()))
-			cur.Reset()
-			continue
-		}
-		cur.WriteString(line)
-		cur.WriteByte('\n')
-	}
-	docs = append(docs, cur.Bytes())
-	return docs
-}
-
-// doc walks one decoded document, remembering the first fault.
-type doc struct {
-	file  string
-	index int
-	err   *Error
-}
-
-func (d *doc) fail(field, format string, args ...any) {
-	if d.err == nil {
-		d.err = &Error{File: d.file, Document: d.index, Field: field, Reason: fmt.Sprintf(format, args...)}
-	}
-}
+// doc walks one decoded KafkaSource.
+type doc struct{ kobject.Reader }
 
 func parseDocument(file string, index int, data []byte) (KafkaSource, bool, error) {
 	var raw any
 	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return KafkaSource{}, false, &Error{File: file, Document: index, Reason: "invalid YAML: " + err.Error()}
+		return KafkaSource{}, false, &Error{File: file, Document: index, Reason: "invalid YAML: " + err.Error(), Kind: ErrMalformed}
 	}
 	top, ok := raw.(map[string]any)
 	if !ok {
@@ -181,53 +122,53 @@ func parseDocument(file string, index int, data []byte) (KafkaSource, bool, erro
 	if kind != Kind {
 		return KafkaSource{}, false, nil
 	}
-	d := &doc{file: file, index: index}
+	d := &doc{kobject.Reader{File: file, Document: index, Kind: ErrMalformed}}
 	if av, _ := top["apiVersion"].(string); av != APIVersion {
-		d.fail("apiVersion", "%q is not %s (the only KafkaSource version read)", fmt.Sprint(top["apiVersion"]), APIVersion)
-		return KafkaSource{}, false, d.err
+		d.Fail("apiVersion", "%q is not %s (the only KafkaSource version read)", fmt.Sprint(top["apiVersion"]), APIVersion)
+		return KafkaSource{}, false, d.Err()
 	}
 	s := KafkaSource{File: file}
-	meta := d.object(top, "metadata", "metadata", true)
-	s.Name = d.str(meta, "name", "metadata.name", true)
+	meta := d.Object(top, "metadata", "metadata", true)
+	s.Name = d.String(meta, "name", "metadata.name", true)
 	if s.Name != "" && !dnsLabel.MatchString(s.Name) {
-		d.fail("metadata.name", "%q is not a valid name (lower-case letters, digits and '-')", s.Name)
+		d.Fail("metadata.name", "%q is not a valid name (lower-case letters, digits and '-')", s.Name)
 	}
-	s.Namespace = d.str(meta, "namespace", "metadata.namespace", false)
+	s.Namespace = d.String(meta, "namespace", "metadata.namespace", false)
 	if s.Namespace == "" {
 		s.Namespace = DefaultNamespace
 	}
-	s.Labels = d.stringMap(meta, "labels", "metadata.labels")
+	s.Labels = d.StringMap(meta, "labels", "metadata.labels")
 
-	spec := d.object(top, "spec", "spec", true)
-	d.known(spec, "spec", "bootstrapServers", "topics", "consumerGroup", "initialOffset", "ordering",
+	spec := d.Object(top, "spec", "spec", true)
+	d.Known(spec, "spec", "bootstrapServers", "topics", "consumerGroup", "initialOffset", "ordering",
 		"delivery", "sink", "net", "consumers", "ceOverrides")
-	for _, b := range d.strList(spec, "bootstrapServers", "spec.bootstrapServers", true) {
+	for _, b := range d.Strings(spec, "bootstrapServers", "spec.bootstrapServers", true) {
 		for _, part := range strings.Split(b, ",") {
 			if part = strings.TrimSpace(part); part != "" {
 				s.BootstrapServers = append(s.BootstrapServers, part)
 			}
 		}
 	}
-	s.Topics = d.strList(spec, "topics", "spec.topics", true)
-	s.ConsumerGroup = d.str(spec, "consumerGroup", "spec.consumerGroup", false)
+	s.Topics = d.Strings(spec, "topics", "spec.topics", true)
+	s.ConsumerGroup = d.String(spec, "consumerGroup", "spec.consumerGroup", false)
 	if s.ConsumerGroup == "" {
 		s.ConsumerGroup = "knative-kafka-source-" + s.Namespace + "-" + s.Name
 	}
-	s.InitialOffset = InitialOffset(d.enum(spec, "initialOffset", "spec.initialOffset", string(DefaultInitialOffset),
+	s.InitialOffset = InitialOffset(d.Enum(spec, "initialOffset", "spec.initialOffset", string(DefaultInitialOffset),
 		string(OffsetEarliest), string(OffsetLatest)))
-	s.Ordering = Ordering(d.enum(spec, "ordering", "spec.ordering", string(DefaultOrdering),
+	s.Ordering = Ordering(d.Enum(spec, "ordering", "spec.ordering", string(DefaultOrdering),
 		string(Ordered), string(Unordered)))
-	s.Consumers = int32(d.integer(spec, "consumers", "spec.consumers", 1, 1))
-	if ce := d.object(spec, "ceOverrides", "spec.ceOverrides", false); ce != nil {
-		d.known(ce, "spec.ceOverrides", "extensions")
-		s.Extensions = d.stringMap(ce, "extensions", "spec.ceOverrides.extensions")
+	s.Consumers = int32(d.Integer(spec, "consumers", "spec.consumers", 1, 1))
+	if ce := d.Object(spec, "ceOverrides", "spec.ceOverrides", false); ce != nil {
+		d.Known(ce, "spec.ceOverrides", "extensions")
+		s.Extensions = d.StringMap(ce, "extensions", "spec.ceOverrides.extensions")
 		for k := range s.Extensions {
 			if !extName.MatchString(k) {
-				d.fail("spec.ceOverrides.extensions."+k, "%q is not a CloudEvents extension name (lower-case letters and digits)", k)
+				d.Fail("spec.ceOverrides.extensions."+k, "%q is not a CloudEvents extension name (lower-case letters and digits)", k)
 			}
 		}
 	}
-	if sink := d.object(spec, "sink", "spec.sink", true); sink != nil {
+	if sink := d.Object(spec, "sink", "spec.sink", true); sink != nil {
 		s.Sink = d.destination(sink, "spec.sink", s.Namespace)
 	}
 	s.Delivery = Delivery{
@@ -235,32 +176,30 @@ func parseDocument(file string, index int, data []byte) (KafkaSource, bool, erro
 		BackoffDelay:  DefaultBackoffDelay,
 		Timeout:       DefaultTimeout,
 	}
-	if del := d.object(spec, "delivery", "spec.delivery", false); del != nil {
-		d.known(del, "spec.delivery", "retry", "backoffPolicy", "backoffDelay", "deadLetterSink", "timeout",
+	if del := d.Object(spec, "delivery", "spec.delivery", false); del != nil {
+		d.Known(del, "spec.delivery", "retry", "backoffPolicy", "backoffDelay", "deadLetterSink", "timeout",
 			"retryAfterMax", "format")
-		s.Delivery.Retry = int32(d.integer(del, "retry", "spec.delivery.retry", 0, 0))
-		s.Delivery.BackoffPolicy = BackoffPolicy(d.enum(del, "backoffPolicy", "spec.delivery.backoffPolicy",
+		s.Delivery.Retry = int32(d.Integer(del, "retry", "spec.delivery.retry", 0, 0))
+		s.Delivery.BackoffPolicy = BackoffPolicy(d.Enum(del, "backoffPolicy", "spec.delivery.backoffPolicy",
 			string(DefaultBackoffPolicy), string(BackoffLinear), string(BackoffExponential)))
-		if v := d.duration(del, "backoffDelay", "spec.delivery.backoffDelay"); v >= 0 {
+		if v, ok := d.Duration(del, "backoffDelay", "spec.delivery.backoffDelay"); ok {
 			s.Delivery.BackoffDelay = v
 		}
-		if v := d.duration(del, "timeout", "spec.delivery.timeout"); v >= 0 {
+		if v, ok := d.Duration(del, "timeout", "spec.delivery.timeout"); ok {
 			if v == 0 {
-				d.fail("spec.delivery.timeout", "must be more than zero")
+				d.Fail("spec.delivery.timeout", "invalid value: must be more than zero")
 			}
 			s.Delivery.Timeout = v
 		}
-		d.duration(del, "retryAfterMax", "spec.delivery.retryAfterMax")
-		if f := d.str(del, "format", "spec.delivery.format", false); f != "" && f != "binary" && f != "json" {
-			d.fail("spec.delivery.format", "%q is not one of binary, json", f)
-		}
-		if dls := d.object(del, "deadLetterSink", "spec.delivery.deadLetterSink", false); dls != nil {
+		d.Duration(del, "retryAfterMax", "spec.delivery.retryAfterMax")
+		d.Enum(del, "format", "spec.delivery.format", "", "binary", "json")
+		if dls := d.Object(del, "deadLetterSink", "spec.delivery.deadLetterSink", false); dls != nil {
 			dest := d.destination(dls, "spec.delivery.deadLetterSink", s.Namespace)
 			s.Delivery.DeadLetterSink = &dest
 		}
 	}
-	if d.err != nil {
-		return KafkaSource{}, false, d.err
+	if err := d.Err(); err != nil {
+		return KafkaSource{}, false, err
 	}
 	return s, true, nil
 }
@@ -271,19 +210,19 @@ var (
 )
 
 func (d *doc) destination(m map[string]any, path, namespace string) Destination {
-	d.known(m, path, "ref", "uri", "CACerts", "audience")
+	d.Known(m, path, "ref", "uri", "CACerts", "audience")
 	var dest Destination
-	if ref := d.object(m, "ref", path+".ref", false); ref != nil {
-		d.known(ref, path+".ref", "apiVersion", "kind", "name", "namespace", "group", "address")
+	if ref := d.Object(m, "ref", path+".ref", false); ref != nil {
+		d.Known(ref, path+".ref", "apiVersion", "kind", "name", "namespace", "group", "address")
 		r := Reference{
-			APIVersion: d.str(ref, "apiVersion", path+".ref.apiVersion", false),
-			Kind:       d.str(ref, "kind", path+".ref.kind", true),
-			Name:       d.str(ref, "name", path+".ref.name", true),
-			Namespace:  d.str(ref, "namespace", path+".ref.namespace", false),
+			APIVersion: d.String(ref, "apiVersion", path+".ref.apiVersion", false),
+			Kind:       d.String(ref, "kind", path+".ref.kind", true),
+			Name:       d.String(ref, "name", path+".ref.name", true),
+			Namespace:  d.String(ref, "namespace", path+".ref.namespace", false),
 		}
 		if r.APIVersion == "" {
-			if g := d.str(ref, "group", path+".ref.group", false); g == "" {
-				d.fail(path+".ref.apiVersion", "is required")
+			if g := d.String(ref, "group", path+".ref.group", false); g == "" {
+				d.Fail(path+".ref.apiVersion", "missing field(s)")
 			}
 		}
 		if r.Namespace == "" {
@@ -291,199 +230,21 @@ func (d *doc) destination(m map[string]any, path, namespace string) Destination 
 		}
 		dest.Ref = &r
 	}
-	if raw := d.str(m, "uri", path+".uri", false); raw != "" {
+	if raw := d.String(m, "uri", path+".uri", false); raw != "" {
 		u, err := url.Parse(raw)
 		switch {
 		case err != nil:
-			d.fail(path+".uri", "%q is not a URI", raw)
+			d.Fail(path+".uri", "%q is not a URI", raw)
 		case dest.Ref == nil && (!u.IsAbs() || u.Host == ""):
-			d.fail(path+".uri", "%q must be an absolute URI when no ref is given", raw)
+			d.Fail(path+".uri", "%q must be an absolute URI when no ref is given", raw)
 		case dest.Ref != nil && u.IsAbs():
-			d.fail(path+".uri", "%q must be relative when a ref is given", raw)
+			d.Fail(path+".uri", "%q must be relative when a ref is given", raw)
 		default:
 			dest.URI = u
 		}
 	}
-	if dest.Ref == nil && dest.URI == nil && d.err == nil {
-		d.fail(path, "needs a ref or a uri")
+	if dest.Ref == nil && dest.URI == nil && !d.Failed() {
+		d.Fail(path, "needs a ref or a uri")
 	}
 	return dest
-}
-
-// known refuses fields that are not in names, as kubectl's strict field
-// validation does: a misspelt field must not silently fall back to a default.
-func (d *doc) known(m map[string]any, path string, names ...string) {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if !slices.Contains(names, k) {
-			d.fail(path+"."+k, "unknown field")
-		}
-	}
-}
-
-func (d *doc) object(m map[string]any, key, path string, required bool) map[string]any {
-	v, ok := m[key]
-	if !ok || v == nil {
-		if required {
-			d.fail(path, "is required")
-		}
-		return nil
-	}
-	o, ok := v.(map[string]any)
-	if !ok {
-		d.fail(path, "must be an object, not %s", describe(v))
-		return nil
-	}
-	return o
-}
-
-func (d *doc) str(m map[string]any, key, path string, required bool) string {
-	if m == nil {
-		return ""
-	}
-	v, ok := m[key]
-	if !ok || v == nil {
-		if required {
-			d.fail(path, "is required")
-		}
-		return ""
-	}
-	s, ok := v.(string)
-	if !ok {
-		d.fail(path, "must be a string, not %s", describe(v))
-		return ""
-	}
-	if required && strings.TrimSpace(s) == "" {
-		d.fail(path, "must not be empty")
-	}
-	return s
-}
-
-func (d *doc) strList(m map[string]any, key, path string, required bool) []string {
-	if m == nil {
-		return nil
-	}
-	v, ok := m[key]
-	if !ok || v == nil {
-		if required {
-			d.fail(path, "is required")
-		}
-		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		d.fail(path, "must be a list of strings, not %s", describe(v))
-		return nil
-	}
-	if required && len(list) == 0 {
-		d.fail(path, "must not be empty")
-	}
-	out := make([]string, 0, len(list))
-	for i, item := range list {
-		s, ok := item.(string)
-		if !ok || strings.TrimSpace(s) == "" {
-			d.fail(fmt.Sprintf("%s[%d]", path, i), "must be a non-empty string, not %s", describe(item))
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
-func (d *doc) stringMap(m map[string]any, key, path string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	v, ok := m[key]
-	if !ok || v == nil {
-		return nil
-	}
-	o, ok := v.(map[string]any)
-	if !ok {
-		d.fail(path, "must be a map of strings, not %s", describe(v))
-		return nil
-	}
-	out := make(map[string]string, len(o))
-	for k, item := range o {
-		s, ok := item.(string)
-		if !ok {
-			d.fail(path+"."+k, "must be a string, not %s", describe(item))
-			continue
-		}
-		out[k] = s
-	}
-	return out
-}
-
-func (d *doc) enum(m map[string]any, key, path, def string, allowed ...string) string {
-	s := d.str(m, key, path, false)
-	if s == "" {
-		return def
-	}
-	if !slices.Contains(allowed, s) {
-		d.fail(path, "%q is not one of %s", s, strings.Join(allowed, ", "))
-		return def
-	}
-	return s
-}
-
-func (d *doc) integer(m map[string]any, key, path string, def, min int64) int64 {
-	if m == nil {
-		return def
-	}
-	v, ok := m[key]
-	if !ok || v == nil {
-		return def
-	}
-	f, ok := v.(float64)
-	if !ok || f != math.Trunc(f) || f > math.MaxInt32 {
-		d.fail(path, "must be an integer, not %s", describe(v))
-		return def
-	}
-	if int64(f) < min {
-		d.fail(path, "must be at least %d, not %d", min, int64(f))
-		return def
-	}
-	return int64(f)
-}
-
-// duration returns the ISO-8601 duration at key, or -1 when it is absent or
-// malformed.
-func (d *doc) duration(m map[string]any, key, path string) time.Duration {
-	if m == nil {
-		return -1
-	}
-	if _, ok := m[key]; !ok {
-		return -1
-	}
-	s := d.str(m, key, path, false)
-	if s == "" {
-		return -1
-	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		d.fail(path, "%q %v", s, err)
-		return -1
-	}
-	return v
-}
-
-func describe(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case string:
-		return fmt.Sprintf("%q", x)
-	case float64, bool:
-		return fmt.Sprint(x)
-	case []any:
-		return "a list"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nova-social/nova/shared/source"
+	"github.com/nova-social/nova/shared/kobject"
 )
 
 // Rules Knative's admission webhooks enforce on Brokers and Triggers beyond
@@ -154,12 +154,12 @@ func checkDelivery(d map[string]any, path, ns string) []fieldProblem {
 		out = append(out, fieldProblem{field: path + ".backoffPolicy", message: fmt.Sprintf("invalid value: %s: must be linear or exponential", p)})
 	}
 	if s, ok := d["backoffDelay"].(string); ok {
-		if _, err := source.ParseDuration(s); err != nil {
+		if _, err := kobject.ParseDuration(s); err != nil {
 			out = append(out, fieldProblem{field: path + ".backoffDelay", message: fmt.Sprintf("invalid value: %s: not an ISO-8601 duration", s)})
 		}
 	}
 	if s, ok := d["timeout"].(string); ok {
-		if t, err := source.ParseDuration(s); err != nil || t == 0 {
+		if t, err := kobject.ParseDuration(s); err != nil || t == 0 {
 			out = append(out, fieldProblem{field: path + ".timeout", message: fmt.Sprintf("invalid value: %s: not a non-zero ISO-8601 duration", s)})
 		}
 	}
