@@ -9,14 +9,9 @@ import (
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/google/uuid"
-
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
 )
 
@@ -77,22 +72,7 @@ func TestBrokerOverlay(t *testing.T) {
 	// A PostCreated whose data is not a PostCreated: each content Trigger's
 	// function answers 400 and it is dead-lettered at once, with the reason;
 	// the author's post behind it is applied.
-	prod, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	poison := cloudevents.NewEvent()
-	poison.SetID(uuid.Must(uuid.NewV7()).String())
-	poison.SetSource("/nova/content-service")
-	poison.SetType("com.nova.content.post.created")
-	poison.SetExtension(envelope.PartitionKeyExtension, author.ID)
-	if err := poison.SetData("application/protobuf", []byte{0xff, 0xff, 0xff, 0xff}); err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Send(ctx, kafka.Record{Topic: catalog.ContentEvents, Event: poison}); err != nil {
-		t.Fatal(err)
-	}
+	poison := r.sendPoison(ctx, author.ID)
 	after := r.post(author, "after the poison", "PUBLIC")
 	r.feedIs(fan, after, hello)
 	dl := r.deadLetter(dls, poison.Source(), poison.ID())

@@ -82,6 +82,29 @@ func (o *outage) state() (id string, attempts int) {
 	return o.failing, o.attempts
 }
 
+// sendPoison produces to content-events, with the partition key key, a
+// PostCreated whose data is not a PostCreated: no retry can fix it.
+func (r *rig) sendPoison(ctx context.Context, key string) cloudevents.Event {
+	r.t.Helper()
+	prod, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer prod.Close()
+	poison := cloudevents.NewEvent()
+	poison.SetID(uuid.Must(uuid.NewV7()).String())
+	poison.SetSource("/nova/content-service")
+	poison.SetType("com.nova.content.post.created")
+	poison.SetExtension(envelope.PartitionKeyExtension, key)
+	if err := poison.SetData("application/protobuf", []byte{0xff, 0xff, 0xff, 0xff}); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := prod.Send(ctx, kafka.Record{Topic: catalog.ContentEvents, Event: poison}); err != nil {
+		r.t.Fatal(err)
+	}
+	return poison
+}
+
 // deadLetter waits until the dead-letter store holds the event.
 func (r *rig) deadLetter(s *store.Store, src, id string) store.Entry {
 	r.t.Helper()
@@ -138,22 +161,7 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 
 	// a) A PostCreated whose data is not a PostCreated: no retry can fix
 	// it, so every consumer of content-events answers 400 at once.
-	prod, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
-	poison := cloudevents.NewEvent()
-	poison.SetID(uuid.Must(uuid.NewV7()).String())
-	poison.SetSource("/nova/content-service")
-	poison.SetType("com.nova.content.post.created")
-	poison.SetExtension(envelope.PartitionKeyExtension, poisoned.ID)
-	if err := poison.SetData("application/protobuf", []byte{0xff, 0xff, 0xff, 0xff}); err != nil {
-		t.Fatal(err)
-	}
-	if err := prod.Send(ctx, kafka.Record{Topic: catalog.ContentEvents, Event: poison}); err != nil {
-		t.Fatal(err)
-	}
+	poison := r.sendPoison(ctx, poisoned.ID)
 	// Produced after the poison with the same key, so behind it on its
 	// partition.
 	after := r.post(poisoned, "after the poison", "PUBLIC")
