@@ -119,7 +119,7 @@ func GoMod(ctx context.Context, dir string, env []string, args ...string) error 
 // (pinning a module that does not is meaningless: go mod tidy drops the
 // requirement again).
 func Requires(dir, path string) (bool, error) {
-	f, err := readGoMod(dir)
+	f, err := ReadGoMod(dir)
 	if err != nil {
 		return false, fmt.Errorf("funcbuild: %w", err)
 	}
@@ -129,7 +129,7 @@ func Requires(dir, path string) (bool, error) {
 // checkPinned checks that dir's go.mod requires m without replacing it, and
 // that its go.sum holds m's hashes when they are known.
 func checkPinned(dir string, m Module) error {
-	f, err := readGoMod(dir)
+	f, err := ReadGoMod(dir)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,8 @@ func dropSumLines(path, pathVersion string) error {
 	return os.WriteFile(path, []byte(strings.Join(keep, "")), 0o644)
 }
 
-func readGoMod(dir string) (*modfile.File, error) {
+// ReadGoMod parses the go.mod in dir.
+func ReadGoMod(dir string) (*modfile.File, error) {
 	p := filepath.Join(dir, "go.mod")
 	raw, err := os.ReadFile(p)
 	if err != nil {

@@ -91,7 +91,7 @@ func Scaffold(dir, invoke string) error {
 	if !ok {
 		return fail(fmt.Errorf("no scaffolding for invoke %q (http or cloudevent)", invoke))
 	}
-	fnMod, err := readGoMod(dir)
+	fnMod, err := ReadGoMod(dir)
 	if err != nil {
 		return fail(fmt.Errorf("cannot read the function's go.mod: %w", err))
 	}

@@ -110,7 +110,7 @@ func followOthers(ctx context.Context, tree Tree, version, proxyDir string, env 
 	}
 	for _, dir := range tree.Others {
 		path := filepath.Join(tree.Root, dir)
-		f, err := readGoMod(path)
+		f, err := funcbuild.ReadGoMod(path)
 		if err != nil {
 			return fmt.Errorf("%s: %w", dir, err)
 		}
@@ -126,15 +126,6 @@ func followOthers(ctx context.Context, tree Tree, version, proxyDir string, env 
 		}
 	}
 	return nil
-}
-
-func readGoMod(dir string) (*modfile.File, error) {
-	p := filepath.Join(dir, "go.mod")
-	raw, err := os.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	return modfile.Parse(p, raw, nil)
 }
 
 func environ(env []string) []string {
