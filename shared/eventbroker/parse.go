@@ -17,7 +17,7 @@ import (
 	"github.com/nova-social/nova/shared/source"
 )
 
-// ErrInvalid is matched (errors.Is) by every *Error.
+// ErrInvalid is matched (errors.Is) by every refusal of Parse.
 var ErrInvalid = errors.New("invalid Broker or Trigger")
 
 // Error is a Broker or Trigger the reader refuses: the file, the document

@@ -16,7 +16,7 @@ import (
 	"github.com/nova-social/nova/shared/kobject"
 )
 
-// ErrMalformed is matched (errors.Is) by every *Error.
+// ErrMalformed is matched (errors.Is) by every refusal of Parse and LoadDir.
 var ErrMalformed = errors.New("malformed KafkaSource")
 
 // Error is a KafkaSource the reader refuses: the file, the document within
