@@ -36,7 +36,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 	fs.IntVar(&cfg.RecordSize, "record-size", load.DefaultRecordSize, "bytes of each record's value")
 	fs.Float64Var(&cfg.Throughput, "throughput", -1, "records/s cap; -1 sends as fast as the producer takes them")
 	fs.StringVar(&cfg.Topic, "topic", load.DefaultBenchTopic, "topic to write; created when missing (no function reads "+load.DefaultBenchTopic+"; a catalogue topic feeds its consumers)")
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka to produce to, e.g. the broker nova run prints [KAFKA_BROKERS]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to, e.g. the broker nova run prints [KAFKA_BROKERS]")
 	fs.BoolVar(&embedded, "embedded", false, "start an in-memory Kafka in this process instead (self-contained; the broker shares the CPU)")
 	fs.BoolVar(&baseline, "baseline", true, "also run a raw Sarama producer of plain byte records and compare")
 	fs.IntVar(&cfg.InFlight, "in-flight", load.DefaultInFlight, "records sent and not yet acknowledged, at most (both producers)")
@@ -147,7 +147,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 		baseline    bool
 		checkFeeds  int
 	)
-	fs.StringVar(&cfg.API, "api", envOr("NOVA_API", "http://127.0.0.1:8080"), "nova-api's URL [NOVA_API]")
+	fs.StringVar(&cfg.API, "api", "http://127.0.0.1:8080", "nova-api's URL [NOVA_API]")
 	fs.DurationVar(&cfg.Duration, "duration", load.DefaultMixedDuration, "how long the load runs")
 	fs.IntVar(&cfg.Users, "users", load.DefaultUsers, "users registered for the run")
 	fs.IntVar(&cfg.Follows, "follows", load.DefaultFollows, "users each one follows")
@@ -156,7 +156,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&mix, "mix", load.DefaultMix().String(), "weights of the operations")
 	fs.BoolVar(&baseline, "baseline", true, "first measure GET "+load.BaselinePath+" at the same rate and concurrency")
 	fs.DurationVar(&cfg.Baseline, "baseline-duration", load.DefaultBaseline, "how long the baseline runs")
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka whose consumer lag is followed; empty: none [KAFKA_BROKERS]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka whose consumer lag is followed; empty: none [KAFKA_BROKERS]")
 	fs.StringVar(&metricsURL, "metrics-url", "", "read the lag from the dispatcher's kafka_consumer_lag here instead (e.g. http://127.0.0.1:9464/metrics; refreshed every 5s)")
 	fs.StringVar(&databaseURL, "database-url", "", "nova-api's PostgreSQL: also wait for its outbox to empty (e.g. the --database-url of nova run)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", load.DefaultDrainTimeout, "how long to wait for the backlogs to drain after the load")

@@ -11,7 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
+	"regexp"
 )
 
 // Streams are the command's standard streams.
@@ -97,11 +97,29 @@ func Main(ctx context.Context, args []string, st Streams) int {
 	}
 }
 
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
+// envVar finds the environment variable a flag falls back to, named at the
+// end of its usage: "Kafka to read [KAFKA_BROKERS]".
+var envVar = regexp.MustCompile(`\[([A-Z][A-Z0-9_]*)\]$`)
+
+// fromEnv sets each flag not given on the command line from the variable
+// its usage names, parsed as the flag parses its argument: a bad value
+// (NOVA_PORT_BASE=abc) is refused with its name, never taken as the default.
+func fromEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		m := envVar.FindStringSubmatch(f.Usage)
+		if m == nil || given[f.Name] {
+			return
+		}
+		if v := os.Getenv(m[1]); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("invalid value %q in %s for flag -%s: %w", v, m[1], f.Name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
 }
 
 // newFlags returns a flag set whose errors and help go to st.Err.
@@ -127,21 +145,24 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 		}
 		args = fs.Args()
-		if len(args) == 0 {
+		if len(args) == 0 || args[0] == "--" {
+			if len(args) > 0 {
+				pos = append(pos, args[1:]...)
+			}
+			if err := fromEnv(fs); err != nil {
+				// As the flag package does for a bad argument: the
+				// fault, then the usage.
+				fmt.Fprintln(fs.Output(), err)
+				fs.Usage()
+				return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+			}
 			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
-		l = slog.LevelInfo
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

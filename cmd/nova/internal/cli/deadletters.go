@@ -71,7 +71,7 @@ func deadLettersCmd(ctx context.Context, args []string, st Streams) error {
 		asJSON       bool
 		replay       bool
 	)
-	fs.StringVar(&dsn, "database-url", envOr("DATABASE_URL", system.DefaultDatabaseURL), "PostgreSQL [DATABASE_URL]")
+	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "PostgreSQL [DATABASE_URL]")
 	fs.StringVar(&f.Topic, "topic", "", "only events read from this topic")
 	fs.StringVar(&f.Source, "source", "", "only events with this CloudEvents source")
 	fs.StringVar(&f.ID, "id", "", "only the event with this CloudEvents id")
@@ -80,7 +80,7 @@ func deadLettersCmd(ctx context.Context, args []string, st Streams) error {
 	fs.IntVar(&f.Limit, "limit", 50, "at most this many, newest first")
 	fs.BoolVar(&asJSON, "json", false, "print the stored events as JSON lines")
 	fs.BoolVar(&replay, "replay", false, "produce the matching pending events to their topics again and mark them replayed (as nova replay)")
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "with --replay: Kafka to produce to [KAFKA_BROKERS]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "with --replay: Kafka to produce to [KAFKA_BROKERS]")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ func deployCheckCmd(ctx context.Context, args []string, st Streams) error {
 	var (
 		cfg      deploycheck.Config
 		only     string
-		logLevel string
+		logLevel slog.Level
 	)
 	rootFlag(fs, &cfg.Root)
 	fs.StringVar(&cfg.Version, "version", "", "the root module release the functions are built against, made from HEAD (default: HEAD's pseudo-version)")
@@ -25,7 +26,7 @@ func deployCheckCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis the functions get (default $NOVA_TEST_REDIS_URL or "+deploycheck.DefaultRedisURL+")")
 	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", deploycheck.DefaultReadyTimeout, "how long a function may take to be live and ready")
 	fs.DurationVar(&cfg.StopTimeout, "stop-timeout", deploycheck.DefaultStopTimeout, "how long a function may take to exit after SIGTERM")
-	fs.StringVar(&logLevel, "log-level", envOr("NOVA_LOG_LEVEL", "warn"), "debug, info, warn or error [NOVA_LOG_LEVEL]")
+	fs.TextVar(&logLevel, "log-level", slog.LevelWarn, "debug, info, warn or error [NOVA_LOG_LEVEL]")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

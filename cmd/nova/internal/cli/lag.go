@@ -103,7 +103,7 @@ func WriteLag(w io.Writer, rows []LagRow) {
 
 func lagCmd(ctx context.Context, args []string, st Streams) error {
 	fs := newFlags("lag", "[flags] [GROUP...]", st)
-	brokers := fs.String("kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka to ask [KAFKA_BROKERS]")
+	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "Kafka to ask [KAFKA_BROKERS]")
 	groups, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -17,8 +17,8 @@ var errProblems = errors.New("problems found")
 
 func manifestsCmd(ctx context.Context, args []string, st Streams) error {
 	fs := newFlags("manifests", "[flags]", st)
-	root := fs.String("root", envOr("NOVA_ROOT", ""), "repository root (default: found from the working directory) [NOVA_ROOT]")
-	eventing := fs.String("eventing", envOr("NOVA_EVENTING", ""), "kustomization to check, with each of its overlays/*/ (default <root>/eventing) [NOVA_EVENTING]")
+	root := fs.String("root", "", "repository root (default: found from the working directory) [NOVA_ROOT]")
+	eventing := fs.String("eventing", "", "kustomization to check, with each of its overlays/*/ (default <root>/eventing) [NOVA_EVENTING]")
 	strimzi := fs.String("strimzi", "", "folder of the Strimzi validator and its node_modules (default <root>/cmd/nova/internal/manifests/validation/strimzi)")
 	node := fs.String("node", "node", "Node.js, which runs the Strimzi validator")
 	if _, err := parse(fs, args); err != nil {

@@ -16,7 +16,7 @@ import (
 // rootFlag adds --root, the repository root, found from the working
 // directory when not given.
 func rootFlag(fs *flag.FlagSet, root *string) {
-	fs.StringVar(root, "root", envOr("NOVA_ROOT", ""), "repository root (default: found from the working directory) [NOVA_ROOT]")
+	fs.StringVar(root, "root", "", "repository root (default: found from the working directory) [NOVA_ROOT]")
 }
 
 func findRoot(root string) (string, error) {

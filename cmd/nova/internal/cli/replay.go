@@ -209,8 +209,8 @@ func replayCmd(ctx context.Context, args []string, st Streams) error {
 		f                   store.Filter
 		dryRun              bool
 	)
-	fs.StringVar(&dsn, "database-url", envOr("DATABASE_URL", system.DefaultDatabaseURL), "PostgreSQL holding the dead-letter store [DATABASE_URL]")
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka to produce to [KAFKA_BROKERS]")
+	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "PostgreSQL holding the dead-letter store [DATABASE_URL]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to [KAFKA_BROKERS]")
 	fs.StringVar(&f.Topic, "topic", "", "only events read from this topic")
 	fs.StringVar(&f.Source, "source", "", "only events with this CloudEvents source")
 	fs.StringVar(&f.ID, "id", "", "only the event with this CloudEvents id (with --source when ids may repeat across sources)")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"time"
 
 	fhttp "knative.dev/func-go/http"
@@ -18,23 +17,21 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	var (
 		cfg      system.Config
 		brokers  string
-		logLevel string
+		logLevel slog.Level
 	)
-	portBase, _ := strconv.Atoi(envOr("NOVA_PORT_BASE", strconv.Itoa(system.DefaultPortBase)))
-	kafkaPort, _ := strconv.Atoi(envOr("NOVA_KAFKA_PORT", strconv.Itoa(broker.DefaultPort)))
-	fs.StringVar(&cfg.Root, "root", envOr("NOVA_ROOT", ""), "repository root (default: found from the working directory) [NOVA_ROOT]")
-	fs.StringVar(&cfg.Eventing, "eventing", envOr("NOVA_EVENTING", ""), "kustomization to run, as kubectl apply -k would apply it: its ConfigMaps, KafkaSources, Brokers and Triggers (default <root>/eventing; eventing/overlays/broker for the Kafka Broker) [NOVA_EVENTING]")
+	fs.StringVar(&cfg.Root, "root", "", "repository root (default: found from the working directory) [NOVA_ROOT]")
+	fs.StringVar(&cfg.Eventing, "eventing", "", "kustomization to run, as kubectl apply -k would apply it: its ConfigMaps, KafkaSources, Brokers and Triggers (default <root>/eventing; eventing/overlays/broker for the Kafka Broker) [NOVA_EVENTING]")
 	fs.StringVar(&cfg.Host, "host", system.DefaultHost, "interface the functions listen on")
-	fs.IntVar(&cfg.PortBase, "port-base", portBase, "nova-api's port; the other functions take the next ones (0: free ports) [NOVA_PORT_BASE]")
-	fs.StringVar(&cfg.IngressAddr, "ingress-addr", envOr("NOVA_INGRESS_ADDR", system.DefaultIngressAddr), "address of the Kafka Broker ingress, when the manifests hold Brokers [NOVA_INGRESS_ADDR]")
-	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", envOr("NOVA_METRICS_ADDR", system.DefaultMetricsAddr), "address of the dispatcher's Prometheus metrics [NOVA_METRICS_ADDR]")
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", ""), "use this Kafka cluster instead of the embedded broker [KAFKA_BROKERS]")
+	fs.IntVar(&cfg.PortBase, "port-base", system.DefaultPortBase, "nova-api's port; the other functions take the next ones (0: free ports) [NOVA_PORT_BASE]")
+	fs.StringVar(&cfg.IngressAddr, "ingress-addr", system.DefaultIngressAddr, "address of the Kafka Broker ingress, when the manifests hold Brokers [NOVA_INGRESS_ADDR]")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", system.DefaultMetricsAddr, "address of the dispatcher's Prometheus metrics [NOVA_METRICS_ADDR]")
+	fs.StringVar(&brokers, "kafka-brokers", "", "use this Kafka cluster instead of the embedded broker [KAFKA_BROKERS]")
 	fs.BoolVar(&cfg.Kafka.CreateTopics, "create-topics", false, "with --kafka-brokers: create missing catalogue topics")
-	fs.IntVar(&cfg.Kafka.Port, "kafka-port", kafkaPort, "port of the embedded Kafka [NOVA_KAFKA_PORT]")
-	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", envOr("NOVA_DATA_DIR", ""), "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
-	fs.StringVar(&cfg.DatabaseURL, "database-url", envOr("DATABASE_URL", system.DefaultDatabaseURL), "PostgreSQL; its database is created when missing [DATABASE_URL]")
-	fs.StringVar(&cfg.RedisURL, "redis-url", envOr("REDIS_URL", system.DefaultRedisURL), "Redis [REDIS_URL]")
-	fs.StringVar(&logLevel, "log-level", envOr("NOVA_LOG_LEVEL", "info"), "debug, info, warn or error [NOVA_LOG_LEVEL]")
+	fs.IntVar(&cfg.Kafka.Port, "kafka-port", broker.DefaultPort, "port of the embedded Kafka [NOVA_KAFKA_PORT]")
+	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", "", "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", system.DefaultDatabaseURL, "PostgreSQL; its database is created when missing [DATABASE_URL]")
+	fs.StringVar(&cfg.RedisURL, "redis-url", system.DefaultRedisURL, "Redis [REDIS_URL]")
+	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error [NOVA_LOG_LEVEL]")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}

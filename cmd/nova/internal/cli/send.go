@@ -79,7 +79,7 @@ func sendCmd(ctx context.Context, args []string, st Streams) error {
 		brokers, to, data, id, src string
 		asJSON                     bool
 	)
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka to produce to [KAFKA_BROKERS]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to [KAFKA_BROKERS]")
 	fs.StringVar(&to, "to", "", "POST the event to this function URL instead of producing it")
 	fs.StringVar(&data, "data", "", "the message as JSON")
 	fs.StringVar(&id, "id", "", "event id (default: a fresh UUIDv7)")

@@ -138,7 +138,7 @@ func tailCmd(ctx context.Context, args []string, st Streams) error {
 		fromStart, plain bool
 		max              int
 	)
-	fs.StringVar(&brokers, "kafka-brokers", envOr("KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka to read [KAFKA_BROKERS]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to read [KAFKA_BROKERS]")
 	fs.BoolVar(&fromStart, "from-beginning", false, "start at the oldest record instead of the next new one")
 	fs.IntVar(&max, "n", 0, "stop after this many records (0: until Ctrl-C)")
 	fs.BoolVar(&plain, "compact", false, "one line per event instead of indented JSON")
