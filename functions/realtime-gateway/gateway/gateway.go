@@ -66,7 +66,12 @@ type Gateway struct {
 
 	ctx    context.Context // ends when the gateway closes
 	cancel context.CancelFunc
-	conns  sync.WaitGroup // connection handlers
+
+	// closing and conns change together under life, so that Close cannot
+	// miss a connection accepted while it starts waiting.
+	life    sync.Mutex
+	closing bool
+	conns   sync.WaitGroup // connection handlers
 
 	mu    sync.RWMutex
 	users map[id.UserID]map[*conn]struct{}
@@ -188,6 +193,9 @@ func (g *Gateway) Deliver(d push.Delivery) {
 // Close closes every connection (1001, going away) and waits for their
 // handlers to finish their clean-up, or for ctx.
 func (g *Gateway) Close(ctx context.Context) error {
+	g.life.Lock()
+	g.closing = true
+	g.life.Unlock()
 	g.cancel()
 	done := make(chan struct{})
 	go func() { g.conns.Wait(); close(done) }()
@@ -197,6 +205,17 @@ func (g *Gateway) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("gateway: connections still closing: %w", ctx.Err())
 	}
+}
+
+// enter counts a connection handler in, unless the gateway is closing.
+func (g *Gateway) enter() bool {
+	g.life.Lock()
+	defer g.life.Unlock()
+	if g.closing {
+		return false
+	}
+	g.conns.Add(1)
+	return true
 }
 
 func (g *Gateway) add(c *conn) {
@@ -274,6 +293,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"this endpoint only upgrades to a websocket").WithHeader("Upgrade", "websocket").WithHeader("Connection", "Upgrade"))
 		return
 	}
+	if !g.enter() {
+		httpapi.WriteError(w, r, log, httpapi.Unavailable("gateway is shutting down"))
+		return
+	}
+	defer g.conns.Done()
 	// The server's read and write timeouts (func-go sets 30s) stay on a
 	// hijacked connection; a websocket lives longer, and its own writes
 	// carry deadlines. Not every ResponseWriter supports this (tests).
@@ -290,8 +314,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept answered the request
 	}
 	ws.SetReadLimit(g.cfg.MaxMessageBytes)
-	g.conns.Add(1)
-	defer g.conns.Done()
 	c := newConn(g, ws, claims.Subject, claims.Expiry)
 	c.serve()
 }

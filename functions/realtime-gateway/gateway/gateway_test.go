@@ -270,6 +270,57 @@ func TestShutdownClosesConnectionsGoingAway(t *testing.T) {
 	}
 }
 
+// heldVerifier holds each upgrade in token verification until released.
+type heldVerifier struct {
+	gateway.Verifier
+	held, release chan struct{}
+}
+
+func (h heldVerifier) Verify(ctx context.Context, token string) (auth.Claims, error) {
+	h.held <- struct{}{}
+	<-h.release
+	return h.Verifier.Verify(ctx, token)
+}
+
+// An upgrade that passed the shutdown check before Close began is either
+// refused or waited for: it is never accepted after Close has returned.
+func TestShutdownRefusesAnUpgradeInFlight(t *testing.T) {
+	held := heldVerifier{held: make(chan struct{}), release: make(chan struct{})}
+	r := newRig(t, func(c *gateway.Config) {
+		held.Verifier = c.Verifier
+		c.Verifier = held
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	type result struct {
+		ws   *websocket.Conn
+		resp *http.Response
+		err  error
+	}
+	dialed := make(chan result, 1)
+	go func() {
+		ws, resp, err := websocket.Dial(ctx, r.url, &websocket.DialOptions{
+			HTTPHeader: http.Header{"Authorization": {"Bearer " + r.token(id.NewUserID())}}})
+		dialed <- result{ws, resp, err}
+	}()
+	<-held.held // past the shutdown check, verifying its token
+	if err := r.gw.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(held.release)
+	res := <-dialed
+	if res.err == nil {
+		res.ws.CloseNow()
+		t.Fatal("an upgrade was accepted after Close returned")
+	}
+	if res.resp == nil || res.resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("upgrade during Close: %v %v, want 503", res.err, res.resp)
+	}
+	if st := r.gw.Stats(); st.Connections != 0 {
+		t.Errorf("%d connections registered after Close", st.Connections)
+	}
+}
+
 func TestTokenExpiryClosesConnection(t *testing.T) {
 	r := newRig(t, nil)
 	// A token issued a minute ago with the shortest TTL: 1.5s left.
