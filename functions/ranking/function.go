@@ -147,7 +147,13 @@ func (u *unit) Ping(ctx context.Context) error { return u.rdb.Ping(ctx).Err() }
 // leaves nothing waiting for a lease to end), and closes the connections.
 func (u *unit) Close(ctx context.Context) error {
 	u.cancel()
-	<-u.done
+	select {
+	case <-u.done:
+	case <-ctx.Done():
+		// Out of time: what is pending stays in Redis for the replica
+		// that takes the lease next.
+		return errors.Join(fmt.Errorf("ranking: the flusher did not stop: %w", ctx.Err()), u.producer.Close(), u.rdb.Close())
+	}
 	var errs []error
 	if n, err := u.ranker.Flush(ctx, true); err != nil {
 		errs = append(errs, err)
