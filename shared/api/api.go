@@ -78,18 +78,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if s.pool, err = postgres.Open(ctx, cfg.Database); err != nil {
 		return s, fmt.Errorf("nova-api: %w", err)
 	}
-	for name, m := range map[string]func(context.Context, *pgxpool.Pool) error{
-		"outbox": outbox.Migrate, "identity": identity.Migrate, "content": content.Migrate,
-		"media":        media.Migrate,
-		"moderation":   moderation.Migrate,
-		"notification": notification.Migrate,
+	// In a fixed order, so that every start, and every replica, applies
+	// them the same way.
+	for _, d := range []struct {
+		name    string
+		migrate func(context.Context, *pgxpool.Pool) error
+	}{
+		{"outbox", outbox.Migrate}, {"identity", identity.Migrate}, {"content", content.Migrate},
+		{"media", media.Migrate}, {"moderation", moderation.Migrate}, {"notification", notification.Migrate},
 		// Conversations and messages; chat-persist applies the same.
-		"messaging": messaging.Migrate,
+		{"messaging", messaging.Migrate},
 		// Read here, written by the search-indexer and analytics functions.
-		"search": search.Migrate, "analytics": analytics.Migrate,
+		{"search", search.Migrate}, {"analytics", analytics.Migrate},
 	} {
-		if err := m(ctx, s.pool); err != nil {
-			return s, fmt.Errorf("nova-api: %s migrations: %w", name, err)
+		if err := d.migrate(ctx, s.pool); err != nil {
+			return s, fmt.Errorf("nova-api: %s migrations: %w", d.name, err)
 		}
 	}
 	opt, err := redis.ParseURL(cfg.RedisURL)
