@@ -9,7 +9,6 @@ package function
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -53,9 +52,7 @@ func (a *API) Start(_ context.Context, env map[string]string) error {
 		u := &unit{Server: srv, stopRelay: cancel, relayDone: make(chan struct{})}
 		go func() {
 			defer close(u.relayDone)
-			if err := srv.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-				a.log.Error("outbox relay stopped", "error", err)
-			}
+			srv.Run(rctx)
 		}()
 		return u, nil
 	})

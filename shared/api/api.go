@@ -203,12 +203,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // among them.
 func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
-// Run runs the outbox relay until ctx ends (at once when the relay is off).
-func (s *Server) Run(ctx context.Context) error {
-	if s.relay == nil {
-		return nil
+// Run runs the outbox relay until ctx ends (returns at once when the relay
+// is off).
+func (s *Server) Run(ctx context.Context) {
+	if s.relay != nil {
+		s.relay.Run(ctx)
 	}
-	return s.relay.Run(ctx)
 }
 
 // Ready reports whether PostgreSQL and Redis answer.

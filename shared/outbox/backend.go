@@ -113,9 +113,7 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	b.cancel, b.done = cancel, make(chan struct{})
 	go func() {
 		defer close(b.done)
-		if err := relay.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("outbox relay stopped", "error", err)
-		}
+		relay.Run(rctx)
 	}()
 	return b, nil
 }

@@ -144,11 +144,11 @@ func (r *Relay) Stats() Stats {
 	return Stats{Published: r.published.Load(), Failed: r.failed.Load(), Pending: r.pending.Load()}
 }
 
-// Run publishes rows until ctx ends, then returns nil once the batch in
-// flight, if any, is acknowledged and deleted (at most SendTimeout later).
-// Failures (database or broker) are logged and retried with backoff; they
-// never stop it.
-func (r *Relay) Run(ctx context.Context) error {
+// Run publishes rows until ctx ends, then returns once the batch in flight,
+// if any, is acknowledged and deleted (at most SendTimeout later). Failures
+// (database or broker) are logged and retried with backoff; they never stop
+// it, so it has no error to return.
+func (r *Relay) Run(ctx context.Context) {
 	wake := make(chan struct{}, 1)
 	listenDone := make(chan struct{})
 	go func() {
@@ -164,7 +164,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	for {
 		err := r.drain(ctx)
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		if time.Since(counted) >= r.cfg.PollInterval || err != nil {
 			r.countPending(ctx)
@@ -173,7 +173,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		if err != nil {
 			r.log.WarnContext(ctx, "outbox relay round failed; backing off", "err", err, "backoff", backoff)
 			if !sleep(ctx, jitter(backoff)) {
-				return nil
+				return
 			}
 			backoff = min(2*backoff, r.cfg.MaxBackoff)
 			continue
@@ -181,7 +181,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		backoff = r.cfg.MinBackoff
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-wake:
 		case <-poll.C:
 		}
