@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
@@ -50,7 +49,7 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Redis: redisdb.FromEnv(env), Feed: feed.DefaultConfig()}
+	c := Config{Redis: redisdb.FromEnv(env)}
 	var err error
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, fmt.Errorf("feed-fanout: %w", err)
@@ -62,24 +61,10 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	if len(c.KafkaBrokers) == 0 {
 		return c, errors.New("feed-fanout: KAFKA_BROKERS is not set")
 	}
-	ints := map[string]*int{"FEED_CAP": &c.Feed.Cap, "FEED_BATCH_SIZE": &c.Feed.BatchSize, "FEED_BACKFILL_LIMIT": &c.Feed.BackfillLimit}
-	for name, dst := range ints {
-		if v := env[name]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return c, fmt.Errorf("feed-fanout: %s=%q: %w", name, v, err)
-			}
-			*dst = n
-		}
+	if c.Feed, err = feed.ConfigFromEnv(env); err != nil {
+		return c, fmt.Errorf("feed-fanout: %w", err)
 	}
-	if v := env["FEED_CELEBRITY_THRESHOLD"]; v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return c, fmt.Errorf("feed-fanout: FEED_CELEBRITY_THRESHOLD=%q: %w", v, err)
-		}
-		c.Feed.CelebrityThreshold = n
-	}
-	return c, c.Feed.Validate()
+	return c, nil
 }
 
 // setup reads the configuration; opening connects to Redis and Kafka.

@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		UserExists: userExists(s.Identity), Media: messaging.OwnedMedia(s.Media.Media)}); err != nil {
 		return s, err
 	}
-	store, err := feed.NewStore(s.rdb, feed.DefaultConfig())
+	store, err := feed.NewStore(s.rdb, cfg.Feed)
 	if err != nil {
 		return s, err
 	}

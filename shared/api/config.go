@@ -10,6 +10,7 @@ import (
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/feed"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/media"
 	"github.com/nova-social/nova/shared/postgres"
@@ -40,6 +41,9 @@ type Config struct {
 	TokenTTL time.Duration
 	// Media is the upload storage and limits (MEDIA_* and S3_* variables).
 	Media media.EnvConfig
+	// Feed is how home feeds are kept and read (FEED_* variables, the same
+	// nova-config keys feed-fanout reads).
+	Feed feed.Config
 	// Catalog names the topics events go to; KAFKA_TOPIC_CONTENT_EVENTS
 	// renames content-events.
 	Catalog *catalog.Catalog
@@ -67,6 +71,9 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	}
 	if c.DirectCall, err = Flag(env["ENABLE_DIRECT_CALL"]); err != nil {
 		return c, fmt.Errorf("ENABLE_DIRECT_CALL: %w", err)
+	}
+	if c.Feed, err = feed.ConfigFromEnv(env); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if c.Media, err = media.EnvConfigFrom(env); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
@@ -100,6 +107,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("token TTL %s outside (0, 24h]", c.TokenTTL))
 	}
 	if err := c.Keys.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Feed.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {

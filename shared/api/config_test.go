@@ -39,7 +39,12 @@ func TestConfigFrom(t *testing.T) {
 	if c, err := api.ConfigFrom(with("ENABLE_DIRECT_CALL", "true")); err != nil || !c.DirectCall {
 		t.Fatalf("ENABLE_DIRECT_CALL=true: %+v %v", c, err)
 	}
-	for k, v := range map[string]string{"ENABLE_DIRECT_CALL": "maybe", "DATABASE_URL": "", "NOVA_JWT_TTL": "48h", "KAFKA_BROKERS": ""} {
+	// The feed is read with the cap feed-fanout keeps it at.
+	if c, err := api.ConfigFrom(with("FEED_CAP", "1500")); err != nil || c.Feed.Cap != 1500 {
+		t.Fatalf("FEED_CAP=1500: %+v %v", c.Feed, err)
+	}
+	for k, v := range map[string]string{"ENABLE_DIRECT_CALL": "maybe", "DATABASE_URL": "", "NOVA_JWT_TTL": "48h", "KAFKA_BROKERS": "",
+		"FEED_CAP": "abc", "FEED_CELEBRITY_THRESHOLD": "-1"} {
 		if _, err := api.ConfigFrom(with(k, v)); err == nil {
 			t.Errorf("%s=%q accepted", k, v)
 		}

@@ -3,6 +3,7 @@ package feed
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -49,6 +50,39 @@ func DefaultConfig() Config {
 		DedupeTTL:          7 * 24 * time.Hour,
 		RankedWindow:       400,
 	}
+}
+
+// ConfigFromEnv reads the settings a deployment tunes over the defaults:
+// FEED_CAP, FEED_CELEBRITY_THRESHOLD, FEED_BATCH_SIZE and
+// FEED_BACKFILL_LIMIT. Every process that writes or reads feeds reads them
+// alike (from nova-config in a cluster), so that a feed is kept and read
+// with the same cap and threshold. A malformed value is an error naming it.
+func ConfigFromEnv(env map[string]string) (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	for _, v := range []struct {
+		name string
+		bits int
+		set  func(int64)
+	}{
+		{"FEED_CAP", 32, func(n int64) { c.Cap = int(n) }},
+		{"FEED_CELEBRITY_THRESHOLD", 64, func(n int64) { c.CelebrityThreshold = n }},
+		{"FEED_BATCH_SIZE", 32, func(n int64) { c.BatchSize = int(n) }},
+		{"FEED_BACKFILL_LIMIT", 32, func(n int64) { c.BackfillLimit = int(n) }},
+	} {
+		if s := env[v.name]; s != "" {
+			n, err := strconv.ParseInt(s, 10, v.bits)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("feed: %s=%q is not a whole number", v.name, s))
+				continue
+			}
+			v.set(n)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
 }
 
 // Validate reports a configuration that cannot work.
