@@ -161,7 +161,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 				// retry: the Kafka Broker dead-letters the event at once,
 				// with knativeerrordest alone.
 				r.d.log.Warn("trigger delivery failed on the subscriber's response", "trigger", r.ref,
-					"subscriber", r.sink.String(), "id", e.ID(), "status", last.status, "err", err)
+					"subscriber", r.sink.String(), "id", e.ID(), "status", last.status, "error", err)
 				last = result{err: err}
 				break
 			}
@@ -180,7 +180,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 		m.discarded.WithLabelValues(r.ref).Inc()
 		r.d.log.Error("delivery failed and there is no dead-letter sink; the event is dropped, as Knative drops it",
 			"source", r.ref, "sink", r.sink.String(), "topic", msg.Topic, "partition", msg.Partition,
-			"offset", msg.Offset, "id", e.ID(), "status", last.status, "err", last.err)
+			"offset", msg.Offset, "id", e.ID(), "status", last.status, "error", last.err)
 		return true
 	}
 	dl := deadLetter(e, r.sink, last, msg)
@@ -209,7 +209,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 			// event has been dead-lettered either way.
 			if err := r.repliedOK(ctx, res); err != nil && ctx.Err() == nil {
 				r.d.log.Warn("dead-letter sink's response unusable", "trigger", r.ref,
-					"dead_letter_sink", r.dls.String(), "id", e.ID(), "err", err)
+					"dead_letter_sink", r.dls.String(), "id", e.ID(), "error", err)
 			}
 		}
 		if res.ok() {
@@ -220,7 +220,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 		if attempt == int(r.src.Delivery.Retry) {
 			r.d.log.Error("dead-letter sink refuses the event; retrying until it accepts",
 				"source", r.ref, "dead_letter_sink", r.dls.String(), "topic", msg.Topic, "partition", msg.Partition,
-				"offset", msg.Offset, "id", e.ID(), "status", res.status, "err", res.err)
+				"offset", msg.Offset, "id", e.ID(), "status", res.status, "error", res.err)
 		}
 	}
 }

@@ -182,7 +182,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	closeAll := func() {
 		for _, g := range groups {
 			if err := g.Close(); err != nil {
-				d.log.Warn("close consumer group", "err", err)
+				d.log.Warn("close consumer group", "error", err)
 			}
 		}
 		for _, r := range d.runners {
@@ -236,7 +236,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		wg.Go(func() { r.consume(ctx, g) })
 		wg.Go(func() {
 			for err := range g.Errors() {
-				d.log.Warn("consumer group", "source", r.ref, "group", r.src.ConsumerGroup, "err", err)
+				d.log.Warn("consumer group", "source", r.ref, "group", r.src.ConsumerGroup, "error", err)
 			}
 		})
 	}
@@ -259,7 +259,7 @@ func (r *runner) consume(ctx context.Context, g sarama.ConsumerGroup) {
 			if errors.Is(err, sarama.ErrClosedConsumerGroup) || ctx.Err() != nil {
 				return
 			}
-			r.d.log.Warn("consumer group session ended", "source", r.ref, "group", r.src.ConsumerGroup, "err", err)
+			r.d.log.Warn("consumer group session ended", "source", r.ref, "group", r.src.ConsumerGroup, "error", err)
 			sleep(ctx, time.Second)
 		}
 	}

@@ -123,7 +123,7 @@ func (d *Dispatcher) lagLoop(ctx context.Context) {
 		for _, r := range d.runners {
 			lags, err := r.lag()
 			if err != nil && ctx.Err() == nil && !errors.Is(err, errNotRunning) {
-				d.log.Warn("read consumer lag", "source", r.ref, "err", err)
+				d.log.Warn("read consumer lag", "source", r.ref, "error", err)
 			}
 			for _, l := range lags {
 				d.metrics.lag.WithLabelValues(l.Group, l.Topic, strconv.Itoa(int(l.Partition))).Set(float64(l.Lag))

@@ -88,7 +88,7 @@ func (r *runner) convert(msg *sarama.ConsumerMessage) cloudevents.Event {
 	e, err := r.d.cfg.Convert(msg, r.src)
 	if err != nil {
 		r.d.log.Warn("record is not a readable CloudEvent; wrapping it as a plain record",
-			"source", r.src.Ref(), "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+			"source", r.src.Ref(), "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "error", err)
 		e = WrapPlain(msg, r.src)
 	}
 	for k, v := range r.src.Extensions {

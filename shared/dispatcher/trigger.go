@@ -133,7 +133,7 @@ func (r *runner) read(msg *sarama.ConsumerMessage) (cloudevents.Event, bool) {
 	if err != nil {
 		r.d.metrics.skipped.WithLabelValues(r.ref, "invalid").Inc()
 		r.d.log.Warn("record in the broker's topic is not a CloudEvent; discarding it, as the Kafka Broker does",
-			"trigger", r.ref, "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+			"trigger", r.ref, "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "error", err)
 		return cloudevents.Event{}, false
 	}
 	return e, true
@@ -148,7 +148,7 @@ func (r *runner) admit(e *cloudevents.Event, msg *sarama.ConsumerMessage) bool {
 		r.d.metrics.skipped.WithLabelValues(r.ref, "filter_failed").Inc()
 		r.d.log.Warn("trigger filter failed on the event; discarding it, as the Kafka Broker does",
 			"trigger", r.ref, "id", e.ID(), "source", e.Source(), "topic", msg.Topic, "partition", msg.Partition,
-			"offset", msg.Offset, "err", err)
+			"offset", msg.Offset, "error", err)
 		return false
 	}
 	if !match {

@@ -118,7 +118,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, in.max+1))
 	if err != nil {
-		in.log.Debug("broker ingress: request body unreadable", "path", path, "err", err)
+		in.log.Debug("broker ingress: request body unreadable", "path", path, "error", err)
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
@@ -131,7 +131,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := readEvent(r.Context(), r.Header, body)
 	if err != nil {
-		in.log.Debug("broker ingress: not a CloudEvent", "path", path, "err", err)
+		in.log.Debug("broker ingress: not a CloudEvent", "path", path, "error", err)
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
@@ -141,7 +141,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := in.store.Append(ctx, topic, e); err != nil {
 		in.log.Error("broker ingress: storing the event failed", "path", path, "topic", topic,
-			"id", e.ID(), "source", e.Source(), "err", err)
+			"id", e.ID(), "source", e.Source(), "error", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}

@@ -135,7 +135,7 @@ func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if log.Enabled(r.Context(), level) {
 		attrs := append(requestAttrs(r), slog.Int("status", e.Status), slog.String("code", e.Code))
 		if e.Err != nil {
-			attrs = append(attrs, slog.String("err", e.Err.Error()))
+			attrs = append(attrs, slog.String("error", e.Err.Error()))
 		}
 		log.LogAttrs(r.Context(), level, "request failed", attrs...)
 	}

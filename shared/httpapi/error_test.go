@@ -55,7 +55,7 @@ func TestUnknownErrorsDoNotLeak(t *testing.T) {
 	}
 	// …but the log has the cause and the request id to find it by.
 	lines := logs.lines(t)
-	if len(lines) != 1 || lines[0]["level"] != "ERROR" || !strings.Contains(lines[0]["err"].(string), "relation") ||
+	if len(lines) != 1 || lines[0]["level"] != "ERROR" || !strings.Contains(lines[0]["error"].(string), "relation") ||
 		lines[0]["request_id"] != rec.Header().Get("X-Request-Id") {
 		t.Fatalf("log %v", lines)
 	}

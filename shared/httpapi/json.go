@@ -13,7 +13,7 @@ import (
 func WriteJSON(w http.ResponseWriter, r *http.Request, log *slog.Logger, status int, v any) {
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(v); err != nil {
-		log.LogAttrs(r.Context(), slog.LevelError, "encode response", append(requestAttrs(r), slog.String("err", err.Error()))...)
+		log.LogAttrs(r.Context(), slog.LevelError, "encode response", append(requestAttrs(r), slog.String("error", err.Error()))...)
 		status = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"error":{"code":"internal","message":"internal server error"}}` + "\n")

@@ -142,7 +142,7 @@ func (p *Producer) failures() {
 		if t, ok := pe.Msg.Metadata.(*ticket); ok {
 			t.b.finish(t.i, pe.Err)
 		} else {
-			p.log.Error("kafka: produce failed for a record of no Send", "topic", pe.Msg.Topic, "err", pe.Err)
+			p.log.Error("kafka: produce failed for a record of no Send", "topic", pe.Msg.Topic, "error", pe.Err)
 		}
 	}
 }

@@ -171,7 +171,7 @@ func (r *Relay) Run(ctx context.Context) {
 			counted = time.Now()
 		}
 		if err != nil {
-			r.log.WarnContext(ctx, "outbox relay round failed; backing off", "err", err, "backoff", backoff)
+			r.log.WarnContext(ctx, "outbox relay round failed; backing off", "error", err, "backoff", backoff)
 			if !sleep(ctx, jitter(backoff)) {
 				return
 			}
@@ -388,7 +388,7 @@ func (r *Relay) countPending(ctx context.Context) {
 	var n int64
 	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+Table).Scan(&n); err != nil {
 		if ctx.Err() == nil {
-			r.log.WarnContext(ctx, "outbox relay: count pending rows", "err", err)
+			r.log.WarnContext(ctx, "outbox relay: count pending rows", "error", err)
 		}
 		return
 	}
@@ -406,7 +406,7 @@ func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.log.WarnContext(ctx, "outbox relay: LISTEN connection lost; polling meanwhile", "err", err, "retry", backoff)
+		r.log.WarnContext(ctx, "outbox relay: LISTEN connection lost; polling meanwhile", "error", err, "retry", backoff)
 		if !sleep(ctx, jitter(backoff)) {
 			return
 		}
