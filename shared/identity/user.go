@@ -47,7 +47,10 @@ func scanUser(row pgx.Row, extra ...any) (User, error) {
 	)
 	dest := append([]any{&uid, &u.Username, &u.Email, &u.DisplayName, &u.AvatarURL, &role, &u.CreatedAt, &u.UpdatedAt}, extra...)
 	err := row.Scan(dest...)
-	u.ID, u.Role = id.UserID(uid), auth.Role(role)
+	if err == nil {
+		u.ID, err = id.ParseUserID(uid)
+	}
+	u.Role = auth.Role(role)
 	u.CreatedAt, u.UpdatedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC()
 	return u, err
 }

@@ -66,13 +66,16 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 	if creator.IsZero() {
 		return Conversation{}, false, errors.New("messaging: create conversation: no creator")
 	}
-	others := make([]string, 0, len(in.ParticipantIDs))
-	for _, p := range in.ParticipantIDs {
-		if _, err := id.ParseUserID(string(p)); err != nil {
-			return Conversation{}, false, invalid("participant_ids", "%q is not a user id", p)
+	// A caller in Go may have converted a string; parsing again keeps
+	// every id a well-formed one.
+	others := make([]id.UserID, 0, len(in.ParticipantIDs))
+	for _, raw := range in.ParticipantIDs {
+		p, err := id.ParseUserID(string(raw))
+		if err != nil {
+			return Conversation{}, false, invalid("participant_ids", "%q is not a user id", raw)
 		}
-		if p != creator && !slices.Contains(others, string(p)) {
-			others = append(others, string(p))
+		if p != creator && !slices.Contains(others, p) {
+			others = append(others, p)
 		}
 	}
 	if len(others) == 0 {
@@ -93,7 +96,7 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 	}
 	if s.cfg.UserExists != nil {
 		for _, p := range others {
-			ok, err := s.cfg.UserExists(ctx, id.UserID(p))
+			ok, err := s.cfg.UserExists(ctx, p)
 			if err != nil {
 				return Conversation{}, false, fmt.Errorf("messaging: check participant %s: %w", p, err)
 			}
@@ -102,7 +105,10 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 			}
 		}
 	}
-	members := append([]string{string(creator)}, others...)
+	members := []string{string(creator)}
+	for _, o := range others {
+		members = append(members, string(o))
+	}
 	slices.Sort(members)
 	now := s.now()
 	c := Conversation{

@@ -63,8 +63,12 @@ func (s *Service) handleCreate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := NewConversation{Title: req.Title}
-	for _, p := range req.ParticipantIDs {
-		in.ParticipantIDs = append(in.ParticipantIDs, id.UserID(p)) // validated by CreateConversation
+	for _, raw := range req.ParticipantIDs {
+		p, err := id.ParseUserID(raw)
+		if err != nil {
+			return httpError(invalid("participant_ids", "%q is not a user id", raw))
+		}
+		in.ParticipantIDs = append(in.ParticipantIDs, p)
 	}
 	c, created, err := s.CreateConversation(r.Context(), user, in)
 	if err != nil {
@@ -130,8 +134,8 @@ func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	in := NewMessage{ClientMessageID: req.ClientMessageID, Type: req.Type, Content: req.Content}
-	for _, m := range req.MediaIDs {
-		in.MediaIDs = append(in.MediaIDs, id.MediaID(m)) // validated by Send
+	if in.MediaIDs, err = ParseMediaIDs(req.MediaIDs); err != nil {
+		return httpError(err)
 	}
 	m, created, err := s.Send(r.Context(), user, conv, in)
 	if err != nil {

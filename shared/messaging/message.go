@@ -43,6 +43,20 @@ type Message struct {
 	SentAt          time.Time    `json:"sent_at"`
 }
 
+// ParseMediaIDs reads the media ids of a message from outside (a request
+// or an event); a malformed one is an InputError naming media_ids.
+func ParseMediaIDs(raw []string) ([]id.MediaID, error) {
+	out := make([]id.MediaID, 0, len(raw))
+	for _, r := range raw {
+		m, err := id.ParseMediaID(r)
+		if err != nil {
+			return nil, invalid("media_ids", "%q is not a media id", r)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // NewMessage is the input of Send.
 type NewMessage struct {
 	ClientMessageID string

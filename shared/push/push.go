@@ -41,7 +41,7 @@ func Channel(gatewayID string) string { return "gateway:" + gatewayID }
 // Delivery is what a gateway receives on its channel: a frame for the open
 // connections of some of its users.
 type Delivery struct {
-	UserIDs []string        `json:"user_ids"`
+	UserIDs []id.UserID     `json:"user_ids"` // validated as they are decoded
 	Frame   json.RawMessage `json:"frame"`
 }
 
@@ -80,7 +80,7 @@ func (p *Pusher) Push(ctx context.Context, users []id.UserID, frame []byte) (Res
 	if err != nil {
 		return Result{}, fmt.Errorf("push: %w", err)
 	}
-	byGateway := map[string][]string{}
+	byGateway := map[string][]id.UserID{}
 	var res Result
 	for _, u := range users {
 		cs, ok := conns[u]
@@ -92,7 +92,7 @@ func (p *Pusher) Push(ctx context.Context, users []id.UserID, frame []byte) (Res
 		for _, c := range cs {
 			if !seen[c.GatewayID] {
 				seen[c.GatewayID] = true
-				byGateway[c.GatewayID] = append(byGateway[c.GatewayID], string(u))
+				byGateway[c.GatewayID] = append(byGateway[c.GatewayID], u)
 			}
 		}
 	}

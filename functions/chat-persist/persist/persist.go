@@ -53,10 +53,14 @@ func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
 	in := messaging.NewMessage{
 		ClientMessageID: m.GetClientMessageId(), Type: messaging.TypeFromProto(m.GetType()), Content: m.GetContent(),
 	}
-	for _, mid := range m.GetMediaIds() {
-		in.MediaIDs = append(in.MediaIDs, id.MediaID(mid)) // validated by Send
+	conv, err := id.ParseConversationID(m.GetConversationId())
+	if err != nil {
+		return delivery.Permanent(fmt.Errorf("chat-persist: event %s: conversation: %w", d.Event.ID(), err))
 	}
-	msg, created, err := r.svc.Send(ctx, sender, id.ConversationID(m.GetConversationId()), in)
+	if in.MediaIDs, err = messaging.ParseMediaIDs(m.GetMediaIds()); err != nil {
+		return delivery.Permanent(fmt.Errorf("chat-persist: event %s: %w", d.Event.ID(), err))
+	}
+	msg, created, err := r.svc.Send(ctx, sender, conv, in)
 	switch {
 	case errors.Is(err, messaging.ErrNotFound):
 		return delivery.Permanent(fmt.Errorf("chat-persist: event %s: sender %s is not a participant of conversation %q: %w",

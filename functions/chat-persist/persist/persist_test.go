@@ -105,6 +105,8 @@ func TestUnstorableMessagesArePermanent(t *testing.T) {
 		"no such conv": {ClientMessageId: "e2", ConversationId: id.NewConversationID().String(), SenderId: string(a), Content: "x"},
 		"empty text":   {ClientMessageId: "e3", ConversationId: conv.ID, SenderId: string(a), Content: " "},
 		"bad sender":   {ClientMessageId: "e4", ConversationId: conv.ID, SenderId: "nobody", Content: "x"},
+		"bad conv":     {ClientMessageId: "e5", ConversationId: "general", SenderId: string(a), Content: "x"},
+		"bad media":    {ClientMessageId: "e6", ConversationId: conv.ID, SenderId: string(a), Type: eventsv1.MessageType_MESSAGE_TYPE_IMAGE, MediaIds: []string{"../etc/passwd"}},
 	} {
 		err := r.reactor.React(ctx, r.submitted(t, ev))
 		if !delivery.IsPermanent(err) {

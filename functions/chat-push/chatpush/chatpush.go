@@ -55,9 +55,13 @@ func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
 		return delivery.Permanent(fmt.Errorf("chat-push: MessageSent %s lacks message, conversation or sender id", d.Event.ID()))
 	}
 	var to []id.UserID
-	for _, u := range m.GetRecipientIds() {
-		if u != m.GetSenderId() {
-			to = append(to, id.UserID(u))
+	for _, raw := range m.GetRecipientIds() {
+		u, err := id.ParseUserID(raw)
+		if err != nil {
+			return delivery.Permanent(fmt.Errorf("chat-push: MessageSent %s: recipient: %w", d.Event.ID(), err))
+		}
+		if raw != m.GetSenderId() {
+			to = append(to, u)
 		}
 	}
 	if len(to) == 0 {

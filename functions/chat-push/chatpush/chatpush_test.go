@@ -74,7 +74,7 @@ func TestMessageGoesToOnlineRecipientsGateways(t *testing.T) {
 	if err := r.React(ctx, decoded(t, msg)); err != nil {
 		t.Fatal(err)
 	}
-	got := map[string][]string{}
+	got := map[string][]id.UserID{}
 	for range 2 {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		m, err := sub.ReceiveMessage(rctx)
@@ -97,9 +97,9 @@ func TestMessageGoesToOnlineRecipientsGateways(t *testing.T) {
 			t.Fatalf("frame = %+v", f)
 		}
 	}
-	want1 := []string{string(onOne), string(onBoth)}
+	want1 := []id.UserID{onOne, onBoth}
 	slices.Sort(want1)
-	if !slices.Equal(got[push.Channel(gw1)], want1) || !slices.Equal(got[push.Channel(gw2)], []string{string(onBoth)}) {
+	if !slices.Equal(got[push.Channel(gw1)], want1) || !slices.Equal(got[push.Channel(gw2)], []id.UserID{onBoth}) {
 		t.Fatalf("deliveries %v", got)
 	}
 }
@@ -109,9 +109,15 @@ func TestMalformedMessageIsPermanent(t *testing.T) {
 	ps, _ := presence.New(rdb, presence.DefaultConfig())
 	p, _ := push.NewPusher(rdb, ps)
 	// A producer other than Nova's could send one without ids.
-	d := envelope.Decoded{Event: cloudevents.NewEvent(), Message: &eventsv1.MessageSent{MessageId: "x"}}
-	err := chatpush.NewReactor(p, nil).React(context.Background(), d)
-	if !delivery.IsPermanent(err) {
-		t.Fatalf("err = %v, want permanent", err)
+	for name, m := range map[string]*eventsv1.MessageSent{
+		"no ids": {MessageId: "x"},
+		"bad recipient": {MessageId: id.NewMessageID().String(), ConversationId: id.NewConversationID().String(),
+			SenderId: id.NewUserID().String(), RecipientIds: []string{"gateway:*"}},
+	} {
+		d := envelope.Decoded{Event: cloudevents.NewEvent(), Message: m}
+		err := chatpush.NewReactor(p, nil).React(context.Background(), d)
+		if !delivery.IsPermanent(err) {
+			t.Errorf("%s: err = %v, want permanent", name, err)
+		}
 	}
 }

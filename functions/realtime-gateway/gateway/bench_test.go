@@ -234,12 +234,8 @@ func BenchmarkFanout(b *testing.B) {
 	r := newRig(b, func(c *gateway.Config) { c.SendQueue = 256 })
 	n := benchConns()
 	s := startSwarm(b, r, n)
-	users := make([]string, n)
-	for i, u := range s.users {
-		users[i] = string(u)
-	}
 	frame := []byte(`{"type":"message","message":{"id":"0193a0a0-0000-7000-8000-000000000000","conversation_id":"0193a0a0-0000-7000-8000-000000000001","sequence":1,"sender_id":"0193a0a0-0000-7000-8000-000000000002","client_message_id":"c1","type":"TEXT","content":"hello there, this is a typical short chat message","media":[],"sent_at":"2026-01-01T00:00:00Z","recipient_ids":[]}}`)
-	d, err := json.Marshal(push.Delivery{UserIDs: users, Frame: frame})
+	d, err := json.Marshal(push.Delivery{UserIDs: s.users, Frame: frame})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -180,7 +180,7 @@ func (g *Gateway) Deliver(d push.Delivery) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	for _, u := range d.UserIDs {
-		for c := range g.users[id.UserID(u)] {
+		for c := range g.users[u] {
 			if msg != "" && !c.sent.add(msg) {
 				g.repeated.Add(1)
 				continue
