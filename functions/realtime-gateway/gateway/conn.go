@@ -168,22 +168,14 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		if typ != websocket.MessageText {
-			c.refuse("", CodeBadFrame, "frames are JSON text")
-			continue
-		}
-		var f clientFrame
-		if err := json.Unmarshal(data, &f); err != nil {
-			c.refuse("", CodeBadFrame, "frame is not a JSON object")
-			continue
-		}
-		switch f.Type {
-		case TypePing:
+		kind, sub, refusal := parseFrame(typ, data)
+		switch {
+		case refusal != nil:
+			c.enqueue(encode(*refusal))
+		case kind == TypePing:
 			c.enqueue(encode(map[string]string{"type": TypePong}))
-		case TypeMessage:
-			c.submit(f)
 		default:
-			c.refuse(f.ClientMessageID, CodeBadFrame, "unknown frame type")
+			c.submit(sub)
 		}
 	}
 }
@@ -192,46 +184,74 @@ func (c *conn) refuse(clientID, code, msg string) {
 	c.enqueue(encode(errorFrame{Type: TypeError, ClientMessageID: clientID, Code: code, Message: msg}))
 }
 
-// submit checks a typed message's shape and emits it for chat-persist,
-// then acknowledges it. The emit is awaited here, in the reader, so a client
-// typing faster than Kafka takes its messages is slowed down rather than
-// queued without bound.
-func (c *conn) submit(f clientFrame) {
+// submission is a typed message from a client frame, checked.
+type submission struct {
+	clientID string
+	conv     id.ConversationID
+	typ      string // messaging.Text, …
+	content  string
+	media    []string
+}
+
+// parseFrame reads one client frame: a ping, a typed message with its
+// shape checked, or the error frame that refuses it. It is the whole of
+// what a client's bytes decide before anything is emitted.
+func parseFrame(typ websocket.MessageType, data []byte) (kind string, s submission, refusal *errorFrame) {
+	refuse := func(clientID, code, msg string) (string, submission, *errorFrame) {
+		return "", submission{}, &errorFrame{Type: TypeError, ClientMessageID: clientID, Code: code, Message: msg}
+	}
+	if typ != websocket.MessageText {
+		return refuse("", CodeBadFrame, "frames are JSON text")
+	}
+	var f clientFrame
+	if err := json.Unmarshal(data, &f); err != nil {
+		return refuse("", CodeBadFrame, "frame is not a JSON object")
+	}
+	switch f.Type {
+	case TypePing:
+		return TypePing, submission{}, nil
+	case TypeMessage:
+	default:
+		return refuse(f.ClientMessageID, CodeBadFrame, "unknown frame type")
+	}
 	if !messaging.ValidClientMessageID(f.ClientMessageID) {
-		c.refuse("", CodeInvalid, "client_message_id is required: 1 to 128 printable ASCII characters without spaces")
-		return
+		return refuse("", CodeInvalid, "client_message_id is required: 1 to 128 printable ASCII characters without spaces")
 	}
 	conv, err := id.ParseConversationID(f.ConversationID)
 	if err != nil {
-		c.refuse(f.ClientMessageID, CodeInvalid, "conversation_id is not a conversation id")
-		return
+		return refuse(f.ClientMessageID, CodeInvalid, "conversation_id is not a conversation id")
 	}
-	typ, err := messaging.ParseType(f.MessageType)
+	mt, err := messaging.ParseType(f.MessageType)
 	if err != nil {
-		c.refuse(f.ClientMessageID, CodeInvalid, "message_type must be TEXT, IMAGE, VIDEO or AUDIO")
-		return
+		return refuse(f.ClientMessageID, CodeInvalid, "message_type must be TEXT, IMAGE, VIDEO or AUDIO")
 	}
 	if !utf8.ValidString(f.Content) || utf8.RuneCountInString(f.Content) > maxContentRunes {
-		c.refuse(f.ClientMessageID, CodeInvalid, "content must be valid UTF-8 of at most 5000 characters")
-		return
+		return refuse(f.ClientMessageID, CodeInvalid, "content must be valid UTF-8 of at most 5000 characters")
 	}
 	for _, m := range f.MediaIDs {
 		if _, err := id.ParseMediaID(m); err != nil {
-			c.refuse(f.ClientMessageID, CodeInvalid, "media_ids holds a malformed id")
-			return
+			return refuse(f.ClientMessageID, CodeInvalid, "media_ids holds a malformed id")
 		}
 	}
+	return TypeMessage, submission{clientID: f.ClientMessageID, conv: conv, typ: mt, content: f.Content, media: f.MediaIDs}, nil
+}
+
+// submit emits a checked typed message for chat-persist, then
+// acknowledges it. The emit is awaited here, in the reader, so a client
+// typing faster than Kafka takes its messages is slowed down rather than
+// queued without bound.
+func (c *conn) submit(s submission) {
 	ev := &eventsv1.ChatMessageSubmitted{
-		ClientMessageId: f.ClientMessageID, ConversationId: string(conv), SenderId: string(c.user),
-		Content: f.Content, Type: messaging.TypeToProto(typ), MediaIds: f.MediaIDs,
+		ClientMessageId: s.clientID, ConversationId: string(s.conv), SenderId: string(c.user),
+		Content: s.content, Type: messaging.TypeToProto(s.typ), MediaIds: s.media,
 		SubmittedAt: timestamppb.Now(), GatewayId: c.g.cfg.ID,
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.g.cfg.EmitTimeout)
 	defer cancel()
 	if err := c.g.cfg.Emitter.Emit(ctx, ev); err != nil {
 		c.g.cfg.Logger.Error("emit typed message", "user", c.user, "error", err)
-		c.refuse(f.ClientMessageID, CodeUnavailable, "message not accepted; send it again")
+		c.refuse(s.clientID, CodeUnavailable, "message not accepted; send it again")
 		return
 	}
-	c.enqueue(encode(ackFrame{Type: TypeAck, ConversationID: string(conv), ClientMessageID: f.ClientMessageID}))
+	c.enqueue(encode(ackFrame{Type: TypeAck, ConversationID: string(s.conv), ClientMessageID: s.clientID}))
 }
