@@ -13,6 +13,7 @@ import (
 
 	function "github.com/nova-social/nova/functions/dead-letter"
 	"github.com/nova-social/nova/functions/dead-letter/store"
+	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -29,8 +30,8 @@ func TestDeadLetterFunction(t *testing.T) {
 	e.SetSource("/nova/identity-service")
 	e.SetType("com.nova.identity.user.registered")
 	_ = e.SetData("application/json", map[string]string{"user_id": "u1"})
-	e.SetExtension(store.ExtErrorCode, "500")
-	e.SetExtension(store.ExtKafkaTopic, "user-events")
+	e.SetExtension(delivery.ExtErrorCode, "500")
+	e.SetExtension(delivery.ExtKafkaTopic, "user-events")
 	for range 2 { // a redelivery is acknowledged too
 		if code, body := eventfunctest.Send(t, url, e); code != http.StatusOK {
 			t.Fatalf("send: %d %s", code, body)

@@ -15,18 +15,8 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
-)
 
-// Extensions set on an event sent to the dead-letter sink. The first three are
-// Knative's; the Kafka coordinates are Nova's, so the dead-letter function
-// can say where the event came from (Knative's dispatcher does not add them).
-const (
-	ExtErrorDest      = "knativeerrordest"
-	ExtErrorCode      = "knativeerrorcode"
-	ExtErrorData      = "knativeerrordata"
-	ExtKafkaTopic     = "knativekafkatopic"
-	ExtKafkaPartition = "knativekafkapartition"
-	ExtKafkaOffset    = "knativekafkaoffset"
+	"github.com/nova-social/nova/shared/delivery"
 )
 
 // errorDataMax is how much of the failed response's body Knative keeps in
@@ -232,9 +222,9 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 // coordinates.
 func deadLetter(e cloudevents.Event, sink *url.URL, last result, msg *sarama.ConsumerMessage) cloudevents.Event {
 	dl := e.Clone()
-	dl.SetExtension(ExtErrorDest, sink.String())
+	dl.SetExtension(delivery.ExtErrorDest, sink.String())
 	if last.status != 0 {
-		dl.SetExtension(ExtErrorCode, strconv.Itoa(last.status))
+		dl.SetExtension(delivery.ExtErrorCode, strconv.Itoa(last.status))
 		for k, vs := range last.header {
 			if len(k) > len(errorHeaderPrefix) && strings.EqualFold(k[:len(errorHeaderPrefix)], errorHeaderPrefix) && len(vs) > 0 {
 				if name := extensionName(k[len(errorHeaderPrefix):]); name != "" && !isContextAttribute(name) {
@@ -243,12 +233,12 @@ func deadLetter(e cloudevents.Event, sink *url.URL, last result, msg *sarama.Con
 			}
 		}
 		if len(last.body) > 0 {
-			dl.SetExtension(ExtErrorData, base64.StdEncoding.EncodeToString(last.body))
+			dl.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString(last.body))
 		}
 	}
-	dl.SetExtension(ExtKafkaTopic, msg.Topic)
-	dl.SetExtension(ExtKafkaPartition, strconv.FormatInt(int64(msg.Partition), 10))
-	dl.SetExtension(ExtKafkaOffset, strconv.FormatInt(msg.Offset, 10))
+	dl.SetExtension(delivery.ExtKafkaTopic, msg.Topic)
+	dl.SetExtension(delivery.ExtKafkaPartition, strconv.FormatInt(int64(msg.Partition), 10))
+	dl.SetExtension(delivery.ExtKafkaOffset, strconv.FormatInt(msg.Offset, 10))
 	return dl
 }
 

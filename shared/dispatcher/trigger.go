@@ -9,6 +9,7 @@ import (
 	"github.com/IBM/sarama"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
+	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/eventbroker"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/source"
@@ -155,8 +156,8 @@ func (r *runner) admit(e *cloudevents.Event, msg *sarama.ConsumerMessage) bool {
 		r.d.metrics.skipped.WithLabelValues(r.ref, "filtered").Inc()
 		return false
 	}
-	e.SetExtension(ExtKafkaPartition, strconv.FormatInt(int64(msg.Partition), 10))
-	e.SetExtension(ExtKafkaOffset, strconv.FormatInt(msg.Offset, 10))
+	e.SetExtension(delivery.ExtKafkaPartition, strconv.FormatInt(int64(msg.Partition), 10))
+	e.SetExtension(delivery.ExtKafkaOffset, strconv.FormatInt(msg.Offset, 10))
 	return true
 }
 

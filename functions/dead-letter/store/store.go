@@ -21,6 +21,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/migrate"
 )
 
@@ -45,27 +47,8 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	return migrate.Apply(ctx, pool, Component, Migrations())
 }
 
-// The extensions Knative sets on an event it dead-letters.
-const (
-	ExtErrorDest = "knativeerrordest"
-	ExtErrorCode = "knativeerrorcode"
-	ExtErrorData = "knativeerrordata"
-)
-
-// The extensions the local dispatcher adds to say where an event was read.
-// A cluster's KafkaSource does not set them; for records it wrapped itself
-// the id and source say it instead (KnativeKafkaEventType).
-const (
-	ExtKafkaTopic     = "knativekafkatopic"
-	ExtKafkaPartition = "knativekafkapartition"
-	ExtKafkaOffset    = "knativekafkaoffset"
-)
-
-// KnativeKafkaEventType is the type a KafkaSource gives a record that was
-// not a CloudEvent: id "partition:<p>/offset:<o>", source
-// "/apis/v1/namespaces/<ns>/kafkasources/<name>#<topic>".
-const KnativeKafkaEventType = "dev.knative.kafka.event"
-
+// A record a KafkaSource wrapped itself (envelope.KafkaEventType) has the
+// id "partition:<p>/offset:<o>" and a source ending "#<topic>".
 var wrappedID = regexp.MustCompile(`^partition:(\d+)/offset:(\d+)$`)
 
 // ErrNotFound means no dead letter has that source and id.
@@ -104,29 +87,29 @@ func EntryFromEvent(e event.Event) Entry {
 		Event:     e,
 	}
 	ext := e.Extensions()
-	ent.ErrorDest = extString(ext, ExtErrorDest)
-	if c, err := strconv.Atoi(extString(ext, ExtErrorCode)); err == nil {
+	ent.ErrorDest = extString(ext, delivery.ExtErrorDest)
+	if c, err := strconv.Atoi(extString(ext, delivery.ExtErrorCode)); err == nil {
 		ent.ErrorCode = c
 	}
-	ent.ErrorData = decodeErrorData(extString(ext, ExtErrorData))
+	ent.ErrorData = decodeErrorData(extString(ext, delivery.ExtErrorData))
 
-	ent.Topic = extString(ext, ExtKafkaTopic)
-	if p, err := strconv.ParseInt(extString(ext, ExtKafkaPartition), 10, 32); err == nil {
+	ent.Topic = extString(ext, delivery.ExtKafkaTopic)
+	if p, err := strconv.ParseInt(extString(ext, delivery.ExtKafkaPartition), 10, 32); err == nil {
 		p32 := int32(p)
 		ent.Partition = &p32
 	}
-	if o, err := strconv.ParseInt(extString(ext, ExtKafkaOffset), 10, 64); err == nil {
+	if o, err := strconv.ParseInt(extString(ext, delivery.ExtKafkaOffset), 10, 64); err == nil {
 		ent.Offset = &o
 	}
-	if e.Type() == KnativeKafkaEventType {
+	if e.Type() == envelope.KafkaEventType {
 		if m := wrappedID.FindStringSubmatch(e.ID()); m != nil && ent.Partition == nil {
 			p, _ := strconv.ParseInt(m[1], 10, 32)
 			o, _ := strconv.ParseInt(m[2], 10, 64)
 			p32 := int32(p)
 			ent.Partition, ent.Offset = &p32, &o
 		}
-		if i := strings.LastIndexByte(e.Source(), '#'); i >= 0 && ent.Topic == "" {
-			ent.Topic = e.Source()[i+1:]
+		if ent.Topic == "" {
+			ent.Topic = envelope.TopicOf(e.Source())
 		}
 	}
 	return ent

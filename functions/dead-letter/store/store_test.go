@@ -10,6 +10,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/nova-social/nova/functions/dead-letter/store"
+	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -36,12 +38,12 @@ func deadLettered(id string) event.Event {
 	e.SetSubject("post-1")
 	e.SetTime(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))
 	_ = e.SetData("application/json", map[string]string{"post_id": "post-1"})
-	e.SetExtension(store.ExtErrorDest, "http://feed-fanout.nova.svc")
-	e.SetExtension(store.ExtErrorCode, "422")
-	e.SetExtension(store.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("undecodable: missing user_id")))
-	e.SetExtension(store.ExtKafkaTopic, "content-events")
-	e.SetExtension(store.ExtKafkaPartition, "4")
-	e.SetExtension(store.ExtKafkaOffset, "17")
+	e.SetExtension(delivery.ExtErrorDest, "http://feed-fanout.nova.svc")
+	e.SetExtension(delivery.ExtErrorCode, "422")
+	e.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("undecodable: missing user_id")))
+	e.SetExtension(delivery.ExtKafkaTopic, "content-events")
+	e.SetExtension(delivery.ExtKafkaPartition, "4")
+	e.SetExtension(delivery.ExtKafkaOffset, "17")
 	return e
 }
 
@@ -64,10 +66,10 @@ func TestSaveListMarkReplayed(t *testing.T) {
 	plain := event.New()
 	plain.SetID("partition:2/offset:9")
 	plain.SetSource("/apis/v1/namespaces/nova/kafkasources/feed-fanout#user-events")
-	plain.SetType(store.KnativeKafkaEventType)
+	plain.SetType(envelope.KafkaEventType)
 	_ = plain.SetData("application/json", []byte(`{"post_id":"test123"}`))
-	plain.SetExtension(store.ExtErrorCode, 400)
-	plain.SetExtension(store.ExtErrorData, "not base64 !")
+	plain.SetExtension(delivery.ExtErrorCode, 400)
+	plain.SetExtension(delivery.ExtErrorData, "not base64 !")
 	if _, err := s.Save(ctx, plain); err != nil {
 		t.Fatal(err)
 	}
@@ -173,9 +175,9 @@ func TestFailingAgainAfterReplayIsPendingAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := e.Clone()
-	again.SetExtension(store.ExtErrorCode, "503")
-	again.SetExtension(store.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("still down")))
-	again.SetExtension(store.ExtKafkaOffset, "40")
+	again.SetExtension(delivery.ExtErrorCode, "503")
+	again.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("still down")))
+	again.SetExtension(delivery.ExtKafkaOffset, "40")
 	saved, err := s.Save(ctx, again)
 	if err != nil || !saved {
 		t.Fatalf("save after replay: saved=%v err=%v, want true nil", saved, err)
@@ -210,13 +212,13 @@ func TestFailureDuringReplayIsNotMarked(t *testing.T) {
 	// Another consumer group dead-letters the same record: same offset, the
 	// first copy is kept.
 	same := e.Clone()
-	same.SetExtension(store.ExtErrorDest, "http://search-indexer.nova.svc")
+	same.SetExtension(delivery.ExtErrorDest, "http://search-indexer.nova.svc")
 	if saved, err := s.Save(ctx, same); err != nil || saved {
 		t.Fatalf("same record again: saved=%v err=%v, want false nil", saved, err)
 	}
 	replayed := e.Clone()
-	replayed.SetExtension(store.ExtKafkaOffset, "41")
-	replayed.SetExtension(store.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("failed again")))
+	replayed.SetExtension(delivery.ExtKafkaOffset, "41")
+	replayed.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString([]byte("failed again")))
 	if saved, err := s.Save(ctx, replayed); err != nil || !saved {
 		t.Fatalf("replayed copy failing: saved=%v err=%v, want true nil", saved, err)
 	}

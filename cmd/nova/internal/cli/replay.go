@@ -13,6 +13,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
 )
@@ -176,8 +177,8 @@ func extensionString(ext map[string]any, name string) string {
 // extensions the dead-letter path added.
 func replayable(e cloudevents.Event) cloudevents.Event {
 	out := e.Clone()
-	for _, ext := range []string{store.ExtErrorDest, store.ExtErrorCode, store.ExtErrorData,
-		store.ExtKafkaTopic, store.ExtKafkaPartition, store.ExtKafkaOffset} {
+	for _, ext := range []string{delivery.ExtErrorDest, delivery.ExtErrorCode, delivery.ExtErrorData,
+		delivery.ExtKafkaTopic, delivery.ExtKafkaPartition, delivery.ExtKafkaOffset} {
 		out.SetExtension(ext, nil)
 	}
 	return out

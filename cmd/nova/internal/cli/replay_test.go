@@ -18,6 +18,7 @@ import (
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/testrig"
@@ -100,12 +101,12 @@ func (f *replayFixture) deadLetter(msg proto.Message, status int, reason string)
 	}
 	rec := f.read(1)[0]
 	dl := e.Clone()
-	dl.SetExtension(store.ExtErrorDest, "http://127.0.0.1:8081/")
-	dl.SetExtension(store.ExtErrorCode, strconv.Itoa(status))
-	dl.SetExtension(store.ExtErrorData, base64.StdEncoding.EncodeToString([]byte(reason)))
-	dl.SetExtension(store.ExtKafkaTopic, rec.Topic)
-	dl.SetExtension(store.ExtKafkaPartition, strconv.Itoa(int(rec.Partition)))
-	dl.SetExtension(store.ExtKafkaOffset, strconv.FormatInt(rec.Offset, 10))
+	dl.SetExtension(delivery.ExtErrorDest, "http://127.0.0.1:8081/")
+	dl.SetExtension(delivery.ExtErrorCode, strconv.Itoa(status))
+	dl.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString([]byte(reason)))
+	dl.SetExtension(delivery.ExtKafkaTopic, rec.Topic)
+	dl.SetExtension(delivery.ExtKafkaPartition, strconv.Itoa(int(rec.Partition)))
+	dl.SetExtension(delivery.ExtKafkaOffset, strconv.FormatInt(rec.Offset, 10))
 	if _, err := f.store.Save(context.Background(), dl); err != nil {
 		f.t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestReplayByIDAndUnreplayableEntries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lost.SetExtension(store.ExtErrorCode, "500")
+	lost.SetExtension(delivery.ExtErrorCode, "500")
 	if _, err := f.store.Save(ctx, lost); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -192,7 +193,7 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.SetExtension(store.ExtKafkaTopic, "posted")
+	e.SetExtension(delivery.ExtKafkaTopic, "posted")
 	if _, err := cli.Post(context.Background(), dlURL, e); err != nil {
 		t.Fatal(err)
 	}
