@@ -5,12 +5,9 @@ package fanout
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"log/slog"
-	"time"
 
-	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -65,7 +62,7 @@ func (r *Reactor) apply(ctx context.Context, d envelope.Decoded) error {
 		if m.CreatedAt == nil {
 			// A plain record from a console producer may carry no time; the
 			// record's own timestamp is the best account of when it happened.
-			m.CreatedAt = timestamppb.New(eventTime(d))
+			m.CreatedAt = timestamppb.New(d.At())
 		}
 		res, err := r.store.PostCreated(ctx, post.FromCreated(m))
 		if err != nil {
@@ -74,7 +71,7 @@ func (r *Reactor) apply(ctx context.Context, d envelope.Decoded) error {
 		return r.announce(ctx, d, m.GetPostId(), m.GetUserId(), eventsv1.FeedUpdateKind_FEED_UPDATE_KIND_INSERTED, res)
 	case *eventsv1.PostUpdated:
 		if m.UpdatedAt == nil {
-			m.UpdatedAt = timestamppb.New(eventTime(d))
+			m.UpdatedAt = timestamppb.New(d.At())
 		}
 		res, err := r.store.PostUpdated(ctx, func(s post.Summary) (post.Summary, bool) { return s.Apply(m) }, m.GetPostId())
 		if err != nil {
@@ -115,7 +112,7 @@ func (r *Reactor) announce(ctx context.Context, d envelope.Decoded, postID, auth
 	if res.Ignored {
 		return nil
 	}
-	at := eventTime(d)
+	at := d.At()
 	msg := &eventsv1.FeedUpdated{
 		PostId:       postID,
 		AuthorId:     author,
@@ -124,30 +121,5 @@ func (r *Reactor) announce(ctx context.Context, d envelope.Decoded, postID, auth
 		FanoutOnRead: res.FanoutOnRead,
 		UpdatedAt:    timestamppb.New(at),
 	}
-	return r.emit.Emit(ctx, msg, envelope.WithID(DerivedID(d.Event.Source(), d.Event.ID(), at)), envelope.WithTime(at))
-}
-
-// eventTime is when the event happened: its time attribute, or now for an
-// event that has none.
-func eventTime(d envelope.Decoded) time.Time {
-	if at := d.Event.Time(); !at.IsZero() {
-		return at
-	}
-	return time.Now()
-}
-
-// DerivedID is a UUIDv7 whose time is at and whose other bits come from a
-// hash of the triggering event, so the same trigger always yields the same
-// id (RFC 9562 lets the random bits come from any source).
-func DerivedID(source, id string, at time.Time) string {
-	sum := sha256.Sum256([]byte(source + "\x00" + id))
-	var u uuid.UUID
-	ms := uint64(at.UnixMilli())
-	for i := range 6 {
-		u[i] = byte(ms >> (40 - 8*i))
-	}
-	copy(u[6:], sum[:10])
-	u[6] = 0x70 | (u[6] & 0x0f) // version 7
-	u[8] = 0x80 | (u[8] & 0x3f) // RFC 4122 variant
-	return u.String()
+	return r.emit.Emit(ctx, msg, envelope.WithID(envelope.DerivedID(at, d.Event.Source(), d.Event.ID())), envelope.WithTime(at))
 }

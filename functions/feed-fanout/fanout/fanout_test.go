@@ -148,25 +148,6 @@ func TestProfilesAndScoresAreKept(t *testing.T) {
 	}
 }
 
-func TestDerivedIDIsStableAndV7(t *testing.T) {
-	at := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	a := fanout.DerivedID("/nova/content-service", "e1", at)
-	if a != fanout.DerivedID("/nova/content-service", "e1", at) {
-		t.Fatal("derived id not stable")
-	}
-	if a == fanout.DerivedID("/nova/content-service", "e2", at) {
-		t.Fatal("different triggers share an id")
-	}
-	u, err := uuid.Parse(a)
-	if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
-		t.Fatalf("%s is not a UUIDv7 (%v)", a, err)
-	}
-	sec, nsec := u.Time().UnixTime()
-	if got := time.Unix(sec, nsec).UTC(); !got.Equal(at) {
-		t.Fatalf("uuid time %v, want %v", got, at)
-	}
-}
-
 func TestPlainRecordWithoutTimeUsesTheRecordTime(t *testing.T) {
 	r := newRig(t)
 	author := id()

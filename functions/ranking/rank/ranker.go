@@ -2,7 +2,6 @@ package rank
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -290,7 +288,7 @@ func (r *Ranker) emitOne(ctx context.Context, postID string, h map[string]string
 	}
 	// The same (post, version) always yields the same event id, so a
 	// re-emission after a lost lease is deduplicated downstream.
-	if err := r.emit.Emit(ctx, msg, envelope.WithID(derivedID(postID+"\x00"+h["v"], vt)), envelope.WithTime(vt)); err != nil {
+	if err := r.emit.Emit(ctx, msg, envelope.WithID(envelope.DerivedID(vt, "ranking", postID, h["v"])), envelope.WithTime(vt)); err != nil {
 		return false, fmt.Errorf("ranking: emit score of %s: %w", postID, err)
 	}
 	r.emitted.Add(1)
@@ -323,28 +321,10 @@ func (r *Ranker) Run(ctx context.Context) {
 	}
 }
 
-// eventTime is the time a message carries, else its event's time, else now.
+// eventTime is the time a message carries, else when its event happened.
 func eventTime(d envelope.Decoded, ts *timestamppb.Timestamp) time.Time {
 	if ts != nil {
 		return ts.AsTime()
 	}
-	if at := d.Event.Time(); !at.IsZero() {
-		return at
-	}
-	return time.Now()
-}
-
-// derivedID is a UUIDv7 whose time is at and whose other bits are a hash of
-// key (RFC 9562 lets them come from any source).
-func derivedID(key string, at time.Time) string {
-	sum := sha256.Sum256([]byte("ranking\x00" + key))
-	var u uuid.UUID
-	ms := uint64(at.UnixMilli())
-	for i := range 6 {
-		u[i] = byte(ms >> (40 - 8*i))
-	}
-	copy(u[6:], sum[:10])
-	u[6] = 0x70 | (u[6] & 0x0f)
-	u[8] = 0x80 | (u[8] & 0x3f)
-	return u.String()
+	return d.At()
 }
