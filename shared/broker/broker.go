@@ -85,17 +85,6 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ParseBrokers splits a KAFKA_BROKERS value ("a:9092,b:9092").
-func ParseBrokers(s string) []string {
-	var out []string
-	for _, b := range strings.Split(s, ",") {
-		if b = strings.TrimSpace(b); b != "" {
-			out = append(out, b)
-		}
-	}
-	return out
-}
-
 // Broker is a running Kafka, embedded or external.
 type Broker struct {
 	addrs   []string

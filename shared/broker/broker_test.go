@@ -193,9 +193,6 @@ func TestConfigValidate(t *testing.T) {
 			t.Errorf("%+v validated", c)
 		}
 	}
-	if got := broker.ParseBrokers(" a:1, ,b:2 "); len(got) != 2 || got[0] != "a:1" || got[1] != "b:2" {
-		t.Errorf("ParseBrokers = %q", got)
-	}
 }
 
 // A Knative Broker's topic is created like the catalogue's, at its own

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/nova-social/nova/shared/kafka"
 )
 
 // Keys of the kafka-broker-config ConfigMap.
@@ -41,11 +43,7 @@ func ParseTopicConfig(data map[string]string) (TopicConfig, error) {
 		c    TopicConfig
 		errs []error
 	)
-	for _, s := range strings.Split(data[ConfigBootstrapServers], ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			c.BootstrapServers = append(c.BootstrapServers, s)
-		}
-	}
+	c.BootstrapServers = kafka.ParseBrokers(data[ConfigBootstrapServers])
 	if len(c.BootstrapServers) == 0 {
 		errs = append(errs, fmt.Errorf("%s: no bootstrap servers", ConfigBootstrapServers))
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/load"
 	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/kafka"
 )
 
 func benchCmd(ctx context.Context, args []string, st Streams) error {
@@ -69,7 +70,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 		cfg.Brokers = c.ListenAddrs()
 		fmt.Fprintf(st.Out, "embedded Kafka (in memory, this process) at %s\n", strings.Join(cfg.Brokers, ","))
 	} else {
-		cfg.Brokers = broker.ParseBrokers(brokers)
+		cfg.Brokers = kafka.ParseBrokers(brokers)
 	}
 	if err := cfg.Validate(); err != nil {
 		return badUsage(st, "bench", err)
@@ -185,7 +186,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	case metricsURL != "":
 		cfg.Backlogs = append(cfg.Backlogs, &load.MetricsLag{URL: metricsURL})
 	case brokers != "":
-		bs := broker.ParseBrokers(brokers)
+		bs := kafka.ParseBrokers(brokers)
 		if err := load.CheckBrokers(ctx, bs, 5*time.Second); err != nil {
 			return fmt.Errorf("%w\nThe lag is read from the Kafka nova run uses: pass its --kafka-brokers (or --kafka-brokers '' to go without lag figures)", err)
 		}

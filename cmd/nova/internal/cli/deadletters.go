@@ -11,7 +11,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/kafka"
 )
 
 // DeadLetters lists the dead-letter store of the database at dsn.
@@ -89,7 +89,7 @@ func deadLettersCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	if replay {
 		// The same as nova replay with these filters.
-		return replaySelected(ctx, st, dsn, broker.ParseBrokers(brokers), f, false)
+		return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), f, false)
 	}
 	entries, err := DeadLetters(ctx, dsn, f)
 	if err != nil {

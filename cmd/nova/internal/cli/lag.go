@@ -11,7 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/kafka"
 )
 
 // LagRow is one group's position on one partition.
@@ -108,7 +108,7 @@ func lagCmd(ctx context.Context, args []string, st Streams) error {
 	if err != nil {
 		return err
 	}
-	rows, err := Lag(ctx, broker.ParseBrokers(*brokers), groups...)
+	rows, err := Lag(ctx, kafka.ParseBrokers(*brokers), groups...)
 	if err != nil {
 		return err
 	}

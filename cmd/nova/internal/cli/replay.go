@@ -12,7 +12,6 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
@@ -234,7 +233,7 @@ func replayCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintln(st.Err, "--limit must be positive")
 		return ErrUsage
 	}
-	return replaySelected(ctx, st, dsn, broker.ParseBrokers(brokers), f, dryRun)
+	return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), f, dryRun)
 }
 
 // replaySelected is nova replay (and nova dead-letters --replay): it sends

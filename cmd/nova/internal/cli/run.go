@@ -10,6 +10,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/broker"
+	"github.com/nova-social/nova/shared/kafka"
 )
 
 func runCmd(ctx context.Context, args []string, st Streams) error {
@@ -35,7 +36,7 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg.Kafka.Brokers = broker.ParseBrokers(brokers)
+	cfg.Kafka.Brokers = kafka.ParseBrokers(brokers)
 	cfg.Logger = newLogger(st.Err, logLevel)
 	// Functions log through slog.Default, as they do under the kn func
 	// scaffold; here it is the runtime's logger, so every line looks alike.

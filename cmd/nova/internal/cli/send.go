@@ -10,7 +10,6 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
@@ -125,7 +124,7 @@ func sendCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintf(st.Out, "posted %s id=%s to %s: %d\n", e.Type(), e.ID(), to, code)
 		return nil
 	}
-	if err := Produce(ctx, broker.ParseBrokers(brokers), et.Topic, e); err != nil {
+	if err := Produce(ctx, kafka.ParseBrokers(brokers), et.Topic, e); err != nil {
 		return err
 	}
 	fmt.Fprintf(st.Out, "sent %s id=%s to %s key=%s\n", e.Type(), e.ID(), et.Topic, e.Extensions()[envelope.PartitionKeyExtension])

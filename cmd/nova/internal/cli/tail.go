@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/kafka"
@@ -153,5 +152,5 @@ func tailCmd(ctx context.Context, args []string, st Streams) error {
 	if _, ok := catalog.Default().Topic(pos[0]); !ok {
 		fmt.Fprintf(st.Err, "nova tail: %s is not a catalogue topic; reading it anyway\n", pos[0])
 	}
-	return Tail(ctx, broker.ParseBrokers(brokers), pos[0], fromStart, max, !plain, st.Out)
+	return Tail(ctx, kafka.ParseBrokers(brokers), pos[0], fromStart, max, !plain, st.Out)
 }
