@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nova-social/nova/cmd/nova/internal/load"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/kafka"
 )
