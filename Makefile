@@ -42,7 +42,7 @@ STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test vet lint bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps manifests-check work release pin unpin modules
+.PHONY: help run test test-short vet lint bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps manifests-check work release pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,13 @@ test: proto-check schemas-check eventing-check strimzi-deps ## proto and schema 
 	done; \
 	if [ $${#failed[@]} -gt 0 ]; then printf 'make test: failed in %s\n' "$${failed[@]}" >&2; exit 1; fi; \
 	echo "make test: every module passed"
+
+test-short: ## the edit loop: go test in every module, without -race, deploy-check and the end-to-end and fault suites (make test runs everything)
+	@for m in $(MODULES); do \
+		pkgs=$$(cd "$$m" && go list ./... | grep -v '/cmd/nova/internal/e2e$$'); \
+		echo "==> $$m: go test -short"; \
+		(cd "$$m" && $(CHECK_ENV) go test -short $(TESTFLAGS) $$pkgs) || { echo "make test-short: tests failed in module $$m" >&2; exit 1; }; \
+	done
 
 vet: ## go vet in every module
 	@for m in $(MODULES); do \
