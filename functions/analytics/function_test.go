@@ -27,12 +27,6 @@ func host(t *testing.T) (string, *pgxpool.Pool) {
 	return url, pool
 }
 
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
-
 func TestEngagementsOverHTTPCountOnce(t *testing.T) {
 	url, pool := host(t)
 	codec := envelope.NewCodec(catalog.Default())
@@ -43,7 +37,7 @@ func TestEngagementsOverHTTPCountOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 3 { // delivered, then redelivered twice
-			if code := send(t, url, e); code != http.StatusOK {
+			if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
 				t.Fatalf("%s answered %d", e.Type(), code)
 			}
 		}
@@ -67,7 +61,7 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := send(t, url, e); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 }

@@ -35,12 +35,6 @@ func host(t *testing.T) (url string, brokers []string) {
 	return url, k.ListenAddrs()
 }
 
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
-
 func TestPostCreatedOverHTTPFillsFeedAndAnnounces(t *testing.T) {
 	url, brokers := host(t)
 	codec := envelope.NewCodec(catalog.Default())
@@ -54,7 +48,7 @@ func TestPostCreatedOverHTTPFillsFeedAndAnnounces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := send(t, url, e); code != http.StatusOK {
+		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
 			t.Fatalf("%s answered %d", e.Type(), code)
 		}
 	}
@@ -108,11 +102,11 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := send(t, url, e); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	e.SetType("com.example.unknown")
-	if code := send(t, url, e); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
 		t.Fatalf("unknown type answered %d, want a 4xx", code)
 	}
 }

@@ -29,12 +29,6 @@ type everyoneFollows struct{}
 
 func (everyoneFollows) Follows(context.Context, id.UserID, id.UserID) (bool, error) { return true, nil }
 
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
-
 // A HIDE decision over HTTP hides the post (its author sees why) and its
 // PostUpdated(hidden) reaches content-events through the function's relay;
 // FLAG, stale and repeated decisions change nothing; a decision that can
@@ -79,11 +73,11 @@ func TestDecisionsAreAppliedToPosts(t *testing.T) {
 		decision(flagged, eventsv1.ModerationAction_MODERATION_ACTION_FLAG, flagged.CreatedAt),
 		decision(flagged, eventsv1.ModerationAction_MODERATION_ACTION_HIDE, flagged.CreatedAt.Add(-time.Second)), // stale
 	} {
-		if code := send(t, url, e); code != http.StatusOK {
+		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
 			t.Fatalf("decision %d answered %d", i, code)
 		}
 	}
-	if code := send(t, url, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
 		t.Fatalf("a decision without action answered %d, want 4xx", code)
 	}
 

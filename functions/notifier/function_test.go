@@ -61,12 +61,6 @@ func drained(t *testing.T, dsn string) {
 	}
 }
 
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
-
 // A follow delivered over HTTP (twice, as a redelivery would) becomes one
 // NotificationCreated on notification-events, keyed by the followed user,
 // through the function's outbox relay.
@@ -79,7 +73,7 @@ func TestFollowOverHTTPIsAnnouncedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if code := send(t, url, e); code != http.StatusOK {
+		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
 			t.Fatalf("UserFollowed answered %d", code)
 		}
 	}
@@ -147,7 +141,7 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"follower_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := send(t, url, e); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	codec := envelope.NewCodec(catalog.Default())
@@ -155,7 +149,7 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := send(t, url, bad); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, bad); code < 400 || code >= 500 {
 		t.Fatalf("malformed follower id answered %d, want a 4xx", code)
 	}
 }

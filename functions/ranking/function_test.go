@@ -23,12 +23,6 @@ import (
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
-
 // Engagement posted over HTTP through func-go's http runtime is counted; Stop flushes the
 // pending score to ranking-updates although its flusher never ran.
 func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
@@ -52,7 +46,7 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := send(t, srv.URL, e); code != http.StatusOK {
+		if code := eventfunctest.Status(t, srv.URL, e); code != http.StatusOK {
 			t.Fatalf("engagement answered %d", code)
 		}
 	}
@@ -60,7 +54,7 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 	bad.SetID(uuid.NewString())
 	bad.SetSource("/nova/content-service")
 	bad.SetType("com.example.unknown")
-	if code := send(t, srv.URL, bad); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, srv.URL, bad); code < 400 || code >= 500 {
 		t.Fatalf("unknown type answered %d, want 4xx", code)
 	}
 	if err := f.Stop(context.Background()); err != nil {

@@ -29,12 +29,6 @@ func host(t *testing.T) (string, *pgxpool.Pool) {
 	return eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}), pool
 }
 
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
-
 func TestEventsOverHTTPAreSearchable(t *testing.T) {
 	url, pool := host(t)
 	codec := envelope.NewCodec(catalog.Default())
@@ -53,7 +47,7 @@ func TestEventsOverHTTPAreSearchable(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 { // and redelivered
-			if code := send(t, url, e); code != http.StatusOK {
+			if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
 				t.Fatalf("%s answered %d", e.Type(), code)
 			}
 		}
@@ -81,7 +75,7 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := send(t, url, e); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	codec := envelope.NewCodec(catalog.Default())
@@ -89,7 +83,7 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := send(t, url, bad); code < 400 || code >= 500 {
+	if code := eventfunctest.Status(t, url, bad); code < 400 || code >= 500 {
 		t.Fatalf("malformed post id answered %d, want a 4xx", code)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -21,12 +20,6 @@ import (
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
-
-func send(t *testing.T, url string, e cloudevents.Event) int {
-	t.Helper()
-	code, _ := eventfunctest.Send(t, url, e)
-	return code
-}
 
 // Posts arriving over HTTP through func-go's http runtime are judged with the rules the
 // environment sets, and the decisions reach trust-safety-events through the
@@ -52,7 +45,7 @@ func TestPostsAreJudgedAndDecisionsPublished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := send(t, url, e); code != http.StatusOK {
+		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
 			t.Fatalf("PostCreated answered %d", code)
 		}
 		want[pid] = eventsv1.ModerationAction_MODERATION_ACTION_ALLOW

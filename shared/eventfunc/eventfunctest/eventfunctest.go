@@ -88,6 +88,13 @@ func Send(t testing.TB, url string, e event.Event) (int, string) {
 	return send(t, url, e, false)
 }
 
+// Status posts e as Send does and returns only the status code.
+func Status(t testing.TB, url string, e event.Event) int {
+	t.Helper()
+	code, _ := send(t, url, e, false)
+	return code
+}
+
 // SendStructured posts e in structured mode (application/cloudevents+json).
 func SendStructured(t testing.TB, url string, e event.Event) (int, string) {
 	t.Helper()
