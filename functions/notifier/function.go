@@ -23,6 +23,7 @@ import (
 	"github.com/nova-social/nova/functions/notifier/notify"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/kafka"
@@ -60,17 +61,12 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env),
-		GroupWindow: time.Hour, TriggerRetention: 7 * 24 * time.Hour}
-	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
-	for name, dst := range map[string]*time.Duration{"NOTIFY_GROUP_WINDOW": &c.GroupWindow, "NOTIFY_TRIGGER_RETENTION": &c.TriggerRetention} {
-		if v := env[name]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("notifier: %s=%q: %w", name, v, err)
-			}
-			*dst = d
-		}
+	e := envconf.New(env)
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		GroupWindow:      e.Duration("NOTIFY_GROUP_WINDOW", time.Hour),
+		TriggerRetention: e.Duration("NOTIFY_TRIGGER_RETENTION", 7*24*time.Hour)}
+	if err := e.Err(); err != nil {
+		return c, fmt.Errorf("notifier: %w", err)
 	}
 	return c, c.Validate()
 }

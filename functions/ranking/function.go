@@ -14,8 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/redis/go-redis/v9"
@@ -24,6 +22,7 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/emitter"
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/kafka"
@@ -54,40 +53,24 @@ type Config struct {
 // RANKING_WEIGHT_LIKE / _COMMENT / _SHARE / _VIEW (numbers) and
 // RANKING_KEY_PREFIX.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Redis: redisdb.FromEnv(env), Rank: rank.DefaultConfig()}
-	if err := c.Redis.Validate(); err != nil {
+	e := envconf.New(env)
+	c := Config{Redis: redisdb.FromEnv(env), Rank: rank.DefaultConfig(), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS"))}
+	r := &c.Rank
+	r.HalfLife = e.Duration("RANKING_HALF_LIFE", r.HalfLife)
+	r.EmitInterval = e.Duration("RANKING_EMIT_INTERVAL", r.EmitInterval)
+	r.FlushEvery = e.Duration("RANKING_FLUSH_EVERY", r.FlushEvery)
+	r.Weights.Like = e.Float("RANKING_WEIGHT_LIKE", r.Weights.Like)
+	r.Weights.Comment = e.Float("RANKING_WEIGHT_COMMENT", r.Weights.Comment)
+	r.Weights.Share = e.Float("RANKING_WEIGHT_SHARE", r.Weights.Share)
+	r.Weights.View = e.Float("RANKING_WEIGHT_VIEW", r.Weights.View)
+	r.Prefix = e.String("RANKING_KEY_PREFIX", r.Prefix)
+	if err := e.Err(); err != nil {
 		return c, fmt.Errorf("ranking: %w", err)
 	}
-	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
-	if len(c.KafkaBrokers) == 0 {
-		return c, errors.New("ranking: KAFKA_BROKERS is not set")
+	if err := errors.Join(c.Redis.Validate(), c.Rank.Validate()); err != nil {
+		return c, fmt.Errorf("ranking: %w", err)
 	}
-	durations := map[string]*time.Duration{"RANKING_HALF_LIFE": &c.Rank.HalfLife,
-		"RANKING_EMIT_INTERVAL": &c.Rank.EmitInterval, "RANKING_FLUSH_EVERY": &c.Rank.FlushEvery}
-	for name, dst := range durations {
-		if v := env[name]; v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return c, fmt.Errorf("ranking: %s=%q: %w", name, v, err)
-			}
-			*dst = d
-		}
-	}
-	weights := map[string]*float64{"RANKING_WEIGHT_LIKE": &c.Rank.Weights.Like, "RANKING_WEIGHT_COMMENT": &c.Rank.Weights.Comment,
-		"RANKING_WEIGHT_SHARE": &c.Rank.Weights.Share, "RANKING_WEIGHT_VIEW": &c.Rank.Weights.View}
-	for name, dst := range weights {
-		if v := env[name]; v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return c, fmt.Errorf("ranking: %s=%q: %w", name, v, err)
-			}
-			*dst = f
-		}
-	}
-	if v := env["RANKING_KEY_PREFIX"]; v != "" {
-		c.Rank.Prefix = v
-	}
-	return c, c.Rank.Validate()
+	return c, nil
 }
 
 // setup reads the configuration; opening connects to Redis and Kafka and

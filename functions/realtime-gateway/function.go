@@ -23,6 +23,7 @@ import (
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/emitter"
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/kafka"
@@ -58,13 +59,12 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{ID: env["GATEWAY_ID"], Redis: redisdb.FromEnv(env), Keys: auth.KeyConfigFromEnv(func(k string) string { return env[k] })}
-	if err := c.Redis.Validate(); err != nil {
-		return c, fmt.Errorf("realtime-gateway: %w", err)
-	}
-	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
-	if len(c.KafkaBrokers) == 0 {
-		return c, errors.New("realtime-gateway: KAFKA_BROKERS is not set")
+	e := envconf.New(env)
+	c := Config{
+		ID: e.String("GATEWAY_ID", ""), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS")),
+		Keys:         auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
+		PingInterval: e.Duration("GATEWAY_PING_INTERVAL", 0),
+		SendQueue:    e.Int("GATEWAY_SEND_QUEUE", 0),
 	}
 	if c.ID == "" {
 		// Unique per process: a restarted replica must not inherit the
@@ -72,21 +72,10 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		host, _ := os.Hostname()
 		c.ID = strings.Trim(host+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), "-")
 	}
-	if v := env["GATEWAY_PING_INTERVAL"]; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return c, fmt.Errorf("realtime-gateway: GATEWAY_PING_INTERVAL=%q: %w", v, err)
-		}
-		c.PingInterval = d
+	if err := errors.Join(e.Err(), c.Redis.Validate(), c.Keys.Validate()); err != nil {
+		return c, fmt.Errorf("realtime-gateway: %w", err)
 	}
-	if v := env["GATEWAY_SEND_QUEUE"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return c, fmt.Errorf("realtime-gateway: GATEWAY_SEND_QUEUE=%q: %w", v, err)
-		}
-		c.SendQueue = n
-	}
-	return c, c.Keys.Validate()
+	return c, nil
 }
 
 // Start reads the configuration and begins connecting to Redis and Kafka

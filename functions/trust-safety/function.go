@@ -15,9 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -25,8 +22,10 @@ import (
 	"github.com/nova-social/nova/functions/trust-safety/screen"
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/moderation"
 	"github.com/nova-social/nova/shared/outbox"
@@ -66,56 +65,22 @@ type Config struct {
 //	MODERATION_REPEAT_WINDOW     duration (1h)
 //	MODERATION_REPEAT_MIN_CHARS  integer
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), Rules: screen.DefaultConfig(), KeyPrefix: "trust-safety:"}
-	errs := []error{c.Database.Validate(), c.Redis.Validate()}
-	c.KafkaBrokers = split(env["KAFKA_BROKERS"], ",")
-	if len(c.KafkaBrokers) == 0 {
-		errs = append(errs, errors.New("KAFKA_BROKERS is not set"))
-	}
-	if v, ok := env["MODERATION_BLOCKED_TERMS"]; ok {
-		c.Rules.BlockedTerms = split(v, ",")
-	}
-	if v, ok := env["MODERATION_PATTERNS"]; ok {
-		c.Rules.Patterns = split(v, "\n")
-	}
-	if v, ok := env["MODERATION_BLOCKED_DOMAINS"]; ok {
-		c.Rules.BlockedDomains = split(v, ",")
-	}
-	for name, dst := range map[string]*int{"MODERATION_MAX_LINKS": &c.Rules.MaxLinks,
-		"MODERATION_REPEAT_THRESHOLD": &c.Rules.RepeatThreshold, "MODERATION_REPEAT_MIN_CHARS": &c.Rules.RepeatMinChars} {
-		if v := env[name]; v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
-			}
-			*dst = n
-		}
-	}
-	if v := env["MODERATION_REPEAT_WINDOW"]; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("MODERATION_REPEAT_WINDOW=%q: %w", v, err))
-		}
-		c.Rules.RepeatWindow = d
-	}
-	if v := env["MODERATION_KEY_PREFIX"]; v != "" {
-		c.KeyPrefix = v
-	}
-	errs = append(errs, c.Rules.Validate())
-	if err := errors.Join(errs...); err != nil {
+	e := envconf.New(env)
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), Rules: screen.DefaultConfig(),
+		KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS"))}
+	r := &c.Rules
+	r.BlockedTerms = e.Strings("MODERATION_BLOCKED_TERMS", ",", r.BlockedTerms)
+	r.Patterns = e.Strings("MODERATION_PATTERNS", "\n", r.Patterns)
+	r.BlockedDomains = e.Strings("MODERATION_BLOCKED_DOMAINS", ",", r.BlockedDomains)
+	r.MaxLinks = e.Int("MODERATION_MAX_LINKS", r.MaxLinks)
+	r.RepeatThreshold = e.Int("MODERATION_REPEAT_THRESHOLD", r.RepeatThreshold)
+	r.RepeatMinChars = e.Int("MODERATION_REPEAT_MIN_CHARS", r.RepeatMinChars)
+	r.RepeatWindow = e.Duration("MODERATION_REPEAT_WINDOW", r.RepeatWindow)
+	c.KeyPrefix = e.String("MODERATION_KEY_PREFIX", "trust-safety:")
+	if err := errors.Join(e.Err(), c.Database.Validate(), c.Redis.Validate(), c.Rules.Validate()); err != nil {
 		return c, fmt.Errorf("trust-safety: %w", err)
 	}
 	return c, nil
-}
-
-func split(s, sep string) []string {
-	var out []string
-	for _, p := range strings.Split(s, sep) {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // setup reads the configuration and compiles the rules; opening connects

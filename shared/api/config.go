@@ -3,13 +3,13 @@ package api
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/feed"
 	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/media"
@@ -51,37 +51,32 @@ type Config struct {
 
 // ConfigFrom reads the configuration from env.
 func ConfigFrom(env map[string]string) (Config, error) {
+	e := envconf.New(env)
 	c := Config{
 		Database:     postgres.FromEnv(env),
 		RedisURL:     env["REDIS_URL"],
 		KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
-		Relay:        true,
-		Admins:       list(env["NOVA_ADMINS"]),
-		Keys:         auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
-		TokenTTL:     time.Hour,
+		// Relays coordinate through PostgreSQL, so every replica may run one.
+		Relay: e.Bool("OUTBOX_RELAY", true),
+		// The design document's rollback switch; the ConfigMap holds it
+		// off as "false".
+		DirectCall: e.Bool("ENABLE_DIRECT_CALL", false),
+		Admins:     e.Strings("NOVA_ADMINS", ",", nil),
+		Keys:       auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
+		TokenTTL:   e.Duration("NOVA_JWT_TTL", time.Hour),
+	}
+	if err := e.Err(); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	var err error
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, err
-	}
-	if v, ok := env["OUTBOX_RELAY"]; ok && v != "" {
-		if c.Relay, err = Flag(v); err != nil {
-			return c, fmt.Errorf("OUTBOX_RELAY: %w", err)
-		}
-	}
-	if c.DirectCall, err = Flag(env["ENABLE_DIRECT_CALL"]); err != nil {
-		return c, fmt.Errorf("ENABLE_DIRECT_CALL: %w", err)
 	}
 	if c.Feed, err = feed.ConfigFromEnv(env); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if c.Media, err = media.EnvConfigFrom(env); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
-	}
-	if v := env["NOVA_JWT_TTL"]; v != "" {
-		if c.TokenTTL, err = time.ParseDuration(v); err != nil {
-			return c, fmt.Errorf("NOVA_JWT_TTL: %w", err)
-		}
 	}
 	return c, c.Validate()
 }
@@ -116,27 +111,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("nova-api: %w", err)
 	}
 	return nil
-}
-
-// Flag reads a boolean switch. The design document treats ENABLE_DIRECT_CALL
-// being set as on; "false", "0", "no", "off" and "" are read as off so the
-// ConfigMap can hold the switch in both positions.
-func Flag(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "", "0", "false", "no", "off":
-		return false, nil
-	case "1", "true", "yes", "on":
-		return true, nil
-	}
-	return false, fmt.Errorf("%q is not a boolean (true/false, 1/0, yes/no, on/off)", v)
-}
-
-func list(v string) []string {
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -6,19 +6,6 @@ import (
 	"github.com/nova-social/nova/shared/api"
 )
 
-func TestFlag(t *testing.T) {
-	for in, want := range map[string]bool{"1": true, "true": true, "TRUE": true, "yes": true, "on": true,
-		"": false, "0": false, "false": false, "no": false, "off": false} {
-		got, err := api.Flag(in)
-		if err != nil || got != want {
-			t.Errorf("Flag(%q) = %v, %v", in, got, err)
-		}
-	}
-	if _, err := api.Flag("maybe"); err == nil {
-		t.Error("Flag accepted maybe")
-	}
-}
-
 func TestConfigFrom(t *testing.T) {
 	base := map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KAFKA_BROKERS": "a:9092, b:9092"}
 	c, err := api.ConfigFrom(base)

@@ -3,8 +3,9 @@ package feed
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
+
+	"github.com/nova-social/nova/shared/envconf"
 )
 
 // Config tunes the feed store. The zero value is not valid; start from
@@ -59,28 +60,13 @@ func DefaultConfig() Config {
 // with the same cap and threshold. A malformed value is an error naming it.
 func ConfigFromEnv(env map[string]string) (Config, error) {
 	c := DefaultConfig()
-	var errs []error
-	for _, v := range []struct {
-		name string
-		bits int
-		set  func(int64)
-	}{
-		{"FEED_CAP", 32, func(n int64) { c.Cap = int(n) }},
-		{"FEED_CELEBRITY_THRESHOLD", 64, func(n int64) { c.CelebrityThreshold = n }},
-		{"FEED_BATCH_SIZE", 32, func(n int64) { c.BatchSize = int(n) }},
-		{"FEED_BACKFILL_LIMIT", 32, func(n int64) { c.BackfillLimit = int(n) }},
-	} {
-		if s := env[v.name]; s != "" {
-			n, err := strconv.ParseInt(s, 10, v.bits)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("feed: %s=%q is not a whole number", v.name, s))
-				continue
-			}
-			v.set(n)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return c, err
+	e := envconf.New(env)
+	c.Cap = e.Int("FEED_CAP", c.Cap)
+	c.CelebrityThreshold = e.Int64("FEED_CELEBRITY_THRESHOLD", c.CelebrityThreshold)
+	c.BatchSize = e.Int("FEED_BATCH_SIZE", c.BatchSize)
+	c.BackfillLimit = e.Int("FEED_BACKFILL_LIMIT", c.BackfillLimit)
+	if err := e.Err(); err != nil {
+		return c, fmt.Errorf("feed: %w", err)
 	}
 	return c, c.Validate()
 }

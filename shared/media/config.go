@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/outbox"
 )
@@ -169,41 +169,33 @@ type EnvConfig struct {
 
 // EnvConfigFrom reads MEDIA_* and S3_* variables.
 func EnvConfigFrom(env map[string]string) (EnvConfig, error) {
+	e := envconf.New(env)
 	c := EnvConfig{
-		Store: StoreConfig{Dir: env["MEDIA_DIR"], PublicURL: strings.TrimRight(env["MEDIA_PUBLIC_URL"], "/"),
+		Store: StoreConfig{Dir: e.String("MEDIA_DIR", DefaultDir), PublicURL: strings.TrimRight(e.String("MEDIA_PUBLIC_URL", ""), "/"),
 			S3: S3ConfigFrom(env)},
-		TempDir: env["MEDIA_TMP_DIR"],
-		FFmpeg:  env["MEDIA_FFMPEG"],
+		TempDir: e.String("MEDIA_TMP_DIR", ""),
+		FFmpeg:  e.String("MEDIA_FFMPEG", ""),
 	}
-	if c.Store.Dir == "" {
-		c.Store.Dir = DefaultDir
-	}
-	var errs []error
-	for name, dst := range map[string]*int64{
-		"MEDIA_MAX_IMAGE_BYTES": &c.Limits.MaxImageBytes, "MEDIA_MAX_VIDEO_BYTES": &c.Limits.MaxVideoBytes,
-		"MEDIA_MAX_AUDIO_BYTES": &c.Limits.MaxAudioBytes, "MEDIA_MAX_IMAGE_PIXELS": &c.Limits.MaxImagePixels,
+	// Zero means Config's default; a value set must be positive.
+	l := &c.Limits
+	l.MaxImageBytes = e.Int64("MEDIA_MAX_IMAGE_BYTES", 0)
+	l.MaxVideoBytes = e.Int64("MEDIA_MAX_VIDEO_BYTES", 0)
+	l.MaxAudioBytes = e.Int64("MEDIA_MAX_AUDIO_BYTES", 0)
+	l.MaxImagePixels = e.Int64("MEDIA_MAX_IMAGE_PIXELS", 0)
+	l.MaxImageSide = e.Int("MEDIA_MAX_IMAGE_SIDE", 0)
+	c.UploadTimeout = e.Duration("MEDIA_UPLOAD_TIMEOUT", 0)
+	errs := []error{e.Err()}
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{
+		{"MEDIA_MAX_IMAGE_BYTES", l.MaxImageBytes}, {"MEDIA_MAX_VIDEO_BYTES", l.MaxVideoBytes},
+		{"MEDIA_MAX_AUDIO_BYTES", l.MaxAudioBytes}, {"MEDIA_MAX_IMAGE_PIXELS", l.MaxImagePixels},
+		{"MEDIA_MAX_IMAGE_SIDE", int64(l.MaxImageSide)}, {"MEDIA_UPLOAD_TIMEOUT", int64(c.UploadTimeout)},
 	} {
-		if v := env[name]; v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				errs = append(errs, fmt.Errorf("%s=%q is not a positive integer", name, v))
-			}
-			*dst = n
+		if raw := strings.TrimSpace(env[v.name]); raw != "" && v.n <= 0 && !e.Failed(v.name) {
+			errs = append(errs, fmt.Errorf("%s=%q is not positive", v.name, raw))
 		}
-	}
-	if v := env["MEDIA_MAX_IMAGE_SIDE"]; v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			errs = append(errs, fmt.Errorf("MEDIA_MAX_IMAGE_SIDE=%q is not a positive integer", v))
-		}
-		c.Limits.MaxImageSide = n
-	}
-	if v := env["MEDIA_UPLOAD_TIMEOUT"]; v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("MEDIA_UPLOAD_TIMEOUT=%q is not a positive duration", v))
-		}
-		c.UploadTimeout = d
 	}
 	if c.Store.S3.Enabled() {
 		if err := c.Store.S3.Validate(); err != nil {
