@@ -54,7 +54,8 @@ type Config struct {
 	Timeout time.Duration
 }
 
-func (c *Config) defaults() {
+// Defaults returns c with every unset field at its default.
+func (c Config) Defaults() Config {
 	if c.Catalog == nil {
 		c.Catalog = catalog.Default()
 	}
@@ -64,6 +65,7 @@ func (c *Config) defaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
+	return c
 }
 
 // Validate reports a configuration that cannot work.
@@ -98,7 +100,7 @@ type Broker struct {
 // on disk is reloaded, so a restart resumes with the records and committed
 // offsets it had.
 func Open(ctx context.Context, cfg Config) (*Broker, error) {
-	cfg.defaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -144,7 +144,7 @@ func (h *ceilingHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sa
 // topic until stop is closed.
 func runCeiling(b *testing.B, brokers []string, topic string, h *ceilingHandler) (stop func()) {
 	b.Helper()
-	r := &runner{d: &Dispatcher{cfg: benchConfig(brokers).WithDefaults()}, src: source.KafkaSource{InitialOffset: source.OffsetEarliest}}
+	r := &runner{d: &Dispatcher{cfg: benchConfig(brokers).Defaults()}, src: source.KafkaSource{InitialOffset: source.OffsetEarliest}}
 	g, err := sarama.NewConsumerGroup(brokers, "ceiling-"+testrig.ID(), r.saramaConfig())
 	if err != nil {
 		b.Fatal(err)

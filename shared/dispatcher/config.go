@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Config tunes the dispatcher. The zero value is usable: WithDefaults fills
+// Config tunes the dispatcher. The zero value is usable: Defaults fills
 // every unset field.
 type Config struct {
 	// Brokers, when set, replace every source's spec.bootstrapServers: the
@@ -67,8 +67,8 @@ const (
 // makes and spoken by Kafka 2.8+ and the embedded broker.
 var DefaultKafkaVersion = sarama.V2_8_0_0
 
-// WithDefaults returns c with every unset field at its default.
-func (c Config) WithDefaults() Config {
+// Defaults returns c with every unset field at its default.
+func (c Config) Defaults() Config {
 	if c.ClientID == "" {
 		c.ClientID = DefaultClientID
 	}

@@ -57,7 +57,7 @@ func New(ctx context.Context, cfg Config, srcs []source.KafkaSource, res Resolve
 // Brokers together; a Trigger's subscriber and dead-letter sink are
 // resolved through res too.
 func NewWithTriggers(ctx context.Context, cfg Config, srcs []source.KafkaSource, trigs []Trigger, res Resolver) (*Dispatcher, error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("dispatcher config: %w", err)
 	}

@@ -31,7 +31,7 @@ func TestTrackerCommitsOnlyContiguousDoneOffsets(t *testing.T) {
 }
 
 func TestConfigDefaultsAndValidate(t *testing.T) {
-	c := Config{}.WithDefaults()
+	c := Config{}.Defaults()
 	if err := c.Validate(); err != nil {
 		t.Fatalf("defaults do not validate: %v", err)
 	}

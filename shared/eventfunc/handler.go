@@ -59,8 +59,8 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 }
 
-// WithDefaults fills in what c leaves out.
-func (c HandlerConfig) WithDefaults() HandlerConfig {
+// Defaults fills in what c leaves out.
+func (c HandlerConfig) Defaults() HandlerConfig {
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 8 << 20
 	}
@@ -80,7 +80,7 @@ type Handler struct {
 
 // NewHandler returns a handler passing each event to receive.
 func NewHandler(receive Receive, cfg HandlerConfig) *Handler {
-	return &Handler{receive: receive, cfg: cfg.WithDefaults()}
+	return &Handler{receive: receive, cfg: cfg.Defaults()}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

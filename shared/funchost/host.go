@@ -39,7 +39,8 @@ type Options struct {
 	Middleware func(http.Handler) http.Handler
 }
 
-func (o *Options) defaults() {
+// Defaults returns o with every unset field at its default.
+func (o Options) Defaults() Options {
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 60 * time.Second
 	}
@@ -49,6 +50,7 @@ func (o *Options) defaults() {
 	if o.Config == nil {
 		o.Config = map[string]string{}
 	}
+	return o
 }
 
 // Validate reports options that cannot work.
@@ -100,7 +102,7 @@ type Function struct {
 // from the process-wide LISTEN_ADDRESS and traps every signal, which only
 // works for one function per process.
 func Serve(ctx context.Context, o Options) (f *Function, err error) {
-	o.defaults()
+	o = o.Defaults()
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}

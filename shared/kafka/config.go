@@ -92,7 +92,8 @@ func DefaultProducerConfig(brokers ...string) ProducerConfig {
 	}
 }
 
-func (c ProducerConfig) withDefaults() ProducerConfig {
+// Defaults returns c with every unset field at DefaultProducerConfig's value.
+func (c ProducerConfig) Defaults() ProducerConfig {
 	d := DefaultProducerConfig(c.Brokers...)
 	if c.ClientID == "" {
 		c.ClientID = d.ClientID
@@ -126,7 +127,7 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 
 // Validate reports what is wrong with the configuration after defaults.
 func (c ProducerConfig) Validate() error {
-	c = c.withDefaults()
+	c = c.Defaults()
 	var errs []error
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("no brokers"))
@@ -162,7 +163,7 @@ func (c ProducerConfig) Validate() error {
 // written twice or out of order; murmur2 partitioning; successes and errors
 // returned.
 func (c ProducerConfig) SaramaConfig() (*sarama.Config, error) {
-	c = c.withDefaults()
+	c = c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}

@@ -58,7 +58,7 @@ type Producer struct {
 
 // NewProducer connects an idempotent producer to cfg.Brokers.
 func NewProducer(cfg ProducerConfig) (*Producer, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.Defaults()
 	sc, err := cfg.SaramaConfig()
 	if err != nil {
 		return nil, err

@@ -62,8 +62,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// WithDefaults fills in what c leaves out.
-func (c Config) WithDefaults() Config {
+// Defaults fills in what c leaves out.
+func (c Config) Defaults() Config {
 	if c.Name == "" {
 		c.Name = "function"
 	}
@@ -108,7 +108,7 @@ type Lifecycle[U Unit] struct {
 
 // New returns a lifecycle that has not started.
 func New[U Unit](cfg Config) *Lifecycle[U] {
-	return &Lifecycle[U]{cfg: cfg.WithDefaults()}
+	return &Lifecycle[U]{cfg: cfg.Defaults()}
 }
 
 // Start begins opening the unit in the background and returns at once.

@@ -241,10 +241,10 @@ func TestPanicInOpenIsAFailedAttempt(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	c := lifecycle.Config{InitialBackoff: time.Second, MaxBackoff: time.Millisecond}
-	if err := c.WithDefaults().Validate(); err == nil {
+	if err := c.Defaults().Validate(); err == nil {
 		t.Fatal("MaxBackoff below InitialBackoff accepted")
 	}
-	if err := (lifecycle.Config{}).WithDefaults().Validate(); err != nil {
+	if err := (lifecycle.Config{}).Defaults().Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
 }

@@ -53,7 +53,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-func (c Config) withDefaults() Config {
+// Defaults returns c with every unset field at its default.
+func (c Config) Defaults() Config {
 	if c.BatchSize == 0 {
 		c.BatchSize = 500
 	}
@@ -80,7 +81,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports a Config that cannot work, after defaults.
 func (c Config) Validate() error {
-	c = c.withDefaults()
+	c = c.Defaults()
 	var errs []error
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("BatchSize %d must be positive", c.BatchSize))
@@ -135,7 +136,7 @@ func NewRelay(pool *pgxpool.Pool, pub Publisher, cfg Config) (*Relay, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.Defaults()
 	return &Relay{pool: pool, pub: pub, cfg: cfg, log: cfg.Logger.With("component", "outbox-relay")}, nil
 }
 

@@ -58,7 +58,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 		return badUsage(st, "bench", errors.New("--num-records and --record-size must be at least 1"))
 	}
 	cfg.Progress = st.Out
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 
 	if embedded {
 		c, err := kfake.NewCluster(kfake.NumBrokers(1))
@@ -177,7 +177,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 		cfg.Baseline = 0
 	}
 	cfg.Progress = st.Out
-	if err := cfg.WithDefaults().Validate(); err != nil {
+	if err := cfg.Defaults().Validate(); err != nil {
 		return badUsage(st, "bench mixed", err)
 	}
 

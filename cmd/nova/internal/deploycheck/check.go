@@ -80,7 +80,7 @@ func (r *Report) Failed() []*Function {
 // the others as Knative would and stops them. The error lists every
 // function that failed; the report has them all.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -254,7 +254,7 @@ func TestRunRefusesWhatADeployWouldRefuse(t *testing.T) {
 
 func exists(t *testing.T, database string) bool {
 	t.Helper()
-	admin := deploycheck.Config{}.WithDefaults().DatabaseURL
+	admin := deploycheck.Config{}.Defaults().DatabaseURL
 	conn, err := pgx.Connect(context.Background(), admin)
 	if err != nil {
 		t.Fatalf("PostgreSQL at %s: %v", admin, err)

@@ -63,8 +63,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// WithDefaults fills unset fields.
-func (c Config) WithDefaults() Config {
+// Defaults fills unset fields.
+func (c Config) Defaults() Config {
 	if c.Jobs <= 0 {
 		c.Jobs = min(2, runtime.NumCPU())
 	}

@@ -47,7 +47,7 @@ type Mixed struct {
 
 // NewMixed checks cfg and prepares a workload.
 func NewMixed(cfg MixedConfig) (*Mixed, error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

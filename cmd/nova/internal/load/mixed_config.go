@@ -115,9 +115,9 @@ const (
 	DefaultRequestTimeout = 30 * time.Second
 )
 
-// WithDefaults fills unset fields (Baseline stays 0 when unset: the caller
+// Defaults fills unset fields (Baseline stays 0 when unset: the caller
 // chooses).
-func (c MixedConfig) WithDefaults() MixedConfig {
+func (c MixedConfig) Defaults() MixedConfig {
 	c.API = strings.TrimRight(c.API, "/")
 	if c.Duration == 0 {
 		c.Duration = DefaultMixedDuration

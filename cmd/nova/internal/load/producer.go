@@ -73,8 +73,8 @@ const (
 	DefaultBenchPartition = 6 // as content-events
 )
 
-// WithDefaults fills unset fields.
-func (c ProducerConfig) WithDefaults() ProducerConfig {
+// Defaults fills unset fields.
+func (c ProducerConfig) Defaults() ProducerConfig {
 	if c.Topic == "" {
 		c.Topic = DefaultBenchTopic
 	}
@@ -451,7 +451,7 @@ func (pm postMaker) msg(i int, content string) *eventsv1.PostCreated {
 // share broker requests; a larger Batch sends as the outbox relay does, and
 // each record's latency is then that of its Send.
 func RunNova(ctx context.Context, cfg ProducerConfig) (ProducerResult, error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return ProducerResult{}, err
 	}
@@ -542,7 +542,7 @@ func joined(err error) []error {
 // AsyncProducer with the same configuration as Nova's producer and the same
 // bound on records in flight.
 func RunRaw(ctx context.Context, cfg ProducerConfig) (ProducerResult, error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return ProducerResult{}, err
 	}

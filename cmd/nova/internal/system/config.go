@@ -80,9 +80,9 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// WithDefaults fills unset fields. Root is looked up from the working
+// Defaults fills unset fields. Root is looked up from the working
 // directory when empty, which can fail; Validate reports it.
-func (c Config) WithDefaults() Config {
+func (c Config) Defaults() Config {
 	if c.Root == "" {
 		if wd, err := os.Getwd(); err == nil {
 			c.Root, _ = FindRoot(wd)

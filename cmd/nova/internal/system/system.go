@@ -81,7 +81,7 @@ type hosted struct {
 // Start brings the system up and returns once every function reports ready
 // and the dispatcher runs. On failure whatever was started is stopped again.
 func Start(ctx context.Context, cfg Config) (s *System, err error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

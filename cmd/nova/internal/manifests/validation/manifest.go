@@ -102,8 +102,8 @@ type Config struct {
 	Node string
 }
 
-// WithDefaults fills unset fields.
-func (c Config) WithDefaults() Config {
+// Defaults fills unset fields.
+func (c Config) Defaults() Config {
 	if c.Node == "" {
 		c.Node = "node"
 	}
@@ -155,7 +155,7 @@ type Checker struct {
 
 // New parses the committed schemas.
 func New(cfg Config) (*Checker, error) {
-	cfg = cfg.WithDefaults()
+	cfg = cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
