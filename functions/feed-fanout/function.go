@@ -20,6 +20,7 @@ import (
 	"github.com/nova-social/nova/shared/catalog"
 	"github.com/nova-social/nova/shared/delivery"
 	"github.com/nova-social/nova/shared/emitter"
+	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/envelope"
 	"github.com/nova-social/nova/shared/eventfunc"
 	"github.com/nova-social/nova/shared/feed"
@@ -49,19 +50,12 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Redis: redisdb.FromEnv(env)}
-	var err error
-	if c.Catalog, err = catalog.FromEnv(env); err != nil {
-		return c, fmt.Errorf("feed-fanout: %w", err)
-	}
-	if err := c.Redis.Validate(); err != nil {
-		return c, fmt.Errorf("feed-fanout: %w", err)
-	}
-	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
-	if len(c.KafkaBrokers) == 0 {
-		return c, errors.New("feed-fanout: KAFKA_BROKERS is not set")
-	}
-	if c.Feed, err = feed.ConfigFromEnv(env); err != nil {
+	e := envconf.New(env)
+	c := Config{Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS"))}
+	var catErr, feedErr error
+	c.Catalog, catErr = catalog.FromEnv(env)
+	c.Feed, feedErr = feed.ConfigFromEnv(env)
+	if err := errors.Join(e.Err(), c.Redis.Validate(), catErr, feedErr); err != nil {
 		return c, fmt.Errorf("feed-fanout: %w", err)
 	}
 	return c, nil

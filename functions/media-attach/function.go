@@ -53,8 +53,7 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env)}
-	c.KafkaBrokers = kafka.ParseBrokers(env["KAFKA_BROKERS"])
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"])}
 	var err error
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, fmt.Errorf("media-attach: %w", err)

@@ -172,7 +172,7 @@ func EnvConfigFrom(env map[string]string) (EnvConfig, error) {
 	e := envconf.New(env)
 	c := EnvConfig{
 		Store: StoreConfig{Dir: e.String("MEDIA_DIR", DefaultDir), PublicURL: strings.TrimRight(e.String("MEDIA_PUBLIC_URL", ""), "/"),
-			S3: S3ConfigFrom(env)},
+			S3: S3ConfigFrom(e)},
 		TempDir: e.String("MEDIA_TMP_DIR", ""),
 		FFmpeg:  e.String("MEDIA_FFMPEG", ""),
 	}

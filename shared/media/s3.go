@@ -11,6 +11,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/nova-social/nova/shared/envconf"
 )
 
 // S3Config selects the S3 store (any S3-protocol server: AWS, MinIO, R2…).
@@ -26,21 +27,14 @@ type S3Config struct {
 	PublicURL string
 }
 
-// S3ConfigFrom reads the S3_* variables.
-func S3ConfigFrom(env map[string]string) S3Config {
-	c := S3Config{
-		Endpoint: env["S3_ENDPOINT"], Bucket: env["S3_BUCKET"], AccessKey: env["S3_ACCESS_KEY"],
-		SecretKey: env["S3_SECRET_KEY"], Region: env["S3_REGION"], UseSSL: true,
-		PublicURL: strings.TrimRight(env["S3_PUBLIC_URL"], "/"),
+// S3ConfigFrom reads the S3_* variables. S3_USE_SSL defaults to on, and a
+// value that is not a boolean is an error rather than a guess either way.
+func S3ConfigFrom(e *envconf.Env) S3Config {
+	return S3Config{
+		Endpoint: e.String("S3_ENDPOINT", ""), Bucket: e.String("S3_BUCKET", ""), AccessKey: e.String("S3_ACCESS_KEY", ""),
+		SecretKey: e.String("S3_SECRET_KEY", ""), Region: e.String("S3_REGION", ""), UseSSL: e.Bool("S3_USE_SSL", true),
+		PublicURL: strings.TrimRight(e.String("S3_PUBLIC_URL", ""), "/"),
 	}
-	if v, ok := env["S3_USE_SSL"]; ok && v != "" {
-		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "0", "false", "no", "off":
-			c.UseSSL = false
-		default: // anything else keeps TLS on: a typo must not send keys in clear text
-		}
-	}
-	return c
 }
 
 // Enabled reports whether the S3 store is selected.

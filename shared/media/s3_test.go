@@ -142,6 +142,16 @@ func TestS3StoreDeleteAndValidation(t *testing.T) {
 	if _, err := media.EnvConfigFrom(map[string]string{"S3_ENDPOINT": "https://s3.example.com", "S3_BUCKET": "b"}); err == nil {
 		t.Fatal("an endpoint with a scheme accepted")
 	}
+	// TLS is on unless switched off in words the reader knows; a typo is
+	// refused, not guessed.
+	base := map[string]string{"S3_ENDPOINT": "s3.example.com", "S3_BUCKET": "b", "S3_PUBLIC_URL": "https://cdn.example.com/b"}
+	if cfg, err := media.EnvConfigFrom(base); err != nil || !cfg.Store.S3.UseSSL {
+		t.Fatalf("S3_USE_SSL unset: %+v, %v; want TLS on", cfg.Store.S3, err)
+	}
+	base["S3_USE_SSL"] = "flase"
+	if _, err := media.EnvConfigFrom(base); err == nil || !strings.Contains(err.Error(), `S3_USE_SSL="flase"`) {
+		t.Fatalf("S3_USE_SSL=flase: %v, want it refused by name", err)
+	}
 }
 
 // Check passes for the store's bucket and names a missing one.
