@@ -2,7 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -223,6 +222,12 @@ func start(t testing.TB, cfg Config, srcs ...source.KafkaSource) running {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	return run(t, d)
+}
+
+// run runs d until stop is called or the test ends; Run must then return
+// nil, as it does when its context ends.
+func run(t testing.TB, d *Dispatcher) running {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
@@ -230,13 +235,53 @@ func start(t testing.TB, cfg Config, srcs ...source.KafkaSource) running {
 	stop := func() {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			if err := <-done; err != nil {
 				t.Errorf("Run: %v", err)
 			}
 		})
 	}
 	t.Cleanup(stop)
 	return running{d: d, stop: stop}
+}
+
+// inFlight is a sink's answer that holds every request until bound are in
+// flight at once (the most a bound dispatcher allows; an unbounded one would
+// pile up more, an ordered one would never get there), then answers 202
+// after hold. Most is the largest number it saw at once.
+type inFlight struct {
+	bound   int
+	hold    time.Duration
+	mu      sync.Mutex
+	cur     int
+	highest int
+	full    chan struct{}
+	once    sync.Once
+}
+
+func newInFlight(bound int, hold time.Duration) *inFlight {
+	return &inFlight{bound: bound, hold: hold, full: make(chan struct{})}
+}
+
+func (g *inFlight) respond(hit, int) (int, string) {
+	g.mu.Lock()
+	g.cur++
+	g.highest = max(g.highest, g.cur)
+	if g.cur == g.bound {
+		g.once.Do(func() { close(g.full) })
+	}
+	g.mu.Unlock()
+	<-g.full
+	time.Sleep(g.hold)
+	g.mu.Lock()
+	g.cur--
+	g.mu.Unlock()
+	return 202, ""
+}
+
+func (g *inFlight) most() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.highest
 }
 
 func freePort(t testing.TB) int {

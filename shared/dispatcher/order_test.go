@@ -71,40 +71,16 @@ func TestUnorderedBoundsEventsInFlight(t *testing.T) {
 	const n, bound = 60, 5
 	produce(t, producer(t, brokers), plainRecords(topic, 2, n, 0)...)
 
-	var (
-		mu      sync.Mutex
-		cur     int
-		highest int
-		full    = make(chan struct{})
-		once    sync.Once
-	)
-	s := newSink(t, func(hit, int) (int, string) {
-		mu.Lock()
-		cur++
-		highest = max(highest, cur)
-		if cur == bound {
-			once.Do(func() { close(full) })
-		}
-		mu.Unlock()
-		// Hold every request until the bound is reached: without a bound,
-		// all sixty would pile up here.
-		<-full
-		time.Sleep(time.Millisecond)
-		mu.Lock()
-		cur--
-		mu.Unlock()
-		return 202, ""
-	})
+	// Without a bound, all sixty would pile up in the sink.
+	gauge := newInFlight(bound, time.Millisecond)
+	s := newSink(t, gauge.respond)
 	cfg := testConfig(brokers)
 	cfg.MaxInFlight = bound
 	src := testSource(topic, s.URL(), func(s *source.KafkaSource) { s.Ordering = source.Unordered })
 	start(t, cfg, src)
 	waitFor(t, "every event delivered", func() bool { return s.distinct() >= n })
 
-	mu.Lock()
-	most := highest
-	mu.Unlock()
-	if most != bound {
+	if most := gauge.most(); most != bound {
 		t.Fatalf("at most %d events were in flight at once, want exactly the bound %d", most, bound)
 	}
 	waitFor(t, "offsets committed to the end", func() bool {

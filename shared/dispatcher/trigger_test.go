@@ -97,25 +97,13 @@ func startTriggers(t testing.TB, cfg Config, tb *testBroker, trigs ...Trigger) r
 	if err != nil {
 		t.Fatalf("NewWithTriggers: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- d.Run(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
+	r := run(t, d)
 	for _, tr := range trigs {
 		waitFor(t, "initial offsets of "+tr.Trigger.Ref(), func() bool {
 			return len(tryCommitted(tb.c.ListenAddrs(), tr.Trigger.ConsumerGroup(), tb.b.Topic())) == int(tb.parts)
 		})
 	}
-	return running{d: d, stop: stop}
+	return r
 }
 
 // tryCommitted is committed for a group that may not exist yet (nothing
@@ -277,29 +265,9 @@ func TestTriggerDeliveryOrder(t *testing.T) {
 		c := testrig.Kafka(t)
 		tb := newTestBroker(t, c, 1, nil)
 		const n, bound = 20, 4
-		var (
-			mu      sync.Mutex
-			cur     int
-			highest int
-			full    = make(chan struct{})
-			once    sync.Once
-		)
-		s := newSink(t, func(hit, int) (int, string) {
-			mu.Lock()
-			cur++
-			highest = max(highest, cur)
-			if cur == bound {
-				once.Do(func() { close(full) })
-			}
-			mu.Unlock()
-			// Held until the bound is reached: ordered delivery would
-			// never get there on one partition.
-			<-full
-			mu.Lock()
-			cur--
-			mu.Unlock()
-			return 202, ""
-		})
+		// Ordered delivery would never reach the bound on one partition.
+		gauge := newInFlight(bound, 0)
+		s := newSink(t, gauge.respond)
 		tr := tb.trigger(t, s.URL(), nil, nil)
 		if tr.Trigger.Ordering != source.Unordered {
 			t.Fatalf("default ordering %s", tr.Trigger.Ordering)
@@ -313,10 +281,8 @@ func TestTriggerDeliveryOrder(t *testing.T) {
 		}
 		tb.append(t, es...)
 		waitFor(t, "every event delivered", func() bool { return s.distinct() >= n })
-		mu.Lock()
-		defer mu.Unlock()
-		if highest != bound {
-			t.Fatalf("at most %d events in flight, want %d", highest, bound)
+		if most := gauge.most(); most != bound {
+			t.Fatalf("at most %d events in flight, want %d", most, bound)
 		}
 	})
 }
