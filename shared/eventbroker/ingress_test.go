@@ -11,10 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nova-social/nova/shared/eventbroker"
 	"github.com/nova-social/nova/shared/kafka"
@@ -190,23 +188,7 @@ func TestIngressAnswers(t *testing.T) {
 	}
 
 	// Kafka refusing the write is a 503.
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
-	})
+	testrig.RefuseWrites(c, func(string) bool { return true })
 	if code, _ := send(t, "POST", url+"/default/nova", with("Ce-Id", "refused"), ""); code != http.StatusServiceUnavailable {
 		t.Fatalf("storage failure: %d, want 503", code)
 	}

@@ -11,9 +11,7 @@ import (
 	kafkasarama "github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/catalog"
@@ -157,28 +155,7 @@ func TestSendRejectsBadRecords(t *testing.T) {
 func TestSendReturnsBrokerErrors(t *testing.T) {
 	c := kfakeCluster(t)
 	// The broker refuses every write to content-events.
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		handled := false
-		for _, rt := range pr.Topics {
-			if rt.Topic != catalog.ContentEvents {
-				continue
-			}
-			handled = true
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, handled
-	})
+	testrig.RefuseWrites(c, func(topic string) bool { return topic == catalog.ContentEvents })
 	p := newProducer(t, kafka.DefaultProducerConfig(c.ListenAddrs()...))
 	codec := envelope.NewCodec(catalog.Default())
 	refused, _ := codec.New(&eventsv1.PostDeleted{PostId: "p", UserId: "u"})

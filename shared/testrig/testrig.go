@@ -18,7 +18,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/nova-social/nova/shared/catalog"
 )
@@ -135,6 +137,32 @@ func Kafka(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
 		}
 	}
 	return c
+}
+
+// RefuseWrites makes c answer every produce request to a topic refuse
+// names with TOPIC_AUTHORIZATION_FAILED, until the test ends; other
+// topics are written as usual.
+func RefuseWrites(c *kfake.Cluster, refuse func(topic string) bool) {
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		pr := req.(*kmsg.ProduceRequest)
+		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range pr.Topics {
+			if !refuse(rt.Topic) {
+				continue
+			}
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, len(resp.Topics) > 0
+	})
 }
 
 // ID returns a short random hex string for names that must not collide
