@@ -69,11 +69,7 @@ func pinCmd(ctx context.Context, args []string, st Streams) error {
 		fs.Usage()
 		return badUsage(st, "pin", errors.New("--version is required"))
 	}
-	root, err := findRoot(root)
-	if err != nil {
-		return err
-	}
-	tree, err := release.Modules(root)
+	root, tree, err := moduleTree(root)
 	if err != nil {
 		return err
 	}
@@ -109,11 +105,7 @@ func unpinCmd(ctx context.Context, args []string, st Streams) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	root, err := findRoot(root)
-	if err != nil {
-		return err
-	}
-	tree, err := release.Modules(root)
+	root, tree, err := moduleTree(root)
 	if err != nil {
 		return err
 	}
@@ -122,4 +114,15 @@ func unpinCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	fmt.Fprintf(st.Out, "Functions use the local root module (%s => %s).\n", release.RootModule, release.LocalRoot)
 	return nil
+}
+
+// moduleTree finds the repository root (from root, or the working
+// directory) and the modules in it.
+func moduleTree(root string) (string, release.Tree, error) {
+	root, err := findRoot(root)
+	if err != nil {
+		return "", release.Tree{}, err
+	}
+	tree, err := release.Modules(root)
+	return root, tree, err
 }

@@ -105,6 +105,22 @@ func (r *rig) sendPoison(ctx context.Context, key string) cloudevents.Event {
 	return poison
 }
 
+// onlyPoisonAndReplayed requires the dead-letter store to hold two entries,
+// the poison and the event replayed from it, listing them otherwise.
+func (r *rig) onlyPoisonAndReplayed(ctx context.Context, dls *store.Store) {
+	r.t.Helper()
+	all, err := dls.List(ctx, store.Filter{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if len(all) != 2 {
+		for _, e := range all {
+			r.t.Logf("dead letter %s %s %s code %d %q", e.Type, e.Source, e.ID, e.ErrorCode, e.ErrorData)
+		}
+		r.t.Fatalf("%d dead letters, want the poison and the replayed event", len(all))
+	}
+}
+
 // deadLetter waits until the dead-letter store holds the event.
 func (r *rig) deadLetter(s *store.Store, src, id string) store.Entry {
 	r.t.Helper()
@@ -233,16 +249,7 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 	}
 	// Nothing else was dead-lettered along the way: only the poison (now
 	// the only pending entry) and the replayed event.
-	all, err := dls.List(ctx, store.Filter{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != 2 {
-		for _, e := range all {
-			t.Logf("dead letter %s %s %s code %d %q", e.Type, e.Source, e.ID, e.ErrorCode, e.ErrorData)
-		}
-		t.Fatalf("%d dead letters, want the poison and the replayed event", len(all))
-	}
+	r.onlyPoisonAndReplayed(ctx, dls)
 	// A second replay finds nothing left to send but the poison, which
 	// fails again in the same way: it is not something a replay can fix.
 	stdout.Reset()
