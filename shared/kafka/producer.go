@@ -156,6 +156,11 @@ func (p *Producer) Send(ctx context.Context, recs ...Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	// A context already ended sends nothing; checked first because the
+	// select below picks at random between a ready input and a done ctx.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	b := &batch{
 		done:    make(chan struct{}),
 		tickets: make([]ticket, len(recs)),
