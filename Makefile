@@ -8,12 +8,20 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 BIN := $(CURDIR)/bin
+# The nova command. Tests run its Kafka broker and S3 server (nova kafka,
+# nova s3) as child processes, found through NOVA_BIN, so that the root
+# module never carries them; every target that runs tests builds it first.
+NOVA := $(BIN)/nova
+export NOVA_BIN := $(NOVA)
 
 # Code generators, pinned; installed into bin/ (git-ignored) on first use.
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 BUF := $(BIN)/buf
 PROTOC_GEN_GO := $(BIN)/protoc-gen-go
+# The linter, pinned; its checks are in .golangci.yaml.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/golangci-lint
 
 # Directories holding a go.mod, skipping hidden folders (build scaffolds,
 # run-time data), testdata and bin. The root module comes first.
@@ -42,7 +50,7 @@ STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help run test test-short vet lint bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps manifests-check work release pin unpin modules
+.PHONY: help nova run test test-short vet lint lint-tools bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps manifests-check work release pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,11 +58,15 @@ help: ## list the targets
 modules: ## print the Go modules the other targets work on
 	@printf '%s\n' $(MODULES)
 
+nova: ## build the nova command into bin/ (the tests run its nova kafka and nova s3)
+	@mkdir -p $(BIN)
+	@cd cmd/nova && $(CHECK_ENV) go build -o $(NOVA) .
+
 run: ## run the whole system on this machine (nova run; extra flags in ARGS="...")
 	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
 	cd cmd/nova && go run . run $(ARGS)
 
-test: proto-check schemas-check eventing-check strimzi-deps ## proto and schema staleness + lint, deploy-check, then go vet and go test -race in every module
+test: nova lint proto-check schemas-check eventing-check strimzi-deps ## lint, proto and schema staleness, deploy-check, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
@@ -78,7 +90,7 @@ test: proto-check schemas-check eventing-check strimzi-deps ## proto and schema 
 	if [ $${#failed[@]} -gt 0 ]; then printf 'make test: failed in %s\n' "$${failed[@]}" >&2; exit 1; fi; \
 	echo "make test: every module passed"
 
-test-short: ## the edit loop: go test in every module, without -race, deploy-check and the end-to-end and fault suites (make test runs everything)
+test-short: nova ## the edit loop: go test in every module, without -race, deploy-check and the end-to-end and fault suites (make test runs everything)
 	@for m in $(MODULES); do \
 		pkgs=$$(cd "$$m" && go list ./... | grep -v '/cmd/nova/internal/e2e$$'); \
 		echo "==> $$m: go test -short"; \
@@ -91,19 +103,28 @@ vet: ## go vet in every module
 		(cd "$$m" && $(CHECK_ENV) go vet ./...) || { echo "make vet: go vet failed in module $$m" >&2; exit 1; }; \
 	done
 
-lint: ## gofmt -l over the tree, then go vet in every module
-	@unformatted=$$(find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bin \) -prune -o -name '*.go' -print | xargs gofmt -l); \
-	if [ -n "$$unformatted" ]; then echo "make lint: not gofmt-ed (run gofmt -w):" >&2; echo "$$unformatted" >&2; exit 1; fi
-	@$(MAKE) vet
+lint: lint-tools ## golangci-lint (.golangci.yaml: gofmt, vet, staticcheck, errcheck, gosec, revive, ...) in every module
+	@for m in $(MODULES); do \
+		echo "==> $$m: golangci-lint"; \
+		(cd "$$m" && $(CHECK_ENV) $(GOLANGCI_LINT) run --config $(CURDIR)/.golangci.yaml ./...) \
+			|| { echo "make lint: golangci-lint found problems in module $$m" >&2; exit 1; }; \
+	done
 
-bench: ## go test -bench in every module (BENCH=regexp, BENCHFLAGS="-benchtime=...")
+lint-tools: ## install the pinned golangci-lint into bin/
+	@mkdir -p $(BIN)
+	@if ! $(GOLANGCI_LINT) version 2>/dev/null | grep -q "version $(GOLANGCI_LINT_VERSION:v%=%) "; then \
+		echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into bin/ (a cold build takes a minute or two)"; \
+		GOBIN=$(BIN) GOWORK=off GOFLAGS= go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION); \
+	fi
+
+bench: nova ## go test -bench in every module (BENCH=regexp, BENCHFLAGS="-benchtime=...")
 	@for m in $(MODULES); do \
 		echo "==> $$m: go test -bench '$(BENCH)'"; \
 		(cd "$$m" && $(CHECK_ENV) go test -run '^$$' -bench '$(BENCH)' -benchmem $(BENCHFLAGS) ./...) \
 			|| { echo "make bench: benchmarks failed in module $$m" >&2; exit 1; }; \
 	done
 
-fuzz: ## run every fuzz target in the tree for FUZZTIME each (default 30s); findings land in testdata/fuzz
+fuzz: nova ## run every fuzz target in the tree for FUZZTIME each (default 30s); findings land in testdata/fuzz
 	@for m in $(MODULES); do \
 		for d in $$(cd "$$m" && grep -rl --include='*_test.go' '^func Fuzz' . | xargs -r -n1 dirname | sort -u); do \
 			[ "$$(cd "$$m/$$d" && go env GOMOD)" = "$$(cd "$$m" && go env GOMOD)" ] || continue; \
@@ -168,7 +189,7 @@ eventing-check: ## build eventing/ and every eventing/overlays/* with kustomize 
 			echo "eventing-check: kubectl kustomize $$k builds"; \
 		done; \
 	else \
-		echo "eventing-check: kubectl not installed, kustomize builds NOT checked (shared/catalog tests still check the listing; nova run builds in process)"; \
+		echo "eventing-check: kubectl not installed, kustomize builds NOT checked (shared/event/catalog tests still check the listing; nova run builds in process)"; \
 	fi
 
 deploy-check: manifests-check ## validate eventing/ and its overlays (manifests-check), then build every function as kn func (pack) would, run each as Knative would, and end to end (ARGS="--only nova-api --keep")
@@ -194,10 +215,8 @@ strimzi-deps: ## install the Strimzi validator's pinned npm packages (npm ci) fo
 			|| { echo "make strimzi-deps: npm ci failed in $(STRIMZI_DIR)" >&2; exit 1; }; \
 	fi
 
-manifests-check: strimzi-deps ## validate what kubectl apply -k sends, for eventing/ and every eventing/overlays/*/ (nova manifests)
-	@mkdir -p $(BIN)
-	@cd cmd/nova && $(CHECK_ENV) go build -o $(BIN)/nova .
-	@$(BIN)/nova manifests --root $(CURDIR)
+manifests-check: nova strimzi-deps ## validate what kubectl apply -k sends, for eventing/ and every eventing/overlays/*/ (nova manifests)
+	@$(NOVA) manifests --root $(CURDIR)
 
 pin: ## point every functions/*/go.mod at release VERSION=vX.Y.Z of the root module (for kn func deploy)
 	@[ -n "$(VERSION)" ] || { echo "usage: make pin VERSION=vX.Y.Z" >&2; exit 2; }

@@ -13,7 +13,7 @@ import (
 
 	function "github.com/nova-social/nova"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
+	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

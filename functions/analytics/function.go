@@ -1,12 +1,12 @@
 // Package function is the analytics Knative function (analytics-service's
 // consumer of analytics-events, content-events and user-events). Each event
-// goes to shared/analytics's Recorder, which counts it exactly once in the
+// goes to shared/domain/analytics's Recorder, which counts it exactly once in the
 // tables nova-api's GET /v1/analytics/... and its Prometheus export read;
 // the schema, its writer and its readers live together in that package.
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -16,11 +16,11 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/nova-social/nova/shared/analytics"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/domain/analytics"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"

@@ -5,7 +5,7 @@
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -17,17 +17,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/chat-persist/persist"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/domain/media"
+	"github.com/nova-social/nova/shared/domain/messaging"
+	"github.com/nova-social/nova/shared/domain/post"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
+	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/lifecycle"
-	"github.com/nova-social/nova/shared/media"
-	"github.com/nova-social/nova/shared/messaging"
-	"github.com/nova-social/nova/shared/outbox"
-	"github.com/nova-social/nova/shared/post"
 	"github.com/nova-social/nova/shared/postgres"
 )
 

@@ -4,7 +4,7 @@
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -15,13 +15,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/functions/chat-push/chatpush"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/domain/push"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
 	"github.com/nova-social/nova/shared/lifecycle"
-	"github.com/nova-social/nova/shared/presence"
-	"github.com/nova-social/nova/shared/push"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 

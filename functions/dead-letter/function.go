@@ -4,7 +4,7 @@
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/event/eventfunc"
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"

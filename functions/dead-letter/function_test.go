@@ -13,8 +13,8 @@ import (
 
 	function "github.com/nova-social/nova/functions/dead-letter"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -4,7 +4,7 @@
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -17,14 +17,14 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/functions/feed-fanout/fanout"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/emitter"
+	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/envconf"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
-	"github.com/nova-social/nova/shared/feed"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/emitter"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/redisdb"
 )

@@ -11,11 +11,11 @@ import (
 
 	function "github.com/nova-social/nova/functions/media-attach"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
+	"github.com/nova-social/nova/shared/domain/pendingmedia"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/pendingmedia"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -11,7 +11,7 @@
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -24,16 +24,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/content"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/domain/content"
+	"github.com/nova-social/nova/shared/domain/moderation"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
+	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/lifecycle"
-	"github.com/nova-social/nova/shared/moderation"
-	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/postgres"
 )
 

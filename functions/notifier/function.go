@@ -1,13 +1,13 @@
 // Package function is the notifier Knative function (notification-service's
 // consumer of messaging-events, user-events and analytics-events). Each
 // event goes to package notify, which decides who is
-// notified; the inbox (shared/notification) stores, groups and deduplicates
+// notified; the inbox (shared/domain/notification) stores, groups and deduplicates
 // in PostgreSQL and announces NotificationCreated through the outbox, which
 // this function relays to Kafka.
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -21,17 +21,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/notifier/notify"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/domain/notification"
+	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/envconf"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
+	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/lifecycle"
-	"github.com/nova-social/nova/shared/notification"
-	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/postgres"
-	"github.com/nova-social/nova/shared/presence"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 

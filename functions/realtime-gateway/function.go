@@ -21,14 +21,14 @@ import (
 
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/emitter"
+	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/envconf"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/emitter"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/httpapi"
-	"github.com/nova-social/nova/shared/kafka"
 	"github.com/nova-social/nova/shared/lifecycle"
-	"github.com/nova-social/nova/shared/presence"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 

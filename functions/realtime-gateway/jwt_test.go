@@ -14,7 +14,7 @@ import (
 	function "github.com/nova-social/nova/functions/realtime-gateway"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/auth/authtest"
-	"github.com/nova-social/nova/shared/eventfunc/eventfunctest"
+	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )

@@ -1,12 +1,12 @@
 // Package function is the search-indexer Knative function (search-service's
 // consumer of content-events and user-events). Each event goes to
-// shared/search's Indexer, which keeps the index nova-api's GET /v1/search
+// shared/domain/search's Indexer, which keeps the index nova-api's GET /v1/search
 // reads; the schema, its writer and its reader live together in that
 // package.
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -16,14 +16,14 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
+	"github.com/nova-social/nova/shared/domain/search"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"
-	"github.com/nova-social/nova/shared/search"
 )
 
 // SearchIndexer is the function instance.

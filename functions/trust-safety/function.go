@@ -2,12 +2,12 @@
 // (trust-safety-service's consumer of content-events). Each event goes to
 // package screen, which judges new and edited posts
 // and records each verdict, its review-queue entry and its
-// ModerationDecision in one PostgreSQL transaction (shared/moderation); the
+// ModerationDecision in one PostgreSQL transaction (shared/domain/moderation); the
 // function's outbox relay publishes the decisions to trust-safety-events.
 //
 // kn func builds it with a scaffold whose main calls
 // knative.dev/func-go/http.Start(New()) (func.yaml invoke: http; see
-// shared/eventfunc for why).
+// shared/event/eventfunc for why).
 package function
 
 import (
@@ -20,15 +20,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/trust-safety/screen"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
+	"github.com/nova-social/nova/shared/domain/moderation"
 	"github.com/nova-social/nova/shared/envconf"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/eventfunc"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc"
+	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/lifecycle"
-	"github.com/nova-social/nova/shared/moderation"
-	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/redisdb"
 )

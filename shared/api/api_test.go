@@ -12,20 +12,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/nova-social/nova/shared/api"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
 // rig is an assembled nova-api on a fresh database, the test Redis and an
-// in-process Kafka, with its relay running.
+// Kafka broker of its own, with its relay running.
 type rig struct {
-	t       *testing.T
-	srv     *httptest.Server
-	brokers []string
+	t     *testing.T
+	srv   *httptest.Server
+	kafka *testrig.KafkaBroker
 }
 
 func newRig(t *testing.T) *rig {
@@ -59,7 +57,7 @@ func newRig(t *testing.T) *rig {
 	t.Cleanup(func() { cancel(); <-done; s.Close() })
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &rig{t: t, srv: srv, brokers: k.ListenAddrs()}
+	return &rig{t: t, srv: srv, kafka: k}
 }
 
 func (r *rig) do(method, path, token string, body any) (int, map[string]any) {
@@ -130,27 +128,15 @@ func TestPostReachesKafkaThroughTheRelay(t *testing.T) {
 		t.Fatalf("post: %d %v", code, post)
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.brokers...), kgo.ConsumeTopics(catalog.ContentEvents),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for {
-		fs := cl.PollFetches(ctx)
-		if err := fs.Err(); err != nil {
-			t.Fatalf("no PostCreated on content-events: %v", err)
-		}
-		for _, rec := range fs.Records() {
-			for _, h := range rec.Headers {
-				if h.Key == "ce_subject" && string(h.Value) == post["id"] {
-					if string(rec.Key) != user["id"] {
-						t.Fatalf("PostCreated keyed %q, want the author %v", rec.Key, user["id"])
-					}
-					return
+	c := r.kafka.Consume(t, catalog.ContentEvents)
+	for n := 1; ; n++ {
+		rec := c.Until(t, n, 20*time.Second)[n-1]
+		for _, h := range rec.Headers {
+			if string(h.Key) == "ce_subject" && string(h.Value) == post["id"] {
+				if string(rec.Key) != user["id"] {
+					t.Fatalf("PostCreated keyed %q, want the author %v", rec.Key, user["id"])
 				}
+				return
 			}
 		}
 	}

@@ -8,11 +8,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/media"
 	"github.com/nova-social/nova/shared/envconf"
-	"github.com/nova-social/nova/shared/feed"
-	"github.com/nova-social/nova/shared/kafka"
-	"github.com/nova-social/nova/shared/media"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/postgres"
 )
 

@@ -6,9 +6,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/nova-social/nova/shared/analytics"
+	"github.com/nova-social/nova/shared/domain/analytics"
+	"github.com/nova-social/nova/shared/domain/search"
 	"github.com/nova-social/nova/shared/httpapi"
-	"github.com/nova-social/nova/shared/search"
 )
 
 // mountSearchAndAnalytics serves the read side of two event-fed stores:

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 
+	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/identity"
-	"github.com/nova-social/nova/shared/messaging"
 )
 
 // userExists lets messaging open conversations only with registered users.

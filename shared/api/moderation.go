@@ -6,9 +6,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/domain/moderation"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
-	"github.com/nova-social/nova/shared/moderation"
-	"github.com/nova-social/nova/shared/outbox"
 )
 
 // mountModeration serves trust-safety's review queue (admins only).

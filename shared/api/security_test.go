@@ -27,13 +27,13 @@ import (
 	"github.com/nova-social/nova/shared/api"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/auth/authtest"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/moderation"
+	"github.com/nova-social/nova/shared/domain/notification"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/moderation"
-	"github.com/nova-social/nova/shared/notification"
-	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -140,7 +140,7 @@ func TestRejections(t *testing.T) {
 				t.Fatalf("%v does not match ErrInvalidToken", err)
 			}
 			var te *auth.TokenError
-			if !errors.As(err, &te) || te.Kind != c.want {
+			if !errors.As(err, &te) || !errors.Is(te.Kind, c.want) {
 				t.Fatalf("%v is not a *TokenError of kind %v", err, c.want)
 			}
 			if got.Subject != "" {

@@ -14,7 +14,7 @@ func TestRecovererAnswers500(t *testing.T) {
 	log, logs := newLogger()
 	h := httpapi.Chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var m map[string]int
-		m["boom"] = 1 // nil map write: a real runtime panic
+		m["boom"] = 1 //nolint:staticcheck // a nil map write: a real runtime panic, on purpose
 	}), httpapi.RequestID, httpapi.AccessLog(log), httpapi.Recoverer(log))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/posts", nil))

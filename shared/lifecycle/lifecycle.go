@@ -124,7 +124,7 @@ func (l *Lifecycle[U]) Start(open Open[U]) error {
 	case l.started:
 		return fmt.Errorf("%s: %w", l.cfg.Name, ErrStarted)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(context.Background()) //nolint:gosec // Stop calls l.cancel
 	l.started, l.cancel, l.done = true, cancel, make(chan struct{})
 	go l.run(ctx, open)
 	return nil

@@ -1,6 +1,6 @@
 // Package testrig builds the fixtures Nova's tests stand on: a fresh
-// PostgreSQL database, a Redis client and an in-process Kafka broker holding
-// the catalogue's topics. Tests talk to the real services; when one cannot be
+// PostgreSQL database, a Redis client and a Kafka broker of its own holding
+// the catalogue's topics (`nova kafka`, run as a child process). Tests talk to the real services; when one cannot be
 // reached the test fails and says which service and how to start it.
 package testrig
 
@@ -11,18 +11,12 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/nova-social/nova/shared/catalog"
 )
 
 // DefaultPostgresURL is where tests find PostgreSQL unless NOVA_TEST_DATABASE_URL says otherwise.
@@ -118,51 +112,6 @@ func Redis(t testing.TB) *redis.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
-}
-
-// Kafka starts an in-process Kafka broker (kfake) holding the catalogue's
-// topics at their partition counts, closed when the test ends. Extra options
-// (a DataDir, faults) are passed through.
-func Kafka(t testing.TB, opts ...kfake.Opt) *kfake.Cluster {
-	t.Helper()
-	opts = append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatalf("start kfake: %v", err)
-	}
-	t.Cleanup(c.Close)
-	for _, tp := range catalog.Default().Topics() {
-		if err := c.CreateTopic(tp.Name, tp.Partitions, nil); err != nil && !strings.Contains(err.Error(), "exists") {
-			t.Fatalf("create topic %s: %v", tp.Name, err)
-		}
-	}
-	return c
-}
-
-// RefuseWrites makes c answer every produce request to a topic refuse
-// names with TOPIC_AUTHORIZATION_FAILED, until the test ends; other
-// topics are written as usual.
-func RefuseWrites(c *kfake.Cluster, refuse func(topic string) bool) {
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		pr := req.(*kmsg.ProduceRequest)
-		resp := pr.ResponseKind().(*kmsg.ProduceResponse)
-		for _, rt := range pr.Topics {
-			if !refuse(rt.Topic) {
-				continue
-			}
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, len(resp.Topics) > 0
-	})
 }
 
 // ID returns a short random hex string for names that must not collide

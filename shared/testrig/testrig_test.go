@@ -2,12 +2,12 @@ package testrig_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/IBM/sarama"
 
-	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -37,22 +37,84 @@ func TestRedisAnswers(t *testing.T) {
 
 func TestKafkaHoldsCatalogueTopics(t *testing.T) {
 	k := testrig.Kafka(t)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...))
+	cl, err := sarama.NewClient(k.ListenAddrs(), sarama.NewConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	details, err := kadm.NewClient(cl).ListTopics(context.Background())
+	for _, tp := range catalog.Default().Topics() {
+		parts, err := cl.Partitions(tp.Name)
+		if err != nil {
+			t.Fatalf("topic %s: %v", tp.Name, err)
+		}
+		if got := int32(len(parts)); got != tp.Partitions {
+			t.Fatalf("topic %s: %d partitions, want %d", tp.Name, got, tp.Partitions)
+		}
+	}
+}
+
+// The broker's faults and bookkeeping answer as the tests rely on.
+func TestKafkaControl(t *testing.T) {
+	k := testrig.Kafka(t)
+	k.CreateTopic(t, "control-"+testrig.ID(), 2)
+	if n := k.Written(t, catalog.ContentEvents); n != 0 {
+		t.Fatalf("%d records in a new broker", n)
+	}
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Retry.Max = 0
+	p, err := sarama.NewSyncProducer(k.ListenAddrs(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tp := range catalog.Default().Topics() {
-		d, ok := details[tp.Name]
-		if !ok {
-			t.Fatalf("topic %s missing", tp.Name)
-		}
-		if got := int32(len(d.Partitions)); got != tp.Partitions {
-			t.Fatalf("topic %s: %d partitions, want %d", tp.Name, got, tp.Partitions)
-		}
+	defer p.Close()
+	send := func(topic string) error {
+		_, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder("x")})
+		return err
+	}
+	if err := send(catalog.ContentEvents); err != nil {
+		t.Fatal(err)
+	}
+	k.RefuseWrites(t, catalog.ContentEvents)
+	if err := send(catalog.ContentEvents); !errors.Is(err, sarama.ErrTopicAuthorizationFailed) {
+		t.Fatalf("write to a refused topic: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	if err := send(catalog.UserEvents); err != nil {
+		t.Fatalf("write to another topic: %v", err)
+	}
+	k.RefuseWrites(t)
+	k.DropProduce(t, true)
+	if err := send(catalog.ContentEvents); err == nil {
+		t.Fatal("a write went through while produce requests were dropped")
+	}
+	if k.Dropped(t) == 0 {
+		t.Fatal("no produce request counted as dropped")
+	}
+	k.DropProduce(t, false)
+	if err := send(catalog.ContentEvents); err != nil {
+		t.Fatalf("write after the fault was lifted: %v", err)
+	}
+	if n := k.Written(t, catalog.ContentEvents); n != 2 {
+		t.Fatalf("%d records written to %s, want 2", n, catalog.ContentEvents)
+	}
+}
+
+func TestKafkaRestartsOnItsDataDir(t *testing.T) {
+	dir := t.TempDir()
+	k := testrig.Kafka(t, testrig.KafkaDataDir(dir))
+	cfg := sarama.NewConfig()
+	cfg.Producer.Return.Successes = true
+	p, err := sarama.NewSyncProducer(k.ListenAddrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := p.SendMessage(&sarama.ProducerMessage{Topic: catalog.UserEvents, Value: sarama.StringEncoder("x")}); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	k.Close()
+	k = testrig.Kafka(t, testrig.KafkaDataDir(dir))
+	if n := k.Written(t, catalog.UserEvents); n != 1 {
+		t.Fatalf("%d records after the restart, want the 1 written before", n)
 	}
 }

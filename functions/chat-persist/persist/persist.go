@@ -19,10 +19,10 @@ import (
 	"log/slog"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/messaging"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/messaging"
 )
 
 // Reactor handles chat-persist's events.

@@ -11,12 +11,12 @@ import (
 
 	"github.com/nova-social/nova/functions/chat-persist/persist"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/messaging"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/messaging"
-	"github.com/nova-social/nova/shared/outbox"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

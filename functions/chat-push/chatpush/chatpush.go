@@ -1,13 +1,13 @@
 // Package chatpush is chat-push's reaction (the design document's
 // handle_message_sent): a MessageSent is pushed to the live connections of
 // its online recipients — never to the sender — on whichever gateway replica
-// holds them, through shared/push.
+// holds them, through shared/domain/push.
 //
 // chat-push records no processed event ids: a redelivered event pushes the
 // message again, and the gateway drops it on each connection that was
 // already sent that message id (it remembers the last 512 per connection).
 // A push to a live gateway that has no subscriber fails
-// (shared/push.ErrNotListening), so the event is retried rather than lost
+// (shared/domain/push.ErrNotListening), so the event is retried rather than lost
 // while the gateway re-subscribes after a Redis outage; a gateway that is
 // gone (no alive mark) took its connections with it and holds nothing up.
 // Offline recipients are skipped; the notifier reaches them.
@@ -19,10 +19,10 @@ import (
 	"log/slog"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/push"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/push"
 )
 
 // Pusher sends a frame to users' connections; *push.Pusher is one.

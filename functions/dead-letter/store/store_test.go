@@ -10,8 +10,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/feed"
-	"github.com/nova-social/nova/shared/post"
+	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/post"
+	"github.com/nova-social/nova/shared/event/envelope"
 )
 
 // Emitter publishes an event the reaction produces. Options carry the

@@ -22,12 +22,12 @@ import (
 	"time"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/content"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/content"
+	"github.com/nova-social/nova/shared/domain/pendingmedia"
+	"github.com/nova-social/nova/shared/domain/post"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/pendingmedia"
-	"github.com/nova-social/nova/shared/post"
 )
 
 // Reactor applies media events.

@@ -12,13 +12,13 @@ import (
 
 	"github.com/nova-social/nova/functions/media-attach/attach"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/content"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/content"
+	"github.com/nova-social/nova/shared/domain/pendingmedia"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/outbox"
-	"github.com/nova-social/nova/shared/pendingmedia"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

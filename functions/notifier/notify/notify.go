@@ -2,7 +2,7 @@
 // a message for each recipient who is offline (online ones see it live on
 // the websocket), a follow for the followed user, a like or a comment for
 // the post's author — never for one's own action. Storing, grouping and
-// deduplicating is the inbox's job (shared/notification).
+// deduplicating is the inbox's job (shared/domain/notification).
 package notify
 
 import (
@@ -12,10 +12,10 @@ import (
 	"log/slog"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/notification"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/notification"
 )
 
 // Presence tells whether a user has a live connection; *presence.Store is

@@ -13,13 +13,13 @@ import (
 
 	"github.com/nova-social/nova/functions/notifier/notify"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/notification"
+	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/notification"
-	"github.com/nova-social/nova/shared/outbox"
-	"github.com/nova-social/nova/shared/presence"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -16,7 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/event/envelope"
 )
 
 // Emitter publishes an event; *emitter.Kafka is one.

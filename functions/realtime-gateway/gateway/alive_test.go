@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/nova-social/nova/shared/push"
+	"github.com/nova-social/nova/shared/domain/push"
 )
 
 // A running gateway keeps its alive mark, so a push that finds it not

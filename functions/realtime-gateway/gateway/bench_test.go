@@ -21,8 +21,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
+	"github.com/nova-social/nova/shared/domain/push"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/push"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/presence"
+	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/event/envelope"
 )
 
 // Verifier checks a bearer token; *auth.Verifier is one.

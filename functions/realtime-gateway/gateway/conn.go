@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/messaging"
 )
 
 // maxContentRunes matches messaging's default bound, so the gateway refuses
@@ -83,7 +83,7 @@ func (c *conn) serve() {
 	c.readLoop()
 	c.cancel()
 	<-writerDone
-	c.ws.CloseNow()
+	_ = c.ws.CloseNow() // the connection is gone either way
 }
 
 // enqueue queues a frame without blocking; a full queue closes the

@@ -7,8 +7,8 @@ import (
 
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/domain/push"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/push"
 )
 
 // A message pushed again (chat-push handling a redelivered MessageSent)

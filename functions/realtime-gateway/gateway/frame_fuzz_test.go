@@ -6,8 +6,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/messaging"
 )
 
 // FuzzParseFrame feeds parseFrame what a client can send on its websocket.

@@ -16,14 +16,14 @@
 //
 // # Presence
 //
-// A connection is recorded in shared/presence on open, refreshed after
+// A connection is recorded in shared/domain/presence on open, refreshed after
 // every successful ping (every PingInterval), and removed on close. A
 // replica that dies leaves entries that expire with the presence TTL.
 //
 // # Pushes
 //
 // The gateway subscribes to its own Redis channel, gateway:{ID} (see
-// shared/push), and writes each Delivery's frame to every open connection
+// shared/domain/push), and writes each Delivery's frame to every open connection
 // of the users it names, in the order the deliveries arrive.
 //
 // # Typed messages
@@ -55,9 +55,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/domain/push"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/push"
 )
 
 // Gateway is one replica. It is safe for concurrent use.

@@ -18,10 +18,10 @@ import (
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/kafka"
 )
 
 func TestUpgradeNeedsAValidToken(t *testing.T) {

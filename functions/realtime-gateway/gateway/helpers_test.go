@@ -13,17 +13,16 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/emitter"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/domain/push"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/emitter"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/kafka"
-	"github.com/nova-social/nova/shared/presence"
-	"github.com/nova-social/nova/shared/push"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -35,7 +34,7 @@ type rig struct {
 	signer   *auth.Signer
 	presence *presence.Store
 	pusher   *push.Pusher
-	kafka    *kfake.Cluster
+	kafka    *testrig.KafkaBroker
 	rdb      *redis.Client
 	id       string // the gateway's
 	stopRun  func() // ends Run and waits for it

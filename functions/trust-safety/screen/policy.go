@@ -1,6 +1,6 @@
 // Package screen is the trust-safety function's logic: it judges every new
 // and edited post against the rules and records the verdict, with its
-// ModerationDecision, through shared/moderation.
+// ModerationDecision, through shared/domain/moderation.
 //
 // Rules and what they decide:
 //
@@ -29,7 +29,7 @@ import (
 	"unicode"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/moderation"
+	"github.com/nova-social/nova/shared/domain/moderation"
 )
 
 // Config holds the rules.

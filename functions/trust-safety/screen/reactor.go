@@ -12,8 +12,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/moderation"
+	"github.com/nova-social/nova/shared/domain/moderation"
+	"github.com/nova-social/nova/shared/event/envelope"
 )
 
 // Repeats counts, per author and normalised text, the distinct posts that

@@ -15,10 +15,10 @@ import (
 
 	"github.com/nova-social/nova/functions/trust-safety/screen"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/moderation"
-	"github.com/nova-social/nova/shared/outbox"
+	"github.com/nova-social/nova/shared/domain/moderation"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nova-social/nova/cmd/nova/internal/load"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 func benchCmd(ctx context.Context, args []string, st Streams) error {
@@ -102,7 +102,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 	fmt.Fprintf(st.Out, "topic %s on %s; %d records of %d bytes, %s, %d in flight, Nova's Sends of %d\n",
 		cfg.Topic, strings.Join(cfg.Brokers, ","), cfg.NumRecords, cfg.RecordSize, throttle, cfg.InFlight, cfg.Batch)
 
-	fmt.Fprintln(st.Out, "\n== nova: binary-mode CloudEvents (com.nova.content.post.created) through shared/kafka's producer")
+	fmt.Fprintln(st.Out, "\n== nova: binary-mode CloudEvents (com.nova.content.post.created) through shared/event/kafka's producer")
 	nova, err := load.RunNova(ctx, cfg)
 	fmt.Fprintln(st.Out, nova)
 	if err != nil {
@@ -189,11 +189,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 		if err := load.CheckBrokers(ctx, bs, 5*time.Second); err != nil {
 			return fmt.Errorf("%w\nThe lag is read from the Kafka nova run uses: pass its --kafka-brokers (or --kafka-brokers '' to go without lag figures)", err)
 		}
-		k, err := load.NewKafkaLag(bs)
-		if err != nil {
-			return err
-		}
-		cfg.Backlogs = append(cfg.Backlogs, k)
+		cfg.Backlogs = append(cfg.Backlogs, load.NewKafkaLag(bs))
 	}
 	if databaseURL != "" {
 		o, err := load.NewOutboxBacklog(ctx, databaseURL)

@@ -35,6 +35,8 @@ const usage = `nova: Nova's local runtime and tools
   nova pin --version V          point every function at release V of the root module (nova unpin undoes it)
   nova deploy-check             build every function as kn func would, then start and stop each binary
   nova manifests                validate what kubectl apply -k eventing/ (and each overlay) would send
+  nova kafka                    the embedded Kafka on its own, with the catalogue's topics (-control: for tests)
+  nova s3                       an S3 server in memory with one bucket, as deploy-check gives nova-api
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
 REDIS_URL set the defaults of the matching flags.
@@ -77,6 +79,10 @@ func Main(ctx context.Context, args []string, st Streams) int {
 		err = deployCheckCmd(ctx, rest, st)
 	case "manifests":
 		err = manifestsCmd(ctx, rest, st)
+	case "kafka":
+		err = kafkaCmd(ctx, rest, st)
+	case "s3":
+		err = s3Cmd(ctx, rest, st)
 	case "help", "-h", "--help":
 		fmt.Fprint(st.Out, usage)
 		return 0

@@ -11,8 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
-	"github.com/nova-social/nova/shared/catalog"
+	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -131,7 +132,7 @@ func TestLag(t *testing.T) {
 	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "media-group", offs); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := cli.Lag(ctx, k.ListenAddrs())
+	rows, err := broker.Lag(ctx, k.ListenAddrs())
 	if err != nil {
 		t.Fatal(err)
 	}

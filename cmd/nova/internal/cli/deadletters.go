@@ -11,7 +11,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // DeadLetters lists the dead-letter store of the database at dsn.
@@ -55,10 +55,10 @@ func code(c int) string {
 	return fmt.Sprint(c)
 }
 
-func oneLine(s string, max int) string {
+func oneLine(s string, most int) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > max {
-		return string(r[:max-1]) + "…"
+	if r := []rune(s); len(r) > most {
+		return string(r[:most-1]) + "…"
 	}
 	return s
 }

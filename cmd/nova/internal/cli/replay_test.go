@@ -17,10 +17,10 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	fhttp "knative.dev/func-go/http"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
-	"github.com/nova-social/nova/shared/broker"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 func runCmd(ctx context.Context, args []string, st Streams) error {

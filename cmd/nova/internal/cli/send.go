@@ -10,9 +10,9 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // BuildEvent makes the CloudEvent of a catalogue type from its message as
@@ -21,7 +21,7 @@ import (
 func BuildEvent(codec *envelope.Codec, typ string, data []byte, opts ...envelope.Option) (cloudevents.Event, catalog.EventType, error) {
 	et, ok := codec.Catalog().ByType(typ)
 	if !ok {
-		return cloudevents.Event{}, catalog.EventType{}, fmt.Errorf("%w: %q (see shared/catalog for the types)", envelope.ErrUnknownType, typ)
+		return cloudevents.Event{}, catalog.EventType{}, fmt.Errorf("%w: %q (see shared/event/catalog for the types)", envelope.ErrUnknownType, typ)
 	}
 	// The codec already reads JSON data into the typed message, short enum
 	// names included; a draft event carries the JSON to it.
@@ -64,7 +64,7 @@ func Post(ctx context.Context, url string, e cloudevents.Event) (int, error) {
 		if cloudevents.IsACK(res) {
 			return hr.StatusCode, nil
 		}
-		return hr.StatusCode, fmt.Errorf("%s answered %d: %v", url, hr.StatusCode, res)
+		return hr.StatusCode, fmt.Errorf("%s answered %d: %w", url, hr.StatusCode, res)
 	}
 	if !cloudevents.IsACK(res) {
 		return 0, fmt.Errorf("post to %s: %w", url, res)

@@ -13,9 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // TailSource is the KafkaSource name plain records are wrapped under, as a
@@ -71,9 +71,9 @@ func Describe(codec *envelope.Codec, msg *sarama.ConsumerMessage) Line {
 }
 
 // Tail prints the records of topic as JSON lines until ctx ends, or until
-// max records when max > 0. It reads every partition without joining a
+// limit records when limit > 0. It reads every partition without joining a
 // consumer group, so it changes no one's offsets.
-func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, max int, pretty bool, w io.Writer) error {
+func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, limit int, pretty bool, w io.Writer) error {
 	start := kgo.NewOffset().AtEnd()
 	if fromStart {
 		start = kgo.NewOffset().AtStart()
@@ -103,7 +103,7 @@ func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, m
 		}
 		var werr error
 		fs.EachRecord(func(r *kgo.Record) {
-			if werr != nil || (max > 0 && n >= max) {
+			if werr != nil || (limit > 0 && n >= limit) {
 				return
 			}
 			werr = enc.Encode(Describe(codec, saramaMessage(r)))
@@ -112,7 +112,7 @@ func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, m
 		if werr != nil {
 			return werr
 		}
-		if max > 0 && n >= max {
+		if limit > 0 && n >= limit {
 			return nil
 		}
 	}
@@ -135,11 +135,11 @@ func tailCmd(ctx context.Context, args []string, st Streams) error {
 	var (
 		brokers          string
 		fromStart, plain bool
-		max              int
+		limit            int
 	)
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to read [KAFKA_BROKERS]")
 	fs.BoolVar(&fromStart, "from-beginning", false, "start at the oldest record instead of the next new one")
-	fs.IntVar(&max, "n", 0, "stop after this many records (0: until Ctrl-C)")
+	fs.IntVar(&limit, "n", 0, "stop after this many records (0: until Ctrl-C)")
 	fs.BoolVar(&plain, "compact", false, "one line per event instead of indented JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -152,5 +152,5 @@ func tailCmd(ctx context.Context, args []string, st Streams) error {
 	if _, ok := catalog.Default().Topic(pos[0]); !ok {
 		fmt.Fprintf(st.Err, "nova tail: %s is not a catalogue topic; reading it anyway\n", pos[0])
 	}
-	return Tail(ctx, kafka.ParseBrokers(brokers), pos[0], fromStart, max, !plain, st.Out)
+	return Tail(ctx, kafka.ParseBrokers(brokers), pos[0], fromStart, limit, !plain, st.Out)
 }

@@ -13,12 +13,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/funcbuild"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 	"github.com/nova-social/nova/cmd/nova/internal/manifests"
+	"github.com/nova-social/nova/cmd/nova/internal/objectstore"
 	"github.com/nova-social/nova/cmd/nova/internal/release"
-	"github.com/nova-social/nova/shared/broker"
-	"github.com/nova-social/nova/shared/funchost"
-	"github.com/nova-social/nova/shared/source"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 )
 
 // Function is one function's outcome.
@@ -360,13 +361,13 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 	if bucket == "" {
 		bucket = "nova-media"
 	}
-	s3, err := startObjectStore(bucket)
+	s3, err := objectstore.Start("127.0.0.1:0", bucket)
 	if err != nil {
 		return err
 	}
-	defer s3.close()
+	defer s3.Close()
 	rep.Database = db.name
-	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.endpoint(), S3Bucket: bucket}
+	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket}
 	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
 
 	var running []*Function

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 )
 
 // References in run.envs values, as kn func writes them.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 )
 
 func funcYAML(t *testing.T, envs string) *funchost.FuncYAML {

@@ -23,15 +23,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/nova-social/nova/cmd/nova/internal/dispatcher"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/dispatcher"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/feed"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/redisdb"
-	"github.com/nova-social/nova/shared/source"
 )
 
 // Flow is the outcome of one end-to-end check run against the built
@@ -148,7 +148,7 @@ func concurrentDeliveries(ctx context.Context, env flowEnv) error {
 	after, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if code, err := deliver(after); err != nil || code != http.StatusOK {
-		return fmt.Errorf("a delivery after the burst: %d %v (a request stranded behind an abandoned one?)", code, err)
+		return fmt.Errorf("a delivery after the burst: %d %w (a request stranded behind an abandoned one?)", code, err)
 	}
 	env.log.Info("concurrent deliveries", "answered", answered.Load(), "abandoned", total/4)
 	return nil

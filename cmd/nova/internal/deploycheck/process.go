@@ -86,7 +86,7 @@ func (p *process) watch(ctx context.Context, timeout time.Duration, what string,
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	client := &http.Client{Timeout: 2 * time.Second}
-	last := "no answer yet"
+	var last string // the most recent answer, for the failure message
 	for {
 		live, lerr := probe(ctx, client, p.url+"/health/liveness")
 		ready, rerr := probe(ctx, client, p.url+"/health/readiness")
@@ -147,7 +147,7 @@ func (p *process) kill() {
 	select {
 	case <-p.done:
 	default:
-		p.cmd.Process.Kill()
+		_ = p.cmd.Process.Kill() // it may have exited meanwhile; done says when
 		<-p.done
 	}
 }

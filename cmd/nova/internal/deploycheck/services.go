@@ -5,14 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/http/httptest"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 )
@@ -69,24 +65,3 @@ func pingRedis(ctx context.Context, url string) error {
 	defer cancel()
 	return system.PingRedis(ctx, url)
 }
-
-// objectStore is an S3-protocol server on 127.0.0.1, in memory, holding one
-// bucket: what the cluster's S3 (or MinIO) is to nova-api.
-type objectStore struct {
-	srv    *httptest.Server
-	bucket string
-}
-
-func startObjectStore(bucket string) (*objectStore, error) {
-	backend := s3mem.New()
-	if err := backend.CreateBucket(bucket); err != nil {
-		return nil, fmt.Errorf("local S3: bucket %s: %w", bucket, err)
-	}
-	srv := httptest.NewServer(gofakes3.New(backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
-	return &objectStore{srv: srv, bucket: bucket}, nil
-}
-
-// endpoint is host:port, as S3_ENDPOINT takes it.
-func (o *objectStore) endpoint() string { return strings.TrimPrefix(o.srv.URL, "http://") }
-
-func (o *objectStore) close() { o.srv.Close() }

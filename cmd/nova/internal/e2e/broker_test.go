@@ -9,10 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // The Kafka Broker overlay on the whole system: events travel topic →
@@ -51,7 +52,7 @@ func TestBrokerOverlay(t *testing.T) {
 
 	// Every Trigger's consumer group is on the Broker's topic, and nova lag
 	// shows it.
-	rows, err := cli.Lag(ctx, r.sys.Brokers(), "knative-trigger-default-feed-fanout", "nova-ingest-group")
+	rows, err := broker.Lag(ctx, r.sys.Brokers(), "knative-trigger-default-feed-fanout", "nova-ingest-group")
 	if err != nil {
 		t.Fatal(err)
 	}

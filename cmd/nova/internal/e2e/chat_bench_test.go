@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/domain/push"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/presence"
-	"github.com/nova-social/nova/shared/push"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

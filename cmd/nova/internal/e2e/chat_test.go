@@ -14,8 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/presence"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

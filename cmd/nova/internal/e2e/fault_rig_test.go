@@ -162,7 +162,7 @@ func retry(ctx context.Context, want []int, call func() (int, map[string]any, er
 		}
 		select {
 		case <-ctx.Done():
-			return nil, attempts, fmt.Errorf("gave up after %d attempts: last %d %v %v: %w", attempts, code, out, err, ctx.Err())
+			return nil, attempts, fmt.Errorf("gave up after %d attempts: last %d %v %v: %w", attempts, code, out, err, ctx.Err()) //nolint:errorlint // err may be nil; ctx.Err() is what ended it
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	deadletter "github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/feed"
-	"github.com/nova-social/nova/shared/pendingmedia"
+	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/pendingmedia"
 )
 
 // TestFaultSuite runs Nova's whole event path under failure and counts

@@ -17,7 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
-	"github.com/nova-social/nova/shared/pendingmedia"
+	"github.com/nova-social/nova/shared/domain/pendingmedia"
 	"github.com/nova-social/nova/shared/testrig"
 )
 

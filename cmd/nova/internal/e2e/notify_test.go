@@ -11,9 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/kafka"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // notifications returns u's inbox as GET /v1/notifications shows it.

@@ -14,12 +14,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/envelope"
-	"github.com/nova-social/nova/shared/kafka"
-	"github.com/nova-social/nova/shared/source"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // startWithMiddleware is start with every function's handler wrapped by mw.

@@ -58,9 +58,11 @@ func removeReadOnly(dir string) error {
 	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// Best effort: what stays read-only makes the RemoveAll below fail,
+	// and that error is returned.
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
-			os.Chmod(p, 0o755)
+			_ = os.Chmod(p, 0o755) //nolint:gosec // a directory: the go command must list and enter it
 		}
 		return nil
 	})

@@ -234,7 +234,7 @@ func writeFile(path string, data []byte) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
+	if err := os.Chmod(f.Name(), 0o644); err != nil { //nolint:gosec // the go command reads it as any module download
 		return err
 	}
 	return os.Rename(f.Name(), path)

@@ -150,7 +150,9 @@ func Scaffold(dir, invoke string) error {
 // scaffoldGoMod is the template's go.mod patched for the function fn.
 func scaffoldGoMod(tmpl scaffoldTemplate, fn *modfile.File) ([]byte, error) {
 	f := new(modfile.File)
-	f.AddModuleStmt("s")
+	if err := f.AddModuleStmt("s"); err != nil {
+		return nil, err
+	}
 	goVersion := tmpl.goVersion
 	if fn.Go != nil && semver.Compare("v"+fn.Go.Version, "v"+goVersion) > 0 {
 		goVersion = fn.Go.Version

@@ -11,8 +11,8 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 )
 
 // Backlog is work the system has accepted and not yet finished: consumer
@@ -25,57 +25,40 @@ type Backlog interface {
 }
 
 // KafkaLag is the total lag of every consumer group on the cluster, read
-// from the committed offsets as nova lag does.
+// from the committed offsets as nova lag reads it (broker.Lag).
 type KafkaLag struct {
-	cl  *kgo.Client
-	adm *kadm.Client
+	brokers []string
 
 	mu     sync.Mutex
 	behind []string // the partitions with lag at the last reading
 }
 
-// NewKafkaLag connects to brokers.
-func NewKafkaLag(brokers []string) (*KafkaLag, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		return nil, fmt.Errorf("Kafka client for %s: %w", strings.Join(brokers, ","), err)
-	}
-	return &KafkaLag{cl: cl, adm: kadm.NewClient(cl)}, nil
-}
+// NewKafkaLag reads the lag on brokers.
+func NewKafkaLag(brokers []string) *KafkaLag { return &KafkaLag{brokers: brokers} }
 
 func (k *KafkaLag) Name() string { return "consumer lag" }
 
-func (k *KafkaLag) Close() { k.cl.Close() }
+func (k *KafkaLag) Close() {}
 
 // Pending sums the lag of all groups; a group whose lag cannot be read is
 // an error rather than zero, so a drain is never declared on missing data.
 func (k *KafkaLag) Pending(ctx context.Context) (int64, error) {
-	listed, err := k.adm.ListGroups(ctx)
+	rows, err := broker.Lag(ctx, k.brokers)
 	if err != nil {
-		return 0, fmt.Errorf("list groups: %w", err)
-	}
-	groups := listed.Groups()
-	if len(groups) == 0 {
-		return 0, nil
-	}
-	lags, err := k.adm.Lag(ctx, groups...)
-	if err != nil {
-		return 0, fmt.Errorf("lag: %w", err)
+		return 0, err
 	}
 	var total int64
 	var behind []string
-	for _, g := range lags.Sorted() {
-		if err := g.Error(); err != nil {
-			return 0, fmt.Errorf("lag of group %s: %w", g.Group, err)
+	for _, l := range rows {
+		switch {
+		case l.Err != nil && l.Topic == "":
+			return 0, fmt.Errorf("lag of group %s: %w", l.Group, l.Err)
+		case l.Err != nil:
+			return 0, fmt.Errorf("lag of group %s on %s/%d: %w", l.Group, l.Topic, l.Partition, l.Err)
 		}
-		for _, l := range g.Lag.Sorted() {
-			if l.Err != nil {
-				return 0, fmt.Errorf("lag of group %s on %s/%d: %w", g.Group, l.Topic, l.Partition, l.Err)
-			}
-			total += l.Lag
-			if l.Lag > 0 {
-				behind = append(behind, fmt.Sprintf("%s on %s/%d: %d", g.Group, l.Topic, l.Partition, l.Lag))
-			}
+		total += l.Lag
+		if l.Lag > 0 {
+			behind = append(behind, fmt.Sprintf("%s on %s/%d: %d", l.Group, l.Topic, l.Partition, l.Lag))
 		}
 	}
 	k.mu.Lock()

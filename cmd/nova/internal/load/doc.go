@@ -2,7 +2,7 @@
 // workload beside a baseline taken in the same run:
 //
 //   - Producer publishes records as Nova does (binary-mode CloudEvents
-//     through shared/kafka's producer) in the manner of Kafka's
+//     through shared/event/kafka's producer) in the manner of Kafka's
 //     kafka-producer-perf-test, with a raw Sarama producer of plain byte
 //     records as the baseline.
 //   - Mixed registers users on a running Nova, has them follow each other,

@@ -59,18 +59,6 @@ func (m *Mixed) watch(ctx context.Context, start time.Time) (*backlogWatch, func
 	return w, func() { cancel(); <-done }
 }
 
-// zero reports whether every backlog read zero at its last sample.
-func (w *backlogWatch) zero() bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	for i := range w.current {
-		if w.errs[i] || w.current[i] != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 func (w *backlogWatch) total() int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()

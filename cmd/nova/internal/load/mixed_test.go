@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/load"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
-	"github.com/nova-social/nova/shared/broker"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -62,11 +62,7 @@ func TestMixedWorkload(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	lag, err := load.NewKafkaLag(sys.Brokers())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lag.Close()
+	lag := load.NewKafkaLag(sys.Brokers())
 	outbox, err := load.NewOutboxBacklog(ctx, sys.DatabaseURL())
 	if err != nil {
 		t.Fatal(err)

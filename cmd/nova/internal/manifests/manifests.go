@@ -17,9 +17,9 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
-	"github.com/nova-social/nova/shared/eventbroker"
-	"github.com/nova-social/nova/shared/funchost"
-	"github.com/nova-social/nova/shared/source"
+	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 )
 
 // Object is one object of a build.
@@ -119,7 +119,7 @@ func (f originTracking) ReadFile(path string) ([]byte, error) {
 	}
 	var k map[string]any
 	if err := yaml.Unmarshal(data, &k); err != nil || k == nil {
-		return data, nil // kustomize reports it
+		return data, nil //nolint:nilerr // not ours to report: kustomize reports it
 	}
 	meta, _ := k["buildMetadata"].([]any)
 	for _, m := range meta {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/nova-social/nova/cmd/nova/internal/manifests"
-	"github.com/nova-social/nova/shared/source"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 )
 
 const eventing = "../../../../eventing"

@@ -5,8 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 	"github.com/nova-social/nova/cmd/nova/internal/registry"
-	"github.com/nova-social/nova/shared/funchost"
 )
 
 const root = "../../../.."
@@ -31,7 +31,7 @@ func TestEveryFunctionIsRegistered(t *testing.T) {
 			t.Errorf("registered as %s but %s/func.yaml names it %s", f.Name, f.Dir, fy.Name)
 		}
 		if fy.InvokeKind() != funchost.InvokeHTTP {
-			t.Errorf("%s/func.yaml: invoke %s; Nova's functions are invoke: http (events through shared/eventfunc)", f.Dir, fy.InvokeKind())
+			t.Errorf("%s/func.yaml: invoke %s; Nova's functions are invoke: http (events through shared/event/eventfunc)", f.Dir, fy.InvokeKind())
 		}
 	}
 	dirs, err := os.ReadDir(filepath.Join(root, "functions"))

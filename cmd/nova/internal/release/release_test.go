@@ -139,6 +139,9 @@ func TestReleaseRefusesAndRestores(t *testing.T) {
 		t.Errorf("tag taken: %v", err)
 	}
 	gitOut(t, repo, "tag", "--delete", version)
+	if h := head(t, repo); h != start {
+		t.Errorf("HEAD %s after refused releases, want %s", h, start)
+	}
 
 	// A function that cannot be pinned (it imports a package the root
 	// module does not have) stops the release, and everything is undone.

@@ -11,12 +11,12 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 
-	"github.com/nova-social/nova/shared/broker"
-	"github.com/nova-social/nova/shared/dispatcher"
-	"github.com/nova-social/nova/shared/eventbroker"
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/dispatcher"
+	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/httpapi"
-	"github.com/nova-social/nova/shared/kafka"
-	"github.com/nova-social/nova/shared/source"
 )
 
 // brokerTopics are the topics of the manifests' Kafka Brokers, as the

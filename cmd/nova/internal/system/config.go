@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/registry"
-	"github.com/nova-social/nova/shared/broker"
 )
 
 // Defaults.

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nova-social/nova/shared/broker"
-	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 )
 
 // Restarting parts of a running system, as a node or pod failure would:

@@ -19,16 +19,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/dispatcher"
+	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 	"github.com/nova-social/nova/cmd/nova/internal/manifests"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/auth"
-	"github.com/nova-social/nova/shared/broker"
-	"github.com/nova-social/nova/shared/dispatcher"
-	"github.com/nova-social/nova/shared/eventbroker"
-	"github.com/nova-social/nova/shared/funchost"
+	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
-	"github.com/nova-social/nova/shared/kafka"
-	"github.com/nova-social/nova/shared/outbox"
-	"github.com/nova-social/nova/shared/source"
 )
 
 // System is Nova running on this machine.

@@ -14,14 +14,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
-	"github.com/nova-social/nova/shared/broker"
-	"github.com/nova-social/nova/shared/catalog"
-	"github.com/nova-social/nova/shared/delivery"
-	"github.com/nova-social/nova/shared/envelope"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -220,7 +220,7 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 	if len(got) != 2 || got[0].Event.Data() == nil || string(got[0].Event.Data()) != `{"user_id":"user789"}` {
 		t.Fatalf("after restart: %+v", got)
 	}
-	rows, err := cli.Lag(context.Background(), s.Brokers(), "nowhere-group")
+	rows, err := broker.Lag(context.Background(), s.Brokers(), "nowhere-group")
 	if err != nil {
 		t.Fatal(err)
 	}

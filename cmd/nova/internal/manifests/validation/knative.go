@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/nova-social/nova/shared/kobject"
+	"github.com/nova-social/nova/cmd/nova/internal/kobject"
 )
 
 // Rules Knative's admission webhooks enforce on Brokers and Triggers beyond

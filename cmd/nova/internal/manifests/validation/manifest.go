@@ -207,7 +207,7 @@ func (c *Checker) Check(ctx context.Context, dir string) (Report, error) {
 	objs, err := build(dir)
 	if err != nil {
 		rep.Problems = []Problem{{Dir: dir, Message: "kustomize build: " + err.Error()}}
-		return rep, nil
+		return rep, nil //nolint:nilerr // a build failure is a problem of the manifests, reported as one
 	}
 	rep.Objects = len(objs)
 	found := make([][]fieldProblem, len(objs))

@@ -29,10 +29,6 @@ func check(t *testing.T, c *validation.Checker, dir string) validation.Report {
 	return rep
 }
 
-func key(p validation.Problem) string {
-	return p.File + ": " + p.Object.String() + ": " + p.Field
-}
-
 // TestRepositoryEventing checks eventing/ and every overlay as kubectl apply
 // -k would send them: a cluster must accept every object.
 func TestRepositoryEventing(t *testing.T) {

@@ -1,9 +1,11 @@
 package validation
 
 import (
+	"fmt"
+	"strings"
+
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/objectmeta"
 	apivalidation "k8s.io/apimachinery/pkg/api/validation"
-	"k8s.io/apimachinery/pkg/api/validation/path"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -13,10 +15,26 @@ import (
 var nameRules = map[schema.GroupKind]apivalidation.ValidateNameFunc{
 	{Group: "", Kind: "Service"}:                                     apivalidation.NameIsDNS1035Label,
 	{Group: "", Kind: "Namespace"}:                                   apivalidation.ValidateNamespaceName,
-	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               path.ValidatePathSegmentName,
-	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        path.ValidatePathSegmentName,
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        path.ValidatePathSegmentName,
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: path.ValidatePathSegmentName,
+	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               pathSegmentName,
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        pathSegmentName,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        pathSegmentName,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: pathSegmentName,
+}
+
+// pathSegmentName is the RBAC kinds' name rule: the name is one segment of
+// a URL path. apimachinery's path.ValidatePathSegmentName, which the API
+// server applies, is deprecated in favour of a local copy of the rule.
+func pathSegmentName(name string, prefix bool) []string {
+	if !prefix && (name == "." || name == "..") {
+		return []string{fmt.Sprintf("may not be '%s'", name)}
+	}
+	var errs []string
+	for _, illegal := range []string{"/", "%"} {
+		if strings.Contains(name, illegal) {
+			errs = append(errs, fmt.Sprintf(`may not contain '%s'`, illegal))
+		}
+	}
+	return errs
 }
 
 // checkMeta checks metadata as the API server does for every kind: unknown

@@ -1,0 +1,212 @@
+// Package broker gives Nova its Kafka: an embedded broker (kfake) that keeps
+// its log, topics and committed group offsets on disk, or an existing cluster
+// named by KAFKA_BROKERS. Either way the catalogue's topics are there, at no
+// fewer partitions than the catalogue says, before anything produces.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/nova-social/nova/shared/event/catalog"
+)
+
+// DefaultPort is where the embedded broker listens, Kafka's usual port, so
+// kcat and other tools find it without being told.
+const DefaultPort = 9092
+
+// DefaultDataDir is the embedded broker's data folder relative to the
+// repository root; the root .gitignore keeps .nova/ out of version control.
+const DefaultDataDir = ".nova/kafka"
+
+// Config says which Kafka Nova uses.
+type Config struct {
+	// Brokers, when set, names an existing cluster (host:port, comma
+	// separated in KAFKA_BROKERS); nothing is embedded then.
+	Brokers []string
+	// CreateTopics lets Open create missing catalogue topics (and add
+	// partitions to short ones) on an existing cluster. The embedded broker
+	// always creates them.
+	CreateTopics bool
+
+	// Port of the embedded broker on 127.0.0.1; 0 picks a free port.
+	Port int
+	// DataDir is the embedded broker's on-disk state.
+	DataDir string
+	// InMemory keeps the embedded broker's state in memory only (no
+	// DataDir): it is gone when the broker stops.
+	InMemory bool
+
+	// Catalog lists the topics that must exist. Default: catalog.Default().
+	Catalog *catalog.Catalog
+	// Topics are topics besides the catalogue's that must exist, such as
+	// the topics of the Knative Brokers in the manifests. They are created
+	// when the catalogue's would be.
+	Topics []Topic
+	// Logger receives the embedded broker's warnings and errors.
+	Logger *slog.Logger
+	// Timeout bounds the topic check at start-up. Default 30s.
+	Timeout time.Duration
+}
+
+// Defaults returns c with every unset field at its default.
+func (c Config) Defaults() Config {
+	if c.Catalog == nil {
+		c.Catalog = catalog.Default()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if len(c.Brokers) > 0 {
+		for _, b := range c.Brokers {
+			if strings.TrimSpace(b) == "" {
+				return errors.New("broker: empty address in the broker list")
+			}
+		}
+		return nil
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("broker: port %d out of range", c.Port)
+	}
+	if c.DataDir == "" && !c.InMemory {
+		return errors.New("broker: the embedded broker needs a data folder (or InMemory)")
+	}
+	return nil
+}
+
+// Broker is a running Kafka, embedded or external.
+type Broker struct {
+	addrs   []string
+	cluster *kfake.Cluster // nil for an external cluster
+	dataDir string
+	created []string
+	faults  *Faults // nil for an external cluster
+}
+
+// Open starts the embedded broker, or connects to the external cluster, and
+// makes sure the catalogue's topics are there. For the embedded broker state
+// on disk is reloaded, so a restart resumes with the records and committed
+// offsets it had.
+func Open(ctx context.Context, cfg Config) (*Broker, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+
+	if len(cfg.Brokers) > 0 {
+		created, err := ensureAll(ctx, cfg.Brokers, cfg, cfg.CreateTopics)
+		if err != nil {
+			return nil, err
+		}
+		return &Broker{addrs: cfg.Brokers, created: created}, nil
+	}
+
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(cfg.Port),
+		kfake.ClusterID("nova-local"),
+		kfake.WithLogger(slogLogger{cfg.Logger}),
+	}
+	var dir string
+	if !cfg.InMemory {
+		var err error
+		if dir, err = filepath.Abs(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("broker: data folder %s: %w", cfg.DataDir, err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("broker: data folder: %w", err)
+		}
+		opts = append(opts, kfake.DataDir(dir))
+	}
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		if cfg.Port != 0 {
+			return nil, fmt.Errorf("broker: start embedded Kafka on 127.0.0.1:%d (in use? pick another with --kafka-port): %w", cfg.Port, err)
+		}
+		return nil, fmt.Errorf("broker: start embedded Kafka: %w", err)
+	}
+	b := &Broker{addrs: c.ListenAddrs(), cluster: c, dataDir: dir, faults: NewFaults(c)}
+	created, err := ensureAll(ctx, b.addrs, cfg, true)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	b.created = created
+	return b, nil
+}
+
+// ensureAll makes sure of the catalogue's topics, then of cfg.Topics.
+func ensureAll(ctx context.Context, addrs []string, cfg Config, create bool) ([]string, error) {
+	created, err := EnsureTopics(ctx, addrs, cfg.Catalog, create)
+	if err != nil {
+		return created, err
+	}
+	more, err := EnsureExtraTopics(ctx, addrs, cfg.Topics, create)
+	return append(created, more...), err
+}
+
+// Addrs are the bootstrap addresses clients use.
+func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Embedded reports whether this process runs the broker.
+func (b *Broker) Embedded() bool { return b.cluster != nil }
+
+// DataDir is the embedded broker's data folder ("" for an external cluster).
+func (b *Broker) DataDir() string { return b.dataDir }
+
+// CreatedTopics lists the topics Open had to create (or grow).
+func (b *Broker) CreatedTopics() []string { return append([]string(nil), b.created...) }
+
+// CreateTopic creates a topic on the embedded broker.
+func (b *Broker) CreateTopic(name string, partitions int32) error {
+	if b.cluster == nil {
+		return errors.New("broker: CreateTopic needs the embedded broker")
+	}
+	if err := b.cluster.CreateTopic(name, partitions, nil); err != nil {
+		return fmt.Errorf("broker: create topic %s: %w", name, err)
+	}
+	return nil
+}
+
+// Faults injects failures into the embedded broker; nil for an external
+// cluster.
+func (b *Broker) Faults() *Faults { return b.faults }
+
+// Close stops the embedded broker, writing its state to disk first. It is a
+// no-op for an external cluster and safe to call twice.
+func (b *Broker) Close() {
+	if b.cluster != nil {
+		b.cluster.Close()
+	}
+}
+
+// slogLogger forwards kfake's warnings and errors; its info and debug lines
+// describe every request and would drown the console.
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Logf(level kfake.LogLevel, format string, args ...any) {
+	switch level {
+	case kfake.LogLevelError:
+		s.l.Error("kafka: " + fmt.Sprintf(format, args...))
+	case kfake.LogLevelWarn:
+		s.l.Warn("kafka: " + fmt.Sprintf(format, args...))
+	}
+}

@@ -1,0 +1,172 @@
+// Package identity is the identity service of nova-api: accounts,
+// sessions (access tokens) and the follow graph.
+//
+// Every state change writes its rows and the event that announces it in one
+// PostgreSQL transaction through the transactional outbox, so an event is
+// published if and only if its change committed: UserRegistered,
+// UserProfileUpdated (only the fields that changed), UserFollowed and
+// UserUnfollowed, all on user-events. A request that changes nothing (a
+// second follow, an unfollow of someone not followed, a profile update to
+// the current values) commits nothing and emits nothing, so consumers never
+// see an event for a change that did not happen.
+//
+// The Service's methods are plain Go, callable from other domains (the
+// content domain asks Follows for FOLLOWERS_ONLY posts) and from tests;
+// Mount exposes them over HTTP.
+package identity
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/event/outbox"
+	"github.com/nova-social/nova/shared/migrate"
+	"github.com/nova-social/nova/shared/password"
+)
+
+// Component is the identity service's name in nova_schema_migrations.
+const Component = "identity"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the identity service's schema migrations.
+func Migrations() fs.FS {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		// The path is a constant of this file; fs.Sub fails only on a bad one.
+		panic(err)
+	}
+	return sub
+}
+
+// Migrate creates or upgrades the identity tables. The outbox has its own
+// migrations (outbox.Migrate), which must have run before the Service
+// writes anything.
+func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrate.Apply(ctx, pool, Component, Migrations())
+}
+
+// DefaultMaxBodyBytes bounds identity request bodies: the largest is a
+// profile update with a 2 KiB URL.
+const DefaultMaxBodyBytes = 16 << 10
+
+// Config holds what a Service needs. Pool, Outbox, Signer and Hasher are
+// required.
+type Config struct {
+	Pool   *pgxpool.Pool
+	Outbox *outbox.Outbox
+	// Signer issues access tokens; its key set is served as the JWKS.
+	Signer *auth.Signer
+	// Hasher hashes and verifies passwords.
+	Hasher *password.Hasher
+	// Logger receives failures; default slog.Default().
+	Logger *slog.Logger
+	// Admins are usernames (compared without regard to case) that get the
+	// admin role when they register or log in (NOVA_ADMINS).
+	Admins []string
+	// MaxBodyBytes bounds JSON request bodies; default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Defaults returns c with zero optional fields set to their defaults.
+func (c Config) Defaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports a configuration a Service cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Pool == nil {
+		errs = append(errs, errors.New("pool is nil"))
+	}
+	if c.Outbox == nil {
+		errs = append(errs, errors.New("outbox is nil"))
+	}
+	if c.Signer == nil {
+		errs = append(errs, errors.New("signer is nil"))
+	}
+	if c.Hasher == nil {
+		errs = append(errs, errors.New("hasher is nil"))
+	}
+	if c.Logger == nil {
+		errs = append(errs, errors.New("logger is nil"))
+	}
+	if c.MaxBodyBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("max body bytes %d below 1 KiB", c.MaxBodyBytes))
+	}
+	if c.Now == nil {
+		errs = append(errs, errors.New("clock is nil"))
+	}
+	for _, a := range c.Admins {
+		// An admin name no one can register is a typo that would go
+		// unnoticed until someone needs the role.
+		if err := ValidateUsername(a); err != nil {
+			errs = append(errs, fmt.Errorf("admin %q: %w", a, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("identity config: %w", err)
+	}
+	return nil
+}
+
+// Service is the identity service. It is safe for concurrent use.
+type Service struct {
+	cfg    Config
+	pool   *pgxpool.Pool
+	box    *outbox.Outbox
+	signer *auth.Signer
+	hasher *password.Hasher
+	log    *slog.Logger
+	admins map[string]bool // lower-cased usernames
+}
+
+// New returns a Service for cfg (defaults applied, then validated).
+func New(cfg Config) (*Service, error) {
+	cfg = cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	admins := make(map[string]bool, len(cfg.Admins))
+	for _, a := range cfg.Admins {
+		admins[strings.ToLower(a)] = true
+	}
+	return &Service{
+		cfg:    cfg,
+		pool:   cfg.Pool,
+		box:    cfg.Outbox,
+		signer: cfg.Signer,
+		hasher: cfg.Hasher,
+		log:    cfg.Logger,
+		admins: admins,
+	}, nil
+}
+
+// now is the service clock at PostgreSQL's precision, so the time stored
+// in a row and the time in its event are the same instant.
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// isAdminName reports whether a user of that name gets the admin role on
+// registration or login.
+func (s *Service) isAdminName(username string) bool { return s.admins[strings.ToLower(username)] }

@@ -1,0 +1,149 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/migrate"
+	"github.com/nova-social/nova/shared/postgres"
+)
+
+// BackendConfig says how a function opens the PostgreSQL that holds its
+// state and the events it emits.
+type BackendConfig struct {
+	// Name is the function's name; errors start with it.
+	Name     string
+	Database postgres.Config
+	// Brokers is where the relay publishes.
+	Brokers []string
+	// Migrations run after the outbox's own, in order.
+	Migrations []func(context.Context, *pgxpool.Pool) error
+	// RedisURL, when set, opens Backend.Redis for a function that keeps
+	// part of its state there; Ping and Close then cover it too.
+	RedisURL string
+	Logger   *slog.Logger
+}
+
+// Validate reports a configuration a function cannot start with.
+func (c BackendConfig) Validate() error {
+	var errs []error
+	if err := c.Database.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if c.RedisURL != "" {
+		if _, err := redis.ParseURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Backend is a function's PostgreSQL, migrated, with an outbox relay
+// publishing what the function enqueues until Close. Functions whose
+// reactions write rows and emit events in one transaction open one at Start.
+type Backend struct {
+	Pool  *pgxpool.Pool
+	Redis *redis.Client // nil unless BackendConfig.RedisURL was set
+
+	name     string
+	producer *kafka.Producer
+	cancel   context.CancelFunc
+	done     chan struct{}
+}
+
+// OpenBackend connects, migrates and starts the relay. The relay outlives
+// ctx, which ends when start-up does; on failure nothing is left open.
+func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	var redisOpt *redis.Options
+	if cfg.RedisURL != "" {
+		if redisOpt, err = redis.ParseURL(cfg.RedisURL); err != nil {
+			return nil, fmt.Errorf("%s: REDIS_URL: %w", cfg.Name, err)
+		}
+	}
+	b := &Backend{name: cfg.Name}
+	defer func() {
+		if err != nil {
+			if b.Redis != nil {
+				b.Redis.Close()
+			}
+			if b.producer != nil {
+				b.producer.Close()
+			}
+			if b.Pool != nil {
+				b.Pool.Close()
+			}
+		}
+	}()
+	if b.Pool, err = migrate.Open(ctx, cfg.Database, append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...)...); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
+	}
+	if b.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.Brokers...)); err != nil {
+		return nil, fmt.Errorf("%s: kafka: %w", cfg.Name, err)
+	}
+	relay, err := NewRelay(b.Pool, b.producer, Config{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if redisOpt != nil {
+		b.Redis = redis.NewClient(redisOpt)
+		if err := b.Redis.Ping(ctx).Err(); err != nil {
+			return nil, fmt.Errorf("%s: redis: %w", cfg.Name, err)
+		}
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	b.cancel, b.done = cancel, make(chan struct{})
+	go func() {
+		defer close(b.done)
+		relay.Run(rctx)
+	}()
+	return b, nil
+}
+
+// Ping reports whether PostgreSQL, and Redis when opened, answer.
+func (b *Backend) Ping(ctx context.Context) error {
+	if err := b.Pool.Ping(ctx); err != nil {
+		return fmt.Errorf("%s: database: %w", b.name, err)
+	}
+	if b.Redis != nil {
+		if err := b.Redis.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("%s: redis: %w", b.name, err)
+		}
+	}
+	return nil
+}
+
+// Close stops the relay (rows not yet sent wait in the outbox for the next
+// one), waiting for it until ctx ends, then closes the producer, Redis and
+// the pool.
+func (b *Backend) Close(ctx context.Context) error {
+	b.cancel()
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+	}
+	errs := []error{b.producer.Close()}
+	if b.Redis != nil {
+		errs = append(errs, b.Redis.Close())
+	}
+	b.Pool.Close()
+	return errors.Join(errs...)
+}
