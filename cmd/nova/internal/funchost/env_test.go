@@ -103,10 +103,28 @@ func TestParseFuncYAMLRefusesBadFiles(t *testing.T) {
 		"nameless build env":      "specVersion: 0.36.0\nname: a\nruntime: go\nbuild:\n  buildEnvs:\n  - value: x\n",
 		"build env from a Secret": "specVersion: 0.36.0\nname: a\nruntime: go\nbuild:\n  buildEnvs:\n  - name: A\n    value: '{{ secret:s:k }}'\n",
 		"scale min>max":           "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  options:\n    scale:\n      min: 3\n      max: 1\n",
+		"label key":               "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  labels:\n  - key: 'a b'\n    value: x\n",
+		"label value":             "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  labels:\n  - key: k\n    value: 'not a label value'\n",
+		"label from a Secret":     "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  labels:\n  - key: k\n    value: '{{ secret:s:k }}'\n",
+		"label twice":             "specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  labels:\n  - key: k\n    value: a\n  - key: k\n    value: b\n",
 	} {
 		if _, err := funchost.ParseFuncYAML([]byte(src)); !errors.Is(err, funchost.ErrFuncYAML) {
 			t.Errorf("%s: got %v, want ErrFuncYAML", name, err)
 		}
+	}
+}
+
+func TestFuncYAMLLabels(t *testing.T) {
+	f, err := funchost.ParseFuncYAML([]byte("specVersion: 0.36.0\nname: a\nruntime: go\ndeploy:\n  labels:\n" +
+		"  - key: networking.knative.dev/visibility\n    value: cluster-local\n  - key: owner\n    value: '{{ env:USER }}'\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := f.Label(funchost.VisibilityLabel); !ok || v != funchost.VisibilityClusterLocal {
+		t.Errorf("visibility %q %v", v, ok)
+	}
+	if _, ok := f.Label("absent"); ok {
+		t.Error("an absent label was found")
 	}
 }
 

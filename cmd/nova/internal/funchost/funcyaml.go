@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
 
@@ -38,6 +39,8 @@ type FuncYAML struct {
 		Envs []Env `json:"envs"`
 	} `json:"run"`
 	Deploy struct {
+		// Labels go on the Knative Service and its pods.
+		Labels  []Label `json:"labels"`
 		Options struct {
 			Scale *Scale `json:"scale"`
 		} `json:"options"`
@@ -53,6 +56,29 @@ type FuncYAML struct {
 type Env struct {
 	Name  string `json:"name,omitempty"`
 	Value string `json:"value"`
+}
+
+// Label is one deploy.labels entry: a literal value or {{ env:NAME }}.
+type Label struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// VisibilityLabel makes a Knative Service reachable only inside the
+// cluster when set to VisibilityClusterLocal.
+const (
+	VisibilityLabel        = "networking.knative.dev/visibility"
+	VisibilityClusterLocal = "cluster-local"
+)
+
+// Label returns the value of the deploy label key, and whether it is set.
+func (f *FuncYAML) Label(key string) (string, bool) {
+	for _, l := range f.Deploy.Labels {
+		if l.Key == key {
+			return l.Value, true
+		}
+	}
+	return "", false
 }
 
 // Scale is deploy.options.scale, the Knative autoscaling bounds.
@@ -125,6 +151,27 @@ func (f *FuncYAML) Validate() error {
 		}
 		if strings.HasPrefix(strings.TrimSpace(e.Value), "{{") && !envRef.MatchString(e.Value) {
 			return fmt.Errorf("%w: build.buildEnvs %s: a template value must be {{ env:NAME }}", ErrFuncYAML, e.Name)
+		}
+	}
+	seen := map[string]bool{}
+	for i, l := range f.Deploy.Labels {
+		// kn func refuses what the API server would: a qualified key and a
+		// label value, or a value from the local environment.
+		if errs := validation.IsQualifiedName(l.Key); len(errs) > 0 {
+			return fmt.Errorf("%w: deploy.labels[%d] key %q: %s", ErrFuncYAML, i, l.Key, strings.Join(errs, "; "))
+		}
+		if seen[l.Key] {
+			return fmt.Errorf("%w: deploy.labels: key %s given twice", ErrFuncYAML, l.Key)
+		}
+		seen[l.Key] = true
+		if strings.HasPrefix(strings.TrimSpace(l.Value), "{{") {
+			if !envRef.MatchString(l.Value) {
+				return fmt.Errorf("%w: deploy.labels %s: a template value must be {{ env:NAME }}", ErrFuncYAML, l.Key)
+			}
+			continue
+		}
+		if errs := validation.IsValidLabelValue(l.Value); len(errs) > 0 {
+			return fmt.Errorf("%w: deploy.labels %s value %q: %s", ErrFuncYAML, l.Key, l.Value, strings.Join(errs, "; "))
 		}
 	}
 	if s := f.Deploy.Options.Scale; s != nil && s.Min != nil && s.Max != nil && *s.Max > 0 && *s.Min > *s.Max {

@@ -33,16 +33,20 @@ type Function struct {
 	Slot int
 	// New returns a fresh instance, as the kn func scaffold calls it.
 	New func() any
+	// Public functions are reached from outside the cluster (users' HTTP
+	// and websockets); every other one is cluster-local, reached only by
+	// Knative's data plane.
+	Public bool
 }
 
 // Functions returns every function, nova-api first.
 func Functions() []Function {
 	return []Function{
-		{Name: "nova-api", Dir: ".", Slot: 0, New: func() any { return novaapi.New() }},
+		{Name: "nova-api", Dir: ".", Slot: 0, New: func() any { return novaapi.New() }, Public: true},
 		{Name: "dead-letter", Dir: "functions/dead-letter", Slot: 1, New: func() any { return deadletter.New() }},
 		{Name: "feed-fanout", Dir: "functions/feed-fanout", Slot: 2, New: func() any { return feedfanout.New() }},
 		{Name: "media-attach", Dir: "functions/media-attach", Slot: 3, New: func() any { return mediaattach.New() }},
-		{Name: "realtime-gateway", Dir: "functions/realtime-gateway", Slot: 4, New: func() any { return realtimegateway.New() }},
+		{Name: "realtime-gateway", Dir: "functions/realtime-gateway", Slot: 4, New: func() any { return realtimegateway.New() }, Public: true},
 		{Name: "chat-push", Dir: "functions/chat-push", Slot: 5, New: func() any { return chatpush.New() }},
 		{Name: "chat-persist", Dir: "functions/chat-persist", Slot: 6, New: func() any { return chatpersist.New() }},
 		{Name: "notifier", Dir: "functions/notifier", Slot: 7, New: func() any { return notifier.New() }},

@@ -3,9 +3,13 @@ package registry_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/manifests"
 	"github.com/nova-social/nova/cmd/nova/internal/registry"
 )
 
@@ -52,5 +56,69 @@ func TestEveryFunctionIsRegistered(t *testing.T) {
 	}
 	if _, ok := byDir["."]; !ok {
 		t.Error("nova-api (the root function) is not registered")
+	}
+}
+
+// Only the public functions are reachable from outside the cluster: every
+// other one is cluster-local (func.yaml deploy.labels), and the
+// NetworkPolicy of eventing/ admits Knative's data plane to exactly those.
+func TestPrivateFunctionsAreClusterLocal(t *testing.T) {
+	var private []string
+	for _, f := range registry.Functions() {
+		fy, err := funchost.LoadFuncYAML(filepath.Join(root, f.Dir))
+		if err != nil {
+			t.Fatalf("%s: %v", f.Name, err)
+		}
+		v, set := fy.Label(funchost.VisibilityLabel)
+		switch {
+		case f.Public && set:
+			t.Errorf("%s/func.yaml: %s: %s, but %s is reached by users", f.Dir, funchost.VisibilityLabel, v, f.Name)
+		case !f.Public && v != funchost.VisibilityClusterLocal:
+			t.Errorf("%s/func.yaml: deploy.labels lack %s: %s; without it Knative puts %s on the public ingress",
+				f.Dir, funchost.VisibilityLabel, funchost.VisibilityClusterLocal, f.Name)
+		}
+		if !f.Public {
+			private = append(private, f.Name)
+		}
+	}
+
+	objs, err := manifests.Build(filepath.Join(root, "eventing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var selected []string
+	found := false
+	for _, o := range objs {
+		if o.Kind != "NetworkPolicy" || o.Name != "nova-private-functions" {
+			continue
+		}
+		found = true
+		var np struct {
+			Spec struct {
+				PodSelector struct {
+					MatchExpressions []struct {
+						Key      string   `json:"key"`
+						Operator string   `json:"operator"`
+						Values   []string `json:"values"`
+					} `json:"matchExpressions"`
+				} `json:"podSelector"`
+			} `json:"spec"`
+		}
+		if err := yaml.Unmarshal(o.YAML, &np); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range np.Spec.PodSelector.MatchExpressions {
+			if e.Key == "function.knative.dev/name" && e.Operator == "In" {
+				selected = append(selected, e.Values...)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("eventing/ has no NetworkPolicy nova-private-functions")
+	}
+	slices.Sort(private)
+	slices.Sort(selected)
+	if !slices.Equal(private, selected) {
+		t.Errorf("NetworkPolicy nova-private-functions selects %v, want the private functions %v", selected, private)
 	}
 }
