@@ -195,6 +195,10 @@ func TestSlowClientIsClosedWithoutStallingOthers(t *testing.T) {
 	fast := r.dial(fastUser)
 	big := `{"type":"message","pad":"` + strings.Repeat("x", 256<<10) + `"}`
 	got := make(chan error, 1)
+	// The fast client has at most two frames in flight, well inside its
+	// queue of four, so only the slow client can fill its queue however
+	// slowly this machine runs the reader.
+	inFlight := make(chan struct{}, 2)
 	go func() {
 		// The fast client reads everything pushed to it, in order.
 		for i := 0; ; i++ {
@@ -205,6 +209,7 @@ func TestSlowClientIsClosedWithoutStallingOthers(t *testing.T) {
 				got <- err
 				return
 			}
+			<-inFlight
 			if want := fmt.Sprintf(`"n":%d}`, i); !strings.HasSuffix(string(data), want) {
 				got <- fmt.Errorf("frame %d ends %q", i, data[max(0, len(data)-12):])
 				return
@@ -218,6 +223,11 @@ func TestSlowClientIsClosedWithoutStallingOthers(t *testing.T) {
 	for i := range 200 {
 		if _, err := r.pusher.Push(ctx, []id.UserID{slowUser}, []byte(big)); err != nil {
 			t.Fatal(err)
+		}
+		select {
+		case inFlight <- struct{}{}:
+		case err := <-got:
+			t.Fatalf("fast client stopped reading at frame %d: %v", i, err)
 		}
 		if _, err := r.pusher.Push(ctx, []id.UserID{fastUser}, fmt.Appendf(nil, `{"type":"message","n":%d}`, i)); err != nil {
 			t.Fatal(err)
