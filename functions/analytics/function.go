@@ -44,7 +44,7 @@ func setup(env map[string]string, _ *slog.Logger) (lifecycle.Open[*unit], error)
 	if err := db.Validate(); err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.Analytics)
 	return func(ctx context.Context) (*unit, error) {
 		pool, err := migrate.Open(ctx, db, analytics.Migrate)
 		if err != nil {

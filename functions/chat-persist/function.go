@@ -51,7 +51,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.ChatPersist)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, cfg)
 		if err != nil {

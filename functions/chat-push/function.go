@@ -42,7 +42,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.ChatPush)
 	return func(ctx context.Context) (*unit, error) {
 		rdb, err := redisdb.Open(ctx, cfg)
 		if err != nil {

@@ -67,7 +67,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(cfg.Catalog)
+	codec := envelope.NewCodec(cfg.Catalog).ForConsumer(catalog.FeedFanout)
 	return func(ctx context.Context) (_ *unit, err error) {
 		rdb, err := redisdb.Open(ctx, cfg.Redis)
 		if err != nil {

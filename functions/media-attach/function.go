@@ -81,10 +81,10 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(cfg.Catalog)
+	codec := envelope.NewCodec(cfg.Catalog).ForConsumer(catalog.MediaAttach)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-			Name: catalog.MediaAttach, Database: cfg.Database, Brokers: cfg.KafkaBrokers, RedisURL: cfg.Redis.URL,
+			Name: catalog.MediaAttach, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Redis: cfg.Redis,
 			Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: log,
 		})
 		if err != nil {

@@ -103,10 +103,10 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.Notifier)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, RedisURL: cfg.Redis.URL,
+			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Redis: cfg.Redis,
 			Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: log,
 		})
 		if err != nil {

@@ -80,7 +80,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.Ranking)
 	return func(ctx context.Context) (*unit, error) {
 		rdb, err := redisdb.Open(ctx, cfg.Redis)
 		if err != nil {

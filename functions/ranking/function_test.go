@@ -30,7 +30,7 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 	f := function.New()
 	env := map[string]string{
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
-		"RANKING_KEY_PREFIX": "test:ranking:" + testrig.ID() + ":", "RANKING_FLUSH_EVERY": "20s",
+		"RANKING_KEY_PREFIX": "ranking:test-" + testrig.ID() + ":", "RANKING_FLUSH_EVERY": "20s",
 	}
 	if err := f.Start(context.Background(), env); err != nil {
 		t.Fatal(err)

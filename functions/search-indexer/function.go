@@ -43,7 +43,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	if err := db.Validate(); err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.SearchIndexer)
 	return func(ctx context.Context) (*unit, error) {
 		pool, err := migrate.Open(ctx, db, search.Migrate)
 		if err != nil {

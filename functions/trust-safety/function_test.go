@@ -28,7 +28,7 @@ func TestPostsAreJudgedAndDecisionsPublished(t *testing.T) {
 	k := testrig.Kafka(t)
 	url := eventfunctest.Serve(t, function.New(), map[string]string{
 		"DATABASE_URL": testrig.PostgresURL(t), "REDIS_URL": testrig.RedisURL(t),
-		"KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","), "MODERATION_KEY_PREFIX": "test:ts:" + testrig.ID() + ":",
+		"KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","), "MODERATION_KEY_PREFIX": "trust-safety:test-" + testrig.ID() + ":",
 		"MODERATION_BLOCKED_TERMS": "forbidden fruit", "MODERATION_PATTERNS": `(?i)\bscam+\b`,
 	})
 	codec := envelope.NewCodec(catalog.Default())

@@ -95,9 +95,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 			return s, fmt.Errorf("nova-api: %s migrations: %w", d.name, err)
 		}
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
+	opt, err := cfg.Redis.Options()
 	if err != nil {
-		return s, fmt.Errorf("nova-api: REDIS_URL: %w", err)
+		return s, fmt.Errorf("nova-api: %w", err)
 	}
 	s.rdb = redis.NewClient(opt)
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/domain/media"
@@ -14,6 +12,7 @@ import (
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // Config is nova-api's configuration, read from the function's environment
@@ -21,8 +20,9 @@ import (
 type Config struct {
 	// Database is PostgreSQL (DATABASE_URL, PGPASSWORD). Required.
 	Database postgres.Config
-	// RedisURL is the feed store (REDIS_URL). Required.
-	RedisURL string
+	// Redis is the feed store (REDIS_URL, REDIS_USERNAME, REDIS_PASSWORD).
+	// Required.
+	Redis redisdb.Config
 	// KafkaBrokers are where the outbox relay publishes (KAFKA_BROKERS).
 	// Required when Relay is on.
 	KafkaBrokers []string
@@ -54,7 +54,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
 	c := Config{
 		Database:     postgres.FromEnv(env),
-		RedisURL:     env["REDIS_URL"],
+		Redis:        redisdb.FromEnv(env),
 		KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
 		// Relays coordinate through PostgreSQL, so every replica may run one.
 		Relay: e.Bool("OUTBOX_RELAY", true),
@@ -87,10 +87,8 @@ func (c Config) Validate() error {
 	if err := c.Database.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.RedisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL is not set"))
-	} else if _, err := redis.ParseURL(c.RedisURL); err != nil {
-		errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
+	if err := c.Redis.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Relay && len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (needed by the outbox relay; OUTBOX_RELAY=false runs without one)"))

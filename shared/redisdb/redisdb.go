@@ -9,20 +9,33 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// EnvURL is the variable a function's configuration names Redis with.
-const EnvURL = "REDIS_URL"
+// The variables a function's configuration names Redis with: where it is
+// (from the nova-config ConfigMap) and, from the nova-redis Secret, the ACL
+// user it logs in as. A rediss:// URL speaks TLS.
+const (
+	EnvURL      = "REDIS_URL"
+	EnvUsername = "REDIS_USERNAME"
+	EnvPassword = "REDIS_PASSWORD"
+)
 
 // ErrNoURL: REDIS_URL is not set.
 var ErrNoURL = errors.New(EnvURL + " is not set")
 
 // Config is where Redis is: a redis:// (or rediss://) URL with its
-// database number.
+// database number, and the user to log in as. Username and Password, when
+// set, take the place of any the URL carries, so the URL can live in a
+// ConfigMap and the credentials in a Secret.
 type Config struct {
-	URL string
+	URL      string
+	Username string
+	Password string
 }
 
-// FromEnv reads REDIS_URL from a function's environment.
-func FromEnv(env map[string]string) Config { return Config{URL: env[EnvURL]} }
+// FromEnv reads REDIS_URL, REDIS_USERNAME and REDIS_PASSWORD from a
+// function's environment.
+func FromEnv(env map[string]string) Config {
+	return Config{URL: env[EnvURL], Username: env[EnvUsername], Password: env[EnvPassword]}
+}
 
 // Validate reports a configuration no connection can come of.
 func (c Config) Validate() error {
@@ -38,6 +51,15 @@ func (c Config) Options() (*redis.Options, error) {
 	opt, err := redis.ParseURL(c.URL)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", EnvURL, err)
+	}
+	if c.Username != "" {
+		opt.Username = c.Username
+	}
+	if c.Password != "" {
+		opt.Password = c.Password
+	}
+	if c.Username != "" && c.Password == "" && opt.Password == "" {
+		return nil, fmt.Errorf("%s %s has no %s", EnvUsername, c.Username, EnvPassword)
 	}
 	return opt, nil
 }

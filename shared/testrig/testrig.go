@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // DefaultPostgresURL is where tests find PostgreSQL unless NOVA_TEST_DATABASE_URL says otherwise.
@@ -86,12 +88,41 @@ func Postgres(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// RedisURL returns the URL of the Redis server tests use.
+// The ACL user RedisURL logs in as. The password is fixed because test
+// processes share the server and create the user concurrently.
+const (
+	redisUser     = "nova-test"
+	redisPassword = "nova-test-password"
+)
+
+// RedisAdminURL is the test Redis server as its administrator, for test
+// fixtures that are not Nova's code and keep their own keys.
+func RedisAdminURL(t testing.TB) string {
+	t.Helper()
+	Redis(t) // fails early with the how-to when it is down
+	return envOr("NOVA_TEST_REDIS_URL", DefaultRedisURL)
+}
+
+// RedisURL returns a URL of the test Redis server for the code under test:
+// it logs in as an ACL user with redisdb.ACLRules, the rights a cluster's
+// Redis gives Nova, so a key or command Nova has no right to fails the test
+// as it would fail in production. Redis(t) is the administrator's client,
+// for the test's own checks.
 func RedisURL(t testing.TB) string {
 	t.Helper()
 	u := envOr("NOVA_TEST_REDIS_URL", DefaultRedisURL)
-	Redis(t) // fail early with the how-to when it is down
-	return u
+	admin := Redis(t) // fails early with the how-to when it is down
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := redisdb.CreateUser(ctx, admin, redisUser, redisPassword); err != nil {
+		t.Fatalf("Redis at %s: %v", u, err)
+	}
+	parsed, err := url.Parse(u)
+	if err != nil {
+		t.Fatalf("parse %s: %v", u, err)
+	}
+	parsed.User = url.UserPassword(redisUser, redisPassword)
+	return parsed.String()
 }
 
 // Redis returns a client on the test Redis server. Tests share the server and

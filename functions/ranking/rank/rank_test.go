@@ -47,7 +47,7 @@ func newRig(t testing.TB, tune func(*rank.Config)) *rig {
 	t.Cleanup(func() { p.Close() })
 	codec := envelope.NewCodec(catalog.Default())
 	cfg := rank.DefaultConfig()
-	cfg.Prefix = "test:ranking:" + testrig.ID() + ":"
+	cfg.Prefix = "ranking:test-" + testrig.ID() + ":"
 	// Intervals far longer than a test: only explicit flushes emit.
 	cfg.EmitInterval, cfg.FlushEvery, cfg.Lease = time.Hour, time.Minute, 2*time.Hour
 	if tune != nil {

@@ -96,7 +96,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := screen.NewRepeats(testrig.Redis(t), "test:ts:"+testrig.ID()+":", time.Hour)
+	rep := screen.NewRepeats(testrig.Redis(t), "trust-safety:test-"+testrig.ID()+":", time.Hour)
 	return &rig{t: t, ctx: ctx, pool: pool, codec: codec, store: store,
 		reactor: screen.NewReactor(p, rep, store, slog.New(slog.NewTextHandler(io.Discard, nil)))}
 }

@@ -7,6 +7,7 @@ package catalog
 
 import (
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -21,6 +22,18 @@ type Topic struct {
 	Replication int16
 	// Purpose is the design document's one-line description.
 	Purpose string
+	// PlainRecordsFor are the functions that take plain records (not
+	// CloudEvents) from this topic, as KafkaSource wraps them: only where
+	// the design document's console-producer test writes them
+	// (kafka-console-producer to content-events, checked in feed-service).
+	// Every other consumer refuses them.
+	PlainRecordsFor []string
+}
+
+// TakesPlainRecords reports whether consumer takes plain records from topic.
+func (c *Catalog) TakesPlainRecords(topic, consumer string) bool {
+	t, ok := c.Topic(topic)
+	return ok && slices.Contains(t.PlainRecordsFor, consumer)
 }
 
 // Service names, as the design document spells them. An event's CloudEvents
@@ -193,16 +206,16 @@ func stringField(m proto.Message, name protoreflect.Name) string {
 
 func defaultTopics() []Topic {
 	return []Topic{
-		{ContentEvents, 6, 1, "content lifecycle events"},
-		{MediaEvents, 3, 1, "media upload events"},
-		{UserEvents, 3, 1, "user lifecycle events"},
-		{MessagingEvents, 3, 1, "messaging events"},
-		{NotificationEvents, 2, 1, "notification events"},
-		{AnalyticsEvents, 6, 1, "analytics events"},
-		{FeedUpdates, 3, 1, "feed update events"},
-		{RankingUpdates, 3, 1, "ranking update events"},
-		{TrustSafetyEvents, 3, 1, "content moderation events"},
-		{RealtimeChat, 3, 1, "realtime chat events"},
+		{ContentEvents, 6, 1, "content lifecycle events", []string{FeedFanout}},
+		{MediaEvents, 3, 1, "media upload events", nil},
+		{UserEvents, 3, 1, "user lifecycle events", nil},
+		{MessagingEvents, 3, 1, "messaging events", nil},
+		{NotificationEvents, 2, 1, "notification events", nil},
+		{AnalyticsEvents, 6, 1, "analytics events", nil},
+		{FeedUpdates, 3, 1, "feed update events", nil},
+		{RankingUpdates, 3, 1, "ranking update events", nil},
+		{TrustSafetyEvents, 3, 1, "content moderation events", nil},
+		{RealtimeChat, 3, 1, "realtime chat events", nil},
 	}
 }
 

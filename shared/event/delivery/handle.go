@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -15,6 +16,11 @@ type Reaction func(context.Context, envelope.Decoded) error
 // message with codec and hand it to react. A decode failure is permanent
 // (see IsPermanent).
 func Apply(ctx context.Context, codec *envelope.Codec, e event.Event, react Reaction) error {
+	if codec.Consumer() == "" {
+		// A function's codec says which function it decodes for, or plain
+		// records would be taken from every topic.
+		return errors.New("delivery: the codec names no consumer (envelope.Codec.ForConsumer)")
+	}
 	d, err := codec.Decode(e)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/cloudevents/sdk-go/v2/event"
+
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
@@ -15,7 +17,7 @@ import (
 )
 
 func TestApplyDecodesThenReacts(t *testing.T) {
-	codec := envelope.NewCodec(catalog.Default())
+	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.FeedFanout)
 	good, err := codec.New(&eventsv1.UserFollowed{FollowerId: "a", FolloweeId: "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -41,6 +43,66 @@ func TestApplyDecodesThenReacts(t *testing.T) {
 	err = delivery.Apply(ctx, codec, good, func(context.Context, envelope.Decoded) error { return down })
 	if !errors.Is(err, down) || delivery.IsPermanent(err) {
 		t.Fatalf("reaction failure came back as %v", err)
+	}
+}
+
+// The event-level rules every function's codec applies: an event type only
+// from its producer, plain records only where the catalogue allows them; a
+// refused event is permanent (a 4xx, dead-lettered with the reason) and the
+// reaction never sees it.
+func TestApplyRefusesForgedAndPlainEvents(t *testing.T) {
+	ctx := context.Background()
+	cat := catalog.Default()
+	producer := envelope.NewCodec(cat)
+	post, err := producer.New(&eventsv1.PostCreated{PostId: "p", UserId: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := post.Clone()
+	forged.SetSource("/nova/identity-service")
+	plain := func(topic, body string) event.Event {
+		e := event.New()
+		e.SetID("partition:0/offset:1")
+		e.SetType(envelope.KafkaEventType)
+		e.SetSource(envelope.KafkaSourceURI("nova", "src", topic))
+		_ = e.SetData("application/json", []byte(body))
+		return e
+	}
+	cases := []struct {
+		name     string
+		consumer string
+		e        event.Event
+		want     error // nil: taken
+	}{
+		{"the producer's event", catalog.FeedFanout, post, nil},
+		{"a PostCreated from another service", catalog.FeedFanout, forged, envelope.ErrForeignSource},
+		{"a PostCreated with no /nova/ source", catalog.SearchIndexer, func() event.Event { f := post.Clone(); f.SetSource("/attacker"); return f }(), envelope.ErrForeignSource},
+		{"a plain record feed-fanout takes", catalog.FeedFanout, plain(catalog.ContentEvents, `{"post_id":"p","user_id":"u"}`), nil},
+		{"a plain record search-indexer refuses", catalog.SearchIndexer, plain(catalog.ContentEvents, `{"post_id":"p","user_id":"u"}`), envelope.ErrPlainRefused},
+		{"a plain record from another topic", catalog.FeedFanout, plain(catalog.UserEvents, `{"follower_id":"a","followee_id":"b"}`), envelope.ErrPlainRefused},
+		{"a plain record typed for another topic", catalog.FeedFanout, plain(catalog.ContentEvents, `{"type":"com.nova.trustsafety.moderation.decided","post_id":"p"}`), envelope.ErrForeignSource},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			called := false
+			err := delivery.Apply(ctx, producer.ForConsumer(c.consumer), c.e, func(context.Context, envelope.Decoded) error { called = true; return nil })
+			if c.want == nil {
+				if err != nil || !called {
+					t.Fatalf("refused (%v) or not applied (%v)", err, called)
+				}
+				return
+			}
+			if called || !errors.Is(err, c.want) || !delivery.IsPermanent(err) {
+				t.Fatalf("reaction called %v, error %v; want a permanent %v", called, err, c.want)
+			}
+		})
+	}
+
+	// A codec that names no consumer is a function's mistake, not the
+	// sender's: nothing is applied, and the event is retried, not refused.
+	err = delivery.Apply(ctx, producer, post, func(context.Context, envelope.Decoded) error { t.Error("applied"); return nil })
+	if err == nil || delivery.IsPermanent(err) {
+		t.Fatalf("no consumer: %v", err)
 	}
 }
 

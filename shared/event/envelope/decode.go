@@ -25,6 +25,10 @@ func (c *Codec) Decode(e cloudevents.Event) (Decoded, error) {
 	if !ok {
 		return Decoded{}, failure(e, ErrUnknownType, fmt.Sprintf("type %q is not a Nova event", e.Type()), nil)
 	}
+	if e.Source() != et.Source() {
+		return Decoded{}, failure(e, ErrForeignSource,
+			fmt.Sprintf("%s comes only from %s, not from %q", et.Type, et.Source(), e.Source()), nil)
+	}
 	if ds := e.DataSchema(); ds != "" && strings.TrimPrefix(ds, "https://") != strings.TrimPrefix(et.DataSchema(), "https://") {
 		return Decoded{}, failure(e, ErrUndecodable,
 			fmt.Sprintf("dataschema %q does not match type %s (want %q)", ds, et.Type, et.DataSchema()), nil)
@@ -86,6 +90,11 @@ func dataKind(ct string) (dataEncoding, error) {
 
 // decodePlain reads a record that KafkaSource wrapped as dev.knative.kafka.event.
 func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
+	topic := TopicOf(e.Source())
+	if c.consumer != "" && !c.cat.TakesPlainRecords(topic, c.consumer) {
+		return Decoded{}, failure(e, ErrPlainRefused,
+			fmt.Sprintf("%s takes CloudEvents only from %q; plain records are taken only where the catalogue says (content-events, by feed-fanout)", c.consumer, topic), nil)
+	}
 	data := bytes.TrimSpace(e.Data())
 	if len(data) == 0 {
 		return Decoded{}, failure(e, ErrUndecodable, "plain record has no value", nil)
@@ -99,6 +108,10 @@ func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
 		var name string
 		if json.Unmarshal(raw, &name) == nil {
 			if et, ok := c.byName[name]; ok {
+				if topic != "" && et.Topic != topic {
+					return Decoded{}, failure(e, ErrForeignSource,
+						fmt.Sprintf("plain record of type %q on %s: that type is carried only by %s", name, topic, et.Topic), nil)
+				}
 				delete(fields, "type")
 				rest, err := json.Marshal(fields)
 				if err != nil {
@@ -118,7 +131,6 @@ func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
 		}
 	}
 
-	topic := TopicOf(e.Source())
 	if topic == "" {
 		return Decoded{}, failure(e, ErrUnknownType,
 			fmt.Sprintf("plain record names no event type and its source %q names no topic", e.Source()), nil)
@@ -164,9 +176,11 @@ func failure(e cloudevents.Event, kind error, reason string, err error) *DecodeE
 }
 
 // IsDecodeError reports whether err means the event can never be handled
-// (unknown type or undecodable data), as opposed to a failure worth retrying.
+// (unknown type, undecodable data, a source that does not produce it, a
+// plain record where none is taken), as opposed to a failure worth retrying.
 func IsDecodeError(err error) bool {
-	return errors.Is(err, ErrUnknownType) || errors.Is(err, ErrUndecodable)
+	return errors.Is(err, ErrUnknownType) || errors.Is(err, ErrUndecodable) ||
+		errors.Is(err, ErrForeignSource) || errors.Is(err, ErrPlainRefused)
 }
 
 // checkTimes refuses a google.protobuf.Timestamp or Duration anywhere in m

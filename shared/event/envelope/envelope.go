@@ -31,6 +31,9 @@ const (
 // concurrent use.
 type Codec struct {
 	cat *catalog.Catalog
+	// consumer, when set, is the function decoding: plain records are then
+	// taken only from the topics the catalogue lets it take them from.
+	consumer string
 	// byName resolves a plain record's "type" field: CE type, message name
 	// and full message name.
 	byName  map[string]catalog.EventType
@@ -52,6 +55,18 @@ func NewCodec(cat *catalog.Catalog) *Codec {
 	}
 	return c
 }
+
+// ForConsumer returns a codec that decodes as the function named consumer
+// receives: typed events as every codec does, plain records only from a
+// topic whose catalogue entry names consumer in PlainRecordsFor.
+func (c *Codec) ForConsumer(consumer string) *Codec {
+	cc := *c
+	cc.consumer = consumer
+	return &cc
+}
+
+// Consumer is the function the codec decodes for ("" for tools).
+func (c *Codec) Consumer() string { return c.consumer }
 
 // Catalog returns the catalogue the codec was built from.
 func (c *Codec) Catalog() *catalog.Catalog { return c.cat }
@@ -172,10 +187,21 @@ var ErrUnknownType = errors.New("unknown event type")
 // its data cannot be read as the message of that type.
 var ErrUndecodable = errors.New("undecodable event data")
 
-// DecodeError is why an event cannot be handled. It matches ErrUnknownType
-// or ErrUndecodable with errors.Is.
+// ErrForeignSource means the event names a source that does not produce
+// it: every event type comes from one service (its catalogue producer), and
+// an event claiming that type from anywhere else is refused.
+var ErrForeignSource = errors.New("event from a source that does not produce it")
+
+// ErrPlainRefused means a plain record reached a consumer that does not
+// take plain records from its topic (catalog.Topic.PlainRecordsFor).
+var ErrPlainRefused = errors.New("plain record refused")
+
+// DecodeError is why an event cannot be handled. It matches its Kind
+// (ErrUnknownType, ErrUndecodable, ErrForeignSource or ErrPlainRefused)
+// with errors.Is.
 type DecodeError struct {
-	// Kind is ErrUnknownType or ErrUndecodable.
+	// Kind is ErrUnknownType, ErrUndecodable, ErrForeignSource or
+	// ErrPlainRefused.
 	Kind error
 	// ID, Source and Type identify the event, when known.
 	ID, Source, Type string

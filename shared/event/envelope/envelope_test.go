@@ -200,7 +200,7 @@ func TestShortEnumNamesOfEveryEnum(t *testing.T) {
 				data, _ := json.Marshal(obj)
 				e := cloudevents.NewEvent()
 				e.SetID("x")
-				e.SetSource("/test")
+				e.SetSource(et.Source())
 				e.SetType(et.Type)
 				_ = e.SetData("application/json", data)
 				d, err := c.Decode(e)
@@ -321,7 +321,7 @@ func TestPlainRecordRules(t *testing.T) {
 		{"type field as CE type", catalog.UserEvents, `{"type":"com.nova.identity.user.followed","follower_id":"a","followee_id":"b"}`, "com.nova.identity.user.followed"},
 		{"type field naming an enum stays the message's", catalog.ContentEvents, `{"post_id":"p","user_id":"u","type":"VIDEO"}`, "com.nova.content.post.created"},
 		{"later event of the topic when the first does not parse", catalog.UserEvents, `{"follower_id":"a","followee_id":"b"}`, "com.nova.identity.user.followed"},
-		{"type field overrides the topic", catalog.MediaEvents, `{"type":"PostDeleted","post_id":"p","user_id":"u"}`, "com.nova.content.post.deleted"},
+		{"type field picks among the topic's events", catalog.ContentEvents, `{"type":"PostDeleted","post_id":"p","user_id":"u"}`, "com.nova.content.post.deleted"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -333,6 +333,11 @@ func TestPlainRecordRules(t *testing.T) {
 				t.Errorf("decoded as %s, want %s", d.Type.Type, tc.want)
 			}
 		})
+	}
+	// A type field cannot carry an event onto a topic that does not carry
+	// it: a record on media-events is never a content event.
+	if _, err := c.Decode(plain(catalog.MediaEvents, `{"type":"PostDeleted","post_id":"p","user_id":"u"}`)); !errors.Is(err, envelope.ErrForeignSource) {
+		t.Errorf("PostDeleted on media-events: %v, want ErrForeignSource", err)
 	}
 }
 

@@ -129,7 +129,7 @@ func TestConcurrentDeliveriesWithCancellations(t *testing.T) {
 	key := "eventfunc-test:" + testrig.ID()
 	var cancelled atomic.Int64
 	f := newCounter(key, 8*time.Millisecond, &cancelled)
-	url := eventfunctest.Serve(t, f, map[string]string{"REDIS_URL": testrig.RedisURL(t)})
+	url := eventfunctest.Serve(t, f, map[string]string{"REDIS_URL": testrig.RedisAdminURL(t)})
 
 	const n = 400
 	client := &http.Client{Timeout: 20 * time.Second}

@@ -12,6 +12,7 @@ import (
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // BackendConfig says how a function opens the PostgreSQL that holds its
@@ -24,10 +25,10 @@ type BackendConfig struct {
 	Brokers []string
 	// Migrations run after the outbox's own, in order.
 	Migrations []func(context.Context, *pgxpool.Pool) error
-	// RedisURL, when set, opens Backend.Redis for a function that keeps
-	// part of its state there; Ping and Close then cover it too.
-	RedisURL string
-	Logger   *slog.Logger
+	// Redis, when its URL is set, opens Backend.Redis for a function that
+	// keeps part of its state there; Ping and Close then cover it too.
+	Redis  redisdb.Config
+	Logger *slog.Logger
 }
 
 // Validate reports a configuration a function cannot start with.
@@ -39,9 +40,9 @@ func (c BackendConfig) Validate() error {
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
 	}
-	if c.RedisURL != "" {
-		if _, err := redis.ParseURL(c.RedisURL); err != nil {
-			errs = append(errs, fmt.Errorf("REDIS_URL: %w", err))
+	if c.Redis.URL != "" {
+		if err := c.Redis.Validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -55,7 +56,7 @@ func (c BackendConfig) Validate() error {
 // reactions write rows and emit events in one transaction open one at Start.
 type Backend struct {
 	Pool  *pgxpool.Pool
-	Redis *redis.Client // nil unless BackendConfig.RedisURL was set
+	Redis *redis.Client // nil unless BackendConfig.Redis names a URL
 
 	name     string
 	producer *kafka.Producer
@@ -74,9 +75,9 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 		log = slog.New(slog.DiscardHandler)
 	}
 	var redisOpt *redis.Options
-	if cfg.RedisURL != "" {
-		if redisOpt, err = redis.ParseURL(cfg.RedisURL); err != nil {
-			return nil, fmt.Errorf("%s: REDIS_URL: %w", cfg.Name, err)
+	if cfg.Redis.URL != "" {
+		if redisOpt, err = cfg.Redis.Options(); err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 		}
 	}
 	b := &Backend{name: cfg.Name}

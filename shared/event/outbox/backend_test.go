@@ -11,6 +11,7 @@ import (
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/redisdb"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -20,7 +21,7 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 	var migrated bool
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Logger: f.quiet,
-		RedisURL: testrig.RedisURL(t),
+		Redis: redisdb.Config{URL: testrig.RedisURL(t)},
 		Migrations: []func(context.Context, *pgxpool.Pool) error{func(context.Context, *pgxpool.Pool) error {
 			migrated = true
 			return nil
@@ -63,7 +64,7 @@ func TestBackendRefusesMissingSettingsAndCleansUpAfterFailure(t *testing.T) {
 	}
 	f := setup(t)
 	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), RedisURL: "http://not-redis",
+		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Redis: redisdb.Config{URL: "http://not-redis"},
 	})
 	if err == nil || !strings.HasPrefix(err.Error(), "fn: REDIS_URL:") {
 		t.Fatalf("bad REDIS_URL: %v", err)

@@ -82,7 +82,7 @@ func sendCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&to, "to", "", "POST the event to this function URL instead of producing it")
 	fs.StringVar(&data, "data", "", "the message as JSON")
 	fs.StringVar(&id, "id", "", "event id (default: a fresh UUIDv7)")
-	fs.StringVar(&src, "source", "", "event source (default: /nova/<the producing service>)")
+	fs.StringVar(&src, "source", "", "event source (default: /nova/<the producing service>; functions refuse any other, which is how to test that they do)")
 	fs.BoolVar(&asJSON, "json", false, "carry the data as JSON (application/json) instead of protobuf")
 	pos, err := parse(fs, args)
 	if err != nil {

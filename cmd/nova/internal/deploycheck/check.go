@@ -343,6 +343,15 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 	if err := pingRedis(ctx, cfg.RedisURL); err != nil {
 		return err
 	}
+	dropUser, err := createRedisUser(ctx, cfg.RedisURL, secrets)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := dropUser(); err != nil {
+			fmt.Fprintf(cfg.Out, "warning: %v\n", err)
+		}
+	}()
 	db, err := createDatabase(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err

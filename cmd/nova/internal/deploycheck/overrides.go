@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // Local is what the check runs in place of the cluster's services.
@@ -71,6 +72,14 @@ var Secrets = []Secret{
 	// The local PostgreSQL trusts its clients: the password reaches the
 	// functions as a cluster's would, and is not checked.
 	{"nova-db", "PGPASSWORD", randomValue},
+	// The check makes this ACL user, with Nova's rights only, on the local
+	// Redis before it starts the functions, as an operator makes it on the
+	// cluster's Redis.
+	{"nova-redis", redisdb.EnvUsername, func() (string, error) {
+		v, err := randomValue()
+		return "nova-check-" + v[:8], err
+	}},
+	{"nova-redis", redisdb.EnvPassword, randomValue},
 	// The local S3 server takes any keys.
 	{"nova-s3", "S3_ACCESS_KEY", randomValue},
 	{"nova-s3", "S3_SECRET_KEY", randomValue},

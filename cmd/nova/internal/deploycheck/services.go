@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 const startPostgres = "pg_ctlcluster --skip-systemctl-redirect 15 main start"
@@ -64,4 +66,31 @@ func pingRedis(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	return system.PingRedis(ctx, url)
+}
+
+// createRedisUser makes the nova-redis Secret's ACL user on the local Redis
+// (reached as its administrator at url) with Nova's rights only, and
+// returns what removes it.
+func createRedisUser(ctx context.Context, url string, secrets *secretValues) (func() error, error) {
+	name, err := secrets.get("nova-redis", redisdb.EnvUsername)
+	if err != nil {
+		return nil, err
+	}
+	password, err := secrets.get("nova-redis", redisdb.EnvPassword)
+	if err != nil {
+		return nil, err
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("local Redis %s: %w", url, err)
+	}
+	admin := redis.NewClient(opt)
+	if err := redisdb.CreateUser(ctx, admin, name, password); err != nil {
+		admin.Close()
+		return nil, fmt.Errorf("local Redis: %w", err)
+	}
+	return func() error {
+		defer admin.Close()
+		return redisdb.DeleteUser(context.WithoutCancel(ctx), admin, name)
+	}, nil
 }

@@ -54,7 +54,7 @@ func throughProxy(t *testing.T, rawURL string) (*fault.Proxy, string) {
 
 func startFaulty(t *testing.T) *faultRig {
 	t.Helper()
-	directDB, directRedis := testrig.PostgresURL(t), testrig.RedisURL(t)
+	directDB, directRedis := testrig.PostgresURL(t), testrig.RedisAdminURL(t)
 	pg, dbURL := throughProxy(t, directDB)
 	rp, redisURL := throughProxy(t, directRedis)
 	sw := fault.NewSwitch()

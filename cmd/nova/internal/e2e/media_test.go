@@ -134,7 +134,7 @@ func TestMediaEndToEnd(t *testing.T) {
 		t.Fatalf("upload = %d %v", code, m)
 	}
 	pendingID := m["id"].(string)
-	opt, _ := redis.ParseURL(testrig.RedisURL(t))
+	opt, _ := redis.ParseURL(testrig.RedisAdminURL(t))
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	key := pendingmedia.Key(alice.ID)

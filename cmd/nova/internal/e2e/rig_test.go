@@ -60,7 +60,7 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 		cfg.DatabaseURL = testrig.PostgresURL(t)
 	}
 	if cfg.RedisURL == "" {
-		cfg.RedisURL = testrig.RedisURL(t)
+		cfg.RedisURL = testrig.RedisAdminURL(t)
 	}
 	env := map[string]string{"RANKING_KEY_PREFIX": "e2e:ranking:" + testrig.ID() + ":"}
 	for k, v := range cfg.Environ {

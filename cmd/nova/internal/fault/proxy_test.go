@@ -98,7 +98,7 @@ func TestProxyOutageOfRealServers(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("redis", func(t *testing.T) {
-		u, err := url.Parse(testrig.RedisURL(t))
+		u, err := url.Parse(testrig.RedisAdminURL(t))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -31,7 +31,7 @@ func startNova(t *testing.T) *system.System {
 		MetricsAddr: "127.0.0.1:0",
 		Kafka:       broker.Config{DataDir: t.TempDir()},
 		DatabaseURL: testrig.PostgresURL(t),
-		RedisURL:    testrig.RedisURL(t),
+		RedisURL:    testrig.RedisAdminURL(t),
 		// The ranking function keeps its schedule under one key prefix;
 		// a prefix of this test's own keeps other systems on the shared
 		// Redis from taking its posts (and it theirs).

@@ -2,6 +2,8 @@ package system
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -9,6 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 const (
@@ -75,6 +79,37 @@ func PingRedis(ctx context.Context, url string) error {
 		return fmt.Errorf("redis is not reachable at %s (%w); start it with: %s", url, err, startRedis)
 	}
 	return nil
+}
+
+// createRedisUser makes an ACL user with Nova's rights (redisdb.ACLRules)
+// and a fresh password on the Redis at url, which must allow ACL SETUSER.
+func createRedisUser(ctx context.Context, url string) (name, password string, err error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return "", "", fmt.Errorf("REDIS_URL: %w", err)
+	}
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	name, password = "nova-run-"+hex.EncodeToString(b[:4]), hex.EncodeToString(b[4:])
+	if err := redisdb.CreateUser(ctx, admin, name, password); err != nil {
+		return "", "", fmt.Errorf("%w (give the functions a user of their own with REDIS_USERNAME and REDIS_PASSWORD)", err)
+	}
+	return name, password, nil
+}
+
+// deleteRedisUser removes the user createRedisUser made.
+func deleteRedisUser(ctx context.Context, url, name string) error {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	admin := redis.NewClient(opt)
+	defer admin.Close()
+	return redisdb.DeleteUser(ctx, admin, name)
 }
 
 // redact hides a password in a connection URL for messages.

@@ -29,6 +29,7 @@ import (
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/redisdb"
 )
 
 // System is Nova running on this machine.
@@ -40,6 +41,7 @@ type System struct {
 
 	broker    *broker.Broker
 	kafka     broker.Config // as opened, for RestartKafka
+	redisUser string        // the ACL user made for this run; "" if the environment named one
 	pool      *pgxpool.Pool
 	functions []*hosted
 	sources   []source.KafkaSource
@@ -147,6 +149,14 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	env["KAFKA_BROKERS"] = strings.Join(brokers, ",")
 	env["DATABASE_URL"] = cfg.DatabaseURL
 	env["REDIS_URL"] = cfg.RedisURL
+	if env[redisdb.EnvUsername] == "" {
+		// The functions log in as a cluster's Redis would have them: an ACL
+		// user with Nova's rights only, made for this run.
+		if s.redisUser, env[redisdb.EnvPassword], err = createRedisUser(ctx, cfg.RedisURL); err != nil {
+			return s, err
+		}
+		env[redisdb.EnvUsername] = s.redisUser
+	}
 	if env["MEDIA_DIR"] == "" {
 		// Uploads stay under the repository's git-ignored .nova/, wherever
 		// nova run was started from.
@@ -442,6 +452,9 @@ func (s *System) Stop(ctx context.Context) error {
 		}
 		if s.broker != nil {
 			s.broker.Close()
+		}
+		if s.redisUser != "" {
+			errs = append(errs, deleteRedisUser(ctx, s.cfg.RedisURL, s.redisUser))
 		}
 		s.stopErr = errors.Join(errs...)
 	})

@@ -90,7 +90,7 @@ func newFixture(t *testing.T) *fixture {
 			MetricsAddr: "127.0.0.1:0",
 			Kafka:       broker.Config{DataDir: t.TempDir()},
 			DatabaseURL: testrig.PostgresURL(t),
-			RedisURL:    testrig.RedisURL(t),
+			RedisURL:    testrig.RedisAdminURL(t),
 			Environ:     map[string]string{},
 			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		},
