@@ -62,7 +62,7 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 	if cfg.RedisURL == "" {
 		cfg.RedisURL = testrig.RedisAdminURL(t)
 	}
-	env := map[string]string{"RANKING_KEY_PREFIX": "e2e:ranking:" + testrig.ID() + ":"}
+	env := map[string]string{"RANKING_KEY_PREFIX": "ranking:e2e-" + testrig.ID() + ":"}
 	for k, v := range cfg.Environ {
 		env[k] = v
 	}

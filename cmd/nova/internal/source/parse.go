@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/nova-social/nova/cmd/nova/internal/kobject"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // ErrMalformed is matched (errors.Is) by every refusal of Parse and LoadDir.
@@ -143,11 +144,9 @@ func parseDocument(file string, index int, data []byte) (KafkaSource, bool, erro
 	d.Known(spec, "spec", "bootstrapServers", "topics", "consumerGroup", "initialOffset", "ordering",
 		"delivery", "sink", "net", "consumers", "ceOverrides")
 	for _, b := range d.Strings(spec, "bootstrapServers", "spec.bootstrapServers", true) {
-		for _, part := range strings.Split(b, ",") {
-			if part = strings.TrimSpace(part); part != "" {
-				s.BootstrapServers = append(s.BootstrapServers, part)
-			}
-		}
+		// An entry may itself be a comma-separated list, as the
+		// dispatcher's client takes it.
+		s.BootstrapServers = append(s.BootstrapServers, kafka.ParseBrokers(b)...)
 	}
 	s.Topics = d.Strings(spec, "topics", "spec.topics", true)
 	s.ConsumerGroup = d.String(spec, "consumerGroup", "spec.consumerGroup", false)
