@@ -90,12 +90,9 @@ test: nova lint proto-check schemas-check eventing-check strimzi-deps ## lint, p
 	if [ $${#failed[@]} -gt 0 ]; then printf 'make test: failed in %s\n' "$${failed[@]}" >&2; exit 1; fi; \
 	echo "make test: every module passed"
 
-test-short: nova ## the edit loop: go test in every module, without -race, deploy-check and the end-to-end and fault suites (make test runs everything)
-	@for m in $(MODULES); do \
-		pkgs=$$(cd "$$m" && go list ./... | grep -v '/cmd/nova/internal/e2e$$'); \
-		echo "==> $$m: go test -short"; \
-		(cd "$$m" && $(CHECK_ENV) go test -short $(TESTFLAGS) $$pkgs) || { echo "make test-short: tests failed in module $$m" >&2; exit 1; }; \
-	done
+test-short: nova ## the edit loop: every module's tests at once (workspace mode), -short, without -race, deploy-check and the end-to-end and fault suites (make test runs everything)
+	@pkgs=$$(go list $(addsuffix /...,$(MODULES)) | grep -v '/cmd/nova/internal/e2e$$'); \
+	go test -short -p 4 $(TESTFLAGS) $$pkgs || { echo "make test-short: tests failed" >&2; exit 1; }
 
 vet: ## go vet in every module
 	@for m in $(MODULES); do \

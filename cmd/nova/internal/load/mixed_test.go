@@ -55,6 +55,9 @@ func startNova(t *testing.T) *system.System {
 // operation happens, none fails, the backlogs drain, and the posts it wrote
 // reach their authors' followers' feeds.
 func TestMixedWorkload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the whole system under load: make test runs it, make test-short does not")
+	}
 	sys := startNova(t)
 	api, ok := sys.FunctionURL("nova-api")
 	if !ok {

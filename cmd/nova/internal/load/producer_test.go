@@ -18,6 +18,9 @@ import (
 // record reached the topic, that Nova's records are the CloudEvents it
 // claims with values of the asked size, and that the reports add up.
 func TestProducerBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a load test of the producer: make test runs it, make test-short does not")
+	}
 	c := testrig.Kafka(t)
 	brokers := c.ListenAddrs()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -41,6 +41,9 @@ func head(t *testing.T, dir string) string {
 }
 
 func TestRelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a whole release in a clone, with every function built: make test runs it, make test-short does not")
+	}
 	ctx := context.Background()
 	repo := clone(t)
 	start := head(t, repo)
@@ -170,6 +173,9 @@ func TestReleaseRefusesAndRestores(t *testing.T) {
 // A pin that fails part of the way puts back the modules it had pinned:
 // half a tree pinned does not even build the nova command that undoes it.
 func TestPinAllPutsEverythingBack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("every function pinned and unpinned in a clone: make test runs it, make test-short does not")
+	}
 	ctx := context.Background()
 	repo := clone(t)
 	broken := filepath.Join(repo, "functions", "zzz-broken")
