@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/redisdb"
@@ -80,17 +79,8 @@ func createRedisUser(ctx context.Context, url string, secrets *secretValues) (fu
 	if err != nil {
 		return nil, err
 	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("local Redis %s: %w", url, err)
-	}
-	admin := redis.NewClient(opt)
-	if err := redisdb.CreateUser(ctx, admin, name, password); err != nil {
-		admin.Close()
+	if err := system.CreateRedisUser(ctx, url, name, password); err != nil {
 		return nil, fmt.Errorf("local Redis: %w", err)
 	}
-	return func() error {
-		defer admin.Close()
-		return redisdb.DeleteUser(context.WithoutCancel(ctx), admin, name)
-	}, nil
+	return func() error { return system.DeleteRedisUser(context.WithoutCancel(ctx), url, name) }, nil
 }

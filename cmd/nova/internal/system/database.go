@@ -81,35 +81,44 @@ func PingRedis(ctx context.Context, url string) error {
 	return nil
 }
 
-// createRedisUser makes an ACL user with Nova's rights (redisdb.ACLRules)
-// and a fresh password on the Redis at url, which must allow ACL SETUSER.
-func createRedisUser(ctx context.Context, url string) (name, password string, err error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return "", "", fmt.Errorf("REDIS_URL: %w", err)
-	}
-	admin := redis.NewClient(opt)
-	defer admin.Close()
+// newRedisUser makes an ACL user with Nova's rights and a fresh name and
+// password for this run, on the Redis at url (which must allow ACL SETUSER).
+func newRedisUser(ctx context.Context, url string) (name, password string, err error) {
 	b := make([]byte, 20)
 	if _, err := rand.Read(b); err != nil {
 		return "", "", err
 	}
 	name, password = "nova-run-"+hex.EncodeToString(b[:4]), hex.EncodeToString(b[4:])
-	if err := redisdb.CreateUser(ctx, admin, name, password); err != nil {
+	if err := CreateRedisUser(ctx, url, name, password); err != nil {
 		return "", "", fmt.Errorf("%w (give the functions a user of their own with REDIS_USERNAME and REDIS_PASSWORD)", err)
 	}
 	return name, password, nil
 }
 
-// deleteRedisUser removes the user createRedisUser made.
-func deleteRedisUser(ctx context.Context, url, name string) error {
+// CreateRedisUser makes (or resets) the ACL user name with password and
+// Nova's rights (redisdb.ACLRules) on the Redis at url, reached as a user
+// allowed to change ACLs: what an operator does on a cluster's Redis.
+func CreateRedisUser(ctx context.Context, url, name, password string) error {
+	return withRedisAdmin(url, func(admin *redis.Client) error {
+		return redisdb.CreateUser(ctx, admin, name, password)
+	})
+}
+
+// DeleteRedisUser removes the ACL user name from the Redis at url.
+func DeleteRedisUser(ctx context.Context, url, name string) error {
+	return withRedisAdmin(url, func(admin *redis.Client) error {
+		return redisdb.DeleteUser(ctx, admin, name)
+	})
+}
+
+func withRedisAdmin(url string, do func(*redis.Client) error) error {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	admin := redis.NewClient(opt)
 	defer admin.Close()
-	return redisdb.DeleteUser(ctx, admin, name)
+	return do(admin)
 }
 
 // redact hides a password in a connection URL for messages.

@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	if env[redisdb.EnvUsername] == "" {
 		// The functions log in as a cluster's Redis would have them: an ACL
 		// user with Nova's rights only, made for this run.
-		if s.redisUser, env[redisdb.EnvPassword], err = createRedisUser(ctx, cfg.RedisURL); err != nil {
+		if s.redisUser, env[redisdb.EnvPassword], err = newRedisUser(ctx, cfg.RedisURL); err != nil {
 			return s, err
 		}
 		env[redisdb.EnvUsername] = s.redisUser
@@ -454,7 +454,7 @@ func (s *System) Stop(ctx context.Context) error {
 			s.broker.Close()
 		}
 		if s.redisUser != "" {
-			errs = append(errs, deleteRedisUser(ctx, s.cfg.RedisURL, s.redisUser))
+			errs = append(errs, DeleteRedisUser(ctx, s.cfg.RedisURL, s.redisUser))
 		}
 		s.stopErr = errors.Join(errs...)
 	})
