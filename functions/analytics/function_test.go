@@ -20,15 +20,15 @@ import (
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-func host(t *testing.T) (string, *pgxpool.Pool) {
+func host(t *testing.T) (*eventfunctest.Server, *pgxpool.Pool) {
 	t.Helper()
 	pool := testrig.Postgres(t)
-	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": pool.Config().ConnString()})
-	return url, pool
+	fn := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": pool.Config().ConnString()})
+	return fn, pool
 }
 
 func TestEngagementsOverHTTPCountOnce(t *testing.T) {
-	url, pool := host(t)
+	fn, pool := host(t)
 	codec := envelope.NewCodec(catalog.Default())
 	author, fan, post := id.NewUserID(), id.NewUserID().String(), id.NewPostID().String()
 	for _, kind := range []eventsv1.EngagementKind{eventsv1.EngagementKind_ENGAGEMENT_KIND_VIEW, eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE} {
@@ -37,7 +37,7 @@ func TestEngagementsOverHTTPCountOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 3 { // delivered, then redelivered twice
-			if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
+			if code := fn.Status(t, e); code != http.StatusOK {
 				t.Fatalf("%s answered %d", e.Type(), code)
 			}
 		}
@@ -53,7 +53,7 @@ func TestEngagementsOverHTTPCountOnce(t *testing.T) {
 }
 
 func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
-	url, _ := host(t)
+	fn, _ := host(t)
 	e := cloudevents.NewEvent()
 	e.SetID(uuid.NewString())
 	e.SetSource("/nova/content-service")
@@ -61,7 +61,7 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
+	if code := fn.Status(t, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 }

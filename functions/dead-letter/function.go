@@ -16,6 +16,7 @@ import (
 
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	"github.com/nova-social/nova/shared/event/eventfunc"
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"
@@ -55,14 +56,24 @@ type unit struct {
 
 // Receive stores one dead-lettered event, whatever it holds. A failure to
 // store is returned, so the delivery is retried rather than acknowledged
-// and lost.
+// and lost. The topic, partition and offset an event names (what `nova
+// replay` publishes it back to) are kept only when a dispatcher, a
+// KafkaSource or a Trigger by its verified token, sent it; from anyone
+// else (authentication off) the entry is kept for the record but cannot
+// be replayed.
 func (u *unit) Receive(ctx context.Context, e event.Event) error {
-	saved, err := u.store.Save(ctx, e)
+	id, verified := sender.FromContext(ctx)
+	fromDispatcher := verified && (id.Sender.Kind == sender.KindKafkaSource || id.Sender.Kind == sender.KindTrigger)
+	save, entry := u.store.SaveUntrusted, store.UntrustedEntry
+	if fromDispatcher {
+		save, entry = u.store.Save, store.EntryFromEvent
+	}
+	saved, err := save(ctx, e)
 	if err != nil {
 		return err
 	}
 	if saved {
-		ent := store.EntryFromEvent(e)
+		ent := entry(e)
 		u.log.WarnContext(ctx, "dead letter stored", "source", ent.Source, "id", ent.ID, "type", ent.Type,
 			"topic", ent.Topic, "code", ent.ErrorCode, "dest", ent.ErrorDest, "error", ent.ErrorData)
 	}

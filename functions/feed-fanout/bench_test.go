@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -28,6 +29,7 @@ import (
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -58,9 +60,10 @@ func (v viaCloudEventsRuntime) Handle(ctx context.Context, e event.Event) error 
 func BenchmarkDelivery(b *testing.B) {
 	k := testrig.Kafka(b)
 	f := function.New()
-	url := eventfunctest.Serve(b, f, map[string]string{
+	fn := eventfunctest.Serve(b, f, map[string]string{
 		"REDIS_URL": testrig.RedisURL(b), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
 	})
+	token := fn.Issuer.Token(b, fn.From, fn.Audience)
 	fhttp.SetLogLevel(fhttp.LogWarn)
 	// Not httptest.Server: its Close waits for every handler, and a
 	// stranded one never returns.
@@ -73,12 +76,32 @@ func BenchmarkDelivery(b *testing.B) {
 	defer ce.Close()
 	ceURL := "http://" + ln.Addr().String()
 	codec := envelope.NewCodec(catalog.Default())
-	for _, c := range []struct{ name, url string }{{"adapter", url}, {"cloudevents-runtime", ceURL}} {
-		b.Run(c.name, func(b *testing.B) { deliver(b, codec, c.url) })
+	for _, c := range []struct{ name, url, token string }{{"adapter", fn.URL, token}, {"cloudevents-runtime", ceURL, ""}} {
+		b.Run(c.name, func(b *testing.B) { deliver(b, codec, c.url, c.token) })
 	}
 }
 
-func deliver(b *testing.B, codec *envelope.Codec, url string) {
+// BenchmarkSenderVerification is BenchmarkDelivery's adapter with the
+// sender check on (each delivery carries the dispatcher's token, verified
+// once and then remembered until it expires) beside the same function with
+// it off, in the same run.
+//
+//	go test -run '^$' -bench SenderVerification -benchtime 10000x ./functions/feed-fanout
+func BenchmarkSenderVerification(b *testing.B) {
+	k := testrig.Kafka(b)
+	env := map[string]string{"REDIS_URL": testrig.RedisURL(b), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")}
+	on := eventfunctest.Serve(b, function.New(), env)
+	token := on.Issuer.Token(b, on.From, on.Audience)
+	offEnv := maps.Clone(env)
+	offEnv[sender.EnvAuth] = string(sender.ModeOff)
+	off := eventfunctest.ServeEnv(b, function.New(), offEnv)
+	codec := envelope.NewCodec(catalog.Default())
+	for _, c := range []struct{ name, url, token string }{{"verified", on.URL, token}, {"off", off, ""}} {
+		b.Run(c.name, func(b *testing.B) { deliver(b, codec, c.url, c.token) })
+	}
+}
+
+func deliver(b *testing.B, codec *envelope.Codec, url, token string) {
 	const workers = 8
 	author := uuid.NewString()
 	reqs := make([][]byte, 64)
@@ -95,6 +118,9 @@ func deliver(b *testing.B, codec *envelope.Codec, url string) {
 		}
 		reqs[i], _ = io.ReadAll(req.Body)
 		headers[i] = req.Header
+		if token != "" {
+			headers[i].Set("Authorization", "Bearer "+token)
+		}
 	}
 	// A delivery unanswered after 10s counts as stranded (a dispatcher's
 	// timeout would fire) instead of hanging the benchmark.

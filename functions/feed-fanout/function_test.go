@@ -26,17 +26,17 @@ import (
 
 // host serves a started instance as the kn func scaffold does in
 // production (func-go's http runtime).
-func host(t *testing.T) (url string, brokers []string) {
+func host(t *testing.T) (fn *eventfunctest.Server, brokers []string) {
 	t.Helper()
 	k := testrig.Kafka(t)
-	url = eventfunctest.Serve(t, function.New(), map[string]string{
+	fn = eventfunctest.Serve(t, function.New(), map[string]string{
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
 	})
-	return url, k.ListenAddrs()
+	return fn, k.ListenAddrs()
 }
 
 func TestPostCreatedOverHTTPFillsFeedAndAnnounces(t *testing.T) {
-	url, brokers := host(t)
+	fn, brokers := host(t)
 	codec := envelope.NewCodec(catalog.Default())
 	author, fan, postID := uuid.NewString(), uuid.NewString(), uuid.NewString()
 	for _, m := range []proto.Message{
@@ -48,7 +48,7 @@ func TestPostCreatedOverHTTPFillsFeedAndAnnounces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
+		if code := fn.Status(t, e); code != http.StatusOK {
 			t.Fatalf("%s answered %d", e.Type(), code)
 		}
 	}
@@ -94,7 +94,7 @@ func TestPostCreatedOverHTTPFillsFeedAndAnnounces(t *testing.T) {
 }
 
 func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
-	url, _ := host(t)
+	fn, _ := host(t)
 	e := cloudevents.NewEvent()
 	e.SetID(uuid.NewString())
 	e.SetSource("/nova/content-service")
@@ -102,11 +102,11 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
+	if code := fn.Status(t, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	e.SetType("com.example.unknown")
-	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
+	if code := fn.Status(t, e); code < 400 || code >= 500 {
 		t.Fatalf("unknown type answered %d, want a 4xx", code)
 	}
 }

@@ -24,10 +24,10 @@ import (
 // event and someone else's post answer 4xx (dead-letter at once).
 func TestOverHTTP(t *testing.T) {
 	k := testrig.Kafka(t)
-	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": testrig.PostgresURL(t),
+	fn := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": testrig.PostgresURL(t),
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")})
 	send := func(e cloudevents.Event) int {
-		code, _ := eventfunctest.Send(t, url, e)
+		code, _ := fn.Send(t, e)
 		return code
 	}
 	codec := envelope.NewCodec(catalog.Default())

@@ -37,7 +37,7 @@ func TestDecisionsAreAppliedToPosts(t *testing.T) {
 	k := testrig.Kafka(t)
 	dsn := testrig.PostgresURL(t)
 	ctx := context.Background()
-	url := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": dsn, "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")})
+	fn := eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": dsn, "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ",")})
 
 	pool, err := pgxpool.New(ctx, dsn)
 	if err != nil {
@@ -73,11 +73,11 @@ func TestDecisionsAreAppliedToPosts(t *testing.T) {
 		decision(flagged, eventsv1.ModerationAction_MODERATION_ACTION_FLAG, flagged.CreatedAt),
 		decision(flagged, eventsv1.ModerationAction_MODERATION_ACTION_HIDE, flagged.CreatedAt.Add(-time.Second)), // stale
 	} {
-		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
+		if code := fn.Status(t, e); code != http.StatusOK {
 			t.Fatalf("decision %d answered %d", i, code)
 		}
 	}
-	if code := eventfunctest.Status(t, url, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
+	if code := fn.Status(t, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
 		t.Fatalf("a decision without action answered %d, want 4xx", code)
 	}
 

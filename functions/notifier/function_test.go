@@ -26,15 +26,15 @@ import (
 
 // host serves a started instance as the kn func scaffold does in
 // production (func-go's http runtime).
-func host(t *testing.T) (url string, brokers []string, dsn string) {
+func host(t *testing.T) (fn *eventfunctest.Server, brokers []string, dsn string) {
 	t.Helper()
 	k := testrig.Kafka(t)
 	dsn = testrig.PostgresURL(t)
-	url = eventfunctest.Serve(t, function.New(), map[string]string{
+	fn = eventfunctest.Serve(t, function.New(), map[string]string{
 		"DATABASE_URL": dsn, "REDIS_URL": testrig.RedisURL(t),
 		"KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
 	})
-	return url, k.ListenAddrs(), dsn
+	return fn, k.ListenAddrs(), dsn
 }
 
 // drained waits until the function's outbox relay has published every row.
@@ -65,7 +65,7 @@ func drained(t *testing.T, dsn string) {
 // NotificationCreated on notification-events, keyed by the followed user,
 // through the function's outbox relay.
 func TestFollowOverHTTPIsAnnouncedOnce(t *testing.T) {
-	url, brokers, dsn := host(t)
+	fn, brokers, dsn := host(t)
 	codec := envelope.NewCodec(catalog.Default())
 	fan, star := id.NewUserID(), id.NewUserID()
 	e, err := codec.New(&eventsv1.UserFollowed{FollowerId: fan.String(), FolloweeId: star.String(), FollowedAt: timestamppb.Now()})
@@ -73,7 +73,7 @@ func TestFollowOverHTTPIsAnnouncedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
+		if code := fn.Status(t, e); code != http.StatusOK {
 			t.Fatalf("UserFollowed answered %d", code)
 		}
 	}
@@ -133,7 +133,7 @@ func TestFollowOverHTTPIsAnnouncedOnce(t *testing.T) {
 }
 
 func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
-	url, _, _ := host(t)
+	fn, _, _ := host(t)
 	e := cloudevents.NewEvent()
 	e.SetID(id.NewPostID().String())
 	e.SetSource("/nova/identity-service")
@@ -141,7 +141,7 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"follower_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
+	if code := fn.Status(t, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	codec := envelope.NewCodec(catalog.Default())
@@ -149,7 +149,7 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := eventfunctest.Status(t, url, bad); code < 400 || code >= 500 {
+	if code := fn.Status(t, bad); code < 400 || code >= 500 {
 		t.Fatalf("malformed follower id answered %d, want a 4xx", code)
 	}
 }

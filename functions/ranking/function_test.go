@@ -32,11 +32,13 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","),
 		"RANKING_KEY_PREFIX": "ranking:test-" + testrig.ID() + ":", "RANKING_FLUSH_EVERY": "20s",
 	}
-	if err := f.Start(context.Background(), env); err != nil {
+	iss := eventfunctest.NewIssuer(t)
+	if err := f.Start(context.Background(), iss.Env(env)); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(fhttp.New(f).Handler)
 	defer srv.Close()
+	fn := iss.Server(srv.URL, "ranking")
 	eventfunctest.AwaitReady(t, srv.URL, 30*time.Second)
 	codec := envelope.NewCodec(catalog.Default())
 	post := uuid.NewString()
@@ -46,7 +48,7 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := eventfunctest.Status(t, srv.URL, e); code != http.StatusOK {
+		if code := fn.Status(t, e); code != http.StatusOK {
 			t.Fatalf("engagement answered %d", code)
 		}
 	}
@@ -54,7 +56,7 @@ func TestEngagementOverHTTPIsAnnouncedByStop(t *testing.T) {
 	bad.SetID(uuid.NewString())
 	bad.SetSource("/nova/content-service")
 	bad.SetType("com.example.unknown")
-	if code := eventfunctest.Status(t, srv.URL, bad); code < 400 || code >= 500 {
+	if code := fn.Status(t, bad); code < 400 || code >= 500 {
 		t.Fatalf("unknown type answered %d, want 4xx", code)
 	}
 	if err := f.Stop(context.Background()); err != nil {

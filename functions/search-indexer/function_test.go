@@ -23,14 +23,14 @@ import (
 
 // host serves a started instance as the kn func scaffold does in
 // production, on a fresh database.
-func host(t *testing.T) (string, *pgxpool.Pool) {
+func host(t *testing.T) (*eventfunctest.Server, *pgxpool.Pool) {
 	t.Helper()
 	pool := testrig.Postgres(t)
 	return eventfunctest.Serve(t, function.New(), map[string]string{"DATABASE_URL": pool.Config().ConnString()}), pool
 }
 
 func TestEventsOverHTTPAreSearchable(t *testing.T) {
-	url, pool := host(t)
+	fn, pool := host(t)
 	codec := envelope.NewCodec(catalog.Default())
 	author, fan, postID := id.NewUserID().String(), id.NewUserID().String(), id.NewPostID().String()
 	for _, m := range []proto.Message{
@@ -47,7 +47,7 @@ func TestEventsOverHTTPAreSearchable(t *testing.T) {
 			t.Fatal(err)
 		}
 		for range 2 { // and redelivered
-			if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
+			if code := fn.Status(t, e); code != http.StatusOK {
 				t.Fatalf("%s answered %d", e.Type(), code)
 			}
 		}
@@ -67,7 +67,7 @@ func TestEventsOverHTTPAreSearchable(t *testing.T) {
 }
 
 func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
-	url, _ := host(t)
+	fn, _ := host(t)
 	e := cloudevents.NewEvent()
 	e.SetID(uuid.NewString())
 	e.SetSource("/nova/content-service")
@@ -75,7 +75,7 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 	if err := e.SetData("application/json", map[string]any{"post_id": 7}); err != nil {
 		t.Fatal(err)
 	}
-	if code := eventfunctest.Status(t, url, e); code < 400 || code >= 500 {
+	if code := fn.Status(t, e); code < 400 || code >= 500 {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	codec := envelope.NewCodec(catalog.Default())
@@ -83,7 +83,7 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code := eventfunctest.Status(t, url, bad); code < 400 || code >= 500 {
+	if code := fn.Status(t, bad); code < 400 || code >= 500 {
 		t.Fatalf("malformed post id answered %d, want a 4xx", code)
 	}
 }

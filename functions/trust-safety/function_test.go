@@ -26,7 +26,7 @@ import (
 // function's outbox relay.
 func TestPostsAreJudgedAndDecisionsPublished(t *testing.T) {
 	k := testrig.Kafka(t)
-	url := eventfunctest.Serve(t, function.New(), map[string]string{
+	fn := eventfunctest.Serve(t, function.New(), map[string]string{
 		"DATABASE_URL": testrig.PostgresURL(t), "REDIS_URL": testrig.RedisURL(t),
 		"KAFKA_BROKERS": strings.Join(k.ListenAddrs(), ","), "MODERATION_KEY_PREFIX": "trust-safety:test-" + testrig.ID() + ":",
 		"MODERATION_BLOCKED_TERMS": "forbidden fruit", "MODERATION_PATTERNS": `(?i)\bscam+\b`,
@@ -45,7 +45,7 @@ func TestPostsAreJudgedAndDecisionsPublished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code := eventfunctest.Status(t, url, e); code != http.StatusOK {
+		if code := fn.Status(t, e); code != http.StatusOK {
 			t.Fatalf("PostCreated answered %d", code)
 		}
 		want[pid] = eventsv1.ModerationAction_MODERATION_ACTION_ALLOW

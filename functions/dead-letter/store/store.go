@@ -115,6 +115,14 @@ func EntryFromEvent(e event.Event) Entry {
 	return ent
 }
 
+// UntrustedEntry is EntryFromEvent without the Kafka coordinates, which
+// only a dispatcher's word makes true.
+func UntrustedEntry(e event.Event) Entry {
+	ent := EntryFromEvent(e)
+	ent.Topic, ent.Partition, ent.Offset = "", nil, nil
+	return ent
+}
+
 func extString(ext map[string]any, name string) string {
 	v, ok := ext[name]
 	if !ok || v == nil {
@@ -152,8 +160,22 @@ func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 // replay, or for a second copy of the event read at another offset, so a
 // failure is never hidden behind an earlier one's replay. Without Kafka
 // coordinates (a cluster's KafkaSource) only a replayed entry is replaced.
+//
+// Save trusts the Kafka coordinates the event carries: call it only for
+// an event a dispatcher delivered (its verified identity says so).
 func (s *Store) Save(ctx context.Context, e event.Event) (bool, error) {
-	ent := EntryFromEvent(e)
+	return s.save(ctx, e, EntryFromEvent(e))
+}
+
+// SaveUntrusted stores e as Save does, without the topic, partition and
+// offset its sender claims: an entry saved so can be listed but never
+// replayed, since whoever sent it could have planted any event for any
+// topic.
+func (s *Store) SaveUntrusted(ctx context.Context, e event.Event) (bool, error) {
+	return s.save(ctx, e, UntrustedEntry(e))
+}
+
+func (s *Store) save(ctx context.Context, e event.Event, ent Entry) (bool, error) {
 	if d := e.Data(); len(d) > 0 && !json.Valid(d) {
 		// Binary data (protobuf) received in binary mode would be written
 		// as a JSON string of raw bytes, which is not valid UTF-8 and which

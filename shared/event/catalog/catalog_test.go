@@ -549,9 +549,19 @@ func kustomizeResources(t *testing.T, path string, into map[string]bool) {
 	}
 	var k struct {
 		Resources []string `json:"resources"`
+		// Patches from a file (path:) list that file: it holds what an
+		// object of a base becomes.
+		Patches []struct {
+			Path string `json:"path"`
+		} `json:"patches"`
 	}
 	if err := yaml.Unmarshal(data, &k); err != nil {
 		t.Fatalf("%s: %v", path, err)
+	}
+	for _, p := range k.Patches {
+		if p.Path != "" {
+			into[filepath.Clean(filepath.Join(filepath.Dir(path), p.Path))] = true
+		}
 	}
 	for _, r := range k.Resources {
 		if strings.Contains(r, "://") {

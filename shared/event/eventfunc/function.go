@@ -2,12 +2,15 @@ package eventfunc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/lifecycle"
 )
 
@@ -32,7 +35,8 @@ type Function[U Unit] struct {
 	log     *slog.Logger
 	setup   Setup[U]
 	life    *lifecycle.Lifecycle[U]
-	handler *Handler
+	handler atomic.Pointer[Handler] // set by Start
+	senders *sender.Verifier        // nil until started, and with authentication off
 }
 
 // New returns a function that has not started.
@@ -44,7 +48,6 @@ func New[U Unit](name string, setup Setup[U]) *Function[U] {
 		setup: setup,
 		life:  lifecycle.New[U](lifecycle.Config{Name: name, Logger: log}),
 	}
-	f.handler = NewHandler(f.receive, HandlerConfig{Logger: log})
 	return f
 }
 
@@ -53,18 +56,38 @@ func (f *Function[U]) Name() string { return f.name }
 
 // Start reads the configuration and begins opening the function's
 // dependencies in the background: it fails only for a configuration the
-// function cannot run with.
+// function cannot run with. The sender check (package sender) is part of
+// every function's configuration.
 func (f *Function[U]) Start(_ context.Context, env map[string]string) error {
+	hcfg := HandlerConfig{Logger: f.log}
+	scfg, serr := sender.ConfigFrom(env, f.name)
+	if serr == nil {
+		if scfg.Mode == sender.ModeOff {
+			f.log.Error("EVENT SENDER AUTHENTICATION IS OFF: anyone who can reach this function can post it events; " +
+				"set " + sender.EnvAuth + "=oidc once the cluster has Knative's authentication-oidc feature")
+		} else if f.senders, serr = sender.NewVerifier(scfg); serr == nil {
+			hcfg.Senders = f.senders
+		}
+	}
 	open, err := f.setup(env, f.log)
-	if err != nil {
+	if err := errors.Join(serr, err); err != nil {
 		return fmt.Errorf("%s: %w", f.name, err)
 	}
+	f.handler.Store(NewHandler(f.receive, hcfg))
 	return f.life.Start(open)
 }
 
-// Ready reports whether the dependencies are open and answer; when not,
-// the error says why (func-go writes it into the readiness answer).
-func (f *Function[U]) Ready(ctx context.Context) (bool, error) { return f.life.Ready(ctx) }
+// Ready reports whether the dependencies are open and answer, and the
+// issuer that vouches for senders has been reached; when not, the error
+// says why (func-go writes it into the readiness answer).
+func (f *Function[U]) Ready(ctx context.Context) (bool, error) {
+	if f.senders != nil {
+		if err := f.senders.Ready(ctx); err != nil {
+			return false, err
+		}
+	}
+	return f.life.Ready(ctx)
+}
 
 // Stop closes the unit. func-go calls it after the server has drained.
 func (f *Function[U]) Stop(ctx context.Context) error { return f.life.Stop(ctx) }
@@ -73,7 +96,14 @@ func (f *Function[U]) Stop(ctx context.Context) error { return f.life.Stop(ctx) 
 func (f *Function[U]) Unit() (U, error) { return f.life.Unit() }
 
 // Handle takes one CloudEvent over HTTP.
-func (f *Function[U]) Handle(w http.ResponseWriter, r *http.Request) { f.handler.ServeHTTP(w, r) }
+func (f *Function[U]) Handle(w http.ResponseWriter, r *http.Request) {
+	h := f.handler.Load()
+	if h == nil {
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, f.name+" has not started")
+		return
+	}
+	h.ServeHTTP(w, r)
+}
 
 func (f *Function[U]) receive(ctx context.Context, e event.Event) error {
 	u, err := f.life.Unit()

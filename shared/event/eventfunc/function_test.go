@@ -82,12 +82,14 @@ func TestFunctionWaitsForItsDependencies(t *testing.T) {
 
 	key := "eventfunc-test:" + testrig.ID()
 	f := newCounter(key, 0, nil)
-	if err := f.Start(context.Background(), map[string]string{"REDIS_URL": "redis://" + addr + "/0"}); err != nil {
+	iss := eventfunctest.NewIssuer(t)
+	if err := f.Start(context.Background(), iss.Env(map[string]string{"REDIS_URL": "redis://" + addr + "/0"})); err != nil {
 		t.Fatalf("Start with Redis down: %v", err)
 	}
 	srv := httptest.NewServer(fhttp.New(f).Handler)
 	defer srv.Close()
 	defer f.Stop(context.Background())
+	fn := iss.Server(srv.URL, "counter")
 
 	if code, body := eventfunctest.Get(t, srv.URL+"/health/liveness"); code != http.StatusOK {
 		t.Fatalf("liveness while waiting: %d %s", code, body)
@@ -106,13 +108,13 @@ func TestFunctionWaitsForItsDependencies(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if code, body := eventfunctest.Send(t, srv.URL, sample("ok")); code != http.StatusServiceUnavailable {
+	if code, body := fn.Send(t, sample("ok")); code != http.StatusServiceUnavailable {
 		t.Fatalf("event while not ready: %d %s, want 503 (retried by the source)", code, body)
 	}
 
 	up() // Redis comes up
 	eventfunctest.AwaitReady(t, srv.URL, 30*time.Second)
-	if code, body := eventfunctest.Send(t, srv.URL, sample("ok")); code != http.StatusOK {
+	if code, body := fn.Send(t, sample("ok")); code != http.StatusOK {
 		t.Fatalf("event once ready: %d %s", code, body)
 	}
 	if n, _ := testrig.Redis(t).HGet(context.Background(), key, sample("ok").ID()).Int(); n != 1 {
@@ -129,7 +131,8 @@ func TestConcurrentDeliveriesWithCancellations(t *testing.T) {
 	key := "eventfunc-test:" + testrig.ID()
 	var cancelled atomic.Int64
 	f := newCounter(key, 8*time.Millisecond, &cancelled)
-	url := eventfunctest.Serve(t, f, map[string]string{"REDIS_URL": testrig.RedisAdminURL(t)})
+	fn := eventfunctest.Serve(t, f, map[string]string{"REDIS_URL": testrig.RedisAdminURL(t)})
+	token := "Bearer " + fn.Issuer.Token(t, fn.From, fn.Audience)
 
 	const n = 400
 	client := &http.Client{Timeout: 20 * time.Second}
@@ -144,7 +147,8 @@ func TestConcurrentDeliveriesWithCancellations(t *testing.T) {
 		wg.Go(func() {
 			e := sample("ok")
 			e.SetID(testrig.ID())
-			req := request(t, url, e)
+			req := request(t, fn.URL, e)
+			req.Header.Set("Authorization", token)
 			if i%4 == 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+rand.IntN(4))*time.Millisecond)
 				defer cancel()
@@ -183,7 +187,7 @@ func TestConcurrentDeliveriesWithCancellations(t *testing.T) {
 	}
 	t.Logf("%d answered, %d abandoned by their client (%d reactions saw the cancellation)", answered.Load(), gaveUp.Load(), cancelled.Load())
 	// Nothing is stuck: a new delivery is answered at once.
-	if code, body := eventfunctest.Send(t, url, sample("ok")); code != http.StatusOK {
+	if code, body := fn.Send(t, sample("ok")); code != http.StatusOK {
 		t.Fatalf("delivery after the burst: %d %s", code, body)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/sender"
 )
 
 // Receive handles one event. Its error decides the answer (delivery.Status):
@@ -48,7 +49,14 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeTooLarge         = "payload_too_large"
 	CodeInternal         = "internal"
+	CodeUnauthenticated  = "unauthenticated"
+	CodeForbidden        = "forbidden"
 )
+
+// Authenticator checks who sent a request (*sender.Verifier).
+type Authenticator interface {
+	Authenticate(r *http.Request) (sender.Identity, error)
+}
 
 // HandlerConfig says how a Handler answers.
 type HandlerConfig struct {
@@ -57,6 +65,10 @@ type HandlerConfig struct {
 	MaxBodyBytes int64
 	// Logger receives failed deliveries. Default: discard.
 	Logger *slog.Logger
+	// Senders, when set, must admit a request's sender before its body is
+	// read; the identity is in the context Receive gets (sender.FromContext).
+	// Nil admits every request.
+	Senders Authenticator
 }
 
 // Defaults fills in what c leaves out.
@@ -98,6 +110,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "a CloudEvent is delivered with POST")
 		return
 	}
+	if h.cfg.Senders != nil {
+		id, err := h.cfg.Senders.Authenticate(r)
+		if err != nil {
+			status, code := senderStatus(err)
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+			h.cfg.Logger.WarnContext(r.Context(), "sender refused", "status", status, "remote", r.RemoteAddr, "error", err)
+			writeError(w, status, code, err.Error())
+			return
+		}
+		r = r.WithContext(sender.NewContext(r.Context(), id))
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes)
 	e, status, code, err := decode(r)
 	if err != nil {
@@ -123,6 +148,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.cfg.Logger.ErrorContext(r.Context(), "event not applied", "id", e.ID(), "type", e.Type(), "source", e.Source(),
 		"status", status, "error", err)
 	writeError(w, status, code, err.Error())
+}
+
+// senderStatus is the answer to a refused sender: 401 without a valid
+// token, 403 for a sender the policy does not name (both final: Knative
+// dead-letters them), 503 while the issuer cannot be reached (retried).
+func senderStatus(err error) (int, string) {
+	switch {
+	case errors.Is(err, sender.ErrForbidden):
+		return http.StatusForbidden, CodeForbidden
+	case errors.Is(err, sender.ErrUnavailable):
+		return http.StatusServiceUnavailable, CodeUnavailable
+	}
+	return http.StatusUnauthorized, CodeUnauthenticated
 }
 
 // decode reads the request's event with sdk-go's HTTP binding and checks

@@ -24,7 +24,8 @@ const usage = `nova: Nova's local runtime and tools
 
   nova run                      the whole system on this machine (make run)
   nova send TYPE [JSON]         produce a typed event to its topic (JSON from stdin when omitted)
-  nova send --to URL TYPE JSON  POST it to a function as a binary-mode CloudEvent instead
+  nova send --to URL TYPE JSON  POST it to a function as a binary-mode CloudEvent instead (without a
+                                dispatcher's token: refused unless the function runs with NOVA_EVENT_AUTH=off)
   nova tail TOPIC               print events as they arrive, decoded to JSON
   nova lag [GROUP...]           consumer lag per group, topic and partition
   nova dead-letters             list dead-lettered events (--replay sends them again)

@@ -20,6 +20,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/objectstore"
 	"github.com/nova-social/nova/cmd/nova/internal/release"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 )
 
 // Function is one function's outcome.
@@ -127,6 +128,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return rep, fmt.Errorf("deploy-check: %w", err)
 	}
 	rep.WorkDir = work
+	if _, err := mountServiceAccount(work); err != nil {
+		return rep, fmt.Errorf("deploy-check: %w", err)
+	}
 	if cfg.Keep {
 		fmt.Fprintf(cfg.Out, "work folder (kept): %s\n", work)
 	} else {
@@ -304,7 +308,7 @@ func waitAll(ctx context.Context, cfg Config, configMaps map[string]map[string]s
 			addr, err := freeAddr()
 			var env []string
 			if err == nil {
-				env, err = environment(f.yaml, configMaps, secrets, nil, Local{}, host, addr)
+				env, err = environment(f.yaml, configMaps, secrets, nil, Local{ServiceAccountDir: filepath.Join(work, "serviceaccount")}, host, addr)
 			}
 			var p *process
 			if err == nil {
@@ -376,7 +380,13 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 	}
 	defer s3.Close()
 	rep.Database = db.name
-	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket}
+	iss, err := system.StartIssuer("127.0.0.1")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = iss.Close(context.WithoutCancel(ctx)) }()
+	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket, Issuer: iss,
+		ServiceAccountDir: filepath.Join(work, "serviceaccount")}
 	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
 
 	var running []*Function

@@ -35,7 +35,8 @@ func fakeRepo(t *testing.T) string {
 		"eventing/config/nova-config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nova-config\ndata:\n" +
 			"  DATABASE_URL: postgres://nova@nova-postgres:5432/nova\n  REDIS_URL: redis://nova-redis:6379/0\n" +
 			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n  NOVA_JWKS_URL: http://nova-api/v1/.well-known/jwks.json\n" +
-			"  S3_ENDPOINT: minio:9000\n  S3_BUCKET: media\n  S3_USE_SSL: \"true\"\n  S3_PUBLIC_URL: https://media.example.com/media\n",
+			"  S3_ENDPOINT: minio:9000\n  S3_BUCKET: media\n  S3_USE_SSL: \"true\"\n  S3_PUBLIC_URL: https://media.example.com/media\n" +
+			"  NOVA_OIDC_DISCOVERY_URL: https://kubernetes.default.svc\n",
 		"func.yaml": "specVersion: 0.36.0\nname: nova-api\nruntime: go\ninvoke: http\nrun:\n  envs:\n" +
 			"  - name: DATABASE_URL\n    value: '{{ configMap:nova-config:DATABASE_URL }}'\n" +
 			"  - name: REDIS_URL\n    value: '{{ configMap:nova-config:REDIS_URL }}'\n" +
@@ -62,7 +63,7 @@ func New() *F { return &F{} }
 func (*F) Start(context.Context, map[string]string) error {
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "DATABASE_URL", "REDIS_URL", "NOVA_JWT_PRIVATE_KEY", "GREETING", "LISTEN_ADDRESS":
+		case "DATABASE_URL", "REDIS_URL", "NOVA_JWT_PRIVATE_KEY", "GREETING", "LISTEN_ADDRESS", "NOVA_SERVICEACCOUNT_DIR":
 		default:
 			return fmt.Errorf("variable %s is not in run.envs", k)
 		}

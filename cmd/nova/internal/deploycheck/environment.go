@@ -1,6 +1,11 @@
 package deploycheck
 
 import (
+	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/shared/event/sender"
+	"os"
+	"path/filepath"
+
 	"errors"
 	"fmt"
 	"maps"
@@ -110,10 +115,28 @@ func environment(fy *funchost.FuncYAML, configMaps map[string]map[string]string,
 		return fail(err)
 	}
 	env["LISTEN_ADDRESS"] = listen
+	// Where the kubelet mounts the pod's service account: the function's
+	// namespace (and, in a cluster, the token and CA it reaches the API
+	// server's OIDC discovery with, which a machine without a cluster has
+	// not: functions pointed at it stay not-ready, saying so).
+	if local.ServiceAccountDir != "" {
+		env[sender.EnvServiceAccountDir] = local.ServiceAccountDir
+	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// mountServiceAccount writes what the kubelet mounts for a pod's service
+// account that a function reads here (its namespace, the one kubectl
+// apply puts the manifests in) under work, and returns the folder.
+func mountServiceAccount(work string) (string, error) {
+	dir := filepath.Join(work, "serviceaccount")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "namespace"), []byte(source.DefaultNamespace), 0o644)
 }

@@ -1,6 +1,9 @@
 package deploycheck
 
 import (
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -60,6 +63,12 @@ func TestEnvironment(t *testing.T) {
 
 	// A whole ConfigMap gets the overrides too.
 	local.APIURL = "http://127.0.0.1:5"
+	iss, err := system.StartIssuer("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iss.Close(context.Background())
+	local.Issuer = iss
 	whole, err := environment(funcYAML(t, "  - value: '{{ configMap:nova-config }}'\n"), cms, secrets, Overrides, local, host, "a")
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +99,7 @@ func TestEnvironment(t *testing.T) {
 // reference it.
 func TestEnvironmentValueNotYet(t *testing.T) {
 	cms := map[string]map[string]string{"nova-config": {"NOVA_JWKS_URL": "http://nova-api/v1/.well-known/jwks.json",
-		"DATABASE_URL": "", "REDIS_URL": "", "KAFKA_BROKERS": "", "S3_ENDPOINT": "", "S3_USE_SSL": "", "S3_PUBLIC_URL": ""}}
+		"DATABASE_URL": "", "REDIS_URL": "", "KAFKA_BROKERS": "", "S3_ENDPOINT": "", "S3_USE_SSL": "", "S3_PUBLIC_URL": "", "NOVA_OIDC_DISCOVERY_URL": ""}}
 	if err := checkOverrides(cms); err != nil {
 		t.Fatal(err)
 	}

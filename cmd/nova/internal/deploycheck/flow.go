@@ -196,7 +196,7 @@ func eventPath(ctx context.Context, env flowEnv) (err error) {
 		}
 		running = append(running, s)
 	}
-	disp, err := dispatcher.New(ctx, dispatcher.Config{Brokers: env.local.KafkaBrokers, Logger: env.log, Registry: prometheus.NewRegistry()}, running, sinks)
+	disp, err := dispatcher.New(ctx, dispatcher.Config{Brokers: env.local.KafkaBrokers, Logger: env.log, Registry: prometheus.NewRegistry(), Tokens: env.local.Issuer.Tokens}, running, sinks)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package deploycheck
 
 import (
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -21,6 +23,12 @@ type Local struct {
 	S3Bucket   string
 	// APIURL is nova-api's address once it is ready ("" before).
 	APIURL string
+	// Issuer stands in for the cluster's OIDC issuer (the API server):
+	// the functions fetch its keys, the dispatcher's tokens are its.
+	Issuer *system.LocalIssuer
+	// ServiceAccountDir is where the kubelet would mount the pod's service
+	// account (mountServiceAccount).
+	ServiceAccountDir string
 }
 
 // ErrNotYet marks a local value that does not exist yet: nova-api's
@@ -43,6 +51,12 @@ var Overrides = []Override{
 	{"nova-config", "REDIS_URL", func(l Local) (string, error) { return l.RedisURL, nil }},
 	{"nova-config", "KAFKA_BROKERS", func(l Local) (string, error) { return strings.Join(l.KafkaBrokers, ","), nil }},
 	{"nova-config", "NOVA_JWKS_URL", jwksURL},
+	{"nova-config", "NOVA_OIDC_DISCOVERY_URL", func(l Local) (string, error) {
+		if l.Issuer == nil {
+			return "", fmt.Errorf("the OIDC issuer: %w", ErrNotYet)
+		}
+		return l.Issuer.URL(), nil
+	}},
 	{"nova-config", "S3_ENDPOINT", func(l Local) (string, error) { return l.S3Endpoint, nil }},
 	{"nova-config", "S3_USE_SSL", func(Local) (string, error) { return "false", nil }},
 	{"nova-config", "S3_PUBLIC_URL", func(l Local) (string, error) { return "http://" + l.S3Endpoint + "/" + l.S3Bucket, nil }},

@@ -1,6 +1,7 @@
 package dispatcher
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,10 +47,22 @@ type Config struct {
 	Registry *prometheus.Registry
 	// Logger logs delivery failures and consumer group trouble.
 	Logger *slog.Logger
+	// Tokens, when set, gives each delivery to a destination with an
+	// audience the bearer token of its sender's OIDC service account, as
+	// Knative's dispatchers do with authentication-oidc on; nil sends none
+	// (the feature off).
+	Tokens TokenSource
 	// Convert turns a record into the CloudEvent sent to the sink. Nil means
 	// DefaultConverter (Knative's reading: CloudEvents pass through, plain
 	// records are wrapped).
 	Convert Converter
+}
+
+// TokenSource gives the token service account sa of namespace ns presents
+// to audience aud: in a cluster, the API server's TokenRequest;
+// locally, *issuer.Tokens.
+type TokenSource interface {
+	Token(ctx context.Context, ns, sa, aud string) (string, error)
 }
 
 // Defaults.

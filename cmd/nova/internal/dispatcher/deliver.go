@@ -55,12 +55,19 @@ func (r result) retryable() bool {
 // post sends e in binary mode to target, bounded by timeout. The response
 // body is read only as far as knativeerrordata needs (and, for a Trigger, a
 // reply), then drained, so the connection is reused.
-func (r *runner) post(ctx context.Context, target *url.URL, e *cloudevents.Event) result {
+func (r *runner) post(ctx context.Context, target *url.URL, audience string, e *cloudevents.Event) result {
 	ctx, cancel := context.WithTimeout(ctx, r.src.Delivery.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.String(), nil)
 	if err != nil {
 		return result{err: err}
+	}
+	if audience != "" && r.d.cfg.Tokens != nil {
+		tok, err := r.d.cfg.Tokens.Token(ctx, r.src.Namespace, r.as.ServiceAccount(), audience)
+		if err != nil {
+			return result{err: fmt.Errorf("OIDC token for %s: %w", audience, err)}
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(e), req); err != nil {
 		return result{err: fmt.Errorf("write event: %w", err)}
@@ -138,7 +145,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 				return false
 			}
 		}
-		last = r.post(ctx, r.sink, &e)
+		last = r.post(ctx, r.sink, r.src.Sink.Audience, &e)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -189,7 +196,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 				return false
 			}
 		}
-		res := r.post(ctx, r.dls, &dl)
+		res := r.post(ctx, r.dls, r.src.Delivery.DeadLetterSink.Audience, &dl)
 		if ctx.Err() != nil {
 			return false
 		}

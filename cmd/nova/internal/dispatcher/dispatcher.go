@@ -21,6 +21,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/shared/event/sender"
 )
 
 // Dispatcher delivers the events of a set of KafkaSources.
@@ -40,11 +41,14 @@ type runner struct {
 	ref     string
 	brokers []string
 	sink    *url.URL
-	dls     *url.URL      // nil: failures are dropped, as Knative drops them
-	slots   chan struct{} // unordered: bounds the events in flight
-	mu      sync.Mutex    // guards client and admin
-	client  sarama.Client // set while running
-	admin   sarama.ClusterAdmin
+	dls     *url.URL // nil: failures are dropped, as Knative drops them
+	// as is who the runner's deliveries come from: the KafkaSource or
+	// Trigger, whose OIDC service account the tokens are for.
+	as     sender.Ref
+	slots  chan struct{} // unordered: bounds the events in flight
+	mu     sync.Mutex    // guards client and admin
+	client sarama.Client // set while running
+	admin  sarama.ClusterAdmin
 }
 
 // New checks cfg and the sources and resolves every sink and dead-letter
@@ -69,7 +73,8 @@ func NewWithTriggers(ctx context.Context, cfg Config, srcs []source.KafkaSource,
 	groups := map[string]string{}
 	var errs []error
 	for _, s := range srcs {
-		r := &runner{d: d, src: s, ref: s.Ref(), brokers: s.BootstrapServers}
+		r := &runner{d: d, src: s, ref: s.Ref(), brokers: s.BootstrapServers,
+			as: sender.Ref{Kind: sender.KindKafkaSource, Name: s.Name}}
 		if len(cfg.Brokers) > 0 {
 			r.brokers = cfg.Brokers
 		}
@@ -100,6 +105,7 @@ func NewWithTriggers(ctx context.Context, cfg Config, srcs []source.KafkaSource,
 	}
 	for _, t := range trigs {
 		r := d.newTriggerRunner(t)
+		r.as = sender.Ref{Kind: sender.KindTrigger, Name: t.Trigger.Name}
 		what := fmt.Sprintf("%s: Trigger %s", t.Trigger.File, t.Trigger.Ref())
 		if len(cfg.Brokers) > 0 {
 			r.brokers = cfg.Brokers

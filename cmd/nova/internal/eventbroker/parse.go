@@ -368,6 +368,7 @@ func (r *reader) destination(m map[string]any, path, namespace string) source.De
 			r.Fail(path+".CACerts", "invalid value: not a PEM CERTIFICATE")
 		}
 	}
+	d.Audience = r.String(m, "audience", path+".audience", false)
 	return d
 }
 

@@ -152,10 +152,14 @@ type Set struct {
 	// ConfigMap.
 	Brokers  []eventbroker.Broker
 	Triggers []eventbroker.Trigger
+	// Policies are the EventPolicies: who may send to each function.
+	Policies []Policy
 }
 
-// Load builds dir and reads its ConfigMaps, KafkaSources, Brokers and
-// Triggers with the shared readers, which refuse what Knative would refuse.
+// Load builds dir and reads its ConfigMaps, KafkaSources, Brokers,
+// Triggers and EventPolicies with the shared readers, which refuse what
+// Knative would refuse, and checks that the policies, the senders the
+// functions read (nova-event-senders) and the deliveries agree.
 // Every fault is reported, each naming the file and the object.
 func Load(dir string) (*Set, error) {
 	objs, err := Build(dir)
@@ -196,6 +200,13 @@ func Load(dir string) (*Set, error) {
 				continue
 			}
 			set.Sources = append(set.Sources, srcs...)
+		case EventPolicyKind:
+			p, err := parsePolicy(file, o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			set.Policies = append(set.Policies, p)
 		case eventbroker.BrokerKind, eventbroker.TriggerKind:
 			bs, ts, err := eventbroker.Parse(file, o.YAML)
 			if err != nil {
@@ -213,5 +224,8 @@ func Load(dir string) (*Set, error) {
 		return nil, err
 	}
 	set.Triggers = triggers
+	if err := checkPolicies(set); err != nil {
+		return nil, err
+	}
 	return set, nil
 }

@@ -179,3 +179,52 @@ func TestBuildNeedsAKustomization(t *testing.T) {
 		}
 	}
 }
+
+// Each function's senders are declared once, in its EventPolicy; the line
+// the function reads from nova-event-senders, and every delivery to it,
+// must agree, or Load (and so nova run and deploy-check) refuses the
+// manifests, naming what disagrees.
+func TestLoadHoldsPoliciesAndSendersTogether(t *testing.T) {
+	for _, dir := range []string{eventing, filepath.Join(eventing, "overlays", "broker")} {
+		set, err := manifests.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.Policies) != 11 {
+			t.Fatalf("%s: %d EventPolicies, want one per event function (11)", dir, len(set.Policies))
+		}
+	}
+	for _, c := range []struct {
+		name, file, old, new, want string
+	}{
+		{"mirror drifts", "policies/senders.yaml", `feed-fanout: "KafkaSource/feed-fanout"`, `feed-fanout: "KafkaSource/feed-fanout,KafkaSource/ranking"`,
+			"key feed-fanout says"},
+		{"a source the policy does not admit", "policies/search-indexer.yaml", "kind: KafkaSource\n        name: search-indexer\n", "kind: KafkaSource\n        name: search-indexer-old\n",
+			"delivers to search-indexer"},
+		{"no audience", "sources/ranking.yaml", "    audience: nova/ranking\n", "",
+			`spec.sink: audience "", want "nova/ranking"`},
+		{"admitted by sub", "policies/notifier.yaml", "    - ref:\n        apiVersion: sources.knative.dev/v1beta1\n        kind: KafkaSource\n        name: notifier\n",
+			"    - sub: system:serviceaccount:nova:notifier\n", "a sub cannot be mirrored"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(eventing)); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, c.file)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), c.old) {
+				t.Fatalf("%s does not contain %q", c.file, c.old)
+			}
+			if err := os.WriteFile(p, []byte(strings.Replace(string(b), c.old, c.new, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := manifests.Load(dir); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Load = %v, want an error containing %q", err, c.want)
+			}
+		})
+	}
+}

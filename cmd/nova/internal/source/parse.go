@@ -245,5 +245,6 @@ func (d *doc) destination(m map[string]any, path, namespace string) Destination 
 	if dest.Ref == nil && dest.URI == nil && !d.Failed() {
 		d.Fail(path, "needs a ref or a uri")
 	}
+	dest.Audience = d.String(m, "audience", path+".audience", false)
 	return dest
 }

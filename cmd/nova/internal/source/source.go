@@ -133,6 +133,11 @@ func (d Delivery) Backoff(n int) time.Duration {
 type Destination struct {
 	Ref *Reference
 	URI *url.URL
+	// Audience is the OIDC audience of the token the dispatcher sends
+	// with each event (Knative's authentication-oidc); "" sends none. A
+	// Knative Service publishes no audience of its own, so Nova's
+	// manifests name it: sender.AudiencePrefix and the function's name.
+	Audience string
 }
 
 // String names the destination for messages.

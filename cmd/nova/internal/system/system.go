@@ -28,6 +28,7 @@ import (
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/outbox"
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/redisdb"
 )
@@ -51,6 +52,9 @@ type System struct {
 	registry  *prometheus.Registry
 	metrics   *http.Server
 	metricsLn net.Listener
+	// issuer signs the dispatcher's tokens and serves the keys the
+	// functions verify them with.
+	issuer *LocalIssuer
 
 	// The Kafka Broker ingress, when the manifests hold Brokers.
 	ingress         *http.Server
@@ -175,6 +179,17 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 		env[auth.EnvPrivateKey] = string(pem)
 	}
+	// The cluster's OIDC issuer, local: functions verify the dispatcher's
+	// tokens against it exactly as against the API server in a cluster.
+	if s.issuer, err = StartIssuer(cfg.Host); err != nil {
+		return s, err
+	}
+	env[sender.EnvDiscoveryURL] = s.issuer.URL()
+	if env[sender.EnvNamespace] == "" {
+		// The functions run in the namespace of the objects that send to
+		// them, as kubectl apply -k puts them all in one.
+		env[sender.EnvNamespace] = namespaceOf(m)
+	}
 	localSettings(env)
 	// One registry for the dispatcher and the functions, served on the
 	// metrics address.
@@ -257,7 +272,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			res.brokers[b.Ref()] = true
 		}
 	}
-	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry}
+	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry, Tokens: s.issuer.Tokens}
 	if s.disp, err = dispatcher.NewWithTriggers(ctx, dcfg, s.sources, s.dispatcherTriggers(), res); err != nil {
 		return s, err
 	}
@@ -287,6 +302,18 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 
 	s.ready = time.Since(s.started)
 	return s, nil
+}
+
+// namespaceOf is the namespace of the manifests' senders (the
+// KafkaSources and Triggers), the default one when they name none.
+func namespaceOf(m *manifests.Set) string {
+	for _, s := range m.Sources {
+		return s.Namespace
+	}
+	for _, t := range m.Triggers {
+		return t.Namespace
+	}
+	return source.DefaultNamespace
 }
 
 // APIName is nova-api's function name.
@@ -344,6 +371,9 @@ func (s *System) FunctionURL(name string) (string, bool) {
 
 // MetricsURL is where Prometheus scrapes the dispatcher.
 func (s *System) MetricsURL() string { return "http://" + s.metricsLn.Addr().String() + "/metrics" }
+
+// Issuer is the run's stand-in for the cluster's OIDC issuer.
+func (s *System) Issuer() *LocalIssuer { return s.issuer }
 
 // Dispatcher is the running dispatcher, for lag.
 func (s *System) Dispatcher() *dispatcher.Dispatcher { return s.disp }
@@ -447,6 +477,9 @@ func (s *System) Stop(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
+		if s.issuer != nil {
+			errs = append(errs, s.issuer.Close(ctx))
+		}
 		if s.pool != nil {
 			s.pool.Close()
 		}

@@ -3,6 +3,7 @@ package system_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/manifests"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
@@ -45,10 +47,32 @@ spec:
     timeout: PT5S
     deadLetterSink:
       ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: dead-letter}
+      audience: nova/dead-letter
   sink:
     ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: nova-api}
     uri: /no/such/endpoint
 `
+
+// nowherePolicies admits the nowhere source, alone, to every event
+// function, and says so in nova-event-senders as the functions read it.
+func nowherePolicies(t *testing.T, root string) string {
+	t.Helper()
+	set, err := manifests.Load(filepath.Join(root, "eventing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nova-event-senders\ndata:\n")
+	for fn := range set.ConfigMaps[manifests.SendersConfigMap] {
+		fmt.Fprintf(&b, "  %s: KafkaSource/nowhere\n", fn)
+	}
+	for fn := range set.ConfigMaps[manifests.SendersConfigMap] {
+		fmt.Fprintf(&b, "---\napiVersion: eventing.knative.dev/v1alpha1\nkind: EventPolicy\nmetadata:\n  name: %s\n  namespace: nova\n"+
+			"spec:\n  to:\n    - ref: {apiVersion: serving.knative.dev/v1, kind: Service, name: %s}\n"+
+			"  from:\n    - ref: {apiVersion: sources.knative.dev/v1beta1, kind: KafkaSource, name: nowhere}\n", fn, fn)
+	}
+	return b.String()
+}
 
 type fixture struct {
 	cfg      system.Config
@@ -74,8 +98,11 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.WriteFile(filepath.Join(eventing, "nova-config.yaml"), cm, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(eventing, "policies.yaml"), []byte(nowherePolicies(t, root)), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// What nova run reads is a kustomization, as kubectl apply -k.
-	kust := "resources:\n  - nova-config.yaml\n  - nowhere.yaml\n"
+	kust := "resources:\n  - nova-config.yaml\n  - nowhere.yaml\n  - policies.yaml\n"
 	if err := os.WriteFile(filepath.Join(eventing, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -185,8 +212,9 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 		t.Fatalf("dead letter = %+v", dl)
 	}
 
-	// A CloudEvent posted straight to the dead-letter function is stored
-	// too (as nova send --to does it).
+	// A CloudEvent posted straight to the dead-letter function (as nova
+	// send --to does it) carries no dispatcher's token: it is refused and
+	// nothing is stored, so nothing can be planted for replay.
 	dlURL, _ := s.FunctionURL("dead-letter")
 	e, _, err := cli.BuildEvent(envelope.NewCodec(catalog.Default()), "com.nova.identity.user.registered",
 		[]byte(`{"user_id":"u-posted","username":"posted"}`))
@@ -194,11 +222,11 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.SetExtension(delivery.ExtKafkaTopic, "posted")
-	if _, err := cli.Post(context.Background(), dlURL, e); err != nil {
-		t.Fatal(err)
+	if code, err := cli.Post(context.Background(), dlURL, e); code != http.StatusUnauthorized || err == nil {
+		t.Fatalf("unauthenticated post to dead-letter: %d %v, want 401", code, err)
 	}
-	if posted := waitDeadLetters(t, f.cfg.DatabaseURL, "posted", 1); posted[0].ID != e.ID() {
-		t.Fatalf("posted dead letter = %+v", posted[0])
+	if all := waitDeadLetters(t, f.cfg.DatabaseURL, "", 1); len(all) != 1 {
+		t.Fatalf("dead letters after the refused post: %+v", all)
 	}
 
 	// Metrics are served where the status says.

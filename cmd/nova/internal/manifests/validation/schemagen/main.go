@@ -70,6 +70,12 @@ var sources = []source{
 		Note: "Trigger eventing.knative.dev/v1",
 	},
 	{
+		Module: "knative.dev/eventing", Version: "v0.50.0",
+		Path: "config/core/resources/eventpolicy.yaml",
+		Out:  "crds/eventpolicies.eventing.knative.dev.yaml", CRD: "eventpolicies.eventing.knative.dev",
+		Note: "EventPolicy eventing.knative.dev/v1alpha1",
+	},
+	{
 		Module: "github.com/prometheus-operator/prometheus-operator", Version: "v0.85.0",
 		Path: "example/prometheus-operator-crd-full/monitoring.coreos.com_servicemonitors.yaml",
 		Out:  "crds/servicemonitors.monitoring.coreos.com.yaml", CRD: "servicemonitors.monitoring.coreos.com",

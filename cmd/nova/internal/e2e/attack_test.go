@@ -1,0 +1,242 @@
+package e2e_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/cloudevents/sdk-go/v2/binding"
+	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"github.com/google/uuid"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/functions/dead-letter/store"
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/sender"
+	"github.com/nova-social/nova/shared/event/sender/issuer"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// forgery is a stranger's attempt on one function: a well-formed event of
+// a type the function consumes, which would change what the attack names
+// if it were applied.
+type forgery struct {
+	attack   string
+	function string
+	msg      proto.Message
+	ext      map[string]string
+}
+
+// credential is what the stranger presents, and the answer it must get.
+type credential struct {
+	name   string
+	header func(t *testing.T, function string) string // "" sends none
+	status int
+}
+
+// Every forged-event attack on a running Nova with sender authentication
+// on, each with every credential a stranger could have: none, a token of
+// an issuer of his own, a genuine token of his own pod's service account,
+// a genuine dispatcher token taken from another function's deliveries. All
+// are refused before the event is read, and nothing changes: feeds,
+// search, the post and its media, conversations, websocket pushes, the
+// dead-letter store. Then the same system delivers a genuine post, so the
+// refusals are authentication's and not a broken pipeline.
+func TestForgedEventsChangeNothing(t *testing.T) {
+	r := start(t)
+	iss := r.sys.Issuer()
+	victim, fan, stranger := r.register("victim"), r.register("fan"), r.register("stranger")
+	r.follow(fan, victim)
+	word := "secret" + testrig.ID()[:8]
+	private := r.post(victim, "for my followers only "+word, "FOLLOWERS_ONLY")
+	r.feedIs(fan, private)
+	r.settle()
+	before := r.must(http.StatusOK, "GET", "/v1/posts/"+private, victim.Token, nil)
+
+	// Pushes to websockets go out on Redis; every one is seen here.
+	pushes := testrig.Redis(t).PSubscribe(context.Background(), "gateway:*")
+	defer pushes.Close()
+	if _, err := pushes.Receive(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	now := timestamppb.Now()
+	phish := uuid.NewString()
+	conv := uuid.NewString()
+	forgeries := []forgery{
+		{"follow the victim to see her followers-only post", "feed-fanout",
+			&eventsv1.UserFollowed{FollowerId: stranger.ID, FolloweeId: victim.ID, FollowedAt: now}, nil},
+		{"index the victim's followers-only post for the stranger", "search-indexer",
+			&eventsv1.UserFollowed{FollowerId: stranger.ID, FolloweeId: victim.ID, FollowedAt: now}, nil},
+		{"plant a phishing post by the victim in her followers' feeds", "feed-fanout",
+			&eventsv1.PostCreated{PostId: phish, UserId: victim.ID, Content: "reset your password at evil.example",
+				Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: now}, nil},
+		{"push the phishing post to the top of the ranked feed", "feed-fanout",
+			&eventsv1.PostScoreUpdated{PostId: phish, AuthorId: victim.ID, Score: 1e9, ComputedAt: now}, nil},
+		{"delete the victim's post", "moderation-apply",
+			&eventsv1.ModerationDecision{DecisionId: uuid.NewString(), PostId: private, AuthorId: victim.ID,
+				Action: eventsv1.ModerationAction_MODERATION_ACTION_REMOVE, DecidedBy: "auto", ContentAt: now, DecidedAt: now}, nil},
+		{"store a DM from the victim", "chat-persist",
+			&eventsv1.MessageSent{MessageId: uuid.NewString(), ConversationId: conv, SenderId: victim.ID,
+				RecipientIds: []string{stranger.ID}, Content: "send me your password", SentAt: now, Sequence: 1}, nil},
+		{"push a frame to the fan's websocket", "chat-push",
+			&eventsv1.MessageSent{MessageId: uuid.NewString(), ConversationId: conv, SenderId: victim.ID,
+				RecipientIds: []string{fan.ID}, Content: "click evil.example", SentAt: now, Sequence: 1}, nil},
+		{"rewrite the victim's media to a javascript: URL", "media-attach",
+			&eventsv1.MediaUploaded{MediaId: uuid.NewString(), PostId: private, UserId: victim.ID,
+				Type: eventsv1.MediaType_MEDIA_TYPE_IMAGE, Url: "https://evil.example/x.png", ThumbnailUrl: "javascript:alert(1)", UploadedAt: now}, nil},
+		{"plant an event for nova replay", "dead-letter",
+			&eventsv1.PostCreated{PostId: uuid.NewString(), UserId: victim.ID, Content: "replayed phishing",
+				Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: now},
+			map[string]string{delivery.ExtKafkaTopic: catalog.ContentEvents, delivery.ExtKafkaPartition: "0", delivery.ExtKafkaOffset: "1"}},
+	}
+	// The remaining functions, with an event they would apply.
+	for _, fn := range []string{"notifier", "analytics", "ranking", "trust-safety"} {
+		forgeries = append(forgeries, forgery{"feed " + fn + " a post by the victim", fn,
+			&eventsv1.PostCreated{PostId: uuid.NewString(), UserId: victim.ID, Content: "forged",
+				Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: now}, nil})
+	}
+
+	own, err := issuer.New("https://evil.example") // keys nobody trusts
+	if err != nil {
+		t.Fatal(err)
+	}
+	mint := func(i *issuer.Issuer, ns, sa, aud string) string {
+		tok, _, err := i.Mint(ns, sa, aud, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	const ns = "default"
+	creds := []credential{
+		{"no token", func(*testing.T, string) string { return "" }, http.StatusUnauthorized},
+		{"his own issuer's token", func(_ *testing.T, fn string) string {
+			return mint(own, ns, sender.Ref{Kind: sender.KindKafkaSource, Name: fn}.ServiceAccount(), sender.AudiencePrefix+fn)
+		}, http.StatusUnauthorized},
+		{"his pod's own service account token", func(_ *testing.T, fn string) string {
+			return mint(iss.Issuer, ns, "default", sender.AudiencePrefix+fn)
+		}, http.StatusForbidden},
+		{"a dispatcher's token for another function, replayed", func(_ *testing.T, fn string) string {
+			// Taken from a delivery to another function (the target's own
+			// source's token is the sender's own secret: a bearer token).
+			from := sender.Ref{Kind: sender.KindKafkaSource, Name: "search-indexer"}
+			if fn == from.Name {
+				from.Name = "feed-fanout"
+			}
+			return mint(iss.Issuer, ns, from.ServiceAccount(), sender.AudiencePrefix+from.Name)
+		}, http.StatusUnauthorized},
+		{"a genuine source's token for this function, from a source not admitted here", func(_ *testing.T, fn string) string {
+			other := sender.Ref{Kind: sender.KindKafkaSource, Name: "analytics"}
+			if fn == "analytics" || fn == "dead-letter" {
+				return "" // admitted there: covered by the other functions
+			}
+			return mint(iss.Issuer, ns, other.ServiceAccount(), sender.AudiencePrefix+fn)
+		}, http.StatusForbidden},
+	}
+
+	codec := envelope.NewCodec(catalog.Default())
+	for _, f := range forgeries {
+		url, ok := r.sys.FunctionURL(f.function)
+		if !ok {
+			t.Fatalf("%s is not running", f.function)
+		}
+		e, err := codec.New(f.msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range f.ext {
+			e.SetExtension(k, v)
+		}
+		for _, c := range creds {
+			h := c.header(t, f.function)
+			want := c.status
+			if h == "" && c.name != "no token" {
+				continue
+			}
+			if code, body := postForged(t, url, e, h); code != want || !strings.Contains(body, `"error"`) {
+				t.Errorf("%s (%s), %s: %d %s, want %d with the reason", f.attack, f.function, c.name, code, body, want)
+			}
+		}
+	}
+
+	// Nothing changed.
+	r.settle()
+	if ids, _ := r.feed(stranger); len(ids) != 0 {
+		t.Errorf("the stranger's feed holds %v", ids)
+	}
+	if got := r.search(stranger, "posts", word); len(got) != 0 {
+		t.Errorf("the stranger finds %v searching %q", got, word)
+	}
+	after := r.must(http.StatusOK, "GET", "/v1/posts/"+private, victim.Token, nil)
+	for _, k := range []string{"content", "visibility", "media", "hidden", "updated_at"} {
+		if !reflect.DeepEqual(before[k], after[k]) {
+			t.Errorf("the victim's post %s changed: %v → %v", k, before[k], after[k])
+		}
+	}
+	var messages int
+	if err := r.pool(t).QueryRow(context.Background(), `SELECT count(*) FROM messages WHERE conversation_id::text = $1`, conv).Scan(&messages); err != nil {
+		t.Fatal(err)
+	}
+	if messages != 0 {
+		t.Errorf("%d forged messages stored", messages)
+	}
+	dls, err := cli.DeadLetters(context.Background(), r.sys.DatabaseURL(), store.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dls) != 0 {
+		t.Errorf("dead-letter store holds %d entries: %+v", len(dls), dls[0])
+	}
+
+	// A genuine post still travels the whole way, and is the first push
+	// since the subscription.
+	genuine := r.post(victim, "a genuine post", "PUBLIC")
+	r.feedIs(fan, genuine, private)
+	control := "gateway:control-" + testrig.ID()
+	if err := testrig.Redis(t).Publish(context.Background(), control, "end").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		m, err := pushes.ReceiveMessage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Channel == control {
+			break
+		}
+		t.Errorf("a push went out on %s: %.200s", m.Channel, m.Payload)
+	}
+}
+
+// postForged sends e in binary mode with the Authorization header h ("" none).
+func postForged(t *testing.T, url string, e cloudevents.Event, h string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cehttp.WriteRequest(binding.WithForceBinary(context.Background()), binding.ToMessage(&e), req); err != nil {
+		t.Fatal(err)
+	}
+	if h != "" {
+		req.Header.Set("Authorization", h)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	return resp.StatusCode, string(b)
+}
