@@ -52,7 +52,7 @@ func TestBrokerOverlay(t *testing.T) {
 
 	// Every Trigger's consumer group is on the Broker's topic, and nova lag
 	// shows it.
-	rows, err := broker.Lag(ctx, r.sys.Brokers(), "knative-trigger-default-feed-fanout", "nova-ingest-group")
+	rows, err := broker.Lag(ctx, r.sys.Brokers(), r.sys.KafkaSecurity(), "knative-trigger-default-feed-fanout", "nova-ingest-group")
 	if err != nil {
 		t.Fatal(err)
 	}

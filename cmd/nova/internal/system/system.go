@@ -327,6 +327,13 @@ func (s *System) Brokers() []string {
 	return s.broker.Addrs()
 }
 
+// KafkaSecurity is how Nova's own clients (tools, tests) log in to Kafka.
+func (s *System) KafkaSecurity() kafka.Security {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broker.Security()
+}
+
 // DatabaseURL is the database the system uses.
 func (s *System) DatabaseURL() string { return s.cfg.DatabaseURL }
 

@@ -220,7 +220,7 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 	if len(got) != 2 || got[0].Event.Data() == nil || string(got[0].Event.Data()) != `{"user_id":"user789"}` {
 		t.Fatalf("after restart: %+v", got)
 	}
-	rows, err := broker.Lag(context.Background(), s.Brokers(), "nowhere-group")
+	rows, err := broker.Lag(context.Background(), s.Brokers(), s.KafkaSecurity(), "nowhere-group")
 	if err != nil {
 		t.Fatal(err)
 	}
