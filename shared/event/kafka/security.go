@@ -155,8 +155,10 @@ func (s Security) Validate() error {
 	if _, err := ParseMechanism(string(s.SASL)); err != nil {
 		errs = append(errs, err)
 	}
-	if s.SASL == NoSASL && (s.Username != "" || s.Password != "") {
-		errs = append(errs, fmt.Errorf("%s or %s is set without %s: set the mechanism (SCRAM-SHA-512 for a Strimzi KafkaUser)", EnvSASLUsername, EnvSASLPassword, EnvSASLMech))
+	// A user name alone is harmless (a func.yaml may name its KafkaUser
+	// while the mechanism is switched off); a password would go unused.
+	if s.SASL == NoSASL && s.Password != "" {
+		errs = append(errs, fmt.Errorf("%s is set without %s: set the mechanism (SCRAM-SHA-512 for a Strimzi KafkaUser)", EnvSASLPassword, EnvSASLMech))
 	}
 	if s.SASL != NoSASL && (s.Username == "" || s.Password == "") {
 		errs = append(errs, fmt.Errorf("%s %s needs both %s and %s", EnvSASLMech, s.SASL, EnvSASLUsername, EnvSASLPassword))

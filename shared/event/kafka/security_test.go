@@ -26,6 +26,7 @@ func TestSecurityFromEnvAndValidate(t *testing.T) {
 		{"scram", map[string]string{"KAFKA_SASL_MECHANISM": "scram-sha-512", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, ""},
 		{"scram over tls", map[string]string{"KAFKA_TLS": "true", "KAFKA_SASL_MECHANISM": "SCRAM_SHA_256", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, ""},
 		{"password without mechanism", map[string]string{"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, "without KAFKA_SASL_MECHANISM"},
+		{"user name alone", map[string]string{"KAFKA_SASL_USERNAME": "u"}, ""},
 		{"mechanism without password", map[string]string{"KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "u"}, "needs both"},
 		{"plain without tls", map[string]string{"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"}, "in the clear"},
 		{"unknown mechanism", map[string]string{"KAFKA_SASL_MECHANISM": "GSSAPI"}, "unknown SASL mechanism"},
