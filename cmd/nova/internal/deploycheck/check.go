@@ -20,6 +20,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/objectstore"
 	"github.com/nova-social/nova/cmd/nova/internal/release"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 )
 
 // Function is one function's outcome.
@@ -109,7 +110,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// Every reference resolvable before anything is built: an unknown
 	// Secret or ConfigMap key fails here, as kn func deploy would fail.
-	secrets := &secretValues{}
+	logins, err := system.NewKafkaLogins(eventing.KafkaUsers, eventing.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("deploy-check: %w", err)
+	}
+	secrets := &secretValues{kafka: logins}
 	placeholder := Local{DatabaseURL: "postgres://check", RedisURL: "redis://check", KafkaBrokers: []string{"check:9092"},
 		S3Endpoint: "check:9000", S3Bucket: "check", APIURL: "http://check"}
 	var preflight []error
@@ -361,7 +366,10 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 			fmt.Fprintf(cfg.Out, "warning: %v\n", err)
 		}
 	}()
-	kafka, err := broker.Open(ctx, broker.Config{Port: 0, DataDir: filepath.Join(work, "kafka"), Logger: cfg.Logger})
+	// The broker demands what the cluster's does: TLS, each function's
+	// SCRAM login, the KafkaUsers' ACLs.
+	kafka, err := broker.Open(ctx, broker.Config{Port: 0, DataDir: filepath.Join(work, "kafka"), Logger: cfg.Logger,
+		Auth: secrets.kafka.Auth, Security: secrets.kafka.Admin})
 	if err != nil {
 		return err
 	}
@@ -376,7 +384,8 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 	}
 	defer s3.Close()
 	rep.Database = db.name
-	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket}
+	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket,
+		Kafka: secrets.kafka}
 	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
 
 	var running []*Function

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/redisdb"
 )
@@ -21,6 +22,9 @@ type Local struct {
 	S3Bucket   string
 	// APIURL is nova-api's address once it is ready ("" before).
 	APIURL string
+	// Kafka are the local broker's logins: its TLS, the KafkaUsers'
+	// passwords, the superuser the check's own clients use.
+	Kafka *system.KafkaLogins
 }
 
 // ErrNotYet marks a local value that does not exist yet: nova-api's
