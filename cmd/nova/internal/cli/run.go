@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	fhttp "knative.dev/func-go/http"
@@ -50,6 +51,9 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	s, err := system.Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if err := s.WriteKafkaClientEnv(filepath.Join(s.Root(), ".nova")); err != nil {
+		fmt.Fprintf(st.Err, "warning: %v\n", err)
 	}
 	s.WriteStatus(st.Out)
 	fmt.Fprintln(st.Out, "\nCtrl-C stops everything.")

@@ -161,11 +161,6 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		return s, err
 	}
 	s.kafka = kcfg
-	if s.logins != nil {
-		if s.clientEnv, err = s.logins.WriteClientEnv(filepath.Join(cfg.Root, ".nova")); err != nil {
-			return s, fmt.Errorf("kafka: write the tools' login: %w", err)
-		}
-	}
 	brokers := s.broker.Addrs()
 
 	// Functions, all at once: each waits for its own readiness.
@@ -388,6 +383,26 @@ func (s *System) Brokers() []string {
 	return s.broker.Addrs()
 }
 
+// WriteKafkaClientEnv writes the embedded broker's superuser login to
+// dir (KafkaLogins.WriteClientEnv) for Nova's tools, and WriteStatus says
+// where; nothing is written without logins.
+func (s *System) WriteKafkaClientEnv(dir string) error {
+	if s.logins == nil {
+		return nil
+	}
+	f, err := s.logins.WriteClientEnv(dir)
+	if err != nil {
+		return fmt.Errorf("kafka: write the tools' login: %w", err)
+	}
+	s.mu.Lock()
+	s.clientEnv = f
+	s.mu.Unlock()
+	return nil
+}
+
+// Root is the repository the system runs.
+func (s *System) Root() string { return s.cfg.Root }
+
 // KafkaSecurity is how Nova's own clients (tools, tests) log in to Kafka.
 func (s *System) KafkaSecurity() kafka.Security {
 	s.mu.Lock()
@@ -434,8 +449,10 @@ func (s *System) WriteStatus(w io.Writer) {
 		kafkaNote += fmt.Sprintf(", created %d topics", len(c))
 	}
 	if s.logins != nil {
-		kafkaNote += fmt.Sprintf(", TLS, SCRAM logins and ACLs of %d KafkaUsers; tools log in with: set -a; . %s; set +a",
-			len(s.logins.Auth.Users), s.relPath(s.clientEnv))
+		kafkaNote += fmt.Sprintf(", TLS, SCRAM logins and the ACLs of %d KafkaUsers", len(s.logins.Auth.Users))
+		if s.clientEnv != "" {
+			kafkaNote += "; tools log in with: set -a; . " + s.relPath(s.clientEnv) + "; set +a"
+		}
 	}
 	fmt.Fprintf(tw, "  kafka\t%s\t%s\n", strings.Join(s.broker.Addrs(), ","), kafkaNote)
 	fmt.Fprintf(tw, "  postgres\t%s\tmigrations applied\n", redact(s.cfg.DatabaseURL))
