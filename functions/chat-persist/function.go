@@ -45,7 +45,7 @@ func New() *ChatPersist {
 // connects, applies the messaging migrations and starts the outbox relay.
 func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg := outbox.BackendConfig{
-		Name: catalog.ChatPersist, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		Name: catalog.ChatPersist, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]), Kafka: kafka.SecurityFromEnv(env),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{messaging.Migrate}, Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {

@@ -43,7 +43,9 @@ func New() *FeedFanout {
 type Config struct {
 	Redis        redisdb.Config
 	KafkaBrokers []string
-	Feed         feed.Config
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
+	Feed          feed.Config
 	// Catalog names the topics (KAFKA_TOPIC_CONTENT_EVENTS renames one).
 	Catalog *catalog.Catalog
 }
@@ -51,11 +53,12 @@ type Config struct {
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
-	c := Config{Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS"))}
+	c := Config{Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS")),
+		KafkaSecurity: kafka.SecurityFromEnv(env)}
 	var catErr, feedErr error
 	c.Catalog, catErr = catalog.FromEnv(env)
 	c.Feed, feedErr = feed.ConfigFromEnv(env)
-	if err := errors.Join(e.Err(), c.Redis.Validate(), catErr, feedErr); err != nil {
+	if err := errors.Join(e.Err(), c.Redis.Validate(), c.KafkaSecurity.Validate(), catErr, feedErr); err != nil {
 		return c, fmt.Errorf("feed-fanout: %w", err)
 	}
 	return c, nil
@@ -78,7 +81,9 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 			rdb.Close()
 			return nil, err
 		}
-		producer, err := kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...))
+		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)
+		pcfg.Security = cfg.KafkaSecurity
+		producer, err := kafka.NewProducer(pcfg)
 		if err != nil {
 			rdb.Close()
 			return nil, fmt.Errorf("kafka: %w", err)

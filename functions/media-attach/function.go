@@ -46,6 +46,8 @@ type Config struct {
 	Database     postgres.Config
 	Redis        redisdb.Config
 	KafkaBrokers []string
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
 	// Catalog names the topics; KAFKA_TOPIC_CONTENT_EVENTS renames
 	// content-events, where PostUpdated goes.
 	Catalog *catalog.Catalog
@@ -53,7 +55,8 @@ type Config struct {
 
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
-	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"])}
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		KafkaSecurity: kafka.SecurityFromEnv(env)}
 	var err error
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, fmt.Errorf("media-attach: %w", err)
@@ -66,6 +69,9 @@ func (c Config) Validate() error {
 	errs := []error{c.Database.Validate(), c.Redis.Validate()}
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if err := c.KafkaSecurity.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("media-attach: %w", err)
@@ -84,7 +90,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	codec := envelope.NewCodec(cfg.Catalog).ForConsumer(catalog.MediaAttach)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-			Name: catalog.MediaAttach, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Redis: cfg.Redis,
+			Name: catalog.MediaAttach, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
 			Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: log,
 		})
 		if err != nil {

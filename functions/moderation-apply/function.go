@@ -60,7 +60,7 @@ func (noFollows) Follows(context.Context, id.UserID, id.UserID) (bool, error) {
 // outbox relay.
 func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg := outbox.BackendConfig{
-		Name: catalog.ModerationApply, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		Name: catalog.ModerationApply, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]), Kafka: kafka.SecurityFromEnv(env),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {

@@ -50,6 +50,8 @@ type Config struct {
 	Database     postgres.Config
 	Redis        redisdb.Config
 	KafkaBrokers []string
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
 	// GroupWindow is how long an unread notification absorbs further
 	// actions of its group (NOTIFY_GROUP_WINDOW, default 1h).
 	GroupWindow time.Duration
@@ -62,7 +64,7 @@ type Config struct {
 // ConfigFrom reads the configuration func-go passes to Start.
 func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
-	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]), KafkaSecurity: kafka.SecurityFromEnv(env),
 		GroupWindow:      e.Duration("NOTIFY_GROUP_WINDOW", time.Hour),
 		TriggerRetention: e.Duration("NOTIFY_TRIGGER_RETENTION", 7*24*time.Hour)}
 	if err := e.Err(); err != nil {
@@ -82,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.KafkaBrokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if err := c.KafkaSecurity.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.GroupWindow < 0 {
 		errs = append(errs, fmt.Errorf("NOTIFY_GROUP_WINDOW %s is negative", c.GroupWindow))
@@ -106,7 +111,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.Notifier)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Redis: cfg.Redis,
+			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
 			Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: log,
 		})
 		if err != nil {

@@ -44,7 +44,9 @@ func New() *Ranking {
 type Config struct {
 	Redis        redisdb.Config
 	KafkaBrokers []string
-	Rank         rank.Config
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
+	Rank          rank.Config
 }
 
 // ConfigFrom reads the configuration func-go passes to Start:
@@ -54,7 +56,8 @@ type Config struct {
 // RANKING_KEY_PREFIX.
 func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
-	c := Config{Redis: redisdb.FromEnv(env), Rank: rank.DefaultConfig(), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS"))}
+	c := Config{Redis: redisdb.FromEnv(env), Rank: rank.DefaultConfig(), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS")),
+		KafkaSecurity: kafka.SecurityFromEnv(env)}
 	r := &c.Rank
 	r.HalfLife = e.Duration("RANKING_HALF_LIFE", r.HalfLife)
 	r.EmitInterval = e.Duration("RANKING_EMIT_INTERVAL", r.EmitInterval)
@@ -67,7 +70,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	if err := e.Err(); err != nil {
 		return c, fmt.Errorf("ranking: %w", err)
 	}
-	if err := errors.Join(c.Redis.Validate(), c.Rank.Validate()); err != nil {
+	if err := errors.Join(c.Redis.Validate(), c.KafkaSecurity.Validate(), c.Rank.Validate()); err != nil {
 		return c, fmt.Errorf("ranking: %w", err)
 	}
 	return c, nil
@@ -86,7 +89,9 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 		if err != nil {
 			return nil, err
 		}
-		producer, err := kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...))
+		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)
+		pcfg.Security = cfg.KafkaSecurity
+		producer, err := kafka.NewProducer(pcfg)
 		if err != nil {
 			rdb.Close()
 			return nil, fmt.Errorf("kafka: %w", err)

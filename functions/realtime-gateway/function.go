@@ -52,9 +52,11 @@ type Config struct {
 	ID           string
 	Redis        redisdb.Config
 	KafkaBrokers []string
-	Keys         auth.KeyConfig
-	PingInterval time.Duration
-	SendQueue    int
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
+	Keys          auth.KeyConfig
+	PingInterval  time.Duration
+	SendQueue     int
 }
 
 // ConfigFrom reads the configuration func-go passes to Start.
@@ -62,9 +64,10 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
 	c := Config{
 		ID: e.String("GATEWAY_ID", ""), Redis: redisdb.FromEnv(env), KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS")),
-		Keys:         auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
-		PingInterval: e.Duration("GATEWAY_PING_INTERVAL", 0),
-		SendQueue:    e.Int("GATEWAY_SEND_QUEUE", 0),
+		KafkaSecurity: kafka.SecurityFromEnv(env),
+		Keys:          auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
+		PingInterval:  e.Duration("GATEWAY_PING_INTERVAL", 0),
+		SendQueue:     e.Int("GATEWAY_SEND_QUEUE", 0),
 	}
 	if c.ID == "" {
 		// Unique per process: a restarted replica must not inherit the
@@ -72,7 +75,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		host, _ := os.Hostname()
 		c.ID = strings.Trim(host+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), "-")
 	}
-	if err := errors.Join(e.Err(), c.Redis.Validate(), c.Keys.Validate()); err != nil {
+	if err := errors.Join(e.Err(), c.Redis.Validate(), c.KafkaSecurity.Validate(), c.Keys.Validate()); err != nil {
 		return c, fmt.Errorf("realtime-gateway: %w", err)
 	}
 	return c, nil
@@ -126,7 +129,9 @@ func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.V
 	if err != nil {
 		return nil, err
 	}
-	if producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
+	pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)
+	pcfg.Security = cfg.KafkaSecurity
+	if producer, err = kafka.NewProducer(pcfg); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	gw, err := gateway.New(gateway.Config{

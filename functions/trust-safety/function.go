@@ -48,7 +48,9 @@ type Config struct {
 	Database     postgres.Config
 	Redis        redisdb.Config
 	KafkaBrokers []string
-	Rules        screen.Config
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
+	Rules         screen.Config
 	// KeyPrefix starts the function's Redis keys. Default "trust-safety:".
 	KeyPrefix string
 }
@@ -67,7 +69,8 @@ type Config struct {
 func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
 	c := Config{Database: postgres.FromEnv(env), Redis: redisdb.FromEnv(env), Rules: screen.DefaultConfig(),
-		KafkaBrokers: kafka.ParseBrokers(e.Required("KAFKA_BROKERS"))}
+		KafkaBrokers:  kafka.ParseBrokers(e.Required("KAFKA_BROKERS")),
+		KafkaSecurity: kafka.SecurityFromEnv(env)}
 	r := &c.Rules
 	r.BlockedTerms = e.Strings("MODERATION_BLOCKED_TERMS", ",", r.BlockedTerms)
 	r.Patterns = e.Strings("MODERATION_PATTERNS", "\n", r.Patterns)
@@ -77,7 +80,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	r.RepeatMinChars = e.Int("MODERATION_REPEAT_MIN_CHARS", r.RepeatMinChars)
 	r.RepeatWindow = e.Duration("MODERATION_REPEAT_WINDOW", r.RepeatWindow)
 	c.KeyPrefix = e.String("MODERATION_KEY_PREFIX", "trust-safety:")
-	if err := errors.Join(e.Err(), c.Database.Validate(), c.Redis.Validate(), c.Rules.Validate()); err != nil {
+	if err := errors.Join(e.Err(), c.Database.Validate(), c.Redis.Validate(), c.KafkaSecurity.Validate(), c.Rules.Validate()); err != nil {
 		return c, fmt.Errorf("trust-safety: %w", err)
 	}
 	return c, nil
@@ -98,7 +101,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.TrustSafety)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
-			Name: catalog.TrustSafety, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Redis: cfg.Redis,
+			Name: catalog.TrustSafety, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
 			Migrations: []func(context.Context, *pgxpool.Pool) error{moderation.Migrate}, Logger: log,
 		})
 		if err != nil {

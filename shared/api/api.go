@@ -185,7 +185,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log))
 
 	if cfg.Relay {
-		if s.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.KafkaBrokers...)); err != nil {
+		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)
+		pcfg.Security = cfg.KafkaSecurity
+		if s.producer, err = kafka.NewProducer(pcfg); err != nil {
 			return s, fmt.Errorf("nova-api: kafka: %w", err)
 		}
 		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Logger: log}); err != nil {

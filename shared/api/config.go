@@ -26,6 +26,8 @@ type Config struct {
 	// KafkaBrokers are where the outbox relay publishes (KAFKA_BROKERS).
 	// Required when Relay is on.
 	KafkaBrokers []string
+	// KafkaSecurity is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*).
+	KafkaSecurity kafka.Security
 	// Relay runs an outbox relay in this process (OUTBOX_RELAY, default
 	// on). Relays coordinate through PostgreSQL, so every replica may run one.
 	Relay bool
@@ -53,9 +55,10 @@ type Config struct {
 func ConfigFrom(env map[string]string) (Config, error) {
 	e := envconf.New(env)
 	c := Config{
-		Database:     postgres.FromEnv(env),
-		Redis:        redisdb.FromEnv(env),
-		KafkaBrokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		Database:      postgres.FromEnv(env),
+		Redis:         redisdb.FromEnv(env),
+		KafkaBrokers:  kafka.ParseBrokers(env["KAFKA_BROKERS"]),
+		KafkaSecurity: kafka.SecurityFromEnv(env),
 		// Relays coordinate through PostgreSQL, so every replica may run one.
 		Relay: e.Bool("OUTBOX_RELAY", true),
 		// The design document's rollback switch; the ConfigMap holds it
@@ -88,6 +91,9 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Redis.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.KafkaSecurity.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Relay && len(c.KafkaBrokers) == 0 {

@@ -10,13 +10,18 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // KafkaBroker is a Kafka broker of a test's own: `nova kafka`, the broker
 // `nova run` embeds, run as a child process so that the production module
 // does not carry the broker's code. Clients reach it over the Kafka
 // protocol at ListenAddrs.
-type KafkaBroker struct{ c *child }
+type KafkaBroker struct {
+	c   *child
+	sec kafka.Security
+}
 
 // KafkaOption configures a broker started by Kafka.
 type KafkaOption func(*kafkaConfig)
@@ -24,6 +29,8 @@ type KafkaOption func(*kafkaConfig)
 type kafkaConfig struct {
 	dataDir string
 	port    int
+	args    []string
+	sec     kafka.Security
 }
 
 // KafkaDataDir keeps the broker's state in dir, so that a broker started
@@ -34,6 +41,43 @@ func KafkaDataDir(dir string) KafkaOption { return func(c *kafkaConfig) { c.data
 // KafkaPort listens on port of 127.0.0.1 instead of a free one.
 func KafkaPort(port int) KafkaOption { return func(c *kafkaConfig) { c.port = port } }
 
+// KafkaSASL makes the broker demand SCRAM-SHA-512 logins, with user as
+// the superuser (who passes every ACL); the broker's Security logs in as it.
+func KafkaSASL(user, password string) KafkaOption {
+	return func(c *kafkaConfig) {
+		c.args = append(c.args, "-superuser", user+":"+password)
+		c.sec.SASL, c.sec.Username, c.sec.Password = kafka.ScramSHA512, user, password
+	}
+}
+
+// KafkaUser adds a SCRAM-SHA-512 user (with KafkaSASL) allowed acls, each
+// OPERATION:TYPE:NAME as `nova kafka -acl` takes it (Write:topic:content-events).
+func KafkaUser(name, password string, acls ...string) KafkaOption {
+	return func(c *kafkaConfig) {
+		c.args = append(c.args, "-user", name+":"+password)
+		for _, a := range acls {
+			c.args = append(c.args, "-acl", name+":"+a)
+		}
+	}
+}
+
+// KafkaACLs makes the broker enforce ACLs (with KafkaSASL).
+func KafkaACLs() KafkaOption { return func(c *kafkaConfig) { c.args = append(c.args, "-acls") } }
+
+// KafkaTLS makes the broker listen with TLS on files' server certificate,
+// and with clientCerts demand client certificates signed by files' CA.
+// The broker's Security trusts the CA (and presents the client certificate).
+func KafkaTLS(files TLSFiles, clientCerts bool) KafkaOption {
+	return func(c *kafkaConfig) {
+		c.args = append(c.args, "-tls-cert", files.ServerCert, "-tls-key", files.ServerKey, "-tls-ca", files.CA)
+		c.sec.TLS, c.sec.CAFile = true, files.CA
+		if clientCerts {
+			c.args = append(c.args, "-tls-client-ca", files.CA)
+			c.sec.CertFile, c.sec.KeyFile = files.ClientCert, files.ClientKey
+		}
+	}
+}
+
 // Kafka starts a broker holding the catalogue's topics at their partition
 // counts, stopped when the test ends.
 func Kafka(t testing.TB, opts ...KafkaOption) *KafkaBroker {
@@ -42,11 +86,16 @@ func Kafka(t testing.TB, opts ...KafkaOption) *KafkaBroker {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	return &KafkaBroker{startChild(t, "kafka", "-port", strconv.Itoa(cfg.port), "-data-dir", cfg.dataDir)}
+	args := append([]string{"kafka", "-port", strconv.Itoa(cfg.port), "-data-dir", cfg.dataDir}, cfg.args...)
+	return &KafkaBroker{c: startChild(t, args...), sec: cfg.sec}
 }
 
 // ListenAddrs are the broker's bootstrap addresses.
 func (k *KafkaBroker) ListenAddrs() []string { return append([]string(nil), k.c.addrs...) }
+
+// Security logs in as the broker's superuser (over TLS when it listens
+// with TLS); the zero value for a plaintext broker without logins.
+func (k *KafkaBroker) Security() kafka.Security { return k.sec }
 
 // Close stops the broker, writing its state to its data folder first, and
 // waits until its port is free. It is safe to call twice.
@@ -91,16 +140,19 @@ func (k *KafkaBroker) Dropped(t testing.TB) int64 {
 // partitions' end offsets.
 func (k *KafkaBroker) Written(t testing.TB, topic string) int64 {
 	t.Helper()
-	n, err := endOffsets(k.c.addrs, topic)
+	n, err := endOffsets(k.c.addrs, k.sec, topic)
 	if err != nil {
 		t.Fatalf("end offsets of %s: %v", topic, err)
 	}
 	return n
 }
 
-func endOffsets(addrs []string, topic string) (int64, error) {
+func endOffsets(addrs []string, sec kafka.Security, topic string) (int64, error) {
 	cfg := sarama.NewConfig()
 	cfg.Net.DialTimeout = 5 * time.Second
+	if err := sec.Apply(cfg); err != nil {
+		return 0, err
+	}
 	cl, err := sarama.NewClient(addrs, cfg)
 	if err != nil {
 		return 0, err
@@ -134,7 +186,11 @@ type Consumer struct {
 // the test ends.
 func (k *KafkaBroker) Consume(t testing.TB, topics ...string) *Consumer {
 	t.Helper()
-	sc, err := sarama.NewConsumer(k.c.addrs, sarama.NewConfig())
+	scfg := sarama.NewConfig()
+	if err := k.sec.Apply(scfg); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sarama.NewConsumer(k.c.addrs, scfg)
 	if err != nil {
 		t.Fatalf("kafka consumer: %v", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/testrig"
 )
 
 func benchPost(i int) *eventsv1.PostCreated {
@@ -99,66 +100,104 @@ func BenchmarkPublish(b *testing.B) {
 	// from Nova's code.
 	b.Run("raw+headers", func(b *testing.B) { rawRun(b, true) })
 
-	publish := func(b *testing.B, build bool) {
-		p, err := kafka.NewProducer(cfg)
+	b.Run("nova", func(b *testing.B) { benchSend(b, cfg, false) })
+	b.Run("nova+build", func(b *testing.B) { benchSend(b, cfg, true) })
+}
+
+// benchSend publishes b.N PostCreated events through Nova's Producer made
+// of cfg: concurrent Sends of a relay-sized batch each, the way the outbox
+// relay and request handlers share one producer. With build each event is
+// built from its message as it is sent.
+func benchSend(b *testing.B, cfg kafka.ProducerConfig, build bool) {
+	const pool = 1024
+	codec := envelope.NewCodec(catalog.Default())
+	p, err := kafka.NewProducer(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	posts := make([]*eventsv1.PostCreated, pool)
+	events := make([]cloudevents.Event, pool)
+	for i := range posts {
+		posts[i] = benchPost(i)
+		e, err := codec.New(posts[i])
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer p.Close()
-		posts := make([]*eventsv1.PostCreated, pool)
-		events := make([]cloudevents.Event, pool)
-		for i := range posts {
-			posts[i] = benchPost(i)
-			e, err := codec.New(posts[i])
-			if err != nil {
-				b.Fatal(err)
-			}
-			events[i] = e
-		}
-		// Concurrent Sends of a relay-sized batch each, the way the outbox
-		// relay and request handlers share one producer.
-		const chunk, senders = 1000, 4
-		next := make(chan int, b.N/chunk+1)
-		for i := 0; i < b.N; i += chunk {
-			next <- i
-		}
-		close(next)
-		b.ResetTimer()
-		start := time.Now()
-		var wg sync.WaitGroup
-		errs := make(chan error, senders)
-		for s := 0; s < senders; s++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				recs := make([]kafka.Record, 0, chunk)
-				for from := range next {
-					recs = recs[:0]
-					for i := from; i < min(from+chunk, b.N); i++ {
-						e := events[i%pool]
-						if build {
-							var err error
-							if e, err = codec.New(posts[i%pool]); err != nil {
-								errs <- err
-								return
-							}
-						}
-						recs = append(recs, kafka.Record{Topic: catalog.ContentEvents, Event: e})
-					}
-					if err := p.Send(context.Background(), recs...); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		if err := <-errs; err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+		events[i] = e
 	}
-	b.Run("nova", func(b *testing.B) { publish(b, false) })
-	b.Run("nova+build", func(b *testing.B) { publish(b, true) })
+	// Concurrent Sends of a relay-sized batch each, the way the outbox
+	// relay and request handlers share one producer.
+	const chunk, senders = 1000, 4
+	next := make(chan int, b.N/chunk+1)
+	for i := 0; i < b.N; i += chunk {
+		next <- i
+	}
+	close(next)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for s := 0; s < senders; s++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs := make([]kafka.Record, 0, chunk)
+			for from := range next {
+				recs = recs[:0]
+				for i := from; i < min(from+chunk, b.N); i++ {
+					e := events[i%pool]
+					if build {
+						var err error
+						if e, err = codec.New(posts[i%pool]); err != nil {
+							errs <- err
+							return
+						}
+					}
+					recs = append(recs, kafka.Record{Topic: catalog.ContentEvents, Event: e})
+				}
+				if err := p.Send(context.Background(), recs...); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+// BenchmarkPublishSecurity is Nova's Producer (as in BenchmarkPublish's
+// "nova") against four brokers started in the same run: plaintext without
+// logins, SASL/SCRAM-SHA-512 with ACLs on, TLS, and TLS with SCRAM. SCRAM
+// costs one exchange per connection, so the steady state should differ
+// little; TLS costs encryption of every byte.
+func BenchmarkPublishSecurity(b *testing.B) {
+	files := testrig.NewTLSFiles(b)
+	users := []testrig.KafkaOption{
+		testrig.KafkaSASL("admin", "admin-secret"), testrig.KafkaACLs(),
+		testrig.KafkaUser("writer", "writer-secret", "Write:topic:"+catalog.ContentEvents),
+	}
+	scram := kafka.Security{SASL: kafka.ScramSHA512, Username: "writer", Password: "writer-secret"}
+	tlsOnly := kafka.Security{TLS: true, CAFile: files.CA}
+	tlsSCRAM := scram
+	tlsSCRAM.TLS, tlsSCRAM.CAFile = true, files.CA
+	for _, c := range []struct {
+		name string
+		opts []testrig.KafkaOption
+		sec  kafka.Security
+	}{
+		{"plaintext", nil, kafka.Security{}},
+		{"scram", users, scram},
+		{"tls", []testrig.KafkaOption{testrig.KafkaTLS(files, false)}, tlsOnly},
+		{"tls+scram", append([]testrig.KafkaOption{testrig.KafkaTLS(files, false)}, users...), tlsSCRAM},
+	} {
+		cfg := kafka.DefaultProducerConfig(testrig.Kafka(b, c.opts...).ListenAddrs()...)
+		cfg.Security = c.sec
+		b.Run(c.name, func(b *testing.B) { benchSend(b, cfg, false) })
+	}
 }

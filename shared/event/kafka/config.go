@@ -70,6 +70,9 @@ type ProducerConfig struct {
 	DialTimeout time.Duration
 	// Buffer is the number of records queued inside the producer.
 	Buffer int
+	// Security is TLS and SASL (KAFKA_TLS*, KAFKA_SASL_*); the zero value
+	// is plaintext without credentials.
+	Security Security
 	// Logger receives the producer's own log lines.
 	Logger *slog.Logger
 }
@@ -151,6 +154,9 @@ func (c ProducerConfig) Validate() error {
 	if c.MaxMessageBytes < 0 || c.RetryMax < 0 || c.RetryBackoff < 0 || c.MaxRetryBackoff < 0 || c.DialTimeout < 0 || c.Buffer < 0 {
 		errs = append(errs, errors.New("sizes, retries and timeouts must not be negative"))
 	}
+	if err := c.Security.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("kafka: producer config: %w", err)
 	}
@@ -199,6 +205,9 @@ func (c ProducerConfig) SaramaConfig() (*sarama.Config, error) {
 	// is not there fails instead of hanging.
 	sc.Metadata.Retry.Max = max(min(c.RetryMax, 10), 1)
 	sc.Metadata.Retry.Backoff = c.RetryBackoff
+	if err := c.Security.Apply(sc); err != nil {
+		return nil, err
+	}
 	if err := sc.Validate(); err != nil {
 		return nil, fmt.Errorf("kafka: sarama config: %w", err)
 	}

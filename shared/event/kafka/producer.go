@@ -65,7 +65,7 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	}
 	ap, err := sarama.NewAsyncProducer(cfg.Brokers, sc)
 	if err != nil {
-		return nil, fmt.Errorf("kafka: connect producer to %v: %w", cfg.Brokers, err)
+		return nil, fmt.Errorf("kafka: connect producer to %v (%s): %w", cfg.Brokers, cfg.Security, err)
 	}
 	p := &Producer{ap: ap, enc: cfg.Encoding, log: cfg.Logger}
 	p.drained.Add(2)

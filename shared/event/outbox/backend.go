@@ -21,8 +21,10 @@ type BackendConfig struct {
 	// Name is the function's name; errors start with it.
 	Name     string
 	Database postgres.Config
-	// Brokers is where the relay publishes.
+	// Brokers is where the relay publishes, logged in as Kafka says
+	// (KAFKA_TLS*, KAFKA_SASL_*).
 	Brokers []string
+	Kafka   kafka.Security
 	// Migrations run after the outbox's own, in order.
 	Migrations []func(context.Context, *pgxpool.Pool) error
 	// Redis, when its URL is set, opens Backend.Redis for a function that
@@ -39,6 +41,9 @@ func (c BackendConfig) Validate() error {
 	}
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("KAFKA_BROKERS is not set (the outbox relay publishes there)"))
+	}
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Redis.URL != "" {
 		if err := c.Redis.Validate(); err != nil {
@@ -97,7 +102,9 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	if b.Pool, err = migrate.Open(ctx, cfg.Database, append([]func(context.Context, *pgxpool.Pool) error{Migrate}, cfg.Migrations...)...); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 	}
-	if b.producer, err = kafka.NewProducer(kafka.DefaultProducerConfig(cfg.Brokers...)); err != nil {
+	pcfg := kafka.DefaultProducerConfig(cfg.Brokers...)
+	pcfg.Security = cfg.Kafka
+	if b.producer, err = kafka.NewProducer(pcfg); err != nil {
 		return nil, fmt.Errorf("%s: kafka: %w", cfg.Name, err)
 	}
 	relay, err := NewRelay(b.Pool, b.producer, Config{Logger: log})

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // DefaultPort is where the embedded broker listens, Kafka's usual port, so
@@ -55,6 +56,15 @@ type Config struct {
 	Logger *slog.Logger
 	// Timeout bounds the topic check at start-up. Default 30s.
 	Timeout time.Duration
+
+	// Security is how Open's own client (the topic check) and Nova's
+	// tools log in: for an existing cluster, what KAFKA_SASL_* and
+	// KAFKA_TLS* say; for the embedded broker with Auth, left empty, its
+	// superuser over SCRAM-SHA-512 (TLS needs the CA set here).
+	Security kafka.Security
+	// Auth, when set, makes the embedded broker demand SCRAM logins (and,
+	// with Auth.ACLs, enforce each user's ACLs) and, with Auth.TLS, TLS.
+	Auth *Auth
 }
 
 // Defaults returns c with every unset field at its default.
@@ -68,12 +78,25 @@ func (c Config) Defaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
 	}
+	if len(c.Brokers) == 0 && c.Auth != nil && c.Auth.Superuser.Name != "" && c.Security.SASL == kafka.NoSASL {
+		c.Security.SASL = kafka.ScramSHA512
+		c.Security.Username, c.Security.Password = c.Auth.Superuser.Name, c.Auth.Superuser.Password
+	}
 	return c
 }
 
 // Validate reports a configuration that cannot work.
 func (c Config) Validate() error {
+	if err := c.Security.Validate(); err != nil {
+		return fmt.Errorf("broker: %w", err)
+	}
+	if err := c.Auth.Validate(); err != nil {
+		return err
+	}
 	if len(c.Brokers) > 0 {
+		if c.Auth != nil {
+			return errors.New("broker: users and ACLs are set up only on the embedded broker")
+		}
 		for _, b := range c.Brokers {
 			if strings.TrimSpace(b) == "" {
 				return errors.New("broker: empty address in the broker list")
@@ -97,6 +120,7 @@ type Broker struct {
 	dataDir string
 	created []string
 	faults  *Faults // nil for an external cluster
+	sec     kafka.Security
 }
 
 // Open starts the embedded broker, or connects to the external cluster, and
@@ -116,7 +140,7 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Broker{addrs: cfg.Brokers, created: created}, nil
+		return &Broker{addrs: cfg.Brokers, created: created, sec: cfg.Security}, nil
 	}
 
 	opts := []kfake.Opt{
@@ -125,9 +149,11 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		kfake.ClusterID("nova-local"),
 		kfake.WithLogger(slogLogger{cfg.Logger}),
 	}
-	var dir string
+	var (
+		dir string
+		err error
+	)
 	if !cfg.InMemory {
-		var err error
 		if dir, err = filepath.Abs(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("broker: data folder %s: %w", cfg.DataDir, err)
 		}
@@ -136,6 +162,11 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 		opts = append(opts, kfake.DataDir(dir))
 	}
+	authOpts, err := cfg.Auth.opts(dir)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, authOpts...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		if cfg.Port != 0 {
@@ -143,7 +174,11 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 		return nil, fmt.Errorf("broker: start embedded Kafka: %w", err)
 	}
-	b := &Broker{addrs: c.ListenAddrs(), cluster: c, dataDir: dir, faults: NewFaults(c)}
+	b := &Broker{addrs: c.ListenAddrs(), cluster: c, dataDir: dir, faults: NewFaults(c), sec: cfg.Security}
+	if err := cfg.Auth.applyACLs(ctx, b.addrs, cfg.Security); err != nil {
+		c.Close()
+		return nil, err
+	}
 	created, err := ensureAll(ctx, b.addrs, cfg, true)
 	if err != nil {
 		c.Close()
@@ -155,16 +190,20 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 
 // ensureAll makes sure of the catalogue's topics, then of cfg.Topics.
 func ensureAll(ctx context.Context, addrs []string, cfg Config, create bool) ([]string, error) {
-	created, err := EnsureTopics(ctx, addrs, cfg.Catalog, create)
+	created, err := EnsureTopics(ctx, addrs, cfg.Security, cfg.Catalog, create)
 	if err != nil {
 		return created, err
 	}
-	more, err := EnsureExtraTopics(ctx, addrs, cfg.Topics, create)
+	more, err := EnsureExtraTopics(ctx, addrs, cfg.Security, cfg.Topics, create)
 	return append(created, more...), err
 }
 
 // Addrs are the bootstrap addresses clients use.
 func (b *Broker) Addrs() []string { return append([]string(nil), b.addrs...) }
+
+// Security is how Nova's own clients log in: the embedded broker's
+// superuser, or what Config.Security said for an existing cluster.
+func (b *Broker) Security() kafka.Security { return b.sec }
 
 // Embedded reports whether this process runs the broker.
 func (b *Broker) Embedded() bool { return b.cluster != nil }

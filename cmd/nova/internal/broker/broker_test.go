@@ -13,6 +13,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 func open(t *testing.T, dir string) *broker.Broker {
@@ -175,7 +176,7 @@ func TestEnsureTopicsOnExternalCluster(t *testing.T) {
 		t.Fatalf("embedded=%v created=%v", b.Embedded(), b.CreatedTopics())
 	}
 	b.Close()
-	if _, err := broker.EnsureTopics(ctx, c.ListenAddrs(), cat, false); err != nil {
+	if _, err := broker.EnsureTopics(ctx, c.ListenAddrs(), kafka.Security{}, cat, false); err != nil {
 		t.Fatalf("check after create: %v", err)
 	}
 	if n := len(c.PartitionInfos(catalog.ContentEvents)); n != 6 {
@@ -248,11 +249,11 @@ func TestExtraTopics(t *testing.T) {
 	if err := c.CreateTopic("existing", 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := broker.EnsureExtraTopics(ctx, c.ListenAddrs(), []broker.Topic{ext, brokerTopic}, false); !errors.As(err, &te) ||
+	if _, err := broker.EnsureExtraTopics(ctx, c.ListenAddrs(), kafka.Security{}, []broker.Topic{ext, brokerTopic}, false); !errors.As(err, &te) ||
 		len(te.Missing) != 1 || te.Missing[0] != brokerTopic.Name {
 		t.Fatalf("external cluster without create: %v, want the broker topic missing", err)
 	}
-	created, err := broker.EnsureExtraTopics(ctx, c.ListenAddrs(), []broker.Topic{ext, brokerTopic}, true)
+	created, err := broker.EnsureExtraTopics(ctx, c.ListenAddrs(), kafka.Security{}, []broker.Topic{ext, brokerTopic}, true)
 	if err != nil || len(created) != 1 || created[0] != brokerTopic.Name {
 		t.Fatalf("with create: %v %v", created, err)
 	}

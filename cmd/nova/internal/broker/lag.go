@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // GroupLag is one consumer group's position on one partition, as
@@ -26,8 +27,8 @@ type GroupLag struct {
 // Lag reads the lag of groups, or of every group when none is named, from
 // the committed offsets: what `nova lag` prints and `nova bench mixed`
 // follows. Rows are sorted by group, then topic and partition.
-func Lag(ctx context.Context, brokers []string, groups ...string) ([]GroupLag, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func Lag(ctx context.Context, brokers []string, sec kafka.Security, groups ...string) ([]GroupLag, error) {
+	cl, err := NewClient(brokers, sec)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // ErrTopics is returned (wrapped in a *TopicsError) when the cluster lacks
@@ -45,10 +45,10 @@ func (e *TopicsError) Unwrap() error { return ErrTopics }
 // missing topics and adds partitions to short ones, and returns the names it
 // changed; without, it returns a *TopicsError. Partitions are never removed:
 // Kafka cannot, and a topic with more than the catalogue asks is fine.
-func EnsureTopics(ctx context.Context, brokers []string, cat *catalog.Catalog, create bool) ([]string, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func EnsureTopics(ctx context.Context, brokers []string, sec kafka.Security, cat *catalog.Catalog, create bool) ([]string, error) {
+	cl, err := NewClient(brokers, sec)
 	if err != nil {
-		return nil, fmt.Errorf("broker: client for %s: %w", strings.Join(brokers, ","), err)
+		return nil, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
@@ -128,13 +128,13 @@ type Topic struct {
 // partitions and configs unchecked. An External topic is never created.
 // It returns the names it created; what is missing and may not be created
 // is a *TopicsError.
-func EnsureExtraTopics(ctx context.Context, brokers []string, topics []Topic, create bool) ([]string, error) {
+func EnsureExtraTopics(ctx context.Context, brokers []string, sec kafka.Security, topics []Topic, create bool) ([]string, error) {
 	if len(topics) == 0 {
 		return nil, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := NewClient(brokers, sec)
 	if err != nil {
-		return nil, fmt.Errorf("broker: client for %s: %w", strings.Join(brokers, ","), err)
+		return nil, err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)

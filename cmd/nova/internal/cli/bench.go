@@ -74,7 +74,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 	if err := cfg.Validate(); err != nil {
 		return badUsage(st, "bench", err)
 	}
-	if err := load.CheckBrokers(ctx, cfg.Brokers, 5*time.Second); err != nil {
+	if err := load.CheckBrokers(ctx, cfg.Brokers, kafka.Security{}, 5*time.Second); err != nil {
 		return fmt.Errorf("%w\nStart Nova (make run) or another Kafka, point --kafka-brokers / KAFKA_BROKERS at it, or pass --embedded for a self-contained run", err)
 	}
 	created, err := load.EnsureTopic(ctx, cfg.Brokers, cfg.Topic, int32(partitions))
@@ -157,6 +157,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	fs.BoolVar(&baseline, "baseline", true, "first measure GET "+load.BaselinePath+" at the same rate and concurrency")
 	fs.DurationVar(&cfg.Baseline, "baseline-duration", load.DefaultBaseline, "how long the baseline runs")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka whose consumer lag is followed; empty: none [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs)
 	fs.StringVar(&metricsURL, "metrics-url", "", "read the lag from the dispatcher's kafka_consumer_lag here instead (e.g. http://127.0.0.1:9464/metrics; refreshed every 5s)")
 	fs.StringVar(&databaseURL, "database-url", "", "nova-api's PostgreSQL: also wait for its outbox to empty (e.g. the --database-url of nova run)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", load.DefaultDrainTimeout, "how long to wait for the backlogs to drain after the load")
@@ -186,10 +187,10 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 		cfg.Backlogs = append(cfg.Backlogs, &load.MetricsLag{URL: metricsURL})
 	case brokers != "":
 		bs := kafka.ParseBrokers(brokers)
-		if err := load.CheckBrokers(ctx, bs, 5*time.Second); err != nil {
+		if err := load.CheckBrokers(ctx, bs, sec(), 5*time.Second); err != nil {
 			return fmt.Errorf("%w\nThe lag is read from the Kafka nova run uses: pass its --kafka-brokers (or --kafka-brokers '' to go without lag figures)", err)
 		}
-		cfg.Backlogs = append(cfg.Backlogs, load.NewKafkaLag(bs))
+		cfg.Backlogs = append(cfg.Backlogs, load.NewKafkaLag(bs, sec()))
 	}
 	if databaseURL != "" {
 		o, err := load.NewOutboxBacklog(ctx, databaseURL)

@@ -14,6 +14,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -53,7 +54,7 @@ func TestSendThenTail(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var buf bytes.Buffer
-	if err := cli.Tail(ctx, k.ListenAddrs(), catalog.ContentEvents, true, 4, false, &buf); err != nil {
+	if err := cli.Tail(ctx, k.ListenAddrs(), kafka.Security{}, catalog.ContentEvents, true, 4, false, &buf); err != nil {
 		t.Fatal(err)
 	}
 	var lines []cli.Line
@@ -132,7 +133,7 @@ func TestLag(t *testing.T) {
 	if err := kadm.NewClient(cl).CommitAllOffsets(ctx, "media-group", offs); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := broker.Lag(ctx, k.ListenAddrs())
+	rows, err := broker.Lag(ctx, k.ListenAddrs(), kafka.Security{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,6 +81,7 @@ func deadLettersCmd(ctx context.Context, args []string, st Streams) error {
 	fs.BoolVar(&asJSON, "json", false, "print the stored events as JSON lines")
 	fs.BoolVar(&replay, "replay", false, "produce the matching pending events to their topics again and mark them replayed (as nova replay)")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "with --replay: Kafka to produce to [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -89,7 +90,7 @@ func deadLettersCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	if replay {
 		// The same as nova replay with these filters.
-		return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), f, false)
+		return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), sec(), f, false)
 	}
 	entries, err := DeadLetters(ctx, dsn, f)
 	if err != nil {

@@ -3,13 +3,19 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // kafkaCmd is `nova kafka`: the broker `nova run` embeds, on its own, with
@@ -27,10 +33,15 @@ func kafkaCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&cfg.DataDir, "data-dir", broker.DefaultDataDir, "data folder; empty keeps everything in memory [NOVA_DATA_DIR]")
 	fs.BoolVar(&controlled, "control", false, "take fault commands on standard input and stop when it closes (for tests)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelWarn, "debug, info, warn or error [NOVA_LOG_LEVEL]")
+	auth := authFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return badUsage(st, "kafka", fmt.Errorf("unexpected arguments %q", pos))
+	}
+	var err error
+	if cfg.Auth, cfg.Security, err = auth(); err != nil {
+		return badUsage(st, "kafka", err)
 	}
 	cfg.InMemory = cfg.DataDir == ""
 	cfg.Logger = slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: logLevel}))
@@ -98,5 +109,99 @@ func control(b *broker.Broker, in io.Reader, out io.Writer) error {
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("control: %w", err)
 	}
+	return nil
+}
+
+// authFlags are `nova kafka`'s flags for a broker that demands what a
+// cluster would: SCRAM-SHA-512 logins, ACLs, TLS (and client
+// certificates). The returned func builds the broker's Auth and the
+// Security its own topic set-up connects with.
+func authFlags(fs *flag.FlagSet) func() (*broker.Auth, kafka.Security, error) {
+	var (
+		superuser, cert, key, clientCA, ca string
+		acls                               bool
+		users, aclList                     stringList
+	)
+	fs.StringVar(&superuser, "superuser", "", "NAME:PASSWORD: demand SCRAM-SHA-512 logins; this user passes every ACL")
+	fs.Var(&users, "user", "NAME:PASSWORD: a SCRAM-SHA-512 user (repeatable; needs -superuser)")
+	fs.BoolVar(&acls, "acls", false, "enforce ACLs (needs -superuser)")
+	fs.Var(&aclList, "acl", "USER:OPERATION:TYPE:NAME, e.g. app:Write:topic:content-events (NAME ending in * a prefix; repeatable)")
+	fs.StringVar(&cert, "tls-cert", "", "PEM certificate file: listen with TLS")
+	fs.StringVar(&key, "tls-key", "", "PEM key file of -tls-cert")
+	fs.StringVar(&ca, "tls-ca", "", "PEM file of the CA -tls-cert chains to, for the broker's own client")
+	fs.StringVar(&clientCA, "tls-client-ca", "", "PEM CA file: demand client certificates signed by it (mTLS)")
+	return func() (*broker.Auth, kafka.Security, error) {
+		var sec kafka.Security
+		if (cert == "") != (key == "") {
+			return nil, sec, errors.New("-tls-cert and -tls-key go together")
+		}
+		if superuser == "" && (len(users) > 0 || acls || len(aclList) > 0) {
+			return nil, sec, errors.New("-user, -acls and -acl need -superuser")
+		}
+		if cert == "" && superuser == "" {
+			return nil, sec, nil
+		}
+		a := &broker.Auth{ACLs: acls}
+		if cert != "" {
+			pair, err := tls.LoadX509KeyPair(cert, key)
+			if err != nil {
+				return nil, sec, fmt.Errorf("-tls-cert/-tls-key: %w", err)
+			}
+			a.TLS = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+			sec.TLS, sec.CAFile = true, ca
+			if clientCA != "" {
+				pem, err := os.ReadFile(clientCA)
+				if err != nil {
+					return nil, sec, fmt.Errorf("-tls-client-ca: %w", err)
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return nil, sec, fmt.Errorf("-tls-client-ca %s holds no certificate", clientCA)
+				}
+				a.TLS.ClientCAs, a.TLS.ClientAuth = pool, tls.RequireAndVerifyClientCert
+				// The broker's own client (the topic set-up) presents the
+				// broker's certificate, as Kafka's inter-broker listener does.
+				sec.CertFile, sec.KeyFile = cert, key
+			}
+		}
+		if superuser == "" {
+			return a, sec, nil // TLS without logins
+		}
+		var ok bool
+		if a.Superuser.Name, a.Superuser.Password, ok = strings.Cut(superuser, ":"); !ok {
+			return nil, sec, errors.New("-superuser: want NAME:PASSWORD")
+		}
+		byName := map[string]int{}
+		for _, u := range users {
+			name, pass, ok := strings.Cut(u, ":")
+			if !ok {
+				return nil, sec, fmt.Errorf("-user %q: want NAME:PASSWORD", u)
+			}
+			byName[name] = len(a.Users)
+			a.Users = append(a.Users, broker.User{Name: name, Password: pass})
+		}
+		for _, s := range aclList {
+			name, rest, _ := strings.Cut(s, ":")
+			i, ok := byName[name]
+			if !ok {
+				return nil, sec, fmt.Errorf("-acl %q: no -user %s", s, name)
+			}
+			acl, err := broker.ParseACL(rest)
+			if err != nil {
+				return nil, sec, fmt.Errorf("-acl: %w", err)
+			}
+			a.Users[i].ACLs = append(a.Users[i].ACLs, acl)
+		}
+		return a, sec, nil
+	}
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
 	return nil
 }

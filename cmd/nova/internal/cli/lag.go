@@ -50,11 +50,12 @@ func WriteLag(w io.Writer, rows []broker.GroupLag) {
 func lagCmd(ctx context.Context, args []string, st Streams) error {
 	fs := newFlags("lag", "[flags] [GROUP...]", st)
 	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "Kafka to ask [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs)
 	groups, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	rows, err := broker.Lag(ctx, kafka.ParseBrokers(*brokers), groups...)
+	rows, err := broker.Lag(ctx, kafka.ParseBrokers(*brokers), sec(), groups...)
 	if err != nil {
 		return err
 	}

@@ -32,8 +32,9 @@ var ErrNotReplayable = errors.New("not replayable")
 // replayProducer bounds how long a replay waits for an unreachable Kafka:
 // an operator at a terminal wants an answer in seconds, not the half hour
 // a service's producer keeps trying.
-func replayProducer(brokers []string) (*kafka.Producer, error) {
+func replayProducer(brokers []string, sec kafka.Security) (*kafka.Producer, error) {
 	cfg := kafka.DefaultProducerConfig(brokers...)
+	cfg.Security = sec
 	cfg.ClientID = "nova-replay"
 	cfg.RetryMax = 20
 	cfg.MaxRetryBackoff = time.Second
@@ -50,7 +51,7 @@ func replayProducer(brokers []string) (*kafka.Producer, error) {
 // never sent again by a later replay, and events of one key go back in the
 // order they failed. Entries that could not be sent stay pending and are
 // named in the error.
-func Replay(ctx context.Context, dsn string, brokers []string, f store.Filter) (ReplayResult, error) {
+func Replay(ctx context.Context, dsn string, brokers []string, sec kafka.Security, f store.Filter) (ReplayResult, error) {
 	pool, err := openDeadLetters(ctx, dsn)
 	if err != nil {
 		return ReplayResult{}, err
@@ -66,7 +67,7 @@ func Replay(ctx context.Context, dsn string, brokers []string, f store.Filter) (
 	if len(entries) == 0 {
 		return res, nil
 	}
-	p, err := replayProducer(brokers)
+	p, err := replayProducer(brokers, sec)
 	if err != nil {
 		return res, err
 	}
@@ -211,6 +212,7 @@ func replayCmd(ctx context.Context, args []string, st Streams) error {
 	)
 	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "PostgreSQL holding the dead-letter store [DATABASE_URL]")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs)
 	fs.StringVar(&f.Topic, "topic", "", "only events read from this topic")
 	fs.StringVar(&f.Source, "source", "", "only events with this CloudEvents source")
 	fs.StringVar(&f.ID, "id", "", "only the event with this CloudEvents id (with --source when ids may repeat across sources)")
@@ -233,12 +235,12 @@ func replayCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintln(st.Err, "--limit must be positive")
 		return ErrUsage
 	}
-	return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), f, dryRun)
+	return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), sec(), f, dryRun)
 }
 
 // replaySelected is nova replay (and nova dead-letters --replay): it sends
 // the pending entries matching f, or with dryRun lists them.
-func replaySelected(ctx context.Context, st Streams, dsn string, brokers []string, f store.Filter, dryRun bool) error {
+func replaySelected(ctx context.Context, st Streams, dsn string, brokers []string, sec kafka.Security, f store.Filter, dryRun bool) error {
 	if dryRun {
 		f.Pending, f.OldestFirst = true, true
 		entries, err := DeadLetters(ctx, dsn, f)
@@ -251,7 +253,7 @@ func replaySelected(ctx context.Context, st Streams, dsn string, brokers []strin
 		fmt.Fprintf(st.Out, "would replay %d dead letters\n", len(entries))
 		return nil
 	}
-	res, err := Replay(ctx, dsn, brokers, f)
+	res, err := Replay(ctx, dsn, brokers, sec, f)
 	for _, e := range res.Replayed {
 		fmt.Fprintf(st.Out, "replayed %s %s %s to %s key %s\n", e.Type, e.Source, e.ID, e.Topic, replayKey(e))
 	}

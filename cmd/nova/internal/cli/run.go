@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	fhttp "knative.dev/func-go/http"
@@ -29,6 +30,7 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&brokers, "kafka-brokers", "", "use this Kafka cluster instead of the embedded broker [KAFKA_BROKERS]")
 	fs.BoolVar(&cfg.Kafka.CreateTopics, "create-topics", false, "with --kafka-brokers: create missing catalogue topics")
 	fs.IntVar(&cfg.Kafka.Port, "kafka-port", broker.DefaultPort, "port of the embedded Kafka [NOVA_KAFKA_PORT]")
+	fs.BoolVar(&cfg.KafkaNoAuth, "kafka-no-auth", false, "run the embedded Kafka in plaintext without logins or ACLs (by default: TLS, each function's SCRAM login, the KafkaUsers' ACLs)")
 	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", "", "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", system.DefaultDatabaseURL, "PostgreSQL; its database is created when missing [DATABASE_URL]")
 	fs.StringVar(&cfg.RedisURL, "redis-url", system.DefaultRedisURL, "Redis [REDIS_URL]")
@@ -49,6 +51,9 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	s, err := system.Start(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if err := s.WriteKafkaClientEnv(filepath.Join(s.Root(), ".nova")); err != nil {
+		fmt.Fprintf(st.Err, "warning: %v\n", err)
 	}
 	s.WriteStatus(st.Out)
 	fmt.Fprintln(st.Out, "\nCtrl-C stops everything.")

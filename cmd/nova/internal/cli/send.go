@@ -42,8 +42,10 @@ func BuildEvent(codec *envelope.Codec, typ string, data []byte, opts ...envelope
 }
 
 // Produce publishes e to topic with Nova's producer and waits for the ack.
-func Produce(ctx context.Context, brokers []string, topic string, e cloudevents.Event) error {
-	p, err := kafka.NewProducer(kafka.DefaultProducerConfig(brokers...))
+func Produce(ctx context.Context, brokers []string, sec kafka.Security, topic string, e cloudevents.Event) error {
+	cfg := kafka.DefaultProducerConfig(brokers...)
+	cfg.Security = sec
+	p, err := kafka.NewProducer(cfg)
 	if err != nil {
 		return fmt.Errorf("connect to Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}
@@ -79,6 +81,7 @@ func sendCmd(ctx context.Context, args []string, st Streams) error {
 		asJSON                     bool
 	)
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs)
 	fs.StringVar(&to, "to", "", "POST the event to this function URL instead of producing it")
 	fs.StringVar(&data, "data", "", "the message as JSON")
 	fs.StringVar(&id, "id", "", "event id (default: a fresh UUIDv7)")
@@ -124,7 +127,7 @@ func sendCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintf(st.Out, "posted %s id=%s to %s: %d\n", e.Type(), e.ID(), to, code)
 		return nil
 	}
-	if err := Produce(ctx, kafka.ParseBrokers(brokers), et.Topic, e); err != nil {
+	if err := Produce(ctx, kafka.ParseBrokers(brokers), sec(), et.Topic, e); err != nil {
 		return err
 	}
 	fmt.Fprintf(st.Out, "sent %s id=%s to %s key=%s\n", e.Type(), e.ID(), et.Topic, e.Extensions()[envelope.PartitionKeyExtension])

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
@@ -73,12 +74,12 @@ func Describe(codec *envelope.Codec, msg *sarama.ConsumerMessage) Line {
 // Tail prints the records of topic as JSON lines until ctx ends, or until
 // limit records when limit > 0. It reads every partition without joining a
 // consumer group, so it changes no one's offsets.
-func Tail(ctx context.Context, brokers []string, topic string, fromStart bool, limit int, pretty bool, w io.Writer) error {
+func Tail(ctx context.Context, brokers []string, sec kafka.Security, topic string, fromStart bool, limit int, pretty bool, w io.Writer) error {
 	start := kgo.NewOffset().AtEnd()
 	if fromStart {
 		start = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))
+	cl, err := broker.NewClient(brokers, sec, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(start))
 	if err != nil {
 		return fmt.Errorf("connect to Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}
@@ -138,6 +139,7 @@ func tailCmd(ctx context.Context, args []string, st Streams) error {
 		limit            int
 	)
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to read [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs)
 	fs.BoolVar(&fromStart, "from-beginning", false, "start at the oldest record instead of the next new one")
 	fs.IntVar(&limit, "n", 0, "stop after this many records (0: until Ctrl-C)")
 	fs.BoolVar(&plain, "compact", false, "one line per event instead of indented JSON")
@@ -152,5 +154,5 @@ func tailCmd(ctx context.Context, args []string, st Streams) error {
 	if _, ok := catalog.Default().Topic(pos[0]); !ok {
 		fmt.Fprintf(st.Err, "nova tail: %s is not a catalogue topic; reading it anyway\n", pos[0])
 	}
-	return Tail(ctx, kafka.ParseBrokers(brokers), pos[0], fromStart, limit, !plain, st.Out)
+	return Tail(ctx, kafka.ParseBrokers(brokers), sec(), pos[0], fromStart, limit, !plain, st.Out)
 }

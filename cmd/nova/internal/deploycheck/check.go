@@ -110,9 +110,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	// Every reference resolvable before anything is built: an unknown
 	// Secret or ConfigMap key fails here, as kn func deploy would fail.
-	secrets := &secretValues{}
+	logins, err := system.NewKafkaLogins(eventing.KafkaUsers, eventing.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("deploy-check: %w", err)
+	}
+	secrets := &secretValues{kafka: logins}
 	placeholder := Local{DatabaseURL: "postgres://check", RedisURL: "redis://check", KafkaBrokers: []string{"check:9092"},
-		S3Endpoint: "check:9000", S3Bucket: "check", APIURL: "http://check"}
+		S3Endpoint: "check:9000", S3Bucket: "check", APIURL: "http://check", IssuerURL: "http://check"}
 	var preflight []error
 	for _, f := range fns {
 		if _, err := environment(f.yaml, configMaps, secrets, Overrides, placeholder, host, "127.0.0.1:0"); err != nil {
@@ -365,7 +369,10 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 			fmt.Fprintf(cfg.Out, "warning: %v\n", err)
 		}
 	}()
-	kafka, err := broker.Open(ctx, broker.Config{Port: 0, DataDir: filepath.Join(work, "kafka"), Logger: cfg.Logger})
+	// The broker demands what the cluster's does: TLS, each function's
+	// SCRAM login, the KafkaUsers' ACLs.
+	kafka, err := broker.Open(ctx, broker.Config{Port: 0, DataDir: filepath.Join(work, "kafka"), Logger: cfg.Logger,
+		Auth: secrets.kafka.Auth, Security: secrets.kafka.Admin})
 	if err != nil {
 		return err
 	}
@@ -385,8 +392,8 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 		return err
 	}
 	defer func() { _ = iss.Close(context.WithoutCancel(ctx)) }()
-	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket, Issuer: iss,
-		ServiceAccountDir: filepath.Join(work, "serviceaccount")}
+	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket,
+		Kafka: secrets.kafka, Issuer: iss, IssuerURL: iss.URL(), ServiceAccountDir: filepath.Join(work, "serviceaccount")}
 	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
 
 	var running []*Function

@@ -1,19 +1,19 @@
 package deploycheck
 
 import (
-	"github.com/nova-social/nova/cmd/nova/internal/source"
-	"github.com/nova-social/nova/shared/event/sender"
-	"os"
-	"path/filepath"
-
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"sync"
 
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/event/sender"
 )
 
 // References in run.envs values, as kn func writes them.
@@ -28,11 +28,19 @@ var ErrSecret = errors.New("unknown secret")
 
 // secretValues makes each known Secret key's test value once.
 type secretValues struct {
-	mu   sync.Mutex
-	made map[string]string
+	// kafka holds the Secrets Strimzi would make for eventing/'s
+	// KafkaUsers (and the cluster CA's), made for the check's broker.
+	kafka *system.KafkaLogins
+	mu    sync.Mutex
+	made  map[string]string
 }
 
 func (s *secretValues) get(name, key string) (string, error) {
+	if s.kafka != nil {
+		if v, ok := s.kafka.Secrets[name][key]; ok {
+			return v, nil
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id := name + ":" + key

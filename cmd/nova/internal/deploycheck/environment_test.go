@@ -1,8 +1,6 @@
 package deploycheck
 
 import (
-	"github.com/nova-social/nova/cmd/nova/internal/system"
-
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 )
 
 func funcYAML(t *testing.T, envs string) *funchost.FuncYAML {
@@ -68,7 +67,7 @@ func TestEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer iss.Close(context.Background())
-	local.Issuer = iss
+	local.Issuer, local.IssuerURL = iss, iss.URL()
 	whole, err := environment(funcYAML(t, "  - value: '{{ configMap:nova-config }}'\n"), cms, secrets, Overrides, local, host, "a")
 	if err != nil {
 		t.Fatal(err)

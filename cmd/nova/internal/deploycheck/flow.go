@@ -196,7 +196,12 @@ func eventPath(ctx context.Context, env flowEnv) (err error) {
 		}
 		running = append(running, s)
 	}
-	disp, err := dispatcher.New(ctx, dispatcher.Config{Brokers: env.local.KafkaBrokers, Logger: env.log, Registry: prometheus.NewRegistry(), Tokens: env.local.Issuer.Tokens}, running, sinks)
+	disp, err := dispatcher.New(ctx, dispatcher.Config{Brokers: env.local.KafkaBrokers, Logger: env.log, Registry: prometheus.NewRegistry(),
+		Tokens: env.local.Issuer.Tokens,
+		Secrets: func(_ string, ref source.SecretKeyRef) (string, error) {
+			return env.local.Kafka.Secret(ref.Name, ref.Key)
+		}},
+		running, sinks)
 	if err != nil {
 		return err
 	}
@@ -246,7 +251,9 @@ func eventPath(ctx context.Context, env flowEnv) (err error) {
 	}
 
 	// The poison.
-	prod, err := kafka.NewProducer(kafka.DefaultProducerConfig(env.local.KafkaBrokers...))
+	pcfg := kafka.DefaultProducerConfig(env.local.KafkaBrokers...)
+	pcfg.Security = env.local.Kafka.Admin
+	prod, err := kafka.NewProducer(pcfg)
 	if err != nil {
 		return err
 	}

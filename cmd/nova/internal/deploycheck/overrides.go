@@ -1,14 +1,13 @@
 package deploycheck
 
 import (
-	"github.com/nova-social/nova/cmd/nova/internal/system"
-
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/redisdb"
 )
@@ -24,11 +23,16 @@ type Local struct {
 	// APIURL is nova-api's address once it is ready ("" before).
 	APIURL string
 	// Issuer stands in for the cluster's OIDC issuer (the API server):
-	// the functions fetch its keys, the dispatcher's tokens are its.
-	Issuer *system.LocalIssuer
+	// the functions fetch its keys at IssuerURL, the dispatcher's tokens
+	// are its.
+	Issuer    *system.LocalIssuer
+	IssuerURL string
 	// ServiceAccountDir is where the kubelet would mount the pod's service
 	// account (mountServiceAccount).
 	ServiceAccountDir string
+	// Kafka are the local broker's logins: its TLS, the KafkaUsers'
+	// passwords, the superuser the check's own clients use.
+	Kafka *system.KafkaLogins
 }
 
 // ErrNotYet marks a local value that does not exist yet: nova-api's
@@ -52,10 +56,10 @@ var Overrides = []Override{
 	{"nova-config", "KAFKA_BROKERS", func(l Local) (string, error) { return strings.Join(l.KafkaBrokers, ","), nil }},
 	{"nova-config", "NOVA_JWKS_URL", jwksURL},
 	{"nova-config", "NOVA_OIDC_DISCOVERY_URL", func(l Local) (string, error) {
-		if l.Issuer == nil {
+		if l.IssuerURL == "" {
 			return "", fmt.Errorf("the OIDC issuer: %w", ErrNotYet)
 		}
-		return l.Issuer.URL(), nil
+		return l.IssuerURL, nil
 	}},
 	{"nova-config", "S3_ENDPOINT", func(l Local) (string, error) { return l.S3Endpoint, nil }},
 	{"nova-config", "S3_USE_SSL", func(Local) (string, error) { return "false", nil }},

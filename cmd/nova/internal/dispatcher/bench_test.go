@@ -145,7 +145,11 @@ func (h *ceilingHandler) ConsumeClaim(sess sarama.ConsumerGroupSession, claim sa
 func runCeiling(b *testing.B, brokers []string, topic string, h *ceilingHandler) (stop func()) {
 	b.Helper()
 	r := &runner{d: &Dispatcher{cfg: benchConfig(brokers).Defaults()}, src: source.KafkaSource{InitialOffset: source.OffsetEarliest}}
-	g, err := sarama.NewConsumerGroup(brokers, "ceiling-"+testrig.ID(), r.saramaConfig())
+	sc, err := r.saramaConfig()
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := sarama.NewConsumerGroup(brokers, "ceiling-"+testrig.ID(), sc)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,9 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // Config tunes the dispatcher. The zero value is usable: Defaults fills
@@ -20,6 +23,14 @@ type Config struct {
 	// machine reaches under another address (the embedded broker, or
 	// KAFKA_BROKERS).
 	Brokers []string
+	// Secrets reads the Secret keys a KafkaSource's spec.net names, in the
+	// source's namespace, as Knative's data plane reads them. A source with
+	// spec.net and no Secrets fails to start: it is never quietly run
+	// without the login its manifest asks for.
+	Secrets func(namespace string, ref source.SecretKeyRef) (string, error)
+	// BrokerSecurity is how the runners of Triggers log in: the Kafka
+	// Broker's data plane's own login (kafka-broker-config's auth secret).
+	BrokerSecurity kafka.Security
 	// ClientID identifies the dispatcher's Kafka connections.
 	ClientID string
 	// MaxInFlight bounds the events of one unordered source being delivered

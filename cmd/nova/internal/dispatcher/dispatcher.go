@@ -21,6 +21,7 @@ import (
 	"github.com/IBM/sarama"
 
 	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/sender"
 )
 
@@ -40,6 +41,7 @@ type runner struct {
 	trig    *triggerRun        // nil for a KafkaSource
 	ref     string
 	brokers []string
+	sec     kafka.Security // how the runner logs in
 	sink    *url.URL
 	dls     *url.URL // nil: failures are dropped, as Knative drops them
 	// as is who the runner's deliveries come from: the KafkaSource or
@@ -87,6 +89,9 @@ func NewWithTriggers(ctx context.Context, cfg Config, srcs []source.KafkaSource,
 		if len(r.brokers) == 0 || len(s.Topics) == 0 {
 			errs = append(errs, fmt.Errorf("%s: KafkaSource %s has no brokers or no topics", s.File, r.ref))
 		}
+		if r.sec, err = sourceSecurity(cfg, s); err != nil {
+			errs = append(errs, fmt.Errorf("%s: KafkaSource %s: spec.net: %w", s.File, r.ref, err))
+		}
 		if r.sink, err = resolve(ctx, res, s.Sink); err != nil {
 			errs = append(errs, fmt.Errorf("%s: KafkaSource %s: spec.sink: %w", s.File, r.ref, err))
 		}
@@ -107,6 +112,7 @@ func NewWithTriggers(ctx context.Context, cfg Config, srcs []source.KafkaSource,
 		r := d.newTriggerRunner(t)
 		r.as = sender.Ref{Kind: sender.KindTrigger, Name: t.Trigger.Name}
 		what := fmt.Sprintf("%s: Trigger %s", t.Trigger.File, t.Trigger.Ref())
+		r.sec = cfg.BrokerSecurity
 		if len(cfg.Brokers) > 0 {
 			r.brokers = cfg.Brokers
 		}
@@ -162,7 +168,19 @@ func (d *Dispatcher) Sink(ref string) (sink, deadLetter *url.URL, ok bool) {
 	return nil, nil, false
 }
 
-func (r *runner) saramaConfig() *sarama.Config {
+// sourceSecurity is the login s's spec.net asks for, its Secrets read
+// through cfg.Secrets.
+func sourceSecurity(cfg Config, s source.KafkaSource) (kafka.Security, error) {
+	if !s.Net.SASL && !s.Net.TLS {
+		return kafka.Security{}, nil
+	}
+	if cfg.Secrets == nil {
+		return kafka.Security{}, errors.New("it logs in with Secrets, and the dispatcher was given none")
+	}
+	return s.Net.Security(func(ref source.SecretKeyRef) (string, error) { return cfg.Secrets(s.Namespace, ref) })
+}
+
+func (r *runner) saramaConfig() (*sarama.Config, error) {
 	c := sarama.NewConfig()
 	c.ClientID = r.d.cfg.ClientID
 	c.Version = r.d.cfg.KafkaVersion
@@ -176,7 +194,10 @@ func (r *runner) saramaConfig() *sarama.Config {
 	c.Consumer.Group.Session.Timeout = r.d.cfg.SessionTimeout
 	c.Consumer.Group.Heartbeat.Interval = r.d.cfg.HeartbeatInterval
 	c.Metadata.AllowAutoTopicCreation = false
-	return c
+	if err := r.sec.Apply(c); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Run consumes and delivers until ctx ends, then leaves every consumer group
@@ -201,10 +222,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 	}
 	for _, r := range d.runners {
-		client, err := sarama.NewClient(r.brokers, r.saramaConfig())
+		sc, err := r.saramaConfig()
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("%s %s: connect to %v: %w", r.kind(), r.ref, r.brokers, err)
+			return fmt.Errorf("%s %s: %w", r.kind(), r.ref, err)
+		}
+		client, err := sarama.NewClient(r.brokers, sc)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("%s %s: connect to %v (%s): %w", r.kind(), r.ref, r.brokers, r.sec, err)
 		}
 		group, err := sarama.NewConsumerGroupFromClient(r.src.ConsumerGroup, client)
 		if err != nil {

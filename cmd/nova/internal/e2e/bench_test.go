@@ -134,7 +134,7 @@ func steady(b *testing.B, url, token string, rate int, d time.Duration) []time.D
 // UserFollowed each on user-events, handled by feed-fanout like any other.
 // (Registering n accounts would spend minutes hashing passwords.)
 func seedFollowers(b *testing.B, r *rig, author string, n int) []string {
-	p, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
+	p, err := kafka.NewProducer(r.producerConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestBrokerOverlay(t *testing.T) {
 
 	// Every Trigger's consumer group is on the Broker's topic, and nova lag
 	// shows it.
-	rows, err := broker.Lag(ctx, r.sys.Brokers(), "knative-trigger-default-feed-fanout", "nova-ingest-group")
+	rows, err := broker.Lag(ctx, r.sys.Brokers(), r.sys.KafkaSecurity(), "knative-trigger-default-feed-fanout", "nova-ingest-group")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,8 +116,8 @@ func TestBrokerOverlay(t *testing.T) {
 	// key, every Trigger sees it again and the feed has it once.
 	out.arm(false)
 	var stdout, stderr bytes.Buffer
-	code := cli.Main(ctx, []string{"replay", "--database-url", r.sys.DatabaseURL(),
-		"--kafka-brokers", strings.Join(r.sys.Brokers(), ","), "--source", "/nova/content-service", "--id", failedID},
+	code := cli.Main(ctx, append(append([]string{"replay", "--database-url", r.sys.DatabaseURL()}, r.toolArgs(t)...),
+		"--source", "/nova/content-service", "--id", failedID),
 		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
 	if code != 0 || !strings.Contains(stdout.String(), "replayed 1 of 1 dead letters") || !strings.Contains(stdout.String(), brokerTopic) {
 		t.Fatalf("nova replay: exit %d, %q %q", code, stdout.String(), stderr.String())

@@ -93,7 +93,7 @@ func TestDuplicatedAndRedeliveredPostCreatedChangeNothing(t *testing.T) {
 	r.feedIs(fan, first)
 
 	codec := envelope.NewCodec(catalog.Default())
-	p, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
+	p, err := kafka.NewProducer(r.producerConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +142,8 @@ func consoleRecordReachesTheFeed(t *testing.T, r *rig) {
 	r.settle()
 	postID := uuid.Must(uuid.NewV7()).String()
 	record := `{"post_id":"` + postID + `","user_id":"` + author.ID + `","content":"typed into kcat","type":"TEXT","visibility":"PUBLIC","tags":["console"]}`
-	cmd := exec.Command("kcat", "-P", "-b", strings.Join(r.sys.Brokers(), ","), "-t", catalog.ContentEvents,
-		"-k", author.ID, "-X", "partitioner=murmur2_random")
+	cmd := exec.Command("kcat", append(append([]string{"-P"}, r.kcatArgs(t)...), "-t", catalog.ContentEvents,
+		"-k", author.ID, "-X", "partitioner=murmur2_random")...)
 	cmd.Stdin = strings.NewReader(record + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kcat: %v: %s", err, out)
@@ -168,11 +168,11 @@ func TestKcatBinaryCloudEventReachesTheFeed(t *testing.T) {
 	r.settle()
 	postID := uuid.Must(uuid.NewV7()).String()
 	value := `{"post_id":"` + postID + `","user_id":"` + author.ID + `","content":"binary from kcat","type":"POST_TYPE_TEXT","visibility":"POST_VISIBILITY_FOLLOWERS_ONLY","created_at":"` + time.Now().UTC().Format(time.RFC3339Nano) + `"}`
-	cmd := exec.Command("kcat", "-P", "-b", strings.Join(r.sys.Brokers(), ","), "-t", catalog.ContentEvents,
+	cmd := exec.Command("kcat", append(append([]string{"-P"}, r.kcatArgs(t)...), "-t", catalog.ContentEvents,
 		"-k", author.ID, "-X", "partitioner=murmur2_random",
 		"-H", "ce_specversion=1.0", "-H", "ce_id="+uuid.Must(uuid.NewV7()).String(),
 		"-H", "ce_source=/nova/content-service", "-H", "ce_type=com.nova.content.post.created",
-		"-H", "ce_subject="+postID, "-H", "ce_partitionkey="+author.ID, "-H", "content-type=application/json")
+		"-H", "ce_subject="+postID, "-H", "ce_partitionkey="+author.ID, "-H", "content-type=application/json")...)
 	cmd.Stdin = strings.NewReader(value + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("kcat: %v: %s", err, out)

@@ -104,7 +104,7 @@ func TestFollowAndLikesReachTheInbox(t *testing.T) {
 	// Each creation and growth was announced for push providers.
 	want := map[string]int32{followID: 1, likeID: 2}
 	got := map[string]int32{}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(r.sys.Brokers()...), kgo.ConsumeTopics(catalog.NotificationEvents),
+	cl, err := r.kafkaClient(kgo.ConsumeTopics(catalog.NotificationEvents),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)

@@ -86,7 +86,7 @@ func (o *outage) state() (id string, attempts int) {
 // PostCreated whose data is not a PostCreated: no retry can fix it.
 func (r *rig) sendPoison(ctx context.Context, key string) cloudevents.Event {
 	r.t.Helper()
-	prod, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
+	prod, err := kafka.NewProducer(r.producerConfig())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -229,8 +229,8 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 	// The cause is fixed; nova replay sends the event back.
 	out.arm(false)
 	var stdout, stderr bytes.Buffer
-	code := cli.Main(ctx, []string{"replay", "--database-url", r.sys.DatabaseURL(),
-		"--kafka-brokers", strings.Join(r.sys.Brokers(), ","), "--source", "/nova/content-service", "--id", failedID},
+	code := cli.Main(ctx, append(append([]string{"replay", "--database-url", r.sys.DatabaseURL()}, r.toolArgs(t)...),
+		"--source", "/nova/content-service", "--id", failedID),
 		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
 	if code != 0 || !strings.Contains(stdout.String(), "replayed 1 of 1 dead letters") {
 		t.Fatalf("nova replay: exit %d, %q %q", code, stdout.String(), stderr.String())

@@ -57,7 +57,7 @@ func (r *rig) finds(u user, typ, q string, want ...string) {
 // producer's retry) would.
 func (r *rig) sendEvents(recs ...kafka.Record) {
 	r.t.Helper()
-	p, err := kafka.NewProducer(kafka.DefaultProducerConfig(r.sys.Brokers()...))
+	p, err := kafka.NewProducer(r.producerConfig())
 	if err != nil {
 		r.t.Fatal(err)
 	}

@@ -37,6 +37,10 @@ type Resolver struct {
 	// (Environ() plus whatever the host adds, such as the embedded broker's
 	// address).
 	Env map[string]string
+	// Secrets by name, then key, are the Secrets the local runtime makes
+	// itself (the embedded Kafka's logins); a secret reference found here
+	// is not looked up in Env.
+	Secrets map[string]map[string]string
 }
 
 // Environ returns the process environment as a map.
@@ -136,6 +140,9 @@ func (r Resolver) lookup(kind, name, key string) (string, error) {
 	default: // secret
 		if key == "" {
 			return "", fmt.Errorf("%w: {{ secret:%s }} without a key needs a nameless run.envs entry", ErrUnresolved, name)
+		}
+		if v, ok := r.Secrets[name][key]; ok {
+			return v, nil
 		}
 		if v, ok := r.Env[key]; ok {
 			return v, nil

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // Backlog is work the system has accepted and not yet finished: consumer
@@ -28,13 +29,16 @@ type Backlog interface {
 // from the committed offsets as nova lag reads it (broker.Lag).
 type KafkaLag struct {
 	brokers []string
+	sec     kafka.Security
 
 	mu     sync.Mutex
 	behind []string // the partitions with lag at the last reading
 }
 
-// NewKafkaLag reads the lag on brokers.
-func NewKafkaLag(brokers []string) *KafkaLag { return &KafkaLag{brokers: brokers} }
+// NewKafkaLag reads the lag on brokers, logged in as sec says.
+func NewKafkaLag(brokers []string, sec kafka.Security) *KafkaLag {
+	return &KafkaLag{brokers: brokers, sec: sec}
+}
 
 func (k *KafkaLag) Name() string { return "consumer lag" }
 
@@ -43,7 +47,7 @@ func (k *KafkaLag) Close() {}
 // Pending sums the lag of all groups; a group whose lag cannot be read is
 // an error rather than zero, so a drain is never declared on missing data.
 func (k *KafkaLag) Pending(ctx context.Context) (int64, error) {
-	rows, err := broker.Lag(ctx, k.brokers)
+	rows, err := broker.Lag(ctx, k.brokers, k.sec)
 	if err != nil {
 		return 0, err
 	}

@@ -65,7 +65,7 @@ func TestMixedWorkload(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	lag := load.NewKafkaLag(sys.Brokers())
+	lag := load.NewKafkaLag(sys.Brokers(), sys.KafkaSecurity())
 	outbox, err := load.NewOutboxBacklog(ctx, sys.DatabaseURL())
 	if err != nil {
 		t.Fatal(err)

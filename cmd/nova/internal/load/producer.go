@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
@@ -174,10 +175,10 @@ func (r ProducerResult) String() string {
 
 // CheckBrokers fails with a readable message when no broker answers within
 // timeout.
-func CheckBrokers(ctx context.Context, brokers []string, timeout time.Duration) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DialTimeout(timeout))
+func CheckBrokers(ctx context.Context, brokers []string, sec kafka.Security, timeout time.Duration) error {
+	cl, err := broker.NewClient(brokers, sec, kgo.DialTimeout(timeout))
 	if err != nil {
-		return fmt.Errorf("Kafka client for %s: %w", strings.Join(brokers, ","), err)
+		return err
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(ctx, timeout)

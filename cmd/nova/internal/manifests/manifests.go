@@ -154,6 +154,12 @@ type Set struct {
 	Triggers []eventbroker.Trigger
 	// Policies are the EventPolicies: who may send to each function.
 	Policies []Policy
+	// KafkaUsers are the Strimzi KafkaUsers: the local broker's users and
+	// their ACLs.
+	KafkaUsers []KafkaUser
+	// Secrets are the Secrets the manifests hold themselves (such as the
+	// KafkaSources' user names), by name, then key.
+	Secrets map[string]map[string]string
 }
 
 // Load builds dir and reads its ConfigMaps, KafkaSources, Brokers,
@@ -166,7 +172,7 @@ func Load(dir string) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Dir: dir, ConfigMaps: map[string]map[string]string{}}
+	set := &Set{Dir: dir, ConfigMaps: map[string]map[string]string{}, Secrets: map[string]map[string]string{}}
 	var (
 		errs     []error
 		cmFrom   = map[string]string{}
@@ -193,6 +199,20 @@ func Load(dir string) (*Set, error) {
 				cmFrom[name] = file
 				set.ConfigMaps[name] = data
 			}
+		case "KafkaUser":
+			u, err := parseKafkaUser(file, o.YAML)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			set.KafkaUsers = append(set.KafkaUsers, u)
+		case "Secret":
+			name, data, err := parseSecret(file, o.YAML)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			set.Secrets[name] = data
 		case source.Kind:
 			srcs, err := source.Parse(file, o.YAML)
 			if err != nil {

@@ -197,10 +197,68 @@ func parseDocument(file string, index int, data []byte) (KafkaSource, bool, erro
 			s.Delivery.DeadLetterSink = &dest
 		}
 	}
+	if net := d.Object(spec, "net", "spec.net", false); net != nil {
+		s.Net = d.net(net)
+	}
 	if err := d.Err(); err != nil {
 		return KafkaSource{}, false, err
 	}
 	return s, true, nil
+}
+
+// net reads spec.net as the KafkaSource CRD has it: enable flags, and
+// every credential a secretKeyRef.
+func (d *doc) net(m map[string]any) Net {
+	var n Net
+	ref := func(parent map[string]any, key, path string) SecretKeyRef {
+		o := d.Object(parent, key, path, false)
+		if o == nil {
+			return SecretKeyRef{}
+		}
+		d.Known(o, path, "secretKeyRef")
+		skr := d.Object(o, "secretKeyRef", path+".secretKeyRef", true)
+		if skr == nil {
+			return SecretKeyRef{}
+		}
+		d.Known(skr, path+".secretKeyRef", "name", "key", "optional")
+		return SecretKeyRef{
+			Name: d.String(skr, "name", path+".secretKeyRef.name", true),
+			Key:  d.String(skr, "key", path+".secretKeyRef.key", true),
+		}
+	}
+	enabled := func(parent map[string]any, path string) bool {
+		v, ok := parent["enable"]
+		if !ok {
+			return false
+		}
+		b, isBool := v.(bool)
+		if !isBool {
+			d.Fail(path+".enable", "%v is not a boolean", v)
+		}
+		return b
+	}
+	d.Known(m, "spec.net", "sasl", "tls")
+	if sasl := d.Object(m, "sasl", "spec.net.sasl", false); sasl != nil {
+		d.Known(sasl, "spec.net.sasl", "enable", "user", "password", "type")
+		n.SASL = enabled(sasl, "spec.net.sasl")
+		n.SASLUser = ref(sasl, "user", "spec.net.sasl.user")
+		n.SASLPassword = ref(sasl, "password", "spec.net.sasl.password")
+		n.SASLType = ref(sasl, "type", "spec.net.sasl.type")
+		if n.SASL && (n.SASLUser.Name == "" || n.SASLPassword.Name == "") {
+			d.Fail("spec.net.sasl", "enabled without user and password secretKeyRefs")
+		}
+	}
+	if tls := d.Object(m, "tls", "spec.net.tls", false); tls != nil {
+		d.Known(tls, "spec.net.tls", "enable", "caCert", "cert", "key")
+		n.TLS = enabled(tls, "spec.net.tls")
+		n.CACert = ref(tls, "caCert", "spec.net.tls.caCert")
+		n.Cert = ref(tls, "cert", "spec.net.tls.cert")
+		n.Key = ref(tls, "key", "spec.net.tls.key")
+		if (n.Cert.Name == "") != (n.Key.Name == "") {
+			d.Fail("spec.net.tls", "cert and key go together")
+		}
+	}
+	return n
 }
 
 var (

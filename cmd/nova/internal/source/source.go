@@ -6,9 +6,12 @@
 package source
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // APIVersion and Kind identify a KafkaSource document.
@@ -86,6 +89,35 @@ type KafkaSource struct {
 
 	Delivery Delivery
 	Sink     Destination
+	// Net is spec.net: how the source logs in to Kafka.
+	Net Net
+}
+
+// SecretKeyRef names one key of a Secret in the source's namespace.
+type SecretKeyRef struct{ Name, Key string }
+
+// Net is a KafkaSource's spec.net: SASL and TLS, every value taken from a
+// Secret as the CRD has it (a zero SecretKeyRef is unset).
+type Net struct {
+	SASL bool
+	// SASLType holds PLAIN (Knative's default when unset), SCRAM-SHA-256
+	// or SCRAM-SHA-512.
+	SASLUser, SASLPassword, SASLType SecretKeyRef
+	TLS                              bool
+	// CACert, when unset, trusts the system's roots; Cert and Key are a
+	// client certificate (mTLS).
+	CACert, Cert, Key SecretKeyRef
+}
+
+// Refs are the Secret keys Net reads, in a fixed order.
+func (n Net) Refs() []SecretKeyRef {
+	var out []SecretKeyRef
+	for _, r := range []SecretKeyRef{n.SASLUser, n.SASLPassword, n.SASLType, n.CACert, n.Cert, n.Key} {
+		if r.Name != "" {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Ref is "<namespace>/<name>", the source's identity in logs and metrics.
@@ -165,4 +197,41 @@ type Reference struct {
 
 func (r Reference) String() string {
 	return fmt.Sprintf("%s %s/%s", r.Kind, r.Namespace, r.Name)
+}
+
+// Security is how the source logs in, its Secrets' values read with
+// lookup: the dispatcher's side of spec.net. An unset sasl.type is PLAIN,
+// Knative's default.
+func (n Net) Security(lookup func(SecretKeyRef) (string, error)) (kafka.Security, error) {
+	var sec kafka.Security
+	get := func(r SecretKeyRef, into *string) error {
+		if r.Name == "" {
+			return nil
+		}
+		v, err := lookup(r)
+		if err != nil {
+			return fmt.Errorf("secret %s key %s: %w", r.Name, r.Key, err)
+		}
+		*into = v
+		return nil
+	}
+	var errs []error
+	if n.SASL {
+		var typ string
+		errs = append(errs, get(n.SASLUser, &sec.Username), get(n.SASLPassword, &sec.Password), get(n.SASLType, &typ))
+		if typ == "" {
+			typ = string(kafka.Plain)
+		}
+		m, err := kafka.ParseMechanism(typ)
+		errs = append(errs, err)
+		sec.SASL = m
+	}
+	if n.TLS {
+		sec.TLS = true
+		errs = append(errs, get(n.CACert, &sec.CAPEM), get(n.Cert, &sec.CertPEM), get(n.Key, &sec.KeyPEM))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return kafka.Security{}, err
+	}
+	return sec, sec.Validate()
 }

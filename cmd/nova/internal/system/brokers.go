@@ -41,6 +41,7 @@ func (s *System) serveIngress(brokers []string) error {
 	p, err := kafka.NewProducer(func() kafka.ProducerConfig {
 		c := kafka.DefaultProducerConfig(brokers...)
 		c.ClientID = "nova-broker-ingress"
+		c.Security = s.KafkaSecurity()
 		c.Logger = s.log
 		return c
 	}())

@@ -58,6 +58,10 @@ type Config struct {
 
 	// Kafka: the embedded broker unless Kafka.Brokers is set.
 	Kafka broker.Config
+	// KafkaNoAuth runs the embedded broker as plaintext without logins or
+	// ACLs. By default it demands TLS and each function's SCRAM login and
+	// enforces the KafkaUsers' ACLs, as the cluster does.
+	KafkaNoAuth bool
 
 	DatabaseURL string
 	RedisURL    string

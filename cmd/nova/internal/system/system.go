@@ -43,6 +43,8 @@ type System struct {
 	broker    *broker.Broker
 	kafka     broker.Config // as opened, for RestartKafka
 	redisUser string        // the ACL user made for this run; "" if the environment named one
+	logins    *KafkaLogins  // the embedded broker's users; nil without them
+	clientEnv string        // the file with the superuser's login, for tools
 	pool      *pgxpool.Pool
 	functions []*hosted
 	sources   []source.KafkaSource
@@ -131,10 +133,31 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		return s, err
 	}
 
-	// Kafka.
+	// Kafka: the embedded broker demands what a cluster does (TLS, a
+	// SCRAM login per function, the KafkaUsers' ACLs) unless told not to.
 	kcfg := cfg.Kafka
 	if kcfg.Logger == nil {
 		kcfg.Logger = cfg.Logger
+	}
+	var secrets map[string]map[string]string
+	switch {
+	case len(kcfg.Brokers) > 0:
+		// An existing cluster: Nova's own clients log in as KAFKA_TLS*
+		// and KAFKA_SASL_* of the environment say.
+		if kcfg.Security == (kafka.Security{}) {
+			environ := cfg.Environ
+			if environ == nil {
+				environ = funchost.Environ()
+			}
+			kcfg.Security = kafka.SecurityFromEnv(environ)
+		}
+	case cfg.KafkaNoAuth:
+		s.log.Warn("the embedded Kafka runs without TLS, logins or ACLs (--kafka-no-auth): any local process may read and write every topic")
+	default:
+		if s.logins, err = NewKafkaLogins(m.KafkaUsers, m.Secrets); err != nil {
+			return s, err
+		}
+		kcfg.Auth, kcfg.Security, secrets = s.logins.Auth, s.logins.Admin, s.logins.Secrets
 	}
 	// The Brokers' topics, as the Kafka Broker's controller makes them.
 	kcfg.Topics = append(append([]broker.Topic(nil), kcfg.Topics...), brokerTopics(s.brokers)...)
@@ -151,6 +174,14 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	env = copyMap(env)
 	env["KAFKA_BROKERS"] = strings.Join(brokers, ",")
+	if s.logins != nil {
+		for k, v := range s.logins.Env {
+			env[k] = v
+		}
+	} else if cfg.KafkaNoAuth {
+		// nova-config's cluster settings switched off, as the broker is.
+		env[kafka.EnvTLS], env[kafka.EnvSASLMech] = "false", ""
+	}
 	env["DATABASE_URL"] = cfg.DatabaseURL
 	env["REDIS_URL"] = cfg.RedisURL
 	if env[redisdb.EnvUsername] == "" {
@@ -203,7 +234,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	// fetches the public keys from its JWKS, as in a cluster). Then the rest
 	// at once, each waiting for its own readiness.
 	for _, first := range []bool{true, false} {
-		resolver := funchost.Resolver{ConfigMaps: configMaps, Env: env}
+		resolver := funchost.Resolver{ConfigMaps: configMaps, Env: env, Secrets: secrets}
 		var (
 			wg   sync.WaitGroup
 			mu   sync.Mutex
@@ -272,8 +303,33 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			res.brokers[b.Ref()] = true
 		}
 	}
-	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry, Tokens: s.issuer.Tokens}
-	if s.disp, err = dispatcher.NewWithTriggers(ctx, dcfg, s.sources, s.dispatcherTriggers(), res); err != nil {
+	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry,
+		// The Kafka Broker's data plane is trusted with its topic: locally
+		// it logs in as the superuser.
+		BrokerSecurity: kcfg.Security, Tokens: s.issuer.Tokens}
+	srcs := s.sources
+	switch {
+	case s.logins != nil:
+		dcfg.Secrets = func(_ string, ref source.SecretKeyRef) (string, error) { return s.logins.Secret(ref.Name, ref.Key) }
+	case cfg.KafkaNoAuth:
+		// The broker takes no logins: the sources connect without theirs.
+		srcs = make([]source.KafkaSource, len(s.sources))
+		for i, src := range s.sources {
+			src.Net = source.Net{}
+			srcs[i] = src
+		}
+	default:
+		// An existing cluster: a source's Secret keys are read, as the
+		// functions' are locally, from the environment variables of their
+		// names.
+		dcfg.Secrets = func(_ string, ref source.SecretKeyRef) (string, error) {
+			if v, ok := env[ref.Key]; ok {
+				return v, nil
+			}
+			return "", fmt.Errorf("set environment variable %s (Secret %s key %s)", ref.Key, ref.Name, ref.Key)
+		}
+	}
+	if s.disp, err = dispatcher.NewWithTriggers(ctx, dcfg, srcs, s.dispatcherTriggers(), res); err != nil {
 		return s, err
 	}
 	if s.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
@@ -354,6 +410,33 @@ func (s *System) Brokers() []string {
 	return s.broker.Addrs()
 }
 
+// WriteKafkaClientEnv writes the embedded broker's superuser login to
+// dir (KafkaLogins.WriteClientEnv) for Nova's tools, and WriteStatus says
+// where; nothing is written without logins.
+func (s *System) WriteKafkaClientEnv(dir string) error {
+	if s.logins == nil {
+		return nil
+	}
+	f, err := s.logins.WriteClientEnv(dir)
+	if err != nil {
+		return fmt.Errorf("kafka: write the tools' login: %w", err)
+	}
+	s.mu.Lock()
+	s.clientEnv = f
+	s.mu.Unlock()
+	return nil
+}
+
+// Root is the repository the system runs.
+func (s *System) Root() string { return s.cfg.Root }
+
+// KafkaSecurity is how Nova's own clients (tools, tests) log in to Kafka.
+func (s *System) KafkaSecurity() kafka.Security {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.broker.Security()
+}
+
 // DatabaseURL is the database the system uses.
 func (s *System) DatabaseURL() string { return s.cfg.DatabaseURL }
 
@@ -394,6 +477,12 @@ func (s *System) WriteStatus(w io.Writer) {
 	}
 	if c := s.broker.CreatedTopics(); len(c) > 0 {
 		kafkaNote += fmt.Sprintf(", created %d topics", len(c))
+	}
+	if s.logins != nil {
+		kafkaNote += fmt.Sprintf(", TLS, SCRAM logins and the ACLs of %d KafkaUsers", len(s.logins.Auth.Users))
+		if s.clientEnv != "" {
+			kafkaNote += "; tools log in with: set -a; . " + s.relPath(s.clientEnv) + "; set +a"
+		}
 	}
 	fmt.Fprintf(tw, "  kafka\t%s\t%s\n", strings.Join(s.broker.Addrs(), ","), kafkaNote)
 	fmt.Fprintf(tw, "  postgres\t%s\tmigrations applied\n", redact(s.cfg.DatabaseURL))

@@ -36,6 +36,16 @@ metadata:
   namespace: nova
 spec:
   bootstrapServers: [kafka.invalid:9092]
+  # It logs in as its own KafkaUser (nowhereUser), as every source does.
+  net:
+    sasl:
+      enable: true
+      user: {secretKeyRef: {name: nowhere-sasl, key: user}}
+      password: {secretKeyRef: {name: nova-nowhere, key: password}}
+      type: {secretKeyRef: {name: nowhere-sasl, key: type}}
+    tls:
+      enable: true
+      caCert: {secretKeyRef: {name: nova-kafka-cluster-ca-cert, key: ca.crt}}
   topics: [user-events]
   consumerGroup: nowhere-group
   initialOffset: earliest
@@ -74,6 +84,31 @@ func nowherePolicies(t *testing.T, root string) string {
 	return b.String()
 }
 
+// The failing source's Kafka login: read user-events in its group, no more.
+const nowhereUser = `apiVersion: kafka.strimzi.io/v1
+kind: KafkaUser
+metadata:
+  name: nova-nowhere
+  labels: {strimzi.io/cluster: nova-kafka}
+spec:
+  authentication: {type: scram-sha-512}
+  authorization:
+    type: simple
+    acls:
+      - resource: {type: topic, name: user-events, patternType: literal}
+        operations: [Read]
+      - resource: {type: group, name: nowhere-group, patternType: literal}
+        operations: [Read]
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: nowhere-sasl
+stringData:
+  user: nova-nowhere
+  type: SCRAM-SHA-512
+`
+
 type fixture struct {
 	cfg      system.Config
 	logs     *bytes.Buffer
@@ -101,8 +136,29 @@ func newFixture(t *testing.T) *fixture {
 	if err := os.WriteFile(filepath.Join(eventing, "policies.yaml"), []byte(nowherePolicies(t, root)), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The real KafkaUsers: the functions log in as them.
+	users, err := filepath.Glob(filepath.Join(root, "eventing", "users", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(eventing, "nowhere-user.yaml"), []byte(nowhereUser), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kust := "resources:\n  - nova-config.yaml\n  - nowhere.yaml\n  - nowhere-user.yaml\n  - policies.yaml\n"
+	for _, u := range users {
+		if filepath.Base(u) == "kustomization.yaml" {
+			continue
+		}
+		b, err := os.ReadFile(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(eventing, filepath.Base(u)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		kust += "  - " + filepath.Base(u) + "\n"
+	}
 	// What nova run reads is a kustomization, as kubectl apply -k.
-	kust := "resources:\n  - nova-config.yaml\n  - nowhere.yaml\n  - policies.yaml\n"
 	if err := os.WriteFile(filepath.Join(eventing, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -146,9 +202,11 @@ func stop(t *testing.T, s *system.System) {
 
 // produce writes a plain record, as the design document's console-producer
 // test does.
-func produce(t *testing.T, brokers []string, topic, key, value string) {
+// produce writes a plain record as Nova's tools do, logged in as the
+// system's superuser.
+func produce(t *testing.T, s *system.System, topic, key, value string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	cl, err := broker.NewClient(s.Brokers(), s.KafkaSecurity())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +262,7 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 
 	// A plain record the sink refuses reaches the dead-letter store with
 	// where it came from and why it failed.
-	produce(t, s.Brokers(), catalog.UserEvents, "user456", `{"user_id":"user456"}`)
+	produce(t, s, catalog.UserEvents, "user456", `{"user_id":"user456"}`)
 	got := waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 1)
 	dl := got[0]
 	if dl.Type != envelope.KafkaEventType || dl.ErrorCode != http.StatusNotFound || dl.Partition == nil || dl.Offset == nil ||
@@ -243,12 +301,12 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 	// record flows.
 	s = f.start(t)
 	defer stop(t, s)
-	produce(t, s.Brokers(), catalog.UserEvents, "user789", `{"user_id":"user789"}`)
+	produce(t, s, catalog.UserEvents, "user789", `{"user_id":"user789"}`)
 	got = waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 2)
 	if len(got) != 2 || got[0].Event.Data() == nil || string(got[0].Event.Data()) != `{"user_id":"user789"}` {
 		t.Fatalf("after restart: %+v", got)
 	}
-	rows, err := broker.Lag(context.Background(), s.Brokers(), "nowhere-group")
+	rows, err := broker.Lag(context.Background(), s.Brokers(), s.KafkaSecurity(), "nowhere-group")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +350,7 @@ func TestRestartKafkaAndFunction(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
-	produce(t, s.Brokers(), catalog.UserEvents, "before", `{"user_id":"before"}`)
+	produce(t, s, catalog.UserEvents, "before", `{"user_id":"before"}`)
 	waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 1)
 
 	addrs := s.Brokers()
@@ -302,7 +360,7 @@ func TestRestartKafkaAndFunction(t *testing.T) {
 	if got := s.Brokers(); strings.Join(got, ",") != strings.Join(addrs, ",") {
 		t.Fatalf("Kafka came back on %v, was %v", got, addrs)
 	}
-	produce(t, s.Brokers(), catalog.UserEvents, "after", `{"user_id":"after"}`)
+	produce(t, s, catalog.UserEvents, "after", `{"user_id":"after"}`)
 	got := waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 2)
 	if len(got) != 2 || string(got[0].Event.Data()) != `{"user_id":"after"}` {
 		t.Fatalf("after the Kafka restart: %+v (the first record must not be delivered again)", got)
@@ -322,7 +380,7 @@ func TestRestartKafkaAndFunction(t *testing.T) {
 	if u, _ := s.FunctionURL("dead-letter"); u != dlURL {
 		t.Fatalf("dead-letter came back on %s, was %s", u, dlURL)
 	}
-	produce(t, s.Brokers(), catalog.UserEvents, "restarted", `{"user_id":"restarted"}`)
+	produce(t, s, catalog.UserEvents, "restarted", `{"user_id":"restarted"}`)
 	if got := waitDeadLetters(t, f.cfg.DatabaseURL, catalog.UserEvents, 3); len(got) != 3 {
 		t.Fatalf("after the function restart: %d dead letters, want 3", len(got))
 	}
