@@ -25,7 +25,7 @@ const (
 	EnvTLSKeyFile   = "KAFKA_TLS_KEY_FILE"  // or a file holding it
 	EnvSASLMech     = "KAFKA_SASL_MECHANISM"
 	EnvSASLUsername = "KAFKA_SASL_USERNAME"
-	EnvSASLPassword = "KAFKA_SASL_PASSWORD"
+	EnvSASLPassword = "KAFKA_SASL_PASSWORD" //nolint:gosec // the variable's name, not a credential
 )
 
 // Mechanism is a SASL mechanism, named as Kafka names it.

@@ -179,13 +179,13 @@ func (a *Auth) applyACLs(ctx context.Context, brokers []string, sec kafka.Securi
 	adm := kadm.NewClient(cl)
 	all := kadm.NewACLs().AnyResource().Allow().Deny().AllowHosts().DenyHosts().
 		Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny)
-	if res, err := adm.DeleteACLs(ctx, all); err != nil {
+	res, err := adm.DeleteACLs(ctx, all)
+	if err != nil {
 		return fmt.Errorf("broker: delete old ACLs: %w", err)
-	} else {
-		for _, r := range res {
-			if r.Err != nil {
-				return fmt.Errorf("broker: delete old ACLs: %w", r.Err)
-			}
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			return fmt.Errorf("broker: delete old ACLs: %w", r.Err)
 		}
 	}
 	for _, u := range a.Users {

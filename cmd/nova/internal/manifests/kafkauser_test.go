@@ -64,4 +64,3 @@ func matches(a broker.ACL, name string) bool {
 	}
 	return a.Name == name || a.Name == "*"
 }
-

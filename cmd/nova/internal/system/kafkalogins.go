@@ -20,7 +20,7 @@ const KafkaAdmin = "nova-admin"
 // ClusterCASecret is the Secret (and key) holding the Kafka cluster's CA
 // certificate, as Strimzi names it for the cluster nova-kafka.
 const (
-	ClusterCASecret = "nova-kafka-cluster-ca-cert"
+	ClusterCASecret = "nova-kafka-cluster-ca-cert" //nolint:gosec // a Secret's name, not a credential
 	ClusterCAKey    = "ca.crt"
 )
 
