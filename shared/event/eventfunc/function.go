@@ -81,12 +81,16 @@ func (f *Function[U]) Start(_ context.Context, env map[string]string) error {
 // issuer that vouches for senders has been reached; when not, the error
 // says why (func-go writes it into the readiness answer).
 func (f *Function[U]) Ready(ctx context.Context) (bool, error) {
+	// The dependencies' reason first: it is the one an operator acts on.
+	if ok, err := f.life.Ready(ctx); !ok {
+		return false, err
+	}
 	if f.senders != nil {
 		if err := f.senders.Ready(ctx); err != nil {
-			return false, err
+			return false, fmt.Errorf("%s: not ready: reaching the OIDC issuer that vouches for event senders failed: %w", f.name, err)
 		}
 	}
-	return f.life.Ready(ctx)
+	return true, nil
 }
 
 // Stop closes the unit. func-go calls it after the server has drained.
