@@ -30,6 +30,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/redisdb"
 )
@@ -98,13 +99,19 @@ func concurrentDeliveries(ctx context.Context, env flowEnv) error {
 	url := env.urls["feed-fanout"]
 	codec := envelope.NewCodec(catalog.Default())
 	client := &http.Client{Timeout: 20 * time.Second}
+	// As feed-fanout's KafkaSource sends them: with its OIDC token.
+	from := sender.Ref{Kind: sender.KindKafkaSource, Name: "feed-fanout"}
+	token, err := env.local.Issuer.Tokens.Token(ctx, source.DefaultNamespace, from.ServiceAccount(), sender.AudiencePrefix+"feed-fanout")
+	if err != nil {
+		return err
+	}
 	deliver := func(ctx context.Context) (int, error) {
 		e, err := codec.New(&eventsv1.PostCreated{PostId: uuid.NewString(), UserId: uuid.NewString(),
 			Content: "deploy-check", Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: timestamppb.Now()})
 		if err != nil {
 			return 0, err
 		}
-		return post(ctx, client, url, e)
+		return post(ctx, client, url, token, e)
 	}
 	const total, batch = 400, 50
 	var (
@@ -155,7 +162,7 @@ func concurrentDeliveries(ctx context.Context, env flowEnv) error {
 }
 
 // post sends e in binary mode, as Knative's dispatchers do.
-func post(ctx context.Context, client *http.Client, url string, e event.Event) (int, error) {
+func post(ctx context.Context, client *http.Client, url, token string, e event.Event) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
 		return 0, err
@@ -163,6 +170,7 @@ func post(ctx context.Context, client *http.Client, url string, e event.Event) (
 	if err := cehttp.WriteRequest(binding.WithForceBinary(ctx), binding.ToMessage(&e), req); err != nil {
 		return 0, err
 	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
