@@ -30,8 +30,8 @@ import (
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
-	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
