@@ -37,7 +37,9 @@ func Lag(ctx context.Context, brokers []string, sec kafka.Security, groups ...st
 	if len(groups) == 0 {
 		listed, err := adm.ListGroups(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("list groups: %w", err)
+			// A refused login shows up here (kfake just closes the
+			// connection), so the error says who tried.
+			return nil, fmt.Errorf("list groups on %s (%s): %w", strings.Join(brokers, ","), sec, err)
 		}
 		groups = listed.Groups()
 		if len(groups) == 0 {
@@ -46,7 +48,7 @@ func Lag(ctx context.Context, brokers []string, sec kafka.Security, groups ...st
 	}
 	lags, err := adm.Lag(ctx, groups...)
 	if err != nil {
-		return nil, fmt.Errorf("lag: %w", err)
+		return nil, fmt.Errorf("lag (%s): %w", sec, err)
 	}
 	var rows []GroupLag
 	for _, g := range lags.Sorted() {

@@ -37,6 +37,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 	fs.Float64Var(&cfg.Throughput, "throughput", -1, "records/s cap; -1 sends as fast as the producer takes them")
 	fs.StringVar(&cfg.Topic, "topic", load.DefaultBenchTopic, "topic to write; created when missing (no function reads "+load.DefaultBenchTopic+"; a catalogue topic feeds its consumers)")
 	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to, e.g. the broker nova run prints [KAFKA_BROKERS]")
+	benchSec := kafkaSecurity(fs)
 	fs.BoolVar(&embedded, "embedded", false, "start an in-memory Kafka in this process instead (self-contained; the broker shares the CPU)")
 	fs.BoolVar(&baseline, "baseline", true, "also run a raw Sarama producer of plain byte records and compare")
 	fs.IntVar(&cfg.InFlight, "in-flight", load.DefaultInFlight, "records sent and not yet acknowledged, at most (both producers)")
@@ -69,15 +70,15 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 		cfg.Brokers = c.ListenAddrs()
 		fmt.Fprintf(st.Out, "embedded Kafka (in memory, this process) at %s\n", strings.Join(cfg.Brokers, ","))
 	} else {
-		cfg.Brokers = kafka.ParseBrokers(brokers)
+		cfg.Brokers, cfg.Security = kafka.ParseBrokers(brokers), benchSec()
 	}
 	if err := cfg.Validate(); err != nil {
 		return badUsage(st, "bench", err)
 	}
-	if err := load.CheckBrokers(ctx, cfg.Brokers, kafka.Security{}, 5*time.Second); err != nil {
+	if err := load.CheckBrokers(ctx, cfg.Brokers, cfg.Security, 5*time.Second); err != nil {
 		return fmt.Errorf("%w\nStart Nova (make run) or another Kafka, point --kafka-brokers / KAFKA_BROKERS at it, or pass --embedded for a self-contained run", err)
 	}
-	created, err := load.EnsureTopic(ctx, cfg.Brokers, cfg.Topic, int32(partitions))
+	created, err := load.EnsureTopic(ctx, cfg.Brokers, cfg.Security, cfg.Topic, int32(partitions))
 	if err != nil {
 		return err
 	}
@@ -85,7 +86,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			if err := load.DeleteTopic(dctx, cfg.Brokers, cfg.Topic); err != nil {
+			if err := load.DeleteTopic(dctx, cfg.Brokers, cfg.Security, cfg.Topic); err != nil {
 				fmt.Fprintf(st.Err, "nova bench: %v\n", err)
 			}
 		}()

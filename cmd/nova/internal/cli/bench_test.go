@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/load"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -33,7 +34,7 @@ func TestBenchProducer(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if created, err := load.EnsureTopic(ctx, k.ListenAddrs(), topic, 1); err != nil || !created {
+	if created, err := load.EnsureTopic(ctx, k.ListenAddrs(), kafka.Security{}, topic, 1); err != nil || !created {
 		t.Errorf("topic %s still there after the run (created again: %v, %v)", topic, created, err)
 	}
 }

@@ -52,6 +52,9 @@ func (r *rig) toolArgs(t *testing.T) []string {
 func (r *rig) kcatArgs(t *testing.T) []string {
 	t.Helper()
 	sec := r.sys.KafkaSecurity()
+	if sec.SASL == kafka.NoSASL {
+		return []string{"-b", strings.Join(r.sys.Brokers(), ",")}
+	}
 	return []string{"-b", strings.Join(r.sys.Brokers(), ","), "-X", "security.protocol=SASL_SSL",
 		"-X", "sasl.mechanisms=" + string(sec.SASL), "-X", "sasl.username=" + sec.Username,
 		"-X", "sasl.password=" + sec.Password, "-X", "ssl.ca.location=" + r.caFile(t)}

@@ -34,6 +34,8 @@ const DefaultBenchTopic = "nova-bench"
 // defaults of the matching flags.
 type ProducerConfig struct {
 	Brokers []string
+	// Security is how both producers (and the topic set-up) log in.
+	Security kafka.Security
 	// Topic receives the records; see DefaultBenchTopic.
 	Topic string
 	// NumRecords to send in each run.
@@ -191,8 +193,8 @@ func CheckBrokers(ctx context.Context, brokers []string, sec kafka.Security, tim
 
 // EnsureTopic creates topic with partitions when it does not exist and
 // reports whether it did.
-func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions int32) (bool, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func EnsureTopic(ctx context.Context, brokers []string, sec kafka.Security, topic string, partitions int32) (bool, error) {
+	cl, err := broker.NewClient(brokers, sec)
 	if err != nil {
 		return false, err
 	}
@@ -220,8 +222,8 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 
 // DeleteTopic removes topic, so a broker that keeps records in memory
 // gives the space back.
-func DeleteTopic(ctx context.Context, brokers []string, topic string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func DeleteTopic(ctx context.Context, brokers []string, sec kafka.Security, topic string) error {
+	cl, err := broker.NewClient(brokers, sec)
 	if err != nil {
 		return err
 	}
@@ -238,8 +240,8 @@ func DeleteTopic(ctx context.Context, brokers []string, topic string) error {
 
 // TopicRecords is the number of records topic holds: the sum over its
 // partitions of end minus start offsets.
-func TopicRecords(ctx context.Context, brokers []string, topic string) (int64, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+func TopicRecords(ctx context.Context, brokers []string, sec kafka.Security, topic string) (int64, error) {
+	cl, err := broker.NewClient(brokers, sec)
 	if err != nil {
 		return 0, err
 	}
@@ -457,6 +459,7 @@ func RunNova(ctx context.Context, cfg ProducerConfig) (ProducerResult, error) {
 		return ProducerResult{}, err
 	}
 	pcfg := kafka.DefaultProducerConfig(cfg.Brokers...)
+	pcfg.Security = cfg.Security
 	pcfg.ClientID = "nova-bench"
 	pcfg.Logger = cfg.Logger
 	p, err := kafka.NewProducer(pcfg)
@@ -548,6 +551,7 @@ func RunRaw(ctx context.Context, cfg ProducerConfig) (ProducerResult, error) {
 		return ProducerResult{}, err
 	}
 	pcfg := kafka.DefaultProducerConfig(cfg.Brokers...)
+	pcfg.Security = cfg.Security
 	pcfg.ClientID = "nova-bench-raw"
 	sc, err := pcfg.SaramaConfig()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/load"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -27,7 +28,7 @@ func TestProducerBench(t *testing.T) {
 	defer cancel()
 	const n, size = 2000, 600
 	topic := "bench-" + testrig.ID()
-	created, err := load.EnsureTopic(ctx, brokers, topic, 6)
+	created, err := load.EnsureTopic(ctx, brokers, kafka.Security{}, topic, 6)
 	if err != nil || !created {
 		t.Fatalf("EnsureTopic = %v, %v; want a new topic", created, err)
 	}
@@ -63,7 +64,7 @@ func TestProducerBench(t *testing.T) {
 		t.Errorf("no progress line in %q", progress.String())
 	}
 
-	total, err := load.TopicRecords(ctx, brokers, topic)
+	total, err := load.TopicRecords(ctx, brokers, kafka.Security{}, topic)
 	if err != nil || total != 2*n {
 		t.Fatalf("topic holds %d records (%v), want %d", total, err, 2*n)
 	}
@@ -118,7 +119,7 @@ func TestProducerBenchThrottled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	topic := "bench-" + testrig.ID()
-	if _, err := load.EnsureTopic(ctx, c.ListenAddrs(), topic, 3); err != nil {
+	if _, err := load.EnsureTopic(ctx, c.ListenAddrs(), kafka.Security{}, topic, 3); err != nil {
 		t.Fatal(err)
 	}
 	cfg := load.ProducerConfig{Brokers: c.ListenAddrs(), Topic: topic, NumRecords: 200, RecordSize: 100, Throughput: 2000, Batch: 7}
@@ -128,10 +129,10 @@ func TestProducerBenchThrottled(t *testing.T) {
 			t.Fatalf("%s: %d records, %d failed, err %v", r.Name, r.Records, r.Failed, err)
 		}
 	}
-	if total, err := load.TopicRecords(ctx, c.ListenAddrs(), topic); err != nil || total != 400 {
+	if total, err := load.TopicRecords(ctx, c.ListenAddrs(), kafka.Security{}, topic); err != nil || total != 400 {
 		t.Fatalf("topic holds %d records (%v), want 400", total, err)
 	}
-	if err := load.DeleteTopic(ctx, c.ListenAddrs(), topic); err != nil {
+	if err := load.DeleteTopic(ctx, c.ListenAddrs(), kafka.Security{}, topic); err != nil {
 		t.Fatal(err)
 	}
 }

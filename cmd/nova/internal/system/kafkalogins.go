@@ -112,3 +112,20 @@ func randomPassword() (string, error) {
 	}
 	return hex.EncodeToString(b), nil
 }
+
+// unmanagedLogins are the Kafka Secrets the functions' func.yaml reference
+// when nova run makes no logins: for a broker without them (empty values,
+// nova-config's switches being turned off too), or an existing cluster,
+// where every function takes the CA and password of sec (KAFKA_TLS_CA_CERT,
+// KAFKA_SASL_PASSWORD of the environment): one login for all, since a
+// developer's machine holds no per-user passwords.
+func unmanagedLogins(m *manifests.Set, sec kafka.Security) map[string]map[string]string {
+	out := map[string]map[string]string{ClusterCASecret: {ClusterCAKey: sec.CAPEM}}
+	for name, data := range m.Secrets {
+		out[name] = data
+	}
+	for _, u := range m.KafkaUsers {
+		out[u.Name] = map[string]string{"password": sec.Password}
+	}
+	return out
+}

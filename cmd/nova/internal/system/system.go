@@ -151,8 +151,10 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			}
 			kcfg.Security = kafka.SecurityFromEnv(environ)
 		}
+		secrets = unmanagedLogins(m, kcfg.Security)
 	case cfg.KafkaNoAuth:
 		s.log.Warn("the embedded Kafka runs without TLS, logins or ACLs (--kafka-no-auth): any local process may read and write every topic")
+		secrets = unmanagedLogins(m, kafka.Security{})
 	default:
 		if s.logins, err = NewKafkaLogins(m.KafkaUsers, m.Secrets); err != nil {
 			return s, err
