@@ -71,6 +71,10 @@ type Config struct {
 	Namespace string
 	// Senders are the identities admitted.
 	Senders []Ref
+	// SameNamespace admits, instead, any service account of Namespace:
+	// Knative's authorization-default-mode allow-same-namespace, for an
+	// eventing resource no EventPolicy applies to.
+	SameNamespace bool
 	// ServiceAccountDir holds the pod's token and CA for discovery at the
 	// API server.
 	ServiceAccountDir string
@@ -161,7 +165,7 @@ func (c Config) Validate() error {
 	if !dnsName.MatchString(c.Namespace) {
 		errs = append(errs, fmt.Errorf("namespace %q is not a Kubernetes namespace", c.Namespace))
 	}
-	if len(c.Senders) == 0 {
+	if len(c.Senders) == 0 && !c.SameNamespace {
 		errs = append(errs, fmt.Errorf("%s names no sender: every event would be refused (set %s=off to run without sender authentication)", EnvSenders, EnvAuth))
 	}
 	if err := errors.Join(errs...); err != nil {

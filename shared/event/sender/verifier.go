@@ -146,6 +146,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	ref, ok := v.allowed[tok.Subject]
+	if !ok && v.cfg.SameNamespace {
+		ok = strings.HasPrefix(tok.Subject, "system:serviceaccount:"+v.cfg.Namespace+":")
+	}
 	if !ok {
 		return Identity{}, fmt.Errorf("%w: %q may not send events to %s (its senders: %s)", ErrForbidden, tok.Subject, v.cfg.Audience, v.senders())
 	}
@@ -155,6 +158,9 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Identity, error) {
 }
 
 func (v *Verifier) senders() string {
+	if v.cfg.SameNamespace {
+		return "any service account of namespace " + v.cfg.Namespace
+	}
 	names := make([]string, len(v.cfg.Senders))
 	for i, r := range v.cfg.Senders {
 		names[i] = r.String()

@@ -16,6 +16,8 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
+	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/event/delivery"
 )
 
@@ -145,7 +147,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 				return false
 			}
 		}
-		last = r.post(ctx, r.sink, r.src.Sink.Audience, &e)
+		last = r.post(ctx, r.sink, audience(r.src.Sink), &e)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -196,7 +198,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 				return false
 			}
 		}
-		res := r.post(ctx, r.dls, r.src.Delivery.DeadLetterSink.Audience, &dl)
+		res := r.post(ctx, r.dls, audience(*r.src.Delivery.DeadLetterSink), &dl)
 		if ctx.Err() != nil {
 			return false
 		}
@@ -252,3 +254,17 @@ func deadLetter(e cloudevents.Event, sink *url.URL, last result, msg *sarama.Con
 // minDeadLetterWait keeps a failing dead-letter sink from being hammered when
 // the source's backoff delay is zero.
 const minDeadLetterWait = 10 * time.Millisecond
+
+// audience is the OIDC audience Knative sends a destination's tokens for:
+// the destination's own, else the one the object it names publishes in
+// its status (a Broker does; a Knative Service publishes none, so a
+// Service sink without an audience gets no token).
+func audience(d source.Destination) string {
+	if d.Audience != "" || d.Ref == nil {
+		return d.Audience
+	}
+	if d.Ref.Kind == "Broker" && strings.HasPrefix(d.Ref.APIVersion, "eventing.knative.dev/") {
+		return eventbroker.Broker{Namespace: d.Ref.Namespace, Name: d.Ref.Name}.Audience()
+	}
+	return ""
+}

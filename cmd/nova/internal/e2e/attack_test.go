@@ -16,12 +16,17 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/event/sender/issuer"
 	"github.com/nova-social/nova/shared/testrig"
@@ -167,6 +172,92 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 			if code, body := postForged(t, url, e, h); code != want || !strings.Contains(body, `"error"`) {
 				t.Errorf("%s (%s), %s: %d %s, want %d with the reason", f.attack, f.function, c.name, code, body, want)
 			}
+		}
+	}
+
+	// Kafka: a stranger who reaches the brokers writes a post "by" the
+	// victim, with no login, with TLS but no login, with a wrong password,
+	// and as a function's own user whose ACLs do not let it write there;
+	// and reads users' e-mails and DMs with a user that may not read them.
+	phishing, err := codec.New(&eventsv1.PostCreated{PostId: phish, UserId: victim.ID, Content: "reset your password at evil.example",
+		Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := r.sys.KafkaSecurity()
+	searchPass, err := r.sys.KafkaSecret("nova-search-indexer", "password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(user, pass string) kafka.Security {
+		return kafka.Security{TLS: true, CAPEM: admin.CAPEM, SASL: admin.SASL, Username: user, Password: pass}
+	}
+	for _, k := range []struct {
+		name string
+		sec  kafka.Security
+	}{
+		{"no login, no TLS", kafka.Security{}},
+		{"TLS without a login", kafka.Security{TLS: true, CAPEM: admin.CAPEM}},
+		{"nova-api's user with a guessed password", login("nova-api", "password123")},
+		{"search-indexer's user (read-only) writing content-events", login("nova-search-indexer", searchPass)},
+	} {
+		cfg := kafka.DefaultProducerConfig(r.sys.Brokers()...)
+		cfg.Security, cfg.RetryMax, cfg.DialTimeout = k.sec, 1, 2*time.Second
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		err := func() error {
+			p, err := kafka.NewProducer(cfg)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			return p.Send(ctx, kafka.Record{Topic: catalog.ContentEvents, Key: victim.ID, Event: phishing})
+		}()
+		cancel()
+		if err == nil {
+			t.Errorf("Kafka, %s: the forged post was written", k.name)
+		}
+	}
+	for _, topic := range []string{catalog.UserEvents, catalog.MessagingEvents} {
+		cl, err := broker.NewClient(r.sys.Brokers(), login("nova-search-indexer", searchPass),
+			kgo.ConsumeTopics(topic), kgo.ConsumerGroup("search-indexer-group"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if topic == catalog.UserEvents {
+			// search-indexer may read user-events (profiles); chat-push may
+			// not, and reading as chat-push is what is tried.
+			cl.Close()
+			pass, perr := r.sys.KafkaSecret("nova-chat-push", "password")
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			cl, err = broker.NewClient(r.sys.Brokers(), login("nova-chat-push", pass),
+				kgo.ConsumeTopics(topic), kgo.ConsumerGroup("chat-push-group"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		cl.Close()
+		if n := len(fs.Records()); n > 0 {
+			t.Errorf("Kafka: %d records of %s read by a user that may not read it", n, topic)
+		}
+		if fs.Err() == nil {
+			t.Errorf("Kafka: reading %s without the right gave no error", topic)
+		}
+	}
+
+	// Redis: the run's ACL user (what every function logs in as) may
+	// touch Nova's keys and channels only, and no administration.
+	user, pass := r.sys.RedisLogin()
+	opt := testrig.Redis(t).Options()
+	nova := redis.NewClient(&redis.Options{Addr: opt.Addr, Username: user, Password: pass})
+	defer nova.Close()
+	if err := nova.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("Redis as the run's user %q: %v", user, err)
+	}
+	for _, cmd := range [][]any{{"flushall"}, {"config", "get", "*"}, {"acl", "list"}, {"keys", "*"}, {"get", "session:other-app"}} {
+		if err := nova.Do(context.Background(), cmd...).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+			t.Errorf("Redis as Nova's user: %v answered %v, want NOPERM", cmd, err)
 		}
 	}
 

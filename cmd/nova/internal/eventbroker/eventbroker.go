@@ -11,6 +11,7 @@
 package eventbroker
 
 import (
+	"strings"
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/source"
@@ -93,6 +94,13 @@ func (b Broker) Topic() string {
 // Path is the ingress path of the Broker, /<namespace>/<name>; its
 // status.address.url is the ingress service's address with this path.
 func (b Broker) Path() string { return "/" + b.Namespace + "/" + b.Name }
+
+// Audience is the OIDC audience the Broker publishes (status.address.audience)
+// and its ingress accepts tokens for: Knative's group/kind/namespace/name,
+// lower-cased.
+func (b Broker) Audience() string {
+	return strings.ToLower("eventing.knative.dev/broker/" + b.Namespace + "/" + b.Name)
+}
 
 // Trigger is one Trigger object with Knative's defaults applied.
 type Trigger struct {

@@ -16,6 +16,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/sender"
 )
 
 // Appender writes records to Kafka; *kafka.Producer is one.
@@ -58,6 +59,17 @@ type IngressConfig struct {
 	Timeout time.Duration
 	// Logger logs refused requests and storage failures.
 	Logger *slog.Logger
+	// Senders, when set, checks who posts to each Broker (by its Ref), as
+	// the data plane's receiver does with authentication-oidc on: a
+	// missing or invalid token is a 401, a sender no EventPolicy of the
+	// Broker admits a 403, both before the body is read. A Broker
+	// without an entry admits anyone.
+	Senders map[string]Authenticator
+}
+
+// Authenticator checks who sent a request (*sender.Verifier).
+type Authenticator interface {
+	Authenticate(r *http.Request) (sender.Identity, error)
 }
 
 // Ingress is the Kafka Broker's ingress (the kafka-broker-ingress service):
@@ -69,7 +81,8 @@ type IngressConfig struct {
 // body once Kafka has acknowledged the event, 503 when storing it failed.
 // Nothing else is checked, and nothing is added to the event.
 type Ingress struct {
-	routes  map[string]string // path -> topic
+	routes  map[string]string        // path -> topic
+	senders map[string]Authenticator // path -> the Broker's sender check
 	store   Store
 	max     int64
 	timeout time.Duration
@@ -90,12 +103,15 @@ func NewIngress(cfg IngressConfig, brokers []Broker) (*Ingress, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	in := &Ingress{routes: map[string]string{}, store: cfg.Store, max: cfg.MaxEventBytes, timeout: cfg.Timeout, log: cfg.Logger}
+	in := &Ingress{routes: map[string]string{}, senders: map[string]Authenticator{}, store: cfg.Store, max: cfg.MaxEventBytes, timeout: cfg.Timeout, log: cfg.Logger}
 	for _, b := range brokers {
 		if _, dup := in.routes[b.Path()]; dup {
 			return nil, fmt.Errorf("eventbroker: Broker %s is listed twice", b.Ref())
 		}
 		in.routes[b.Path()] = b.Topic()
+		if a := cfg.Senders[b.Ref()]; a != nil {
+			in.senders[b.Path()] = a
+		}
 	}
 	return in, nil
 }
@@ -115,6 +131,20 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		w.WriteHeader(http.StatusNotFound)
 		return
+	}
+	if a := in.senders[path]; a != nil {
+		if _, err := a.Authenticate(r); err != nil {
+			status := http.StatusUnauthorized
+			switch {
+			case errors.Is(err, sender.ErrForbidden):
+				status = http.StatusForbidden
+			case errors.Is(err, sender.ErrUnavailable):
+				status = http.StatusServiceUnavailable
+			}
+			in.log.Warn("broker ingress: sender refused", "path", path, "status", status, "error", err)
+			w.WriteHeader(status)
+			return
+		}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, in.max+1))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
+	"github.com/nova-social/nova/shared/event/sender"
 )
 
 // Object is one object of a build.
@@ -152,7 +153,8 @@ type Set struct {
 	// ConfigMap.
 	Brokers  []eventbroker.Broker
 	Triggers []eventbroker.Trigger
-	// Policies are the EventPolicies: who may send to each function.
+	// Policies are the EventPolicies: who may send to each function and
+	// Broker.
 	Policies []Policy
 	// KafkaUsers are the Strimzi KafkaUsers: the local broker's users and
 	// their ACLs.
@@ -248,4 +250,17 @@ func Load(dir string) (*Set, error) {
 		return nil, err
 	}
 	return set, nil
+}
+
+// BrokerSenders is who may post to Broker ref ("<namespace>/<name>"): the
+// senders of its EventPolicy, or nil when none applies (Knative then
+// admits any service account of the Broker's namespace, its default
+// authorization mode).
+func (s *Set) BrokerSenders(namespace, name string) []sender.Ref {
+	for _, p := range s.Policies {
+		if p.Broker == name && p.Namespace == namespace {
+			return p.Senders
+		}
+	}
+	return nil
 }

@@ -19,13 +19,18 @@ const EventPolicyKind = "EventPolicy"
 // reads them (NOVA_EVENT_SENDERS), mirroring its EventPolicy.
 const SendersConfigMap = "nova-event-senders"
 
-// Policy is an EventPolicy of one function: the Knative Service it is to
-// and the senders it admits.
+// Policy is an EventPolicy: the function (Knative Service) or Kafka
+// Broker it is to, and the senders it admits.
 type Policy struct {
-	File     string
-	Name     string
+	File      string
+	Name      string
+	Namespace string
+	// Function is the Knative Service the policy guards, "" for a Broker.
 	Function string
-	Senders  []sender.Ref
+	// Broker is the Broker the policy guards (Knative enforces it there
+	// itself), "" for a function.
+	Broker  string
+	Senders []sender.Ref
 }
 
 type eventPolicy struct {
@@ -54,7 +59,8 @@ var senderAPIs = map[string]string{
 }
 
 // parsePolicy reads an EventPolicy the way Nova uses them: to one Knative
-// Service, from KafkaSources and Triggers of its namespace by ref. A
+// Service or Broker, from KafkaSources and Triggers of its namespace by
+// ref. A
 // policy by sub (service account names) cannot be mirrored into
 // nova-event-senders, so it is refused rather than half-enforced.
 func parsePolicy(file string, o Object) (Policy, error) {
@@ -62,15 +68,23 @@ func parsePolicy(file string, o Object) (Policy, error) {
 	if err := yaml.Unmarshal(o.YAML, &ep); err != nil {
 		return Policy{}, fmt.Errorf("%s: %s: %w", file, o, err)
 	}
-	p := Policy{File: file, Name: ep.Metadata.Name}
+	p := Policy{File: file, Name: ep.Metadata.Name, Namespace: o.Namespace}
+	if p.Namespace == "" {
+		p.Namespace = source.DefaultNamespace
+	}
 	fail := func(format string, a ...any) (Policy, error) {
 		return Policy{}, fmt.Errorf("%s: %s: %s", file, o, fmt.Sprintf(format, a...))
 	}
-	if len(ep.Spec.To) != 1 || ep.Spec.To[0].Ref == nil || ep.Spec.To[0].Ref.Kind != "Service" ||
-		!strings.HasPrefix(ep.Spec.To[0].Ref.APIVersion, "serving.knative.dev/") {
-		return fail("spec.to must be one ref to a Knative Service (serving.knative.dev Service), the function it guards")
+	switch to := ep.Spec.To; {
+	case len(to) != 1 || to[0].Ref == nil:
+		return fail("spec.to must be one ref: the function (Knative Service) or Broker it guards")
+	case to[0].Ref.Kind == "Service" && strings.HasPrefix(to[0].Ref.APIVersion, "serving.knative.dev/"):
+		p.Function = to[0].Ref.Name
+	case to[0].Ref.Kind == "Broker" && strings.HasPrefix(to[0].Ref.APIVersion, "eventing.knative.dev/"):
+		p.Broker = to[0].Ref.Name
+	default:
+		return fail("spec.to: %s %s is neither a Knative Service nor a Broker", to[0].Ref.APIVersion, to[0].Ref.Kind)
 	}
-	p.Function = ep.Spec.To[0].Ref.Name
 	if len(ep.Spec.From) == 0 {
 		return fail("spec.from names no sender")
 	}
@@ -102,8 +116,15 @@ func parsePolicy(file string, o Object) (Policy, error) {
 // refuse every event it sends.
 func checkPolicies(set *Set) error {
 	var errs []error
-	byFunction := map[string]Policy{}
+	byFunction, byBroker := map[string]Policy{}, map[string]Policy{}
 	for _, p := range set.Policies {
+		if p.Broker != "" {
+			if prev, dup := byBroker[p.Broker]; dup {
+				errs = append(errs, fmt.Errorf("%s: EventPolicy %s is a second policy of Broker %s (the first: %s); one per Broker", p.File, p.Name, p.Broker, prev.Name))
+			}
+			byBroker[p.Broker] = p
+			continue
+		}
 		if prev, dup := byFunction[p.Function]; dup {
 			errs = append(errs, fmt.Errorf("%s: EventPolicy %s is a second policy of %s (the first: %s in %s); one per function", p.File, p.Name, p.Function, prev.Name, prev.File))
 			continue
@@ -138,7 +159,16 @@ func checkPolicies(set *Set) error {
 		}
 	}
 	deliveries := func(from sender.Ref, file, path string, d *source.Destination) {
-		if d == nil || d.Ref == nil || d.Ref.Kind != "Service" {
+		if d == nil || d.Ref == nil {
+			return
+		}
+		if d.Ref.Kind == "Broker" {
+			if p, guarded := byBroker[d.Ref.Name]; guarded && !slices.Contains(p.Senders, from) {
+				errs = append(errs, fmt.Errorf("%s: %s delivers to Broker %s (%s), whose EventPolicy %s does not admit it", file, from, d.Ref.Name, path, p.Name))
+			}
+			return
+		}
+		if d.Ref.Kind != "Service" {
 			return
 		}
 		p, guarded := byFunction[d.Ref.Name]

@@ -16,6 +16,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/httpapi"
 )
 
@@ -50,7 +51,11 @@ func (s *System) serveIngress(brokers []string) error {
 	}
 	s.ingressProducer = p
 	s.store = eventbroker.NewStore(p)
-	in, err := eventbroker.NewIngress(eventbroker.IngressConfig{Store: s.store, Logger: s.log}, s.brokers)
+	senders, err := s.brokerSenders()
+	if err != nil {
+		return fmt.Errorf("broker ingress: %w", err)
+	}
+	in, err := eventbroker.NewIngress(eventbroker.IngressConfig{Store: s.store, Logger: s.log, Senders: senders}, s.brokers)
 	if err != nil {
 		return err
 	}
@@ -66,6 +71,24 @@ func (s *System) serveIngress(brokers []string) error {
 		}
 	}()
 	return nil
+}
+
+// brokerSenders checks who posts to each Broker as the Kafka Broker's
+// receiver does with authentication-oidc on: tokens of the run's issuer
+// for the Broker's audience, from the senders of its EventPolicy or, with
+// none, from any service account of its namespace.
+func (s *System) brokerSenders() (map[string]eventbroker.Authenticator, error) {
+	out := map[string]eventbroker.Authenticator{}
+	for _, b := range s.brokers {
+		refs := s.manifests.BrokerSenders(b.Namespace, b.Name)
+		v, err := sender.NewVerifier(sender.Config{DiscoveryURL: s.issuer.URL(), Audience: b.Audience(),
+			Namespace: b.Namespace, Senders: refs, SameNamespace: len(refs) == 0})
+		if err != nil {
+			return nil, fmt.Errorf("Broker %s: %w", b.Ref(), err)
+		}
+		out[b.Ref()] = v
+	}
+	return out, nil
 }
 
 // IngressURL is the base URL of the Kafka Broker ingress ("" when the

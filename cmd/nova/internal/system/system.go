@@ -41,10 +41,12 @@ type System struct {
 	ready   time.Duration
 
 	broker    *broker.Broker
+	manifests *manifests.Set
 	kafka     broker.Config // as opened, for RestartKafka
 	redisUser string        // the ACL user made for this run; "" if the environment named one
-	logins    *KafkaLogins  // the embedded broker's users; nil without them
-	clientEnv string        // the file with the superuser's login, for tools
+	redisPass string
+	logins    *KafkaLogins // the embedded broker's users; nil without them
+	clientEnv string       // the file with the superuser's login, for tools
 	pool      *pgxpool.Pool
 	functions []*hosted
 	sources   []source.KafkaSource
@@ -112,6 +114,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	configMaps := m.ConfigMaps
 	s.sources, s.brokers, s.triggers = m.Sources, m.Brokers, m.Triggers
+	s.manifests = m
 	specs := make([]*funchost.FuncYAML, len(cfg.Functions))
 	for i, f := range cfg.Functions {
 		if specs[i], err = funchost.LoadFuncYAML(filepath.Join(cfg.Root, f.Dir)); err != nil {
@@ -193,6 +196,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			return s, err
 		}
 		env[redisdb.EnvUsername] = s.redisUser
+		s.redisPass = env[redisdb.EnvPassword]
 	}
 	if env["MEDIA_DIR"] == "" {
 		// Uploads stay under the repository's git-ignored .nova/, wherever
@@ -431,6 +435,20 @@ func (s *System) WriteKafkaClientEnv(dir string) error {
 
 // Root is the repository the system runs.
 func (s *System) Root() string { return s.cfg.Root }
+
+// RedisLogin is the ACL user the run made for its functions and its
+// password; empty when the environment named the user.
+func (s *System) RedisLogin() (user, password string) { return s.redisUser, s.redisPass }
+
+// KafkaSecret is a key of the Secrets the run made for the embedded
+// Kafka's users (a KafkaUser's password: Secret <user>, key password), as
+// Strimzi would have made them; an error when the run has no logins.
+func (s *System) KafkaSecret(name, key string) (string, error) {
+	if s.logins == nil {
+		return "", errors.New("this run's Kafka takes no logins")
+	}
+	return s.logins.Secret(name, key)
+}
 
 // KafkaSecurity is how Nova's own clients (tools, tests) log in to Kafka.
 func (s *System) KafkaSecurity() kafka.Security {
