@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
+	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/sender"
-	"github.com/nova-social/nova/shared/event/sender/issuer"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -25,16 +25,9 @@ func TestIngressAuthenticatesSenders(t *testing.T) {
 		t.Fatalf("audience %q", b.Audience())
 	}
 	c.CreateTopic(t, b.Topic(), 1)
-	var h http.Handler
-	iss := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	t.Cleanup(iss.Close)
-	is, err := issuer.New(iss.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = is.Handler()
+	is := eventfunctest.NewIssuer(t)
 	ingest := sender.Ref{Kind: sender.KindKafkaSource, Name: "nova-ingest"}
-	v, err := sender.NewVerifier(sender.Config{DiscoveryURL: iss.URL, Audience: b.Audience(), Namespace: "default", Senders: []sender.Ref{ingest}})
+	v, err := sender.NewVerifier(sender.Config{DiscoveryURL: is.URL(), Audience: b.Audience(), Namespace: "default", Senders: []sender.Ref{ingest}})
 	if err != nil {
 		t.Fatal(err)
 	}
