@@ -53,11 +53,6 @@ const (
 	CodeForbidden        = "forbidden"
 )
 
-// Authenticator checks who sent a request (*sender.Verifier).
-type Authenticator interface {
-	Authenticate(r *http.Request) (sender.Identity, error)
-}
-
 // HandlerConfig says how a Handler answers.
 type HandlerConfig struct {
 	// MaxBodyBytes bounds an event's body. Default 8 MiB, beyond any record
@@ -68,7 +63,7 @@ type HandlerConfig struct {
 	// Senders, when set, must admit a request's sender before its body is
 	// read; the identity is in the context Receive gets (sender.FromContext).
 	// Nil admits every request.
-	Senders Authenticator
+	Senders sender.Authenticator
 }
 
 // Defaults fills in what c leaves out.
@@ -113,7 +108,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.Senders != nil {
 		id, err := h.cfg.Senders.Authenticate(r)
 		if err != nil {
-			status, code := senderStatus(err)
+			status := sender.Status(err)
+			code := senderCodes[status]
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			}
@@ -150,17 +146,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	writeError(w, status, code, err.Error())
 }
 
-// senderStatus is the answer to a refused sender: 401 without a valid
-// token, 403 for a sender the policy does not name (both final: Knative
-// dead-letters them), 503 while the issuer cannot be reached (retried).
-func senderStatus(err error) (int, string) {
-	switch {
-	case errors.Is(err, sender.ErrForbidden):
-		return http.StatusForbidden, CodeForbidden
-	case errors.Is(err, sender.ErrUnavailable):
-		return http.StatusServiceUnavailable, CodeUnavailable
-	}
-	return http.StatusUnauthorized, CodeUnauthenticated
+// senderCodes are the JSON error codes of sender.Status's answers.
+var senderCodes = map[int]string{
+	http.StatusUnauthorized:       CodeUnauthenticated,
+	http.StatusForbidden:          CodeForbidden,
+	http.StatusServiceUnavailable: CodeUnavailable,
 }
 
 // decode reads the request's event with sdk-go's HTTP binding and checks

@@ -34,6 +34,26 @@ var (
 	ErrUnavailable = errors.New("sender verification unavailable")
 )
 
+// Authenticator checks who sent a request; *Verifier is one. A receiver
+// (an event function, the Broker's ingress) runs it before reading the
+// body.
+type Authenticator interface {
+	Authenticate(r *http.Request) (Identity, error)
+}
+
+// Status is the HTTP answer to a refused sender: 403 for a sender the
+// policy does not name, 503 while the issuer cannot be reached (retried),
+// 401 otherwise (no valid token). Knative dead-letters 401 and 403.
+func Status(err error) int {
+	switch {
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusUnauthorized
+}
+
 // signingAlgs are the algorithms a Kubernetes API server signs service
 // account tokens with (RS256 by default, ES256 with an EC key).
 var signingAlgs = []string{oidc.RS256, oidc.RS384, oidc.RS512, oidc.ES256, oidc.ES384, oidc.ES512, oidc.PS256}

@@ -2,16 +2,12 @@ package e2e_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/cloudevents/sdk-go/v2/binding"
-	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -26,6 +22,7 @@ import (
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/event/sender/issuer"
@@ -169,7 +166,11 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 			if h == "" && c.name != "no token" {
 				continue
 			}
-			if code, body := postForged(t, url, e, h); code != want || !strings.Contains(body, `"error"`) {
+			header := http.Header{}
+			if h != "" {
+				header.Set("Authorization", h)
+			}
+			if code, body := eventfunctest.SendWith(t, url, header, e); code != want || !strings.Contains(body, `"error"`) {
 				t.Errorf("%s (%s), %s: %d %s, want %d with the reason", f.attack, f.function, c.name, code, body, want)
 			}
 		}
@@ -308,26 +309,4 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 		}
 		t.Errorf("a push went out on %s: %.200s", m.Channel, m.Payload)
 	}
-}
-
-// postForged sends e in binary mode with the Authorization header h ("" none).
-func postForged(t *testing.T, url string, e cloudevents.Event, h string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cehttp.WriteRequest(binding.WithForceBinary(context.Background()), binding.ToMessage(&e), req); err != nil {
-		t.Fatal(err)
-	}
-	if h != "" {
-		req.Header.Set("Authorization", h)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, string(b)
 }

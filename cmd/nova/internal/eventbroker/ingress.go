@@ -64,12 +64,7 @@ type IngressConfig struct {
 	// missing or invalid token is a 401, a sender no EventPolicy of the
 	// Broker admits a 403, both before the body is read. A Broker
 	// without an entry admits anyone.
-	Senders map[string]Authenticator
-}
-
-// Authenticator checks who sent a request (*sender.Verifier).
-type Authenticator interface {
-	Authenticate(r *http.Request) (sender.Identity, error)
+	Senders map[string]sender.Authenticator
 }
 
 // Ingress is the Kafka Broker's ingress (the kafka-broker-ingress service):
@@ -81,8 +76,8 @@ type Authenticator interface {
 // body once Kafka has acknowledged the event, 503 when storing it failed.
 // Nothing else is checked, and nothing is added to the event.
 type Ingress struct {
-	routes  map[string]string        // path -> topic
-	senders map[string]Authenticator // path -> the Broker's sender check
+	routes  map[string]string               // path -> topic
+	senders map[string]sender.Authenticator // path -> the Broker's sender check
 	store   Store
 	max     int64
 	timeout time.Duration
@@ -103,7 +98,7 @@ func NewIngress(cfg IngressConfig, brokers []Broker) (*Ingress, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	in := &Ingress{routes: map[string]string{}, senders: map[string]Authenticator{}, store: cfg.Store, max: cfg.MaxEventBytes, timeout: cfg.Timeout, log: cfg.Logger}
+	in := &Ingress{routes: map[string]string{}, senders: map[string]sender.Authenticator{}, store: cfg.Store, max: cfg.MaxEventBytes, timeout: cfg.Timeout, log: cfg.Logger}
 	for _, b := range brokers {
 		if _, dup := in.routes[b.Path()]; dup {
 			return nil, fmt.Errorf("eventbroker: Broker %s is listed twice", b.Ref())
@@ -134,13 +129,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if a := in.senders[path]; a != nil {
 		if _, err := a.Authenticate(r); err != nil {
-			status := http.StatusUnauthorized
-			switch {
-			case errors.Is(err, sender.ErrForbidden):
-				status = http.StatusForbidden
-			case errors.Is(err, sender.ErrUnavailable):
-				status = http.StatusServiceUnavailable
-			}
+			status := sender.Status(err)
 			in.log.Warn("broker ingress: sender refused", "path", path, "status", status, "error", err)
 			w.WriteHeader(status)
 			return

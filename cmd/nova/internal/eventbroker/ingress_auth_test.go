@@ -37,7 +37,7 @@ func TestIngressAuthenticatesSenders(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Close() })
 	in, err := eventbroker.NewIngress(eventbroker.IngressConfig{Store: eventbroker.NewStore(p), Timeout: 10 * time.Second,
-		Logger: slog.New(slog.DiscardHandler), Senders: map[string]eventbroker.Authenticator{b.Ref(): v}}, []eventbroker.Broker{b})
+		Logger: slog.New(slog.DiscardHandler), Senders: map[string]sender.Authenticator{b.Ref(): v}}, []eventbroker.Broker{b})
 	if err != nil {
 		t.Fatal(err)
 	}

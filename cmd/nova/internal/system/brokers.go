@@ -77,8 +77,8 @@ func (s *System) serveIngress(brokers []string) error {
 // receiver does with authentication-oidc on: tokens of the run's issuer
 // for the Broker's audience, from the senders of its EventPolicy or, with
 // none, from any service account of its namespace.
-func (s *System) brokerSenders() (map[string]eventbroker.Authenticator, error) {
-	out := map[string]eventbroker.Authenticator{}
+func (s *System) brokerSenders() (map[string]sender.Authenticator, error) {
+	out := map[string]sender.Authenticator{}
 	for _, b := range s.brokers {
 		refs := s.manifests.BrokerSenders(b.Namespace, b.Name)
 		v, err := sender.NewVerifier(sender.Config{DiscoveryURL: s.issuer.URL(), Audience: b.Audience(),

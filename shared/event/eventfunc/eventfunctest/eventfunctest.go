@@ -229,6 +229,13 @@ func Status(t testing.TB, url string, e event.Event) int {
 	return code
 }
 
+// SendWith posts e in binary mode with header added (a forged or stolen
+// Authorization, say).
+func SendWith(t testing.TB, url string, header http.Header, e event.Event) (int, string) {
+	t.Helper()
+	return send(t, url, header, e, false)
+}
+
 // SendStructured posts e in structured mode (application/cloudevents+json)
 // without a token.
 func SendStructured(t testing.TB, url string, e event.Event) (int, string) {
