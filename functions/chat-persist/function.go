@@ -46,6 +46,7 @@ func New() *ChatPersist {
 func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg := outbox.BackendConfig{
 		Name: catalog.ChatPersist, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]), Kafka: kafka.SecurityFromEnv(env),
+		Topics:     catalog.Default().WrittenBy(catalog.ChatPersist),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{messaging.Migrate}, Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {
@@ -57,7 +58,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 		if err != nil {
 			return nil, err
 		}
-		svc, err := messaging.New(messaging.Config{Pool: b.Pool, Outbox: outbox.New(codec), Logger: log,
+		svc, err := messaging.New(messaging.Config{Pool: b.Pool, Outbox: b.Outbox(codec), Logger: log,
 			Media: messaging.OwnedMedia(func(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error) {
 				return media.Owned(ctx, b.Pool, owner, ids)
 			})})

@@ -91,6 +91,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 			Name: catalog.MediaAttach, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
+			Topics:     codec.Catalog().WrittenBy(catalog.MediaAttach),
 			Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: log,
 		})
 		if err != nil {
@@ -109,7 +110,7 @@ func newReactor(b *outbox.Backend, codec *envelope.Codec, log *slog.Logger) (*at
 	if err != nil {
 		return nil, err
 	}
-	attacher, err := content.NewAttacher(b.Pool, outbox.New(codec), nil)
+	attacher, err := content.NewAttacher(b.Pool, b.Outbox(codec), nil)
 	if err != nil {
 		return nil, err
 	}

@@ -59,20 +59,27 @@ func (noFollows) Follows(context.Context, id.UserID, id.UserID) (bool, error) {
 // connects, applies the content and outbox migrations and starts the
 // outbox relay.
 func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
+	// The decisions remove posts from content-events, which an operator
+	// may rename (KAFKA_TOPIC_CONTENT_EVENTS).
+	cat, err := catalog.FromEnv(env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", catalog.ModerationApply, err)
+	}
 	cfg := outbox.BackendConfig{
 		Name: catalog.ModerationApply, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]), Kafka: kafka.SecurityFromEnv(env),
+		Topics:     cat.WrittenBy(catalog.ModerationApply),
 		Migrations: []func(context.Context, *pgxpool.Pool) error{content.Migrate}, Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.ModerationApply)
+	codec := envelope.NewCodec(cat).ForConsumer(catalog.ModerationApply)
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
-		svc, err := content.New(content.Config{Pool: b.Pool, Outbox: outbox.New(codec), Follows: noFollows{}, Logger: log})
+		svc, err := content.New(content.Config{Pool: b.Pool, Outbox: b.Outbox(codec), Follows: noFollows{}, Logger: log})
 		if err != nil {
 			return nil, errors.Join(err, b.Close(ctx))
 		}

@@ -112,6 +112,7 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
+			Topics:     codec.Catalog().WrittenBy(catalog.Notifier),
 			Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: log,
 		})
 		if err != nil {
@@ -136,7 +137,7 @@ func newReactor(b *outbox.Backend, codec *envelope.Codec, cfg Config, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	inbox, err := notification.New(notification.Config{Pool: b.Pool, Outbox: outbox.New(codec), Logger: log, GroupWindow: cfg.GroupWindow})
+	inbox, err := notification.New(notification.Config{Pool: b.Pool, Outbox: b.Outbox(codec), Logger: log, GroupWindow: cfg.GroupWindow})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -102,12 +102,13 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 			Name: catalog.TrustSafety, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
+			Topics:     codec.Catalog().WrittenBy(catalog.TrustSafety),
 			Migrations: []func(context.Context, *pgxpool.Pool) error{moderation.Migrate}, Logger: log,
 		})
 		if err != nil {
 			return nil, err
 		}
-		store, err := moderation.NewStore(b.Pool, outbox.New(codec))
+		store, err := moderation.NewStore(b.Pool, b.Outbox(codec))
 		if err != nil {
 			return nil, errors.Join(err, b.Close(ctx))
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/pendingmedia"
 	"github.com/nova-social/nova/shared/domain/search"
 	"github.com/nova-social/nova/shared/domain/timeline"
+	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/outbox"
@@ -118,7 +119,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		return s, fmt.Errorf("nova-api: %w", err)
 	}
 
-	ob := outbox.New(envelope.NewCodec(cfg.Catalog))
+	// nova-api's relay publishes, and its Kafka user may write, only the
+	// topics of the events it enqueues.
+	topics := cfg.Catalog.WrittenBy(catalog.NovaAPI)
+	ob := outbox.New(envelope.NewCodec(cfg.Catalog), topics...)
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
 		Logger: log, Admins: cfg.Admins}); err != nil {
 		return s, err
@@ -190,7 +194,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		if s.producer, err = kafka.NewProducer(pcfg); err != nil {
 			return s, fmt.Errorf("nova-api: kafka: %w", err)
 		}
-		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Logger: log}); err != nil {
+		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Topics: topics, Logger: log}); err != nil {
 			return s, err
 		}
 	}

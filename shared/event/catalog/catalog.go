@@ -28,6 +28,24 @@ type Topic struct {
 	// (kafka-console-producer to content-events, checked in feed-service).
 	// Every other consumer refuses them.
 	PlainRecordsFor []string
+	// Writers are the functions that publish to this topic, through their
+	// outbox relay or their emitter. Each one's Kafka user may write the
+	// topic and no other function's may (eventing/users/), and an outbox
+	// relay publishes only the rows of its function's topics, so a
+	// function's Kafka login cannot be used to write a topic it does not
+	// own.
+	Writers []string
+}
+
+// WrittenBy returns the topics fn publishes to, in catalogue order.
+func (c *Catalog) WrittenBy(fn string) []string {
+	var out []string
+	for _, t := range c.topics {
+		if slices.Contains(t.Writers, fn) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
 }
 
 // TakesPlainRecords reports whether consumer takes plain records from topic.
@@ -206,16 +224,21 @@ func stringField(m proto.Message, name protoreflect.Name) string {
 
 func defaultTopics() []Topic {
 	return []Topic{
-		{ContentEvents, 6, 1, "content lifecycle events", []string{FeedFanout}},
-		{MediaEvents, 3, 1, "media upload events", nil},
-		{UserEvents, 3, 1, "user lifecycle events", nil},
-		{MessagingEvents, 3, 1, "messaging events", nil},
-		{NotificationEvents, 2, 1, "notification events", nil},
-		{AnalyticsEvents, 6, 1, "analytics events", nil},
-		{FeedUpdates, 3, 1, "feed update events", nil},
-		{RankingUpdates, 3, 1, "ranking update events", nil},
-		{TrustSafetyEvents, 3, 1, "content moderation events", nil},
-		{RealtimeChat, 3, 1, "realtime chat events", nil},
+		// nova-api writes posts; media-attach attaches processed media to
+		// them and moderation-apply removes them (PostUpdated, PostDeleted).
+		{ContentEvents, 6, 1, "content lifecycle events", []string{FeedFanout}, []string{NovaAPI, MediaAttach, ModerationApply}},
+		{MediaEvents, 3, 1, "media upload events", nil, []string{NovaAPI}},
+		{UserEvents, 3, 1, "user lifecycle events", nil, []string{NovaAPI}},
+		// Messages sent over REST (nova-api) and over the websocket
+		// (chat-persist, from realtime-chat).
+		{MessagingEvents, 3, 1, "messaging events", nil, []string{NovaAPI, ChatPersist}},
+		{NotificationEvents, 2, 1, "notification events", nil, []string{Notifier}},
+		{AnalyticsEvents, 6, 1, "analytics events", nil, []string{NovaAPI}},
+		{FeedUpdates, 3, 1, "feed update events", nil, []string{FeedFanout}},
+		{RankingUpdates, 3, 1, "ranking update events", nil, []string{Ranking}},
+		// Automatic decisions (trust-safety) and moderators' (nova-api).
+		{TrustSafetyEvents, 3, 1, "content moderation events", nil, []string{NovaAPI, TrustSafety}},
+		{RealtimeChat, 3, 1, "realtime chat events", nil, []string{RealtimeGateway}},
 	}
 }
 
@@ -232,6 +255,8 @@ const (
 	ChatPush        = "chat-push"
 	ChatPersist     = "chat-persist"
 	DeadLetter      = "dead-letter"
+	NovaAPI         = "nova-api"
+	RealtimeGateway = "realtime-gateway"
 )
 
 func defaultEvents() []EventType {

@@ -751,3 +751,29 @@ func TestTopicRenamedFromEnvironment(t *testing.T) {
 		t.Fatal("renaming an unknown topic was accepted")
 	}
 }
+
+// Every topic has a function that publishes it; a topic without one would
+// hold nothing, or rows no relay sends.
+func TestEveryTopicHasAWriter(t *testing.T) {
+	cat := catalog.Default()
+	for _, topic := range cat.Topics() {
+		if len(topic.Writers) == 0 {
+			t.Errorf("%s has no writer", topic.Name)
+		}
+		for _, fn := range topic.Writers {
+			if !slices.Contains(cat.WrittenBy(fn), topic.Name) {
+				t.Errorf("WrittenBy(%s) leaves out %s", fn, topic.Name)
+			}
+		}
+	}
+	if got := cat.WrittenBy(catalog.Notifier); !slices.Equal(got, []string{catalog.NotificationEvents}) {
+		t.Errorf("notifier writes %v, want notification-events only", got)
+	}
+	renamed, err := cat.WithTopicNames(map[string]string{catalog.ContentEvents: "posts"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := renamed.WrittenBy(catalog.MediaAttach); !slices.Equal(got, []string{"posts"}) {
+		t.Errorf("after renaming content-events, media-attach writes %v", got)
+	}
+}

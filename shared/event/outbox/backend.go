@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"
@@ -25,6 +26,10 @@ type BackendConfig struct {
 	// (KAFKA_TLS*, KAFKA_SASL_*).
 	Brokers []string
 	Kafka   kafka.Security
+	// Topics are the topics the function publishes through its outbox
+	// (catalog.Catalog.WrittenBy): its relay sends rows of these only, and
+	// Backend.Outbox enqueues events of these only.
+	Topics []string
 	// Migrations run after the outbox's own, in order.
 	Migrations []func(context.Context, *pgxpool.Pool) error
 	// Redis, when its URL is set, opens Backend.Redis for a function that
@@ -45,6 +50,9 @@ func (c BackendConfig) Validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if len(c.Topics) == 0 {
+		errs = append(errs, errors.New("no topics to publish: the catalogue names this function as no topic's writer"))
+	}
 	if c.Redis.URL != "" {
 		if err := c.Redis.Validate(); err != nil {
 			errs = append(errs, err)
@@ -64,6 +72,7 @@ type Backend struct {
 	Redis *redis.Client // nil unless BackendConfig.Redis names a URL
 
 	name     string
+	topics   []string
 	producer *kafka.Producer
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -85,7 +94,7 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 			return nil, fmt.Errorf("%s: %w", cfg.Name, err)
 		}
 	}
-	b := &Backend{name: cfg.Name}
+	b := &Backend{name: cfg.Name, topics: cfg.Topics}
 	defer func() {
 		if err != nil {
 			if b.Redis != nil {
@@ -107,7 +116,7 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	if b.producer, err = kafka.NewProducer(pcfg); err != nil {
 		return nil, fmt.Errorf("%s: kafka: %w", cfg.Name, err)
 	}
-	relay, err := NewRelay(b.Pool, b.producer, Config{Logger: log})
+	relay, err := NewRelay(b.Pool, b.producer, Config{Topics: cfg.Topics, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +133,12 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 		relay.Run(rctx)
 	}()
 	return b, nil
+}
+
+// Outbox returns an Outbox that builds events with codec and takes events
+// of the backend's topics only, those its relay publishes.
+func (b *Backend) Outbox(codec *envelope.Codec) *Outbox {
+	return New(codec, b.topics...)
 }
 
 // Ping reports whether PostgreSQL, and Redis when opened, answer.

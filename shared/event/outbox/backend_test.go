@@ -21,7 +21,8 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 	var migrated bool
 	b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Logger: f.quiet,
-		Redis: redisdb.Config{URL: testrig.RedisURL(t)},
+		Topics: []string{catalog.ContentEvents},
+		Redis:  redisdb.Config{URL: testrig.RedisURL(t)},
 		Migrations: []func(context.Context, *pgxpool.Pool) error{func(context.Context, *pgxpool.Pool) error {
 			migrated = true
 			return nil
@@ -59,19 +60,21 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 func TestBackendRefusesMissingSettingsAndCleansUpAfterFailure(t *testing.T) {
 	ctx := context.Background()
 	_, err := outbox.OpenBackend(ctx, outbox.BackendConfig{Name: "fn"})
-	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || !strings.Contains(err.Error(), "KAFKA_BROKERS") {
-		t.Fatalf("got %v, want both settings named", err)
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || !strings.Contains(err.Error(), "KAFKA_BROKERS") ||
+		!strings.Contains(err.Error(), "no topics") {
+		t.Fatalf("got %v, want both settings and the missing topics named", err)
 	}
 	f := setup(t)
 	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Redis: redisdb.Config{URL: "http://not-redis"},
+		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Topics: []string{catalog.ContentEvents},
+		Redis: redisdb.Config{URL: "http://not-redis"},
 	})
 	if err == nil || !strings.HasPrefix(err.Error(), "fn: REDIS_URL:") {
 		t.Fatalf("bad REDIS_URL: %v", err)
 	}
 	boom := errors.New("boom")
 	_, err = outbox.OpenBackend(ctx, outbox.BackendConfig{
-		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(),
+		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Topics: []string{catalog.ContentEvents},
 		Migrations: []func(context.Context, *pgxpool.Pool) error{func(context.Context, *pgxpool.Pool) error { return boom }},
 	})
 	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "fn: migrations:") {

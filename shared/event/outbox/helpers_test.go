@@ -76,6 +76,9 @@ func (f *fixture) relay(t testing.TB, pool *pgxpool.Pool, pub outbox.Publisher, 
 	if cfg.Logger == nil {
 		cfg.Logger = f.quiet
 	}
+	if cfg.Topics == nil {
+		cfg.Topics = allTopics()
+	}
 	r, err := outbox.NewRelay(pool, pub, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +91,16 @@ func (f *fixture) relay(t testing.TB, pool *pgxpool.Pool, pub outbox.Publisher, 
 		<-done
 	})
 	return r
+}
+
+// allTopics are every topic of the catalogue, for relays that publish
+// whatever the tests enqueue.
+func allTopics() []string {
+	var out []string
+	for _, t := range catalog.Default().Topics() {
+		out = append(out, t.Name)
+	}
+	return out
 }
 
 // post is a PostCreated by user, the content-events key.

@@ -49,6 +49,13 @@
 // key's last copy of each event on Kafka is in order. Consumers deduplicate
 // on the CloudEvents (source, id), as everywhere in Nova.
 //
+// A relay publishes only the rows of the topics it is given
+// (Config.Topics): those its function's Kafka user may write. Functions that
+// share a topic share its rows; a lane's lock still serialises them, so a
+// key's rows leave in order whichever of them sends. A row of a topic no
+// running relay publishes waits; Outbox.New with the same topics refuses
+// such a row when it is enqueued.
+//
 // The relay wakes on LISTEN/NOTIFY (Enqueue notifies inside the transaction,
 // so the notification fires on commit) and polls every Config.PollInterval in
 // case a notification was missed. When Kafka is unreachable the rows stay,
@@ -119,13 +126,22 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // Outbox writes events into the outbox table inside a caller's transaction.
 // It is safe for concurrent use.
 type Outbox struct {
-	codec *envelope.Codec
+	codec  *envelope.Codec
+	topics []string
 }
 
-// New returns an Outbox that builds events with codec.
-func New(codec *envelope.Codec) *Outbox {
-	return &Outbox{codec: codec}
+// New returns an Outbox that builds events with codec. topics, when given,
+// are the only topics it takes events of: a function's own, those its relay
+// publishes (Config.Topics). An event of another topic is refused when it is
+// enqueued rather than left in the table for a relay that will never send
+// it. With no topics it takes every topic of the catalogue.
+func New(codec *envelope.Codec, topics ...string) *Outbox {
+	return &Outbox{codec: codec, topics: topics}
 }
+
+// ErrForeignTopic means an Outbox was asked to enqueue an event of a topic
+// its function does not publish.
+var ErrForeignTopic = errors.New("outbox: topic not published by this function")
 
 // Enqueue builds msg's CloudEvent and stores it in tx, to be published when
 // tx commits and dropped when it rolls back. It returns the event as it will
@@ -206,6 +222,9 @@ func (o *Outbox) build(msg proto.Message, opts []envelope.Option) (ev cloudevent
 			return ev, "", "", nil, fmt.Errorf("outbox: extension %s: %w", name, err)
 		}
 		exts[name] = s
+	}
+	if len(o.topics) > 0 && !slices.Contains(o.topics, et.Topic) {
+		return ev, "", "", nil, fmt.Errorf("%w: %s is on %s; this outbox publishes %v", ErrForeignTopic, ev.Type(), et.Topic, o.topics)
 	}
 	return ev, et.Topic, key, exts, nil
 }

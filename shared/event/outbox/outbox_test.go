@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/migrate"
@@ -39,13 +41,15 @@ func TestMigrateCreatesTableOnce(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	if err := (outbox.Config{}).Validate(); err != nil {
+	topics := []string{catalog.ContentEvents}
+	if err := (outbox.Config{Topics: topics}).Validate(); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
 	for name, c := range map[string]outbox.Config{
-		"batch":   {BatchSize: -1},
-		"lanes":   {LanesPerBatch: outbox.Lanes + 1},
-		"backoff": {MinBackoff: time.Second, MaxBackoff: time.Millisecond},
+		"topics":  {},
+		"batch":   {Topics: topics, BatchSize: -1},
+		"lanes":   {Topics: topics, LanesPerBatch: outbox.Lanes + 1},
+		"backoff": {Topics: topics, MinBackoff: time.Second, MaxBackoff: time.Millisecond},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%s: accepted %+v", name, c)
@@ -403,5 +407,58 @@ func TestEnqueueAllMixesKeysWithoutDeadlock(t *testing.T) {
 		if left != 0 {
 			t.Errorf("event %s: %d copies missing", id, left)
 		}
+	}
+}
+
+// A relay publishes its own topics' rows only: another function's rows wait
+// for that function's relay, whose Kafka user may write them.
+func TestRelayPublishesOnlyItsTopics(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	content := f.consume(t, catalog.ContentEvents)
+	users := f.consume(t, catalog.UserEvents)
+	var userID string
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		ev, err := f.box.Enqueue(ctx, tx, &eventsv1.UserRegistered{UserId: "u1", Username: "ann", Email: "ann@example.com"})
+		userID = ev.ID()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	postID := f.enqueue(t, post("u1", 1))
+
+	r := f.relay(t, f.pool, f.producer(t), outbox.Config{Topics: []string{catalog.ContentEvents}})
+	if got := content.until(t, 1); got[0].ID != postID {
+		t.Fatalf("content-events holds %s, want %s", got[0].ID, postID)
+	}
+	// Published counts after the delete commits.
+	eventually(t, "the content relay to count its row", func() bool { return r.Stats().Published == 1 })
+	if n := f.pending(t); n != 1 {
+		t.Fatalf("%d rows left in the outbox, want the user-events row only", n)
+	}
+
+	f.relay(t, f.pool, f.producer(t), outbox.Config{Topics: []string{catalog.UserEvents}})
+	if got := users.until(t, 1); got[0].ID != userID {
+		t.Fatalf("user-events holds %s, want %s", got[0].ID, userID)
+	}
+	eventually(t, "the outbox to be empty", func() bool { return f.pending(t) == 0 })
+}
+
+// An Outbox given its function's topics refuses an event of another topic
+// when it is enqueued, so no row waits for a relay that never comes.
+func TestOutboxRefusesAnotherFunctionsTopic(t *testing.T) {
+	ctx := context.Background()
+	f := setup(t)
+	box := outbox.New(f.codec, catalog.NotificationEvents)
+	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		_, err := box.Enqueue(ctx, tx, post("u1", 1))
+		return err
+	})
+	if !errors.Is(err, outbox.ErrForeignTopic) || !strings.Contains(err.Error(), catalog.ContentEvents) {
+		t.Fatalf("got %v, want ErrForeignTopic naming content-events", err)
+	}
+	if n := f.pending(t); n != 0 {
+		t.Fatalf("%d rows in the outbox after a refused enqueue", n)
 	}
 }

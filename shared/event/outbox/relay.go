@@ -26,6 +26,10 @@ type Publisher interface {
 
 // Config tunes a Relay. The zero value of a field means its default.
 type Config struct {
+	// Topics are the topics whose rows the relay publishes: its function's
+	// own (catalog.Catalog.WrittenBy), which its Kafka user may write. Rows
+	// of other topics are left for their functions' relays. Required.
+	Topics []string
 	// BatchSize is the most rows sent in one round. Default 500.
 	BatchSize int
 	// LanesPerBatch is the most lanes a relay takes in one round; lower
@@ -83,6 +87,9 @@ func (c Config) Defaults() Config {
 func (c Config) Validate() error {
 	c = c.Defaults()
 	var errs []error
+	if len(c.Topics) == 0 {
+		errs = append(errs, errors.New("Topics is empty: a relay publishes its function's topics only"))
+	}
 	if c.BatchSize < 1 {
 		errs = append(errs, fmt.Errorf("BatchSize %d must be positive", c.BatchSize))
 	}
@@ -109,9 +116,9 @@ type Stats struct {
 	// Failed is the number of records whose send failed (each retry of a
 	// row counts again).
 	Failed uint64
-	// Pending is the number of rows in the outbox table at the last count,
-	// taken at most once per PollInterval; it includes rows other replicas
-	// are sending.
+	// Pending is the number of rows of the relay's topics in the outbox
+	// table at the last count, taken at most once per PollInterval; it
+	// includes rows other replicas are sending.
 	Pending int64
 }
 
@@ -228,11 +235,11 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 	rows, err := tx.Query(ctx, `
 SELECT c.lane FROM (
 	SELECT l.lane FROM generate_series(0, $2::int - 1) AS l(lane)
-	WHERE EXISTS (SELECT 1 FROM `+Table+` o WHERE o.lane = l.lane)
+	WHERE EXISTS (SELECT 1 FROM `+Table+` o WHERE o.lane = l.lane AND o.topic = ANY($4))
 	ORDER BY random() OFFSET 0
 ) c
 WHERE pg_try_advisory_xact_lock($1, c.lane)
-LIMIT $3`, laneLockClass, Lanes, r.cfg.LanesPerBatch)
+LIMIT $3`, laneLockClass, Lanes, r.cfg.LanesPerBatch, r.cfg.Topics)
 	if err != nil {
 		return 0, fmt.Errorf("take lanes: %w", err)
 	}
@@ -284,7 +291,7 @@ LIMIT $3`, laneLockClass, Lanes, r.cfg.LanesPerBatch)
 func (r *Relay) load(ctx context.Context, tx pgx.Tx, lanes []int32) ([]row, error) {
 	rows, err := tx.Query(ctx, `
 SELECT id, topic, key, event_id, source, type, subject, time, datacontenttype, dataschema, extensions, data
-FROM `+Table+` WHERE lane = ANY($1) ORDER BY id LIMIT $2`, lanes, r.cfg.BatchSize)
+FROM `+Table+` WHERE lane = ANY($1) AND topic = ANY($3) ORDER BY id LIMIT $2`, lanes, r.cfg.BatchSize, r.cfg.Topics)
 	if err != nil {
 		return nil, fmt.Errorf("read rows: %w", err)
 	}
@@ -416,7 +423,7 @@ func failedIndexes(err error, n int) (map[int]bool, bool) {
 
 func (r *Relay) countPending(ctx context.Context) {
 	var n int64
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+Table).Scan(&n); err != nil {
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+Table+` WHERE topic = ANY($1)`, r.cfg.Topics).Scan(&n); err != nil {
 		if ctx.Err() == nil {
 			r.log.WarnContext(ctx, "outbox relay: count pending rows", "error", err)
 		}

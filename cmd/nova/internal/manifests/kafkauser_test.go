@@ -6,6 +6,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/manifests"
+	"github.com/nova-social/nova/shared/event/catalog"
 )
 
 // Every KafkaSource, of the base and of the Broker overlay, logs in over
@@ -63,4 +64,42 @@ func matches(a broker.ACL, name string) bool {
 		return len(name) >= len(a.Name) && name[:len(a.Name)] == a.Name
 	}
 	return a.Name == name || a.Name == "*"
+}
+
+// Only the functions the catalogue names as a topic's writers may write it:
+// every other login, a function's or the Broker's, is refused by Kafka.
+func TestOnlyATopicsWritersMayWriteIt(t *testing.T) {
+	cat := catalog.Default()
+	for _, dir := range []string{eventing, filepath.Join(eventing, "overlays", "broker")} {
+		set, err := manifests.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users := map[string]bool{}
+		for _, u := range set.KafkaUsers {
+			users[u.Name] = true
+		}
+		for _, topic := range cat.Topics() {
+			writers := map[string]bool{}
+			for _, fn := range topic.Writers {
+				writers[kafkaUser(fn)] = true
+				if !users[kafkaUser(fn)] {
+					t.Errorf("%s: %s writes %s but has no KafkaUser %s", dir, fn, topic.Name, kafkaUser(fn))
+				}
+			}
+			for _, u := range set.KafkaUsers {
+				if may := allows(u, "topic", topic.Name, "Write"); may != writers[u.Name] {
+					t.Errorf("%s: KafkaUser %s may write %s: %v; the catalogue's writers are %v", dir, u.Name, topic.Name, may, topic.Writers)
+				}
+			}
+		}
+	}
+}
+
+// kafkaUser is fn's login, as its func.yaml names it (KAFKA_SASL_USERNAME).
+func kafkaUser(fn string) string {
+	if fn == catalog.NovaAPI {
+		return fn
+	}
+	return "nova-" + fn
 }
