@@ -190,6 +190,12 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// notifier's outbox relay writes notification-events; its login may
+	// write nothing else.
+	notifierPass, err := r.sys.KafkaSecret("nova-notifier", "password")
+	if err != nil {
+		t.Fatal(err)
+	}
 	login := func(user, pass string) kafka.Security {
 		return kafka.Security{TLS: true, CAPEM: admin.CAPEM, SASL: admin.SASL, Username: user, Password: pass}
 	}
@@ -201,6 +207,7 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 		{"TLS without a login", kafka.Security{TLS: true, CAPEM: admin.CAPEM}},
 		{"nova-api's user with a guessed password", login("nova-api", "password123")},
 		{"search-indexer's user (read-only) writing content-events", login("nova-search-indexer", searchPass)},
+		{"notifier's user (an outbox relay's) writing content-events", login("nova-notifier", notifierPass)},
 	} {
 		cfg := kafka.DefaultProducerConfig(r.sys.Brokers()...)
 		cfg.Security, cfg.RetryMax, cfg.DialTimeout = k.sec, 1, 2*time.Second
