@@ -1,4 +1,4 @@
-// Package testrig builds the fixtures Nova's tests stand on: a fresh
+// Package testrig builds the fixtures Nova's tests stand on: an empty
 // PostgreSQL database, a Redis client and a Kafka broker of its own holding
 // the catalogue's topics (`nova kafka`, run as a child process). Tests talk to the real services; when one cannot be
 // reached the test fails and says which service and how to start it.
@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/redisdb"
@@ -37,55 +35,6 @@ func envOr(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// PostgresURL creates an empty database for this test, dropped when the test
-// ends, and returns its connection URL.
-func PostgresURL(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	admin := envOr("NOVA_TEST_DATABASE_URL", DefaultPostgresURL)
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s (%v); start it with: %s", admin, err, startPostgres)
-	}
-	defer conn.Close(ctx)
-	name := "nova_test_" + randomHex(6)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-			t.Logf("drop test database %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("parse %s: %v", admin, err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
-
-// Postgres returns a pool on a fresh, empty database for this test.
-func Postgres(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	dsn := PostgresURL(t)
-	pool, err := pgxpool.New(context.Background(), dsn)
-	if err != nil {
-		t.Fatalf("connect to test database: %v", err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
 }
 
 // The ACL user RedisURL logs in as. The password is fixed because test

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/IBM/sarama"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/testrig"
@@ -20,6 +21,68 @@ func TestPostgresIsFreshAndReal(t *testing.T) {
 	}
 	if n != 0 {
 		t.Fatalf("fresh database has %d tables", n)
+	}
+}
+
+// A database a test used comes to the next test empty: no tables, schemas,
+// extensions or sessions of the last one, and no two tests share one.
+func TestPostgresReusedDatabasesComeBackEmpty(t *testing.T) {
+	ctx := context.Background()
+	var (
+		first    string
+		leftOpen *pgx.Conn
+		err      error
+	)
+	t.Run("dirty", func(t *testing.T) {
+		pool := testrig.Postgres(t)
+		for _, q := range []string{"CREATE TABLE left_behind (id int)", "CREATE SCHEMA elsewhere",
+			"CREATE TABLE elsewhere.t (id int)", "CREATE EXTENSION pg_trgm", "SELECT lo_create(0)"} {
+			if _, err := pool.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&first); err != nil {
+			t.Fatal(err)
+		}
+		other := testrig.Postgres(t)
+		var second string
+		if err := other.QueryRow(ctx, "SELECT current_database()").Scan(&second); err != nil || second == first {
+			t.Fatalf("two databases in one test: %q and %q (%v)", first, second, err)
+		}
+		// A session the test leaves open in a transaction holding a lock
+		// is ended when the database is given back, not waited for.
+		if leftOpen, err = pgx.Connect(ctx, pool.Config().ConnConfig.ConnString()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := leftOpen.Exec(ctx, "BEGIN; LOCK TABLE left_behind"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	defer leftOpen.Close(ctx)
+	if err := leftOpen.Ping(ctx); err == nil {
+		t.Error("a session left open outlived its test")
+	}
+	pool := testrig.Postgres(t)
+	var name string
+	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		t.Fatal(err)
+	}
+	if name != first {
+		t.Logf("got %s, not the reused %s: the check below proves less", name, first)
+	}
+	var objects int
+	if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema')
+		+ (SELECT count(*) FROM pg_namespace WHERE nspname NOT LIKE 'pg\_%' AND nspname NOT IN ('information_schema', 'public'))
+		+ (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')
+		+ (SELECT count(*) FROM pg_largeobject_metadata)`).Scan(&objects); err != nil {
+		t.Fatal(err)
+	}
+	if objects != 0 {
+		t.Fatalf("the reused database holds %d objects of the last test", objects)
+	}
+	if _, err := pool.Exec(ctx, "CREATE TABLE left_behind (id int)"); err != nil {
+		t.Fatalf("the public schema is not usable as in a new database: %v", err)
 	}
 }
 

@@ -83,6 +83,14 @@ func (p *Proxy) Down() {
 	p.dropped.Add(int64(len(open) / 2))
 }
 
+// Open is the number of connections being forwarded now: those Down would
+// cut.
+func (p *Proxy) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.conns) / 2
+}
+
 // Up accepts and forwards connections again.
 func (p *Proxy) Up() {
 	p.mu.Lock()

@@ -62,6 +62,13 @@ func TestProxyForwardsDropsAndRecovers(t *testing.T) {
 		t.Fatalf("through the proxy: %q %v", got, err)
 	}
 
+	// The first connection's closing reaches the proxy a moment after the
+	// round trip; Down must cut only the one opened next.
+	for deadline := time.Now().Add(5 * time.Second); p.Open() > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still forwarded after the round trip ended", p.Open())
+		}
+	}
 	// An open connection is cut by Down.
 	c, err := net.Dial("tcp", p.Addr())
 	if err != nil {
