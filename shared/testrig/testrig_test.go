@@ -3,10 +3,12 @@ package testrig_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/IBM/sarama"
 	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/testrig"
@@ -179,5 +181,24 @@ func TestKafkaRestartsOnItsDataDir(t *testing.T) {
 	k = testrig.Kafka(t, testrig.KafkaDataDir(dir))
 	if n := k.Written(t, catalog.UserEvents); n != 1 {
 		t.Fatalf("%d records after the restart, want the 1 written before", n)
+	}
+}
+
+func TestLockedRedisTakesOnlyLogins(t *testing.T) {
+	ctx := context.Background()
+	admin := testrig.LockedRedis(t)
+	opt, err := redis.ParseURL(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatalf("administrator: %v", err)
+	}
+	anon := redis.NewClient(&redis.Options{Addr: opt.Addr, MaxRetries: -1})
+	defer anon.Close()
+	if err := anon.Get(ctx, "k").Err(); err == nil || !strings.Contains(err.Error(), "NOAUTH") {
+		t.Fatalf("a client without a login got %v, want NOAUTH", err)
 	}
 }

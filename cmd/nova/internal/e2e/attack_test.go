@@ -17,6 +17,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -315,5 +316,40 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 			break
 		}
 		t.Errorf("a push went out on %s: %.200s", m.Channel, m.Payload)
+	}
+}
+
+// On a Redis set up as README.md asks of a production one (the default user
+// off), a stranger who reaches it can do nothing: without a login, or with
+// a guessed password for the functions' user or the administrator, he can
+// neither push a frame to a user's websocket nor read a feed. The system
+// itself, logged in as the run's user, works end to end on it.
+func TestRedisRefusesStrangers(t *testing.T) {
+	admin := testrig.LockedRedis(t)
+	r := startWith(t, system.Config{RedisURL: admin})
+	victim, fan := r.register("victim"), r.register("fan")
+	r.follow(fan, victim)
+	r.feedIs(fan, r.post(victim, "a post through a locked Redis", "PUBLIC"))
+
+	opt, err := redis.ParseURL(admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, _ := r.sys.RedisLogin()
+	ctx := context.Background()
+	for _, s := range []struct{ name, user, password string }{
+		{"no login", "", ""},
+		{"the default user with a guessed password", "default", "password"},
+		{"the functions' user with a guessed password", user, "password123"},
+		{"the administrator with a guessed password", testrig.LockedRedisAdmin, "admin"},
+	} {
+		c := redis.NewClient(&redis.Options{Addr: opt.Addr, Username: s.user, Password: s.password, MaxRetries: -1})
+		if err := c.Publish(ctx, "gateway:"+fan.ID, `{"type":"message","content":"click evil.example"}`).Err(); err == nil {
+			t.Errorf("Redis, %s: a push was published", s.name)
+		}
+		if err := c.Keys(ctx, "*").Err(); err == nil {
+			t.Errorf("Redis, %s: the keys were listed", s.name)
+		}
+		c.Close()
 	}
 }

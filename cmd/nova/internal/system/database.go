@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	neturl "net/url"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -76,9 +77,20 @@ func PingRedis(ctx context.Context, url string) error {
 	c := redis.NewClient(opt)
 	defer c.Close()
 	if err := c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis is not reachable at %s (%w); start it with: %s", url, err, startRedis)
+		return fmt.Errorf("redis is not reachable at %s (%w); start it with: %s", redisAddress(url), err, startRedis)
 	}
 	return nil
+}
+
+// redisAddress is a Redis URL without its login, for the functions (who
+// log in as their own user) and for messages.
+func redisAddress(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "(unparsable REDIS_URL)"
+	}
+	u.User = nil
+	return u.String()
 }
 
 // newRedisUser makes an ACL user with Nova's rights and a fresh name and

@@ -188,7 +188,6 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		env[kafka.EnvTLS], env[kafka.EnvSASLMech] = "false", ""
 	}
 	env["DATABASE_URL"] = cfg.DatabaseURL
-	env["REDIS_URL"] = cfg.RedisURL
 	if env[redisdb.EnvUsername] == "" {
 		// The functions log in as a cluster's Redis would have them: an ACL
 		// user with Nova's rights only, made for this run.
@@ -198,6 +197,9 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		env[redisdb.EnvUsername] = s.redisUser
 		s.redisPass = env[redisdb.EnvPassword]
 	}
+	// Never the login RedisURL may carry (the administrator's, who made
+	// the functions' user): they log in as their user only.
+	env["REDIS_URL"] = redisAddress(cfg.RedisURL)
 	if env["MEDIA_DIR"] == "" {
 		// Uploads stay under the repository's git-ignored .nova/, wherever
 		// nova run was started from.
@@ -506,7 +508,7 @@ func (s *System) WriteStatus(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "  kafka\t%s\t%s\n", strings.Join(s.broker.Addrs(), ","), kafkaNote)
 	fmt.Fprintf(tw, "  postgres\t%s\tmigrations applied\n", redact(s.cfg.DatabaseURL))
-	fmt.Fprintf(tw, "  redis\t%s\t\n", s.cfg.RedisURL)
+	fmt.Fprintf(tw, "  redis\t%s\t\n", redisAddress(s.cfg.RedisURL))
 	for _, h := range s.functions {
 		fmt.Fprintf(tw, "  %s\t%s\t%s function, %s\n", h.fn.Name(), h.fn.URL(), h.invoke, h.dir)
 	}
