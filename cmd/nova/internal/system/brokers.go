@@ -39,10 +39,14 @@ func brokerTopics(brokers []eventbroker.Broker) []broker.Topic {
 // serveIngress starts the Kafka Broker ingress of the manifests' Brokers on
 // cfg.IngressAddr, storing events through a producer of its own on brokers.
 func (s *System) serveIngress(brokers []string) error {
+	sec, err := s.brokerSecurity()
+	if err != nil {
+		return fmt.Errorf("broker ingress: %w", err)
+	}
 	p, err := kafka.NewProducer(func() kafka.ProducerConfig {
 		c := kafka.DefaultProducerConfig(brokers...)
 		c.ClientID = "nova-broker-ingress"
-		c.Security = s.KafkaSecurity()
+		c.Security = sec
 		c.Logger = s.log
 		return c
 	}())
@@ -133,4 +137,26 @@ func (s *System) dispatcherTriggers() []dispatcher.Trigger {
 		}})
 	}
 	return out
+}
+
+// BrokerKafkaUser is the Kafka Broker data plane's login: the KafkaUser of
+// the Broker overlay (broker-user.yaml), whose password the Secret that
+// kafka-broker-config's auth.secret.ref names holds in a cluster (README.md).
+const BrokerKafkaUser = "nova-broker"
+
+// brokerSecurity is how the Kafka Broker's data plane, its ingress and its
+// Triggers' consumers, logs in: as BrokerKafkaUser, within that user's ACLs,
+// as in a cluster. Without logins (--kafka-no-auth, or a Kafka of the
+// operator's) it is how Nova's own clients log in.
+func (s *System) brokerSecurity() (kafka.Security, error) {
+	sec := s.KafkaSecurity()
+	if s.logins == nil {
+		return sec, nil
+	}
+	pass, err := s.logins.Secret(BrokerKafkaUser, "password")
+	if err != nil {
+		return sec, fmt.Errorf("the Broker's Kafka login: no KafkaUser %s in the manifests (%w)", BrokerKafkaUser, err)
+	}
+	sec.Username, sec.Password = BrokerKafkaUser, pass
+	return sec, nil
 }

@@ -312,9 +312,12 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 	}
 	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry,
-		// The Kafka Broker's data plane is trusted with its topic: locally
-		// it logs in as the superuser.
 		BrokerSecurity: kcfg.Security, Tokens: s.issuer.Tokens}
+	if len(s.brokers) > 0 {
+		if dcfg.BrokerSecurity, err = s.brokerSecurity(); err != nil {
+			return s, err
+		}
+	}
 	srcs := s.sources
 	switch {
 	case s.logins != nil:
