@@ -81,13 +81,15 @@ func (c HandlerConfig) Defaults() HandlerConfig {
 // or structured mode, as Knative's KafkaSource and broker dispatchers and
 // `kn func invoke --format cloudevent` send them.
 type Handler struct {
-	receive Receive
-	cfg     HandlerConfig
+	receive  Receive
+	cfg      HandlerConfig
+	refusals *sender.RefusalLog
 }
 
 // NewHandler returns a handler passing each event to receive.
 func NewHandler(receive Receive, cfg HandlerConfig) *Handler {
-	return &Handler{receive: receive, cfg: cfg.Defaults()}
+	cfg = cfg.Defaults()
+	return &Handler{receive: receive, cfg: cfg, refusals: sender.NewRefusalLog(cfg.Logger, 0)}
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -113,7 +115,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			}
-			h.cfg.Logger.WarnContext(r.Context(), "sender refused", "status", status, "remote", r.RemoteAddr, "error", err)
+			h.refusals.Refused(r.Context(), "sender refused", "status", status, "remote", r.RemoteAddr, "error", err)
 			writeError(w, status, code, err.Error())
 			return
 		}

@@ -82,6 +82,8 @@ type Ingress struct {
 	max     int64
 	timeout time.Duration
 	log     *slog.Logger
+	// refusals keeps a flood of forged requests out of the log.
+	refusals *sender.RefusalLog
 }
 
 // NewIngress serves the given Brokers.
@@ -98,7 +100,8 @@ func NewIngress(cfg IngressConfig, brokers []Broker) (*Ingress, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	in := &Ingress{routes: map[string]string{}, senders: map[string]sender.Authenticator{}, store: cfg.Store, max: cfg.MaxEventBytes, timeout: cfg.Timeout, log: cfg.Logger}
+	in := &Ingress{routes: map[string]string{}, senders: map[string]sender.Authenticator{}, store: cfg.Store, max: cfg.MaxEventBytes, timeout: cfg.Timeout, log: cfg.Logger,
+		refusals: sender.NewRefusalLog(cfg.Logger, 0)}
 	for _, b := range brokers {
 		if _, dup := in.routes[b.Path()]; dup {
 			return nil, fmt.Errorf("eventbroker: Broker %s is listed twice", b.Ref())
@@ -130,7 +133,7 @@ func (in *Ingress) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a := in.senders[path]; a != nil {
 		if _, err := a.Authenticate(r); err != nil {
 			status := sender.Status(err)
-			in.log.Warn("broker ingress: sender refused", "path", path, "status", status, "error", err)
+			in.refusals.Refused(r.Context(), "broker ingress: sender refused", "path", path, "status", status, "error", err)
 			w.WriteHeader(status)
 			return
 		}
