@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/IBM/sarama"
 	"github.com/xdg-go/scram"
+
+	"github.com/nova-social/nova/shared/envconf"
 )
 
 // The environment variables a function's func.yaml sets for Kafka's TLS
@@ -87,14 +88,10 @@ func SecurityFromEnv(env map[string]string) Security {
 		Username: strings.TrimSpace(env[EnvSASLUsername]),
 		Password: env[EnvSASLPassword],
 	}
-	var errs []error
-	if v := strings.TrimSpace(env[EnvTLS]); v != "" {
-		on, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q is not true or false", EnvTLS, v))
-		}
-		s.TLS = on
-	}
+	// One reading of a switch for every Nova setting (true/1/yes/on, ...).
+	e := envconf.New(env)
+	s.TLS = e.Bool(EnvTLS, false)
+	errs := []error{e.Err()}
 	m, err := ParseMechanism(env[EnvSASLMech])
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w", EnvSASLMech, err))
