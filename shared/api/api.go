@@ -186,7 +186,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	s.routes = mux.Patterns()
 	mux.Handle("/", httpapi.Fallback(mux.ServeMux, log))
-	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log))
+	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log),
+		httpapi.SecurityHeaders, httpapi.ValidUTF8(log))
 
 	if cfg.Relay {
 		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)

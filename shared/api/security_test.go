@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -1285,6 +1286,8 @@ func TestHostileInput(t *testing.T) {
 		{"media path traversal", mediaPathTraversal},
 		{"token of an unknown user", unknownUser},
 		{"injection payloads", injectionPayloads},
+		{"invalid UTF-8", invalidUTF8},
+		{"security headers", securityHeaders},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r.t = t
@@ -1304,4 +1307,47 @@ func TestOversizedAndSlowRequests(t *testing.T) {
 	t.Run("oversized bodies", func(t *testing.T) { r.t = t; oversizedBodies(t, r) })
 	t.Run("slow bodies", func(t *testing.T) { r.t = t; slowBodies(t, r) })
 	r.t = t
+}
+
+// invalidUTF8: bytes that are not text, in a query, a path or a JSON body,
+// are a 400 with the JSON error body and change nothing (a search for %ff
+// was a PostgreSQL error, a 500).
+func invalidUTF8(t *testing.T, r *secRig) {
+	o := r.people[other]
+	before := r.tableCounts()
+	for _, q := range []request{
+		{method: "GET", path: "/v1/search?q=%ff"},
+		{method: "GET", path: "/v1/search?type=users&q=caf%e9"},
+		{method: "GET", path: "/v1/users/%ff%fe"},
+		{method: "POST", path: "/v1/posts", body: []byte("{\"content\":\"caf\xe9\"}")},
+		{method: "PATCH", path: "/v1/users/me", body: []byte("{\"display_name\":\"\xff\xfe\"}")},
+	} {
+		what := q.method + " " + q.path
+		code, hdr, body := r.send(q, o.token)
+		if code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", what, code, body)
+			continue
+		}
+		checkJSONError(t, what, hdr, body)
+	}
+	if after := r.tableCounts(); !reflect.DeepEqual(before, after) {
+		t.Errorf("invalid UTF-8 changed the tables: %v → %v", before, after)
+	}
+}
+
+// securityHeaders: every answer, an error or not, forbids framing and
+// sniffing and sends no Referer; HSTS goes out once TLS is in front.
+func securityHeaders(t *testing.T, r *secRig) {
+	o := r.people[other]
+	for _, q := range []request{{method: "GET", path: "/v1/feed"}, {method: "GET", path: "/v1/nowhere"},
+		{method: "GET", path: "/v1/feed", header: http.Header{"X-Forwarded-Proto": {"https"}}}} {
+		_, hdr, _ := r.send(q, o.token)
+		if !strings.Contains(hdr.Get("Content-Security-Policy"), "frame-ancestors 'none'") ||
+			hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("%s %s: headers %v", q.method, q.path, hdr)
+		}
+		if tlsFront := q.header != nil; (hdr.Get("Strict-Transport-Security") != "") != tlsFront {
+			t.Errorf("%s %s (behind TLS: %v): Strict-Transport-Security %q", q.method, q.path, tlsFront, hdr.Get("Strict-Transport-Security"))
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // DefaultMaxBodyBytes bounds a JSON request body when the caller gives no
@@ -19,7 +21,7 @@ const DefaultMaxBodyBytes = 1 << 20
 // DecodeJSON reads r's body into dst strictly: Content-Type must be
 // application/json (charset, if given, utf-8); the body at most maxBytes
 // (0 means DefaultMaxBodyBytes); exactly one JSON value; no field dst does
-// not declare. Failures are *Error: 415, 413 or 400 with a message that
+// not declare; valid UTF-8. Failures are *Error: 415, 413 or 400 with a message that
 // says what was wrong and where.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) error {
 	if maxBytes <= 0 {
@@ -31,8 +33,20 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	if r.ContentLength > maxBytes {
 		return tooLarge(maxBytes)
 	}
-	body := http.MaxBytesReader(w, r.Body, maxBytes)
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(maxBytes)
+		}
+		return BadRequest("request body unreadable: " + err.Error())
+	}
+	// encoding/json would turn invalid bytes into U+FFFD and store the
+	// text changed; the caller is told instead.
+	if !utf8.Valid(data) {
+		return NewError(http.StatusBadRequest, CodeInvalidJSON, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return decodeError(err, maxBytes)

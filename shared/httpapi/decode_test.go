@@ -38,6 +38,7 @@ func TestDecodeJSON(t *testing.T) {
 		{"syntax", "application/json", `{"content":}`, 400, "invalid_json", "byte"},
 		{"truncated", "application/json", `{"content":"hi"`, 400, "invalid_json", "truncated"},
 		{"unknown field", "application/json", `{"content":"hi","admin":true}`, 400, "invalid_json", `"admin"`},
+		{"invalid UTF-8", "application/json", "{\"content\":\"caf\xe9\"}", 400, "invalid_json", "UTF-8"},
 		{"wrong type", "application/json", `{"content":42}`, 400, "invalid_json", `"content" must be a string`},
 		{"wrong type int", "application/json", `{"count":"many"}`, 400, "invalid_json", `"count" must be an integer`},
 		{"array body", "application/json", `[1,2]`, 400, "invalid_json", "object"},

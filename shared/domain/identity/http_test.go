@@ -223,6 +223,8 @@ func TestHTTPBadInput(t *testing.T) {
 		{"patch ftp avatar", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"avatar_url":"ftp://example.com/a.png"}`}, 400, "validation_failed"},
 		{"patch relative avatar", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"avatar_url":"a.png"}`}, 400, "validation_failed"},
 		{"patch long display name", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"display_name":"` + strings.Repeat("x", 65) + `"}`}, 400, "validation_failed"},
+		{"patch right-to-left override", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"display_name":"admin\u202egnp.exe"}`}, 400, "validation_failed"},
+		{"patch zero-width space", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"display_name":"Al\u200bice"}`}, 400, "validation_failed"},
 		{"patch bad username", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"username":"a b"}`}, 400, "validation_failed"},
 		{"patch taken username", call{method: "PATCH", path: "/v1/users/me", token: tok, body: `{"username":"Bob","display_name":"changed"}`}, 409, "username_taken"},
 

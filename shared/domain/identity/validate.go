@@ -76,7 +76,11 @@ func ValidatePassword(p string) error {
 }
 
 // ValidateDisplayName checks a display name: at most 64 characters, no
-// control characters (they break every client that renders names).
+// control characters (they break every client that renders names) and no
+// invisible format characters (Unicode Cf: U+202E turns the rest of a name,
+// and whatever a client prints after it, around; U+200B makes two names
+// that look the same differ), except the zero-width joiner and non-joiner,
+// which emoji sequences and scripts such as Persian need.
 func ValidateDisplayName(d string) error {
 	if utf8.RuneCountInString(d) > MaxDisplayNameLen {
 		return invalid("display_name", "must be at most %d characters", MaxDisplayNameLen)
@@ -84,7 +88,15 @@ func ValidateDisplayName(d string) error {
 	if strings.ContainsFunc(d, unicode.IsControl) {
 		return invalid("display_name", "must not hold control characters")
 	}
+	if i := strings.IndexFunc(d, invisibleFormat); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(d[i:])
+		return invalid("display_name", "must not hold the invisible format character U+%04X", r)
+	}
 	return nil
+}
+
+func invisibleFormat(r rune) bool {
+	return unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d'
 }
 
 // ValidateAvatarURL checks an avatar URL: empty (no avatar) or an absolute

@@ -164,7 +164,7 @@ func serveFile(w http.ResponseWriter, r *http.Request, o Opener) error {
 	// Uploaded bytes are served as the type they were sniffed as, never
 	// reinterpreted, and can run no script.
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	h.Set("Content-Security-Policy", "default-src 'none'; sandbox; frame-ancestors 'none'")
 	// Keys never change content: a new upload is a new key.
 	h.Set("Cache-Control", "public, max-age=31536000, immutable")
 	http.ServeContent(w, r, "", fi.ModTime(), f)
