@@ -1310,7 +1310,8 @@ func TestOversizedAndSlowRequests(t *testing.T) {
 }
 
 // invalidUTF8: bytes that are not text, in a query, a path or a JSON body,
-// are a 400 with the JSON error body and change nothing (a search for %ff
+// and JSON bodies that readers would take differently (a member twice, a
+// member named in another case) are a 400 with the JSON error body and change nothing (a search for %ff
 // was a PostgreSQL error, a 500).
 func invalidUTF8(t *testing.T, r *secRig) {
 	o := r.people[other]
@@ -1321,6 +1322,11 @@ func invalidUTF8(t *testing.T, r *secRig) {
 		{method: "GET", path: "/v1/users/%ff%fe"},
 		{method: "POST", path: "/v1/posts", body: []byte("{\"content\":\"caf\xe9\"}")},
 		{method: "PATCH", path: "/v1/users/me", body: []byte("{\"display_name\":\"\xff\xfe\"}")},
+		// JSON that readers take differently: a member twice, or a
+		// member's name in another case.
+		{method: "POST", path: "/v1/posts", body: []byte(`{"content":"shown","content":"stored"}`)},
+		{method: "POST", path: "/v1/posts", body: []byte(`{"Content":"hi"}`)},
+		{method: "PATCH", path: "/v1/users/me", body: []byte(`{"display_name":"a","DISPLAY_NAME":"b"}`)},
 	} {
 		what := q.method + " " + q.path
 		code, hdr, body := r.send(q, o.token)

@@ -21,7 +21,9 @@ const DefaultMaxBodyBytes = 1 << 20
 // DecodeJSON reads r's body into dst strictly: Content-Type must be
 // application/json (charset, if given, utf-8); the body at most maxBytes
 // (0 means DefaultMaxBodyBytes); exactly one JSON value; no field dst does
-// not declare; valid UTF-8. Failures are *Error: 415, 413 or 400 with a message that
+// not declare, no member twice, member names exactly as declared (not
+// only without regard to case, as encoding/json would take them); valid
+// UTF-8. Failures are *Error: 415, 413 or 400 with a message that
 // says what was wrong and where.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64) error {
 	if maxBytes <= 0 {
@@ -35,11 +37,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return tooLarge(maxBytes)
-		}
-		return BadRequest("request body unreadable: " + err.Error())
+		return decodeError(err, maxBytes)
 	}
 	// encoding/json would turn invalid bytes into U+FFFD and store the
 	// text changed; the caller is told instead.
@@ -59,6 +57,9 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, dst any, maxBytes int64)
 			return tooLarge(maxBytes)
 		}
 		return NewError(http.StatusBadRequest, CodeInvalidJSON, "request body must hold a single JSON value")
+	}
+	if err := checkMembers(data, dst); err != nil {
+		return NewError(http.StatusBadRequest, CodeInvalidJSON, "request body: "+err.Error())
 	}
 	return nil
 }

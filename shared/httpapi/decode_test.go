@@ -12,11 +12,12 @@ import (
 )
 
 type createPost struct {
-	Content    string    `json:"content"`
-	Visibility string    `json:"visibility"`
-	Tags       []string  `json:"tags"`
-	ReplyTo    id.PostID `json:"reply_to,omitempty"`
-	Count      int       `json:"count"`
+	Content    string         `json:"content"`
+	Visibility string         `json:"visibility"`
+	Tags       []string       `json:"tags"`
+	ReplyTo    id.PostID      `json:"reply_to,omitempty"`
+	Count      int            `json:"count"`
+	Meta       map[string]int `json:"meta"`
 }
 
 func TestDecodeJSON(t *testing.T) {
@@ -38,6 +39,9 @@ func TestDecodeJSON(t *testing.T) {
 		{"syntax", "application/json", `{"content":}`, 400, "invalid_json", "byte"},
 		{"truncated", "application/json", `{"content":"hi"`, 400, "invalid_json", "truncated"},
 		{"unknown field", "application/json", `{"content":"hi","admin":true}`, 400, "invalid_json", `"admin"`},
+		{"duplicate member", "application/json", `{"content":"hi","content":"evil"}`, 400, "invalid_json", `"content" appears twice`},
+		{"duplicate nested member", "application/json", `{"content":"hi","meta":{"a":1,"a":2}}`, 400, "invalid_json", `"meta.a" appears twice`},
+		{"member in another case", "application/json", `{"Content":"hi"}`, 400, "invalid_json", "case-sensitive"},
 		{"invalid UTF-8", "application/json", "{\"content\":\"caf\xe9\"}", 400, "invalid_json", "UTF-8"},
 		{"wrong type", "application/json", `{"content":42}`, 400, "invalid_json", `"content" must be a string`},
 		{"wrong type int", "application/json", `{"count":"many"}`, 400, "invalid_json", `"count" must be an integer`},
