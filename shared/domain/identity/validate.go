@@ -37,8 +37,12 @@ func ValidateUsername(u string) error {
 	return nil
 }
 
-// ValidateEmail checks the shape of an address: one bare addr-spec
-// (no display name, no angle brackets) whose domain has a dot. Whether the
+// ValidateEmail checks the shape of an address: one bare addr-spec (no
+// display name, no angle brackets) as RFC 5321 bounds it (a local part of
+// at most 64 bytes) whose domain is a host name of at least two labels
+// (letters, digits and inner hyphens, each at most 63 bytes, the last not
+// all digits). Address literals ("user@[192.0.2.1]") are refused: mail
+// for a user goes to a domain, and a literal names a machine. Whether the
 // mailbox exists is not this package's business.
 func ValidateEmail(e string) error {
 	if e == "" {
@@ -57,11 +61,26 @@ func ValidateEmail(e string) error {
 	if local == "" || strings.ContainsFunc(e, unicode.IsSpace) {
 		return bad
 	}
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
-		strings.Contains(domain, "..") {
+	if len(local) > 64 || !hostName(domain) {
 		return bad
 	}
 	return nil
+}
+
+// hostName reports whether d is a host name of two labels or more.
+func hostName(d string) bool {
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || len(d) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' ||
+			strings.ContainsFunc(l, func(r rune) bool { return r != '-' && !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			return false
+		}
+	}
+	tld := labels[len(labels)-1]
+	return strings.ContainsFunc(tld, func(r rune) bool { return !unicode.IsDigit(r) })
 }
 
 // ValidatePassword checks a new password's length in characters.
