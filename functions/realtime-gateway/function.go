@@ -57,6 +57,9 @@ type Config struct {
 	Keys          auth.KeyConfig
 	PingInterval  time.Duration
 	SendQueue     int
+	// QueryToken takes the deprecated access_token URL parameter
+	// (GATEWAY_QUERY_TOKEN, default true).
+	QueryToken bool
 }
 
 // ConfigFrom reads the configuration func-go passes to Start.
@@ -68,6 +71,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		Keys:          auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
 		PingInterval:  e.Duration("GATEWAY_PING_INTERVAL", 0),
 		SendQueue:     e.Int("GATEWAY_SEND_QUEUE", 0),
+		QueryToken:    e.Bool("GATEWAY_QUERY_TOKEN", true),
 	}
 	if c.ID == "" {
 		// Unique per process: a restarted replica must not inherit the
@@ -137,7 +141,7 @@ func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.V
 	gw, err := gateway.New(gateway.Config{
 		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: log,
 		Emitter:      emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
-		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue,
+		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue, RefuseQueryToken: !cfg.QueryToken,
 	})
 	if err != nil {
 		return nil, err

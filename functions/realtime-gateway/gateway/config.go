@@ -61,6 +61,12 @@ type Config struct {
 	// token, never by cookie, so a foreign page gains nothing by opening a
 	// socket.
 	OriginPatterns []string
+	// RefuseQueryToken refuses a token in the access_token query
+	// parameter, where proxies and access logs keep it. Taken by default,
+	// for clients that have not moved to the Authorization header or the
+	// "bearer.<token>" subprotocol yet; such a handshake is answered with
+	// a Deprecation header.
+	RefuseQueryToken bool
 }
 
 // Defaults returns c with zero fields set to their defaults.

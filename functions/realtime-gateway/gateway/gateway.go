@@ -5,9 +5,10 @@
 // # Connections
 //
 // GET /v1/realtime (or /ws) upgrades to a websocket once the bearer token
-// verifies against the public keys (the Authorization header, the
-// access_token query parameter, or a "bearer.<token>" subprotocol offered
-// beside "nova.v1"). The connection is closed with 1008 when the token
+// verifies against the public keys (the Authorization header, or a
+// "bearer.<token>" subprotocol offered beside "nova.v1"; the access_token
+// query parameter is deprecated, answered with a Deprecation header, and
+// refused with Config.RefuseQueryToken, since proxies log URLs). The connection is closed with 1008 when the token
 // expires. Each connection has a bounded send queue drained by its own
 // writer; pushing never blocks on a connection, and a connection whose queue
 // is full is closed (1008 "send queue full") so a slow client cannot hold up
@@ -240,26 +241,31 @@ func (g *Gateway) remove(c *conn) {
 	g.mu.Unlock()
 }
 
-// token finds the bearer token of an upgrade request.
-func token(r *http.Request) (string, bool) {
+// QueryTokenDeprecation is the Deprecation header (RFC 9745) answering a
+// handshake whose token came in the URL: deprecated since 2026-12-07.
+const QueryTokenDeprecation = "@1796601600"
+
+// token finds the bearer token of an upgrade request; inQuery says it came
+// in the deprecated access_token query parameter.
+func token(r *http.Request) (tok string, inQuery, ok bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		if ok && strings.EqualFold(scheme, "Bearer") && strings.TrimSpace(tok) != "" {
-			return strings.TrimSpace(tok), true
+			return strings.TrimSpace(tok), false, true
 		}
-		return "", false
-	}
-	if tok := r.URL.Query().Get("access_token"); tok != "" {
-		return tok, true
+		return "", false, false
 	}
 	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(h, ",") {
 			if tok, ok := strings.CutPrefix(strings.TrimSpace(p), bearerProtocolPrefix); ok && tok != "" {
-				return tok, true
+				return tok, false, true
 			}
 		}
 	}
-	return "", false
+	if tok := r.URL.Query().Get("access_token"); tok != "" {
+		return tok, true, true
+	}
+	return "", false, false
 }
 
 // ServeHTTP authenticates an upgrade request, upgrades it and serves the
@@ -270,11 +276,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, log, httpapi.Unavailable("gateway is shutting down"))
 		return
 	}
-	tok, ok := token(r)
+	tok, inQuery, ok := token(r)
+	if ok && inQuery && g.cfg.RefuseQueryToken {
+		httpapi.WriteError(w, r, log, httpapi.Unauthorized("a token in the URL is refused: send it in the Authorization header or as the \"bearer.<token>\" subprotocol").
+			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`", error="invalid_request"`))
+		return
+	}
 	if !ok {
 		httpapi.WriteError(w, r, log, httpapi.Unauthorized("a bearer token is required").
 			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`"`))
 		return
+	}
+	if inQuery {
+		w.Header().Set("Deprecation", QueryTokenDeprecation)
 	}
 	claims, err := g.cfg.Verifier.Verify(r.Context(), tok)
 	if err != nil {

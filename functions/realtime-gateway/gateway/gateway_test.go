@@ -51,6 +51,38 @@ func TestTokenByQueryAndBySubprotocol(t *testing.T) {
 	_ = q
 }
 
+// A token in the URL, where proxies log it, is still taken but answered
+// with a Deprecation header; with RefuseQueryToken it is a 401 while the
+// header and the subprotocol still work.
+func TestQueryTokenIsDeprecatedAndCanBeRefused(t *testing.T) {
+	ctx := context.Background()
+	r := newRig(t, nil)
+	u := id.NewUserID()
+	ws, resp, err := websocket.Dial(ctx, r.url+"?access_token="+url.QueryEscape(r.token(u)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.CloseNow()
+	if got := resp.Header.Get("Deprecation"); got != gateway.QueryTokenDeprecation {
+		t.Errorf("a token in the URL answered with Deprecation %q, want %q", got, gateway.QueryTokenDeprecation)
+	}
+	ws, resp, err = websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + r.token(u)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.CloseNow()
+	if got := resp.Header.Get("Deprecation"); got != "" {
+		t.Errorf("a token in the header answered with Deprecation %q", got)
+	}
+
+	strict := newRig(t, func(c *gateway.Config) { c.RefuseQueryToken = true })
+	_, resp, err = websocket.Dial(ctx, strict.url+"?access_token="+url.QueryEscape(strict.token(u)), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("a token in the URL with RefuseQueryToken: err %v, response %v; want 401", err, resp)
+	}
+	strict.dialWith(strict.url, &websocket.DialOptions{Subprotocols: []string{gateway.Subprotocol, "bearer." + strict.token(u)}})
+}
+
 func TestPresenceFollowsConnections(t *testing.T) {
 	r := newRig(t, nil)
 	ctx := context.Background()
