@@ -229,3 +229,18 @@ func BenchmarkRawArgon2Default(b *testing.B) {
 }
 
 func b64(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
+
+func TestIsCommon(t *testing.T) {
+	for p, want := range map[string]bool{
+		"password":                     true,
+		"12345678":                     true,
+		"PassWord1":                    true,
+		"qwertyuiop":                   true,
+		"correct horse battery staple": false,
+		"hunter2hunter2":               false,
+	} {
+		if got := password.IsCommon(p); got != want {
+			t.Errorf("IsCommon(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

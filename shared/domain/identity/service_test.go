@@ -106,11 +106,11 @@ func TestRegisterDuplicatesIgnoreCase(t *testing.T) {
 	f.register(t, "alice")
 	f.clearOutbox(t)
 	ctx := context.Background()
-	_, err := f.svc.Register(ctx, identity.Registration{Username: "ALICE", Email: "other@example.com", Password: "password1"})
+	_, err := f.svc.Register(ctx, identity.Registration{Username: "ALICE", Email: "other@example.com", Password: "not a common one"})
 	if !errors.Is(err, identity.ErrUsernameTaken) {
 		t.Errorf("same username in other case: %v, want ErrUsernameTaken", err)
 	}
-	_, err = f.svc.Register(ctx, identity.Registration{Username: "alice2", Email: "ALICE@EXAMPLE.COM", Password: "password1"})
+	_, err = f.svc.Register(ctx, identity.Registration{Username: "alice2", Email: "ALICE@EXAMPLE.COM", Password: "not a common one"})
 	if !errors.Is(err, identity.ErrEmailTaken) {
 		t.Errorf("same email in other case: %v, want ErrEmailTaken", err)
 	}
@@ -128,7 +128,7 @@ func TestRegisterConcurrentSameUsernameOneWins(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			_, errs[i] = f.svc.Register(context.Background(), identity.Registration{
-				Username: "racer", Email: strings.Repeat("r", i+1) + "@example.com", Password: "password1"})
+				Username: "racer", Email: strings.Repeat("r", i+1) + "@example.com", Password: "not a common one"})
 		})
 	}
 	wg.Wait()
@@ -150,21 +150,23 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 	f := setup(t)
 	long := strings.Repeat("é", identity.MaxPasswordLen+1) // characters, not bytes
 	cases := map[string]identity.Registration{
-		"no username":         {Email: "a@example.com", Password: "password1"},
-		"short username":      {Username: "ab", Email: "a@example.com", Password: "password1"},
-		"long username":       {Username: strings.Repeat("a", 31), Email: "a@example.com", Password: "password1"},
-		"username with dash":  {Username: "al-ice", Email: "a@example.com", Password: "password1"},
-		"username with space": {Username: "al ice", Email: "a@example.com", Password: "password1"},
-		"unicode username":    {Username: "alicé", Email: "a@example.com", Password: "password1"},
-		"no email":            {Username: "alice", Password: "password1"},
-		"email without at":    {Username: "alice", Email: "alice.example.com", Password: "password1"},
-		"email without dot":   {Username: "alice", Email: "alice@localhost", Password: "password1"},
-		"email with name":     {Username: "alice", Email: "Alice <a@example.com>", Password: "password1"},
-		"email with space":    {Username: "alice", Email: " a@example.com", Password: "password1"},
-		"long email":          {Username: "alice", Email: strings.Repeat("a", 250) + "@example.com", Password: "password1"},
+		"no username":         {Email: "a@example.com", Password: "not a common one"},
+		"short username":      {Username: "ab", Email: "a@example.com", Password: "not a common one"},
+		"long username":       {Username: strings.Repeat("a", 31), Email: "a@example.com", Password: "not a common one"},
+		"username with dash":  {Username: "al-ice", Email: "a@example.com", Password: "not a common one"},
+		"username with space": {Username: "al ice", Email: "a@example.com", Password: "not a common one"},
+		"unicode username":    {Username: "alicé", Email: "a@example.com", Password: "not a common one"},
+		"no email":            {Username: "alice", Password: "not a common one"},
+		"email without at":    {Username: "alice", Email: "alice.example.com", Password: "not a common one"},
+		"email without dot":   {Username: "alice", Email: "alice@localhost", Password: "not a common one"},
+		"email with name":     {Username: "alice", Email: "Alice <a@example.com>", Password: "not a common one"},
+		"email with space":    {Username: "alice", Email: " a@example.com", Password: "not a common one"},
+		"long email":          {Username: "alice", Email: strings.Repeat("a", 250) + "@example.com", Password: "not a common one"},
 		"no password":         {Username: "alice", Email: "a@example.com"},
 		"short password":      {Username: "alice", Email: "a@example.com", Password: "1234567"},
 		"long password":       {Username: "alice", Email: "a@example.com", Password: long},
+		"common password":     {Username: "alice", Email: "a@example.com", Password: "password1"},
+		"common in any case":  {Username: "alice", Email: "a@example.com", Password: "QWERTYUIOP"},
 	}
 	for name, r := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -177,7 +179,7 @@ func TestRegisterRejectsBadInput(t *testing.T) {
 	}
 	// The limits themselves are accepted.
 	for _, r := range []identity.Registration{
-		{Username: "abc", Email: "a@b.co", Password: "12345678"},
+		{Username: "abc", Email: "a@b.co", Password: "k3#mW9p!"},
 		{Username: strings.Repeat("Z", 30), Email: "z@example.com", Password: strings.Repeat("é", identity.MaxPasswordLen)},
 	} {
 		if _, err := f.svc.Register(context.Background(), r); err != nil {

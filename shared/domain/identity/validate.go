@@ -6,6 +6,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/nova-social/nova/shared/password"
 )
 
 // Limits of user input.
@@ -83,13 +85,17 @@ func hostName(d string) bool {
 	return strings.ContainsFunc(tld, func(r rune) bool { return !unicode.IsDigit(r) })
 }
 
-// ValidatePassword checks a new password's length in characters.
+// ValidatePassword checks a new password: its length in characters, and
+// that it is not among the most common ones (password.IsCommon).
 func ValidatePassword(p string) error {
 	if p == "" {
 		return invalid("password", "is required")
 	}
 	if n := utf8.RuneCountInString(p); n < MinPasswordLen || n > MaxPasswordLen {
 		return invalid("password", "must be %d to %d characters", MinPasswordLen, MaxPasswordLen)
+	}
+	if password.IsCommon(p) {
+		return invalid("password", "is one of the most common passwords, the first an attacker tries; choose another")
 	}
 	return nil
 }
