@@ -13,12 +13,7 @@ import (
 // server). The relay stops when the test ends.
 func LateService(t testing.TB, target string) (addr string, up func()) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr = ln.Addr().String()
-	ln.Close()
+	addr = freeAddr(t)
 	var once sync.Once
 	return addr, func() {
 		once.Do(func() {
@@ -31,6 +26,19 @@ func LateService(t testing.TB, target string) (addr string, up func()) {
 			go relay(ln, target)
 		})
 	}
+}
+
+// freeAddr is a loopback address nothing listens on now, for a server the
+// test starts there (another process could take it first; on a test
+// machine that is rare enough).
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func relay(ln net.Listener, target string) {

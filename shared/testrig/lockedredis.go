@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -30,17 +29,13 @@ func LockedRedis(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("redis-server is not installed (%v); install it with: apt-get install -y redis-server", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
 	password := randomHex(16)
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "redis.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`bind 127.0.0.1
-port %d
+port %s
 dir %s
 save ""
 appendonly no
@@ -66,7 +61,7 @@ user %s on >%s ~* &* +@all
 	})
 
 	u := url.URL{Scheme: "redis", User: url.UserPassword(LockedRedisAdmin, password),
-		Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), Path: "/0"}
+		Host: addr, Path: "/0"}
 	opt, err := redis.ParseURL(u.String())
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +82,7 @@ user %s on >%s ~* &* +@all
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server on port %d does not answer (%v): %s", port, err, logs.String())
+			t.Fatalf("redis-server on %s does not answer (%v): %s", addr, err, logs.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -5,8 +5,11 @@ import (
 	"testing"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 	"github.com/nova-social/nova/cmd/nova/internal/manifests"
+	"github.com/nova-social/nova/cmd/nova/internal/registry"
 	"github.com/nova-social/nova/shared/event/catalog"
+	"github.com/nova-social/nova/shared/event/kafka"
 )
 
 // Every KafkaSource, of the base and of the Broker overlay, logs in over
@@ -70,6 +73,7 @@ func matches(a broker.ACL, name string) bool {
 // every other login, a function's or the Broker's, is refused by Kafka.
 func TestOnlyATopicsWritersMayWriteIt(t *testing.T) {
 	cat := catalog.Default()
+	logins := kafkaUsers(t)
 	for _, dir := range []string{eventing, filepath.Join(eventing, "overlays", "broker")} {
 		set, err := manifests.Load(dir)
 		if err != nil {
@@ -82,9 +86,9 @@ func TestOnlyATopicsWritersMayWriteIt(t *testing.T) {
 		for _, topic := range cat.Topics() {
 			writers := map[string]bool{}
 			for _, fn := range topic.Writers {
-				writers[kafkaUser(fn)] = true
-				if !users[kafkaUser(fn)] {
-					t.Errorf("%s: %s writes %s but has no KafkaUser %s", dir, fn, topic.Name, kafkaUser(fn))
+				writers[logins[fn]] = true
+				if !users[logins[fn]] {
+					t.Errorf("%s: %s writes %s but logs in as %q, no KafkaUser", dir, fn, topic.Name, logins[fn])
 				}
 			}
 			for _, u := range set.KafkaUsers {
@@ -96,10 +100,21 @@ func TestOnlyATopicsWritersMayWriteIt(t *testing.T) {
 	}
 }
 
-// kafkaUser is fn's login, as its func.yaml names it (KAFKA_SASL_USERNAME).
-func kafkaUser(fn string) string {
-	if fn == catalog.NovaAPI {
-		return fn
+// kafkaUsers are the functions' Kafka logins, by function, as their
+// func.yaml names them (KAFKA_SASL_USERNAME).
+func kafkaUsers(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, f := range registry.Functions() {
+		y, err := funchost.LoadFuncYAML(filepath.Join(eventing, "..", f.Dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range y.Run.Envs {
+			if e.Name == kafka.EnvSASLUsername {
+				out[f.Name] = e.Value
+			}
+		}
 	}
-	return "nova-" + fn
+	return out
 }

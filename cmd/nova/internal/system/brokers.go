@@ -37,12 +37,9 @@ func brokerTopics(brokers []eventbroker.Broker) []broker.Topic {
 }
 
 // serveIngress starts the Kafka Broker ingress of the manifests' Brokers on
-// cfg.IngressAddr, storing events through a producer of its own on brokers.
-func (s *System) serveIngress(brokers []string) error {
-	sec, err := s.brokerSecurity()
-	if err != nil {
-		return fmt.Errorf("broker ingress: %w", err)
-	}
+// cfg.IngressAddr, storing events through a producer of its own on brokers,
+// logged in as sec (brokerSecurity).
+func (s *System) serveIngress(brokers []string, sec kafka.Security) error {
 	p, err := kafka.NewProducer(func() kafka.ProducerConfig {
 		c := kafka.DefaultProducerConfig(brokers...)
 		c.ClientID = "nova-broker-ingress"

@@ -302,8 +302,12 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	for _, h := range s.functions {
 		res.functions[h.fn.Name()] = h.fn.URL()
 	}
+	brokerSec := kcfg.Security
 	if len(s.brokers) > 0 {
-		if err := s.serveIngress(brokers); err != nil {
+		if brokerSec, err = s.brokerSecurity(); err != nil {
+			return s, err
+		}
+		if err := s.serveIngress(brokers, brokerSec); err != nil {
 			return s, err
 		}
 		res.ingress = s.IngressURL()
@@ -312,12 +316,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 	}
 	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry,
-		BrokerSecurity: kcfg.Security, Tokens: s.issuer.Tokens}
-	if len(s.brokers) > 0 {
-		if dcfg.BrokerSecurity, err = s.brokerSecurity(); err != nil {
-			return s, err
-		}
-	}
+		BrokerSecurity: brokerSec, Tokens: s.issuer.Tokens}
 	srcs := s.sources
 	switch {
 	case s.logins != nil:
