@@ -135,7 +135,12 @@ func TestConcurrentDeliveriesWithCancellations(t *testing.T) {
 	token := "Bearer " + fn.Issuer.Token(t, fn.From, fn.Audience)
 
 	const n = 400
-	client := &http.Client{Timeout: 20 * time.Second}
+	// The waiting and the abandoning deliveries dial through transports of
+	// their own: net/http may hand a dial that a cancelled request started,
+	// and its context error, to another request queued for a connection,
+	// which would be the client's failure, not the server's.
+	waiting := &http.Client{Timeout: 20 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	abandoning := &http.Client{Timeout: 20 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -149,10 +154,12 @@ func TestConcurrentDeliveriesWithCancellations(t *testing.T) {
 			e.SetID(testrig.ID())
 			req := request(t, fn.URL, e)
 			req.Header.Set("Authorization", token)
+			client := waiting
 			if i%4 == 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+rand.IntN(4))*time.Millisecond)
 				defer cancel()
 				req = req.WithContext(ctx)
+				client = abandoning
 			}
 			resp, err := client.Do(req)
 			if err != nil {
