@@ -295,6 +295,141 @@ func (x *UserUnfollowed) GetUnfollowedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// UserRoleChanged is emitted when an operator grants or revokes a role
+// (nova admin grant|revoke). The role is the one the user holds from now on.
+// Topic user-events, key user_id.
+type UserRoleChanged struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	UserId       string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Role         string                 `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	PreviousRole string                 `protobuf:"bytes,3,opt,name=previous_role,json=previousRole,proto3" json:"previous_role,omitempty"`
+	// changed_by names the operator as they gave it to the command.
+	ChangedBy     string                 `protobuf:"bytes,4,opt,name=changed_by,json=changedBy,proto3" json:"changed_by,omitempty"`
+	ChangedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=changed_at,json=changedAt,proto3" json:"changed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserRoleChanged) Reset() {
+	*x = UserRoleChanged{}
+	mi := &file_nova_events_v1_user_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserRoleChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserRoleChanged) ProtoMessage() {}
+
+func (x *UserRoleChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_nova_events_v1_user_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserRoleChanged.ProtoReflect.Descriptor instead.
+func (*UserRoleChanged) Descriptor() ([]byte, []int) {
+	return file_nova_events_v1_user_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UserRoleChanged) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserRoleChanged) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *UserRoleChanged) GetPreviousRole() string {
+	if x != nil {
+		return x.PreviousRole
+	}
+	return ""
+}
+
+func (x *UserRoleChanged) GetChangedBy() string {
+	if x != nil {
+		return x.ChangedBy
+	}
+	return ""
+}
+
+func (x *UserRoleChanged) GetChangedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangedAt
+	}
+	return nil
+}
+
+// UserDeleted is emitted when an account is deleted. Every consumer erases
+// or anonymises what it holds of user_id (README, "Deleting an account").
+// Topic user-events, key user_id.
+type UserDeleted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	DeletedAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deleted_at,json=deletedAt,proto3" json:"deleted_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserDeleted) Reset() {
+	*x = UserDeleted{}
+	mi := &file_nova_events_v1_user_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserDeleted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserDeleted) ProtoMessage() {}
+
+func (x *UserDeleted) ProtoReflect() protoreflect.Message {
+	mi := &file_nova_events_v1_user_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserDeleted.ProtoReflect.Descriptor instead.
+func (*UserDeleted) Descriptor() ([]byte, []int) {
+	return file_nova_events_v1_user_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UserDeleted) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UserDeleted) GetDeletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeletedAt
+	}
+	return nil
+}
+
 var File_nova_events_v1_user_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_user_proto_rawDesc = "" +
@@ -328,7 +463,19 @@ const file_nova_events_v1_user_proto_rawDesc = "" +
 	"followerId\x12\x1f\n" +
 	"\vfollowee_id\x18\x02 \x01(\tR\n" +
 	"followeeId\x12?\n" +
-	"\runfollowed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\funfollowedAtB=Z;github.com/nova-social/nova/schemas/nova/events/v1;eventsv1b\x06proto3"
+	"\runfollowed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\funfollowedAt\"\xbd\x01\n" +
+	"\x0fUserRoleChanged\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12#\n" +
+	"\rprevious_role\x18\x03 \x01(\tR\fpreviousRole\x12\x1d\n" +
+	"\n" +
+	"changed_by\x18\x04 \x01(\tR\tchangedBy\x129\n" +
+	"\n" +
+	"changed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"a\n" +
+	"\vUserDeleted\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x129\n" +
+	"\n" +
+	"deleted_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tdeletedAtB=Z;github.com/nova-social/nova/schemas/nova/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_nova_events_v1_user_proto_rawDescOnce sync.Once
@@ -342,24 +489,28 @@ func file_nova_events_v1_user_proto_rawDescGZIP() []byte {
 	return file_nova_events_v1_user_proto_rawDescData
 }
 
-var file_nova_events_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_nova_events_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_nova_events_v1_user_proto_goTypes = []any{
 	(*UserRegistered)(nil),        // 0: nova.events.v1.UserRegistered
 	(*UserProfileUpdated)(nil),    // 1: nova.events.v1.UserProfileUpdated
 	(*UserFollowed)(nil),          // 2: nova.events.v1.UserFollowed
 	(*UserUnfollowed)(nil),        // 3: nova.events.v1.UserUnfollowed
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*UserRoleChanged)(nil),       // 4: nova.events.v1.UserRoleChanged
+	(*UserDeleted)(nil),           // 5: nova.events.v1.UserDeleted
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_nova_events_v1_user_proto_depIdxs = []int32{
-	4, // 0: nova.events.v1.UserRegistered.registered_at:type_name -> google.protobuf.Timestamp
-	4, // 1: nova.events.v1.UserProfileUpdated.updated_at:type_name -> google.protobuf.Timestamp
-	4, // 2: nova.events.v1.UserFollowed.followed_at:type_name -> google.protobuf.Timestamp
-	4, // 3: nova.events.v1.UserUnfollowed.unfollowed_at:type_name -> google.protobuf.Timestamp
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 0: nova.events.v1.UserRegistered.registered_at:type_name -> google.protobuf.Timestamp
+	6, // 1: nova.events.v1.UserProfileUpdated.updated_at:type_name -> google.protobuf.Timestamp
+	6, // 2: nova.events.v1.UserFollowed.followed_at:type_name -> google.protobuf.Timestamp
+	6, // 3: nova.events.v1.UserUnfollowed.unfollowed_at:type_name -> google.protobuf.Timestamp
+	6, // 4: nova.events.v1.UserRoleChanged.changed_at:type_name -> google.protobuf.Timestamp
+	6, // 5: nova.events.v1.UserDeleted.deleted_at:type_name -> google.protobuf.Timestamp
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_nova_events_v1_user_proto_init() }
@@ -374,7 +525,7 @@ func file_nova_events_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nova_events_v1_user_proto_rawDesc), len(file_nova_events_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
