@@ -14,7 +14,9 @@ import (
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/domain/post"
+	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/id"
 )
 
 // Emitter publishes an event the reaction produces. Options carry the
@@ -96,6 +98,12 @@ func (r *Reactor) apply(ctx context.Context, d envelope.Decoded) error {
 		return r.store.UpdateProfile(ctx, m.GetUserId(), feed.ProfileChange{
 			Username: m.Username, DisplayName: m.DisplayName, AvatarURL: m.AvatarUrl,
 		})
+	case *eventsv1.UserDeleted:
+		uid, err := id.ParseUserID(m.GetUserId())
+		if err != nil {
+			return delivery.Permanent(fmt.Errorf("UserDeleted: %w", err))
+		}
+		return r.store.EraseUser(ctx, uid.String())
 	case *eventsv1.PostScoreUpdated:
 		return r.store.SetScore(ctx, m.GetPostId(), m.GetScore())
 	default:

@@ -27,6 +27,8 @@ type Presence interface {
 // Inbox records notifications; *notification.Service is one.
 type Inbox interface {
 	Record(ctx context.Context, trigger notification.Trigger, in []notification.Incoming) (notification.Result, error)
+	// Erase removes a deleted account from every inbox, once per trigger.
+	Erase(ctx context.Context, trigger notification.Trigger, user id.UserID) (bool, error)
 }
 
 // Reactor turns decoded events into notifications. It is safe for
@@ -53,6 +55,9 @@ func NewReactor(inbox Inbox, presence Presence, log *slog.Logger) (*Reactor, err
 // acknowledged without touching the inbox. A permanent error
 // (delivery.IsPermanent) means the event can never be applied.
 func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
+	if m, ok := d.Message.(*eventsv1.UserDeleted); ok {
+		return r.erase(ctx, d, m)
+	}
 	in, notifies, err := r.incoming(ctx, d.Message)
 	if err != nil {
 		return err
@@ -164,4 +169,25 @@ func preview(m *eventsv1.MessageSent) string {
 		return "[voice message]"
 	}
 	return ""
+}
+
+// erase removes a deleted account from the inboxes: notifications to it,
+// and its part in everyone else's.
+func (r *Reactor) erase(ctx context.Context, d envelope.Decoded, m *eventsv1.UserDeleted) error {
+	user, err := id.ParseUserID(m.GetUserId())
+	if err != nil {
+		return delivery.Permanent(fmt.Errorf("notify: UserDeleted: %w", err))
+	}
+	src, evID := envelope.DedupeKey(d.Event)
+	fresh, err := r.inbox.Erase(ctx, notification.Trigger{Source: src, ID: evID}, user)
+	if errors.Is(err, notification.ErrInvalid) {
+		return delivery.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		r.log.DebugContext(ctx, "deletion already applied", "id", d.Event.ID(), "source", d.Event.Source())
+	}
+	return nil
 }

@@ -63,7 +63,8 @@ func NewReactor(policy *Policy, repeats *Repeats, store *moderation.Store, log *
 	return &Reactor{policy: policy, repeats: repeats, store: store, log: log}
 }
 
-// React judges a PostCreated or PostUpdated and forgets a PostDeleted post.
+// React judges a PostCreated or PostUpdated, forgets a PostDeleted post and
+// a UserDeleted author.
 // A version already judged is not judged again (Store.Record), so a
 // redelivered event changes nothing.
 func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
@@ -90,6 +91,8 @@ func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
 		return r.judge(ctx, m.GetPostId(), m.GetUserId(), text, m.GetTags(), at(d, m.GetUpdatedAt()))
 	case *eventsv1.PostDeleted:
 		return r.store.Forget(ctx, m.GetPostId())
+	case *eventsv1.UserDeleted:
+		return r.erase(ctx, m.GetUserId())
 	default:
 		return nil
 	}

@@ -171,6 +171,10 @@ func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
 	case *eventsv1.UserUnfollowed:
 		c.actor = m.GetFollowerId()
 		check = []string{c.actor, m.GetFolloweeId()}
+	case *eventsv1.UserDeleted:
+		// No actor: the deletion is not a day of activity of anyone.
+		check = []string{m.GetUserId()}
+		c.post = func(ctx context.Context, tx pgx.Tx) error { return anonymise(ctx, tx, m.GetUserId()) }
 	}
 	// Other events are counted per topic and hour only.
 	for _, v := range check {

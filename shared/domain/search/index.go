@@ -52,6 +52,8 @@ func (ix *Indexer) Apply(ctx context.Context, d envelope.Decoded) error {
 		err = ix.Follow(ctx, m.GetFollowerId(), m.GetFolloweeId(), true, at(m.GetFollowedAt()))
 	case *eventsv1.UserUnfollowed:
 		err = ix.Follow(ctx, m.GetFollowerId(), m.GetFolloweeId(), false, at(m.GetUnfollowedAt()))
+	case *eventsv1.UserDeleted:
+		err = ix.UserDeleted(ctx, m)
 	default:
 		return nil
 	}

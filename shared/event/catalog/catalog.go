@@ -280,7 +280,7 @@ func defaultEvents() []EventType {
 		{"com.nova.identity.user.role_changed", &eventsv1.UserRoleChanged{}, UserEvents, "user_id", "user_id", IdentityService,
 			nil},
 		{"com.nova.identity.user.deleted", &eventsv1.UserDeleted{}, UserEvents, "user_id", "user_id", IdentityService,
-			nil},
+			[]string{FeedFanout, SearchIndexer, Analytics, Notifier, TrustSafety}},
 		{"com.nova.messaging.message.sent", &eventsv1.MessageSent{}, MessagingEvents, "conversation_id", "conversation_id", MessagingService,
 			[]string{ChatPush, Notifier}},
 		{"com.nova.notification.notification.created", &eventsv1.NotificationCreated{}, NotificationEvents, "recipient_id", "notification_id", NotificationService,
