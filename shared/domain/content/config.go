@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/domain/post"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
@@ -45,6 +46,12 @@ type Config struct {
 	// Pending, with Media, attaches a user's pending uploads to their next
 	// post that names no media_ids; nil turns that off.
 	Pending PendingMedia
+	// MediaURLs signs the URLs of media of posts that are not public when
+	// a post is shown; nil shows them as stored.
+	MediaURLs *mediaurl.Signer
+	// MediaRemover deletes a deleted post's media and files; nil leaves
+	// them to the file server, which refuses them.
+	MediaRemover MediaRemover
 	// MaxMedia bounds the media of one post. Default 10.
 	MaxMedia int
 

@@ -115,7 +115,7 @@ func (s *Service) Create(ctx context.Context, author id.UserID, in NewPost) (Pos
 			s.cfg.Logger.WarnContext(ctx, "attached media left in the pending set", "error", err)
 		}
 	}
-	return Post{Summary: p}, nil
+	return Post{Summary: s.shown(p)}, nil
 }
 
 // Get returns a post if viewer may see it, ErrNotFound otherwise.
@@ -127,6 +127,7 @@ func (s *Service) Get(ctx context.Context, viewer id.UserID, postID id.PostID) (
 	if err := s.mustSee(ctx, viewer, p.Summary); err != nil {
 		return Post{}, err
 	}
+	p.Summary = s.shown(p.Summary)
 	return p, nil
 }
 
@@ -214,6 +215,7 @@ func (s *Service) Update(ctx context.Context, caller id.UserID, postID id.PostID
 	if err != nil {
 		return Post{}, wrap("update post", err)
 	}
+	out.Summary = s.shown(out.Summary)
 	return out, nil
 }
 
@@ -225,6 +227,7 @@ func (s *Service) Delete(ctx context.Context, caller id.UserID, postID id.PostID
 		return err
 	}
 	now := s.now()
+	var media []id.MediaID
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE posts SET deleted_at = $3 WHERE id = $1 AND author_id = $2 AND deleted_at IS NULL`,
 			postID.String(), caller.String(), now)
@@ -234,11 +237,19 @@ func (s *Service) Delete(ctx context.Context, caller id.UserID, postID id.PostID
 		if tag.RowsAffected() == 0 {
 			return ErrNotFound // deleted meanwhile
 		}
+		if media, err = postMediaIDs(ctx, tx, postID); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, &eventsv1.PostDeleted{
 			PostId: postID.String(), UserId: caller.String(), DeletedAt: timestamppb.New(now),
 		}, now)
 	})
-	return wrap("delete post", err)
+	if err != nil {
+		return wrap("delete post", err)
+	}
+	// The media go with the post, once its deletion has committed.
+	s.removeMedia(ctx, postID, media)
+	return nil
 }
 
 // Summaries returns the posts among ids that viewer may see, by id; ids that
@@ -281,7 +292,7 @@ func (s *Service) Summaries(ctx context.Context, viewer id.UserID, ids []string)
 	}
 	for _, p := range sums {
 		if p.VisibleTo(viewer.String(), follows[p.AuthorID]) {
-			out[p.ID] = p
+			out[p.ID] = s.shown(p)
 		}
 	}
 	return out, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
@@ -35,6 +36,18 @@ type Limits struct {
 	// MEDIA_MAX_IMAGE_SIDE (12000).
 	MaxImagePixels int64
 	MaxImageSide   int
+	// MaxDecodeBytes refuses an image whose decoded pixels (by the
+	// dimensions, colour model and bit depth its header declares, twice
+	// when it must be turned upright) would take more memory:
+	// MEDIA_MAX_DECODE_BYTES (default 128 MiB). A 6300×6300 16-bit RGBA
+	// PNG is within the pixel limits but takes 318 MB.
+	MaxDecodeBytes int64
+	// DecodeMemory is what all the images a process decodes at once may
+	// take together (MEDIA_DECODE_MEMORY, default 256 MiB, at least
+	// MaxDecodeBytes); an upload waits for room up to DecodeWait
+	// (MEDIA_DECODE_WAIT, default 30s) and is then refused with a 503.
+	DecodeMemory int64
+	DecodeWait   time.Duration
 }
 
 // MaxBytes is the size limit of a type.
@@ -53,9 +66,9 @@ func (l Limits) MaxBytes(t Type) int64 {
 type StoreConfig struct {
 	// Dir is the filesystem store's root (MEDIA_DIR, default .nova/media).
 	Dir string
-	// PublicURL prefixes the filesystem store's URLs (MEDIA_PUBLIC_URL,
-	// e.g. https://api.example.com); empty gives root-relative URLs
-	// /v1/media/files/<key> on nova-api.
+	// PublicURL prefixes media URLs (MEDIA_PUBLIC_URL, nova-api's public
+	// address, e.g. https://api.example.com, or a CDN in front of it);
+	// empty gives root-relative URLs /v1/media/files/<key> on nova-api.
 	PublicURL string
 	S3        S3Config
 }
@@ -81,14 +94,35 @@ type Config struct {
 	// UploadTimeout is how long one upload may take to arrive; it lifts
 	// the server's read deadline for the upload request. Default 30m.
 	UploadTimeout time.Duration
+	// URLs signs the URLs of restricted media and sets how long files are
+	// cached (MEDIA_URL_SECRET, MEDIA_URL_TTL, MEDIA_PUBLIC_MAX_AGE).
+	URLs mediaurl.Config
+	// Audiences says who may fetch a media's files (the content domain,
+	// which knows its post); nil makes every file restricted.
+	Audiences Audiences
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// Audiences says who may fetch a media's files by the post it is attached
+// to (mediaurl.PublicPost); *content.Service implements it.
+type Audiences interface {
+	MediaAudience(ctx context.Context, media id.MediaID) (mediaurl.Audience, error)
+}
+
+// AudienceFunc adapts a function to Audiences.
+type AudienceFunc func(ctx context.Context, media id.MediaID) (mediaurl.Audience, error)
+
+// MediaAudience calls f.
+func (f AudienceFunc) MediaAudience(ctx context.Context, media id.MediaID) (mediaurl.Audience, error) {
+	return f(ctx, media)
 }
 
 // DefaultLimits are the limits when none are configured.
 func DefaultLimits() Limits {
 	return Limits{MaxImageBytes: 20 << 20, MaxVideoBytes: 500 << 20, MaxAudioBytes: 50 << 20,
-		MaxImagePixels: 40_000_000, MaxImageSide: 12000}
+		MaxImagePixels: 40_000_000, MaxImageSide: 12000,
+		MaxDecodeBytes: 128 << 20, DecodeMemory: 256 << 20, DecodeWait: 30 * time.Second}
 }
 
 // Defaults returns c with zero fields set to their defaults.
@@ -98,6 +132,7 @@ func (c Config) Defaults() Config {
 	for _, f := range []struct{ dst, def *int64 }{
 		{&l.MaxImageBytes, &d.MaxImageBytes}, {&l.MaxVideoBytes, &d.MaxVideoBytes},
 		{&l.MaxAudioBytes, &d.MaxAudioBytes}, {&l.MaxImagePixels, &d.MaxImagePixels},
+		{&l.MaxDecodeBytes, &d.MaxDecodeBytes}, {&l.DecodeMemory, &d.DecodeMemory},
 	} {
 		if *f.dst == 0 {
 			*f.dst = *f.def
@@ -105,6 +140,9 @@ func (c Config) Defaults() Config {
 	}
 	if l.MaxImageSide == 0 {
 		l.MaxImageSide = d.MaxImageSide
+	}
+	if l.DecodeWait == 0 {
+		l.DecodeWait = d.DecodeWait
 	}
 	if c.TempDir == "" {
 		c.TempDir = os.TempDir()
@@ -120,6 +158,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.URLs.Now == nil {
+		c.URLs.Now = c.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -143,8 +184,12 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("post owner check is nil"))
 	}
 	l := c.Limits
-	if l.MaxImageBytes < 1 || l.MaxVideoBytes < 1 || l.MaxAudioBytes < 1 || l.MaxImagePixels < 1 || l.MaxImageSide < 1 {
+	if l.MaxImageBytes < 1 || l.MaxVideoBytes < 1 || l.MaxAudioBytes < 1 || l.MaxImagePixels < 1 || l.MaxImageSide < 1 ||
+		l.MaxDecodeBytes < 1 || l.DecodeWait <= 0 {
 		errs = append(errs, fmt.Errorf("limits must be positive: %+v", l))
+	}
+	if l.DecodeMemory < l.MaxDecodeBytes {
+		errs = append(errs, fmt.Errorf("decode memory %d is less than one image's %d", l.DecodeMemory, l.MaxDecodeBytes))
 	}
 	if c.ThumbnailSize < 16 || c.ThumbnailSize > 4096 {
 		errs = append(errs, fmt.Errorf("thumbnail size %d outside 16..4096", c.ThumbnailSize))
@@ -165,6 +210,8 @@ type EnvConfig struct {
 	// UploadTimeout bounds one upload's arrival (MEDIA_UPLOAD_TIMEOUT, a
 	// duration; default Config's).
 	UploadTimeout time.Duration
+	// URLs are the signed URLs' secret and lifetimes.
+	URLs mediaurl.Config
 }
 
 // EnvConfigFrom reads MEDIA_* and S3_* variables.
@@ -183,7 +230,12 @@ func EnvConfigFrom(env map[string]string) (EnvConfig, error) {
 	l.MaxAudioBytes = e.Int64("MEDIA_MAX_AUDIO_BYTES", 0)
 	l.MaxImagePixels = e.Int64("MEDIA_MAX_IMAGE_PIXELS", 0)
 	l.MaxImageSide = e.Int("MEDIA_MAX_IMAGE_SIDE", 0)
+	l.MaxDecodeBytes = e.Int64("MEDIA_MAX_DECODE_BYTES", 0)
+	l.DecodeMemory = e.Int64("MEDIA_DECODE_MEMORY", 0)
+	l.DecodeWait = e.Duration("MEDIA_DECODE_WAIT", 0)
 	c.UploadTimeout = e.Duration("MEDIA_UPLOAD_TIMEOUT", 0)
+	c.URLs = mediaurl.Config{Secret: []byte(e.String("MEDIA_URL_SECRET", "")),
+		TTL: e.Duration("MEDIA_URL_TTL", 0), PublicMaxAge: e.Duration("MEDIA_PUBLIC_MAX_AGE", 0)}
 	errs := []error{e.Err()}
 	for _, v := range []struct {
 		name string
@@ -192,10 +244,15 @@ func EnvConfigFrom(env map[string]string) (EnvConfig, error) {
 		{"MEDIA_MAX_IMAGE_BYTES", l.MaxImageBytes}, {"MEDIA_MAX_VIDEO_BYTES", l.MaxVideoBytes},
 		{"MEDIA_MAX_AUDIO_BYTES", l.MaxAudioBytes}, {"MEDIA_MAX_IMAGE_PIXELS", l.MaxImagePixels},
 		{"MEDIA_MAX_IMAGE_SIDE", int64(l.MaxImageSide)}, {"MEDIA_UPLOAD_TIMEOUT", int64(c.UploadTimeout)},
+		{"MEDIA_MAX_DECODE_BYTES", l.MaxDecodeBytes}, {"MEDIA_DECODE_MEMORY", l.DecodeMemory},
+		{"MEDIA_DECODE_WAIT", int64(l.DecodeWait)}, {"MEDIA_URL_TTL", int64(c.URLs.TTL)},
 	} {
 		if raw := strings.TrimSpace(env[v.name]); raw != "" && v.n <= 0 && !e.Failed(v.name) {
 			errs = append(errs, fmt.Errorf("%s=%q is not positive", v.name, raw))
 		}
+	}
+	if len(c.URLs.Secret) > 0 && len(c.URLs.Secret) < mediaurl.MinSecretBytes {
+		errs = append(errs, fmt.Errorf("MEDIA_URL_SECRET has %d bytes, at least %d are needed", len(c.URLs.Secret), mediaurl.MinSecretBytes))
 	}
 	if c.Store.S3.Enabled() {
 		if err := c.Store.S3.Validate(); err != nil {

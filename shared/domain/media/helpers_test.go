@@ -20,6 +20,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/content"
 	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/media"
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/outbox"
@@ -93,14 +94,18 @@ func newRig(t testing.TB, store media.Store, opts ...option) *rig {
 	}
 	r.stage = t.TempDir()
 	cfg := media.Config{Pool: pool, Outbox: outbox.New(codec), Store: r.store, Logger: quiet(), TempDir: r.stage,
-		Posts: media.PostOwnerFunc(func(ctx context.Context, u id.UserID, p id.PostID) error { return r.content.MustOwn(ctx, u, p) })}
+		Posts: media.PostOwnerFunc(func(ctx context.Context, u id.UserID, p id.PostID) error { return r.content.MustOwn(ctx, u, p) }),
+		Audiences: media.AudienceFunc(func(ctx context.Context, m id.MediaID) (mediaurl.Audience, error) {
+			return r.content.MediaAudience(ctx, m)
+		})}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if r.svc, err = media.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if r.content, err = content.New(content.Config{Pool: pool, Outbox: outbox.New(codec), Follows: people, Logger: quiet(), Media: r.svc}); err != nil {
+	if r.content, err = content.New(content.Config{Pool: pool, Outbox: outbox.New(codec), Follows: people, Logger: quiet(), Media: r.svc,
+		MediaURLs: r.svc.URLs(), MediaRemover: r.svc}); err != nil {
 		t.Fatal(err)
 	}
 	r.mux = http.NewServeMux()
@@ -173,6 +178,14 @@ func (r *rig) upload(token string, fields ...field) (int, map[string]any) {
 		r.t.Fatalf("non-JSON answer %d %q", rec.Code, rec.Body.String())
 	}
 	return rec.Code, out
+}
+
+// get fetches a URL from the rig's server.
+func (r *rig) get(url string) *httptest.ResponseRecorder {
+	r.t.Helper()
+	rec := httptest.NewRecorder()
+	r.mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, url, nil))
+	return rec
 }
 
 // files lists what the filesystem store holds.

@@ -1,15 +1,19 @@
 package media
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/content"
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
 )
@@ -22,17 +26,14 @@ const formOverhead = 1 << 20
 //
 //	POST /v1/media               multipart/form-data: file, optional post_id
 //	                             (bearer token) → 201 media
-//	GET  /v1/media/files/{key}   a stored object, when the store is the
-//	                             filesystem store (no token: URLs are meant
-//	                             for <img src>, like public bucket URLs)
+//	GET  /v1/media/files/{key}   a stored object, from either store (no
+//	                             token: URLs are meant for <img src>); a
+//	                             restricted one only with a valid
+//	                             ?expires=&signature= (see mediaurl)
 func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	log := s.cfg.Logger
 	mux.Handle("POST /v1/media", authed(httpapi.Handle(log, s.handleUpload)))
-	if o, ok := s.cfg.Store.(Opener); ok {
-		mux.Handle("GET "+FilesPath+"{key...}", httpapi.Handle(log, func(w http.ResponseWriter, r *http.Request) error {
-			return serveFile(w, r, o)
-		}))
-	}
+	mux.Handle("GET "+FilesPath+"{key...}", httpapi.Handle(log, s.serveFile))
 }
 
 func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
@@ -97,6 +98,8 @@ func (s *Service) handleUpload(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return uploadError(err)
 	}
+	// Not attached yet, so restricted: the uploader gets signed URLs.
+	m.URL, m.ThumbnailURL = s.urls.Sign(m.URL), s.urls.Sign(m.ThumbnailURL)
 	httpapi.WriteJSON(w, r, s.cfg.Logger, http.StatusCreated, m)
 	return nil
 }
@@ -117,6 +120,9 @@ func uploadError(err error) error {
 	case errors.Is(err, ErrUnsupported):
 		return httpapi.NewError(http.StatusUnsupportedMediaType, httpapi.CodeUnsupportedMediaType,
 			"unsupported file type: images may be JPEG, PNG, GIF or WebP, videos MP4 or MOV, audio MP3, WAV, OGG, AAC or M4A").Wrap(err)
+	case errors.Is(err, ErrBusy):
+		return httpapi.Unavailable("the server is busy processing images; try again shortly").
+			WithHeader("Retry-After", "5").Wrap(err)
 	case errors.Is(err, ErrCorrupt):
 		return httpapi.Invalid("the file is truncated or corrupt").Wrap(err)
 	case errors.Is(err, ErrInvalid):
@@ -136,25 +142,50 @@ func uploadError(err error) error {
 	return err
 }
 
-// serveFile serves an object of the filesystem store, with range support
-// for video players. Only keys of the server's own shape are looked up.
-func serveFile(w http.ResponseWriter, r *http.Request, o Opener) error {
+// serveFile serves a stored object, with range support for video players.
+// Only keys of the server's own shape are looked up. A signed URL is
+// checked before anything about the key is, so a forged or expired one
+// learns nothing; an unsigned request for a file that is not public reads
+// as one for a file that does not exist.
+func (s *Service) serveFile(w http.ResponseWriter, r *http.Request) error {
 	key := r.PathValue("key")
-	if !ValidKey(key) {
+	mid, ok := keyMedia(key)
+	if !ok {
 		return httpapi.NotFound("no such file")
 	}
-	f, err := o.Open(key)
+	var signedFor time.Duration
+	if q := r.URL.Query(); q.Has(mediaurl.ParamExpires) || q.Has(mediaurl.ParamSignature) {
+		left, err := s.urls.Verify(key, q.Get(mediaurl.ParamExpires), q.Get(mediaurl.ParamSignature))
+		if errors.Is(err, mediaurl.ErrExpired) {
+			return httpapi.Forbidden("this media link has expired; read the post again for a fresh one").Wrap(err)
+		}
+		if err != nil {
+			return httpapi.Forbidden("this media link is not valid").Wrap(err)
+		}
+		signedFor = left
+	}
+	aud, err := s.audience(r.Context(), mid)
+	if err != nil {
+		return err
+	}
+	switch {
+	case aud == mediaurl.Gone:
+		// Removed with its post; if that removal failed, finish it now.
+		if err := s.RemoveMedia(context.WithoutCancel(r.Context()), []id.MediaID{mid}); err != nil {
+			s.cfg.Logger.WarnContext(r.Context(), "media of a deleted post left in the store", "media", mid, "error", err)
+		}
+		return httpapi.NotFound("no such file")
+	case aud == mediaurl.Restricted && signedFor <= 0:
+		return httpapi.NotFound("no such file")
+	}
+	o, err := s.cfg.Store.Get(r.Context(), key)
 	if errors.Is(err, ErrNotFound) {
 		return httpapi.NotFound("no such file").Wrap(err)
 	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
+	defer o.Close()
 	ct := mime.TypeByExtension(path.Ext(key))
 	if f, ok := formatByExt(path.Ext(key)); ok {
 		ct = f.Mime
@@ -165,10 +196,39 @@ func serveFile(w http.ResponseWriter, r *http.Request, o Opener) error {
 	// reinterpreted, and can run no script.
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox; frame-ancestors 'none'")
-	// Keys never change content: a new upload is a new key.
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	http.ServeContent(w, r, "", fi.ModTime(), f)
+	// A key never changes content (a new upload is a new key), but who may
+	// read it does: shared caches keep public files for a bounded time
+	// and restricted ones not at all, a browser no longer than its link.
+	if aud == mediaurl.Public {
+		h.Set("Cache-Control", fmt.Sprintf("public, max-age=%d, immutable", int(s.urls.PublicMaxAge().Seconds())))
+	} else {
+		h.Set("Cache-Control", fmt.Sprintf("private, max-age=%d", int(signedFor.Seconds())))
+	}
+	http.ServeContent(w, r, "", o.ModTime, o)
 	return nil
+}
+
+// audience asks who may fetch mid's files; without an answer source
+// every file is restricted.
+func (s *Service) audience(ctx context.Context, mid id.MediaID) (mediaurl.Audience, error) {
+	if s.cfg.Audiences == nil {
+		return mediaurl.Restricted, nil
+	}
+	a, err := s.cfg.Audiences.MediaAudience(ctx, mid)
+	if err != nil {
+		return 0, fmt.Errorf("media: audience of %s: %w", mid, err)
+	}
+	return a, nil
+}
+
+// keyMedia is the media id in a key the server made.
+func keyMedia(key string) (id.MediaID, bool) {
+	if !ValidKey(key) {
+		return "", false
+	}
+	parts := strings.Split(key, "/") // media/<owner>/<media>/<file>
+	m, err := id.ParseMediaID(parts[2])
+	return m, err == nil
 }
 
 func formatByExt(ext string) (Format, bool) {

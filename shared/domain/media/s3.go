@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/minio/minio-go/v7"
@@ -22,9 +21,6 @@ type S3Config struct {
 	SecretKey string // S3_SECRET_KEY
 	Region    string // S3_REGION (optional)
 	UseSSL    bool   // S3_USE_SSL, default true
-	// PublicURL prefixes object URLs (S3_PUBLIC_URL, e.g. a CDN); default
-	// http(s)://<endpoint>/<bucket>.
-	PublicURL string
 }
 
 // S3ConfigFrom reads the S3_* variables. S3_USE_SSL defaults to on, and a
@@ -33,7 +29,6 @@ func S3ConfigFrom(e *envconf.Env) S3Config {
 	return S3Config{
 		Endpoint: e.String("S3_ENDPOINT", ""), Bucket: e.String("S3_BUCKET", ""), AccessKey: e.String("S3_ACCESS_KEY", ""),
 		SecretKey: e.String("S3_SECRET_KEY", ""), Region: e.String("S3_REGION", ""), UseSSL: e.Bool("S3_USE_SSL", true),
-		PublicURL: strings.TrimRight(e.String("S3_PUBLIC_URL", ""), "/"),
 	}
 }
 
@@ -60,7 +55,8 @@ func (c S3Config) Validate() error {
 	return nil
 }
 
-// S3Store keeps objects in an S3 bucket through minio-go.
+// S3Store keeps objects in an S3 bucket through minio-go. The bucket is
+// private: clients fetch objects through nova-api, which decides who may.
 type S3Store struct {
 	client *minio.Client
 	bucket string
@@ -68,8 +64,9 @@ type S3Store struct {
 }
 
 // NewS3Store connects (lazily: minio-go dials on the first request).
-// transport may be nil.
-func NewS3Store(c S3Config, transport http.RoundTripper) (*S3Store, error) {
+// URLs are publicURL (nova-api's public address, MEDIA_PUBLIC_URL) +
+// /v1/media/files/<key>; transport may be nil.
+func NewS3Store(c S3Config, publicURL string, transport http.RoundTripper) (*S3Store, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -84,15 +81,7 @@ func NewS3Store(c S3Config, transport http.RoundTripper) (*S3Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: S3 client: %w", err)
 	}
-	public := c.PublicURL
-	if public == "" {
-		scheme := "http"
-		if c.UseSSL {
-			scheme = "https"
-		}
-		public = scheme + "://" + c.Endpoint + "/" + url.PathEscape(c.Bucket)
-	}
-	return &S3Store{client: client, bucket: c.Bucket, public: public}, nil
+	return &S3Store{client: client, bucket: c.Bucket, public: strings.TrimRight(publicURL, "/")}, nil
 }
 
 // Check reports whether the bucket can be reached and exists: a store
@@ -135,8 +124,28 @@ func (s *S3Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// URL is the object's public URL.
-func (s *S3Store) URL(key string) string { return s.public + "/" + key }
+// Get opens the object for serving; minio-go reads the ranges asked for.
+func (s *S3Store) Get(ctx context.Context, key string) (Object, error) {
+	if !ValidKey(key) {
+		return Object{}, fmt.Errorf("%w: invalid key %q", ErrNotFound, key)
+	}
+	o, err := s.client.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return Object{}, fmt.Errorf("media: S3 get %s: %w", key, err)
+	}
+	info, err := o.Stat()
+	if err != nil {
+		o.Close()
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return Object{}, fmt.Errorf("%w: %s", ErrNotFound, key)
+		}
+		return Object{}, fmt.Errorf("media: S3 get %s: %w", key, err)
+	}
+	return Object{ReadSeekCloser: o, Size: info.Size, ModTime: info.LastModified}, nil
+}
+
+// URL is where nova-api serves the object.
+func (s *S3Store) URL(key string) string { return s.public + FilesPath + key }
 
 // Client is the underlying minio client (for tests and tools).
 func (s *S3Store) Client() *minio.Client { return s.client }

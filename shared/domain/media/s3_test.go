@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"image/jpeg"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -73,13 +73,18 @@ func TestUploadToS3(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("upload = %d %v", code, out)
 	}
+	// The bucket is private: nova-api serves its objects.
 	key := "media/" + me.String() + "/" + out["id"].(string) + "/original.jpg"
-	if !strings.HasPrefix(out["url"].(string), "http://") || !strings.HasSuffix(out["url"].(string), "/nova-media/"+key) {
+	if !strings.HasPrefix(out["url"].(string), media.FilesPath+key+"?") {
 		t.Fatalf("url %v", out["url"])
 	}
 	got, ct := get(t, s3, key)
-	if !bytes.Equal(got, jpg) || ct != "image/jpeg" {
-		t.Fatalf("stored %d bytes of %s", len(got), ct)
+	if cfg, err := jpeg.DecodeConfig(bytes.NewReader(got)); err != nil || cfg.Width != 640 || ct != "image/jpeg" ||
+		out["size_bytes"] != float64(len(got)) {
+		t.Fatalf("stored %d bytes of %s: %+v %v", len(got), ct, cfg, err)
+	}
+	if res := r.get(out["url"].(string)); res.Code != http.StatusOK || !bytes.Equal(res.Body.Bytes(), got) {
+		t.Fatalf("GET through nova-api = %d (%d bytes)", res.Code, res.Body.Len())
 	}
 	if objs := objects(t, s3); len(objs) != 2 {
 		t.Fatalf("bucket holds %v, want the original and its thumbnail", objs)
@@ -136,7 +141,7 @@ func TestS3StoreDeleteAndValidation(t *testing.T) {
 	}
 	// TLS is on unless switched off in words the reader knows; a typo is
 	// refused, not guessed.
-	base := map[string]string{"S3_ENDPOINT": "s3.example.com", "S3_BUCKET": "b", "S3_PUBLIC_URL": "https://cdn.example.com/b"}
+	base := map[string]string{"S3_ENDPOINT": "s3.example.com", "S3_BUCKET": "b"}
 	if cfg, err := media.EnvConfigFrom(base); err != nil || !cfg.Store.S3.UseSSL {
 		t.Fatalf("S3_USE_SSL unset: %+v, %v; want TLS on", cfg.Store.S3, err)
 	}
@@ -153,9 +158,8 @@ func TestS3StoreCheck(t *testing.T) {
 	if err := s3.Check(ctx); err != nil {
 		t.Fatalf("existing bucket: %v", err)
 	}
-	u, _ := url.Parse(s3.URL(""))
 	cfg, err := media.EnvConfigFrom(map[string]string{
-		"S3_ENDPOINT": u.Host, "S3_BUCKET": "no-such-bucket", "S3_ACCESS_KEY": "nova", "S3_SECRET_KEY": "nova-secret",
+		"S3_ENDPOINT": s3.Client().EndpointURL().Host, "S3_BUCKET": "no-such-bucket", "S3_ACCESS_KEY": "nova", "S3_SECRET_KEY": "nova-secret",
 		"S3_REGION": "us-east-1", "S3_USE_SSL": "false",
 	})
 	if err != nil {

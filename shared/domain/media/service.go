@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/domain/post"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/id"
@@ -33,7 +34,9 @@ type Media struct {
 
 // Service is the media domain. It is safe for concurrent use.
 type Service struct {
-	cfg Config
+	cfg    Config
+	urls   *mediaurl.Signer
+	decode *budget
 }
 
 // New returns a Service; cfg gets its defaults first.
@@ -42,8 +45,19 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Service{cfg: cfg}, nil
+	if len(cfg.URLs.Secret) == 0 {
+		cfg.Logger.Warn("MEDIA_URL_SECRET is not set: signed media URLs are valid on this process only")
+	}
+	urls, err := mediaurl.New(cfg.URLs)
+	if err != nil {
+		return nil, fmt.Errorf("media config: %w", err)
+	}
+	return &Service{cfg: cfg, urls: urls, decode: newBudget(cfg.Limits.DecodeMemory, cfg.Limits.DecodeWait)}, nil
 }
+
+// URLs signs the URLs of restricted media; the domains that show media
+// (posts, feeds, messages) sign with it.
+func (s *Service) URLs() *mediaurl.Signer { return s.urls }
 
 // Staged is an upload read, measured and checked, held in a temporary file
 // until Commit stores it. Close removes the file.
@@ -72,7 +86,9 @@ const copyBufSize = 32 << 10
 // Stage reads one uploaded file from r into a temporary file: the type is
 // sniffed from the first bytes, the size limit of that type enforced while
 // copying, then the file is probed (dimensions before any pixel is decoded,
-// durations) and its thumbnail made. A rejected file leaves nothing behind.
+// durations), cleaned of metadata (see strip.go; an image within the
+// decoding budget only) and its thumbnail made. A rejected file leaves
+// nothing behind.
 func (s *Service) Stage(ctx context.Context, r io.Reader) (st *Staged, err error) {
 	br := bufio.NewReaderSize(r, copyBufSize)
 	head, err := br.Peek(SniffLen)
@@ -115,14 +131,13 @@ func (s *Service) Stage(ctx context.Context, r io.Reader) (st *Staged, err error
 	}
 	switch f.Type {
 	case Image:
-		img, err := DecodeImage(io.NewSectionReader(tmp, 0, n), f)
-		if err != nil {
-			return st, err
-		}
-		if st.Thumbnail, err = Thumbnail(img, s.cfg.ThumbnailSize); err != nil {
+		if err := s.cleanImage(ctx, st); err != nil {
 			return st, err
 		}
 	case Video:
+		if err := blankMP4Metadata(tmp, n); err != nil {
+			return st, err
+		}
 		st.Thumbnail, err = VideoFrame(ctx, s.cfg.FFmpeg, tmp.Name(), s.cfg.ThumbnailSize)
 		if err != nil {
 			// The video itself is fine; it goes without a thumbnail.
@@ -135,6 +150,132 @@ func (s *Service) Stage(ctx context.Context, r io.Reader) (st *Staged, err error
 		}
 	}
 	return st, nil
+}
+
+// cleanImage decodes the staged image within the decoding budget, turns
+// it upright, makes its thumbnail and replaces the staged file with one
+// that carries the pixels and nothing else.
+func (s *Service) cleanImage(ctx context.Context, st *Staged) error {
+	f, size := st.Format, st.Metadata.SizeBytes
+	src := st.file
+	cfg, err := decodeConfig(bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 16<<10), f)
+	if err != nil {
+		return fmt.Errorf("%w: %s header: %w", ErrCorrupt, f.Mime, err)
+	}
+	hdr := readHeader(src, size, f)
+	cost := decodeCost(cfg, hdr.orientation != Upright, hdr.interlaced)
+	if limit := s.cfg.Limits.MaxDecodeBytes; cost > limit {
+		return &TooLargeError{What: "image", Detail: fmt.Sprintf(
+			"a %dx%d image of this depth takes %d MiB to decode, more than the %d MiB allowed",
+			cfg.Width, cfg.Height, cost>>20, limit>>20)}
+	}
+	release, err := s.decode.acquire(ctx, cost)
+	if err != nil {
+		return err
+	}
+	defer release()
+	img, err := DecodeImage(io.NewSectionReader(src, 0, size), f)
+	if err != nil {
+		return err
+	}
+	img = Orient(img, hdr.orientation)
+	if st.Thumbnail, err = Thumbnail(img, s.cfg.ThumbnailSize); err != nil {
+		return err
+	}
+	b := img.Bounds()
+	st.Metadata.Width, st.Metadata.Height = int32(b.Dx()), int32(b.Dy())
+
+	out, err := os.CreateTemp(s.cfg.TempDir, "nova-clean-*")
+	if err != nil {
+		return fmt.Errorf("media: temporary file: %w", err)
+	}
+	keep := false
+	defer func() {
+		if !keep {
+			out.Close()
+			os.Remove(out.Name())
+		}
+	}()
+	w := bufio.NewWriterSize(out, copyBufSize)
+	switch f {
+	case JPEG, PNG:
+		err = encodeImage(w, img, f, hdr.icc)
+	case GIF:
+		err = stripGIF(w, io.NewSectionReader(src, 0, size))
+	case WebP:
+		err = stripWebP(w, src, size)
+	default:
+		err = fmt.Errorf("%w: %s", ErrUnsupported, f.Mime)
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err != nil {
+		return err
+	}
+	n, err := out.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("media: cleaned image: %w", err)
+	}
+	// The cleaned file replaces the upload.
+	st.Close()
+	st.file, st.Metadata.SizeBytes, keep = out, n, true
+	return nil
+}
+
+// RemoveMedia deletes media and their stored objects: what a deleted
+// post takes with it. The rows go only once the objects are gone, so a
+// failure is retried by the next call (the file server makes one when a
+// deleted post's file is asked for). Unknown ids are skipped.
+func (s *Service) RemoveMedia(ctx context.Context, ids []id.MediaID) error {
+	valid := make([]string, 0, len(ids))
+	for _, m := range ids {
+		if p, err := id.ParseMediaID(m.String()); err == nil {
+			valid = append(valid, p.String())
+		}
+	}
+	if len(valid) == 0 {
+		return nil
+	}
+	rows, err := s.cfg.Pool.Query(ctx, `SELECT id::text, storage_key, coalesce(thumbnail_key, '') FROM media
+		WHERE id = ANY($1::uuid[])`, valid)
+	if err != nil {
+		return fmt.Errorf("media: remove: %w", err)
+	}
+	type stored struct{ id, key, thumb string }
+	found, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stored, error) {
+		var m stored
+		return m, r.Scan(&m.id, &m.key, &m.thumb)
+	})
+	if err != nil {
+		return fmt.Errorf("media: remove: %w", err)
+	}
+	var errs []error
+	gone := make([]string, 0, len(found))
+	for _, m := range found {
+		var failed bool
+		for _, k := range []string{m.key, m.thumb} {
+			if k == "" {
+				continue
+			}
+			if err := s.cfg.Store.Delete(ctx, k); err != nil {
+				errs = append(errs, err)
+				failed = true
+			}
+		}
+		if !failed {
+			gone = append(gone, m.id)
+		}
+	}
+	if len(gone) > 0 {
+		if _, err := s.cfg.Pool.Exec(ctx, `DELETE FROM media WHERE id = ANY($1::uuid[])`, gone); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("media: remove: %w", err)
+	}
+	return nil
 }
 
 // Commit stores a staged upload for owner, optionally for one of owner's

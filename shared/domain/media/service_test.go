@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/jpeg"
+	stdpng "image/png"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -27,29 +28,36 @@ func TestUploadImageForOwnPost(t *testing.T) {
 	}
 	mid := out["id"].(string)
 	if out["type"] != "IMAGE" || out["mime_type"] != "image/png" || out["width"] != 800.0 || out["height"] != 600.0 ||
-		out["size_bytes"] != float64(len(png)) || out["post_id"] != postID || out["owner_id"] != me.String() {
+		out["post_id"] != postID || out["owner_id"] != me.String() {
 		t.Fatalf("media %v", out)
 	}
 	if _, has := out["duration_seconds"]; has {
 		t.Fatalf("an image with a duration: %v", out)
 	}
+	// Not attached to a post yet (media-attach does that), so the
+	// uploader is handed signed URLs.
 	wantKey := fmt.Sprintf("media/%s/%s/original.png", me, mid)
-	if out["url"] != media.FilesPath+wantKey || out["thumbnail_url"] != fmt.Sprintf("%smedia/%s/%s/thumbnail.jpg", media.FilesPath, me, mid) {
-		t.Fatalf("urls %v %v", out["url"], out["thumbnail_url"])
+	url, thumbURL := out["url"].(string), out["thumbnail_url"].(string)
+	if !strings.HasPrefix(url, media.FilesPath+wantKey+"?expires=") || !strings.Contains(url, "&signature=") ||
+		!strings.HasPrefix(thumbURL, fmt.Sprintf("%smedia/%s/%s/thumbnail.jpg?expires=", media.FilesPath, me, mid)) {
+		t.Fatalf("urls %v %v", url, thumbURL)
 	}
 	if got := strings.Join(r.files(), " "); got != fmt.Sprintf("media/%s/%s/original.png media/%s/%s/thumbnail.jpg", me, mid, me, mid) {
 		t.Fatalf("store holds %s", got)
 	}
 
-	// Both are served back, with the sniffed type.
-	res := httptest.NewRecorder()
-	r.mux.ServeHTTP(res, httptest.NewRequest(http.MethodGet, out["url"].(string), nil))
-	if res.Code != http.StatusOK || !bytes.Equal(res.Body.Bytes(), png) || res.Header().Get("Content-Type") != "image/png" ||
-		res.Header().Get("X-Content-Type-Options") != "nosniff" {
+	// Both are served back, with the sniffed type; the original is the
+	// image encoded again (no metadata), as large as the upload says.
+	res := r.get(url)
+	stored, _ := os.ReadFile(r.dir + "/" + wantKey)
+	if res.Code != http.StatusOK || !bytes.Equal(res.Body.Bytes(), stored) || res.Header().Get("Content-Type") != "image/png" ||
+		res.Header().Get("X-Content-Type-Options") != "nosniff" || out["size_bytes"] != float64(len(stored)) {
 		t.Fatalf("GET original = %d %v (%d bytes)", res.Code, res.Header(), res.Body.Len())
 	}
-	res = httptest.NewRecorder()
-	r.mux.ServeHTTP(res, httptest.NewRequest(http.MethodGet, out["thumbnail_url"].(string), nil))
+	if cfg, err := stdpng.DecodeConfig(bytes.NewReader(stored)); err != nil || cfg.Width != 800 || cfg.Height != 600 {
+		t.Fatalf("stored PNG %+v %v", cfg, err)
+	}
+	res = r.get(thumbURL)
 	thumb, err := jpeg.DecodeConfig(res.Body)
 	if res.Code != http.StatusOK || err != nil || thumb.Width != 320 || thumb.Height != 240 {
 		t.Fatalf("thumbnail = %d %+v %v", res.Code, thumb, err)
@@ -66,9 +74,9 @@ func TestUploadImageForOwnPost(t *testing.T) {
 	ev := evs[0]
 	md := ev.GetMetadata()
 	if ev.GetMediaId() != mid || ev.GetPostId() != postID || ev.GetUserId() != me.String() ||
-		ev.GetType() != eventsv1.MediaType_MEDIA_TYPE_IMAGE || ev.GetUrl() != out["url"] ||
-		ev.GetThumbnailUrl() != out["thumbnail_url"] || ev.GetUploadedAt() == nil ||
-		md.GetWidth() != 800 || md.GetHeight() != 600 || md.GetSizeBytes() != int64(len(png)) ||
+		ev.GetType() != eventsv1.MediaType_MEDIA_TYPE_IMAGE || ev.GetUrl() != media.FilesPath+wantKey ||
+		!strings.HasPrefix(thumbURL, ev.GetThumbnailUrl()+"?") || ev.GetUploadedAt() == nil ||
+		md.GetWidth() != 800 || md.GetHeight() != 600 || md.GetSizeBytes() != int64(len(stored)) ||
 		md.GetMimeType() != "image/png" || md.DurationSeconds != nil {
 		t.Fatalf("event %v", ev)
 	}
@@ -79,7 +87,7 @@ func TestUploadImageForOwnPost(t *testing.T) {
 
 	// The content domain sees the owner's media, and only the owner's.
 	other, _ := r.user()
-	if got, err := r.svc.Media(r.ctx, me, []id.MediaID{id.MediaID(mid)}); err != nil || got[mid].URL != out["url"] {
+	if got, err := r.svc.Media(r.ctx, me, []id.MediaID{id.MediaID(mid)}); err != nil || got[mid].URL != media.FilesPath+wantKey {
 		t.Fatalf("Media(owner) = %v %v", got, err)
 	}
 	if got, err := r.svc.Media(r.ctx, other, []id.MediaID{id.MediaID(mid)}); err != nil || len(got) != 0 {

@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
+
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 )
 
 // Store is object storage for uploaded files and their thumbnails. Keys are
@@ -19,13 +22,18 @@ type Store interface {
 	Put(ctx context.Context, key string, r io.Reader, size int64, contentType string) error
 	// Delete removes key; a missing key is not an error.
 	Delete(ctx context.Context, key string) error
-	// URL is where clients fetch key.
+	// Get opens key for serving; a missing key is ErrNotFound.
+	Get(ctx context.Context, key string) (Object, error)
+	// URL is where clients fetch key: nova-api's files endpoint, which
+	// decides who may (the bucket itself stays private).
 	URL(key string) string
 }
 
-// Opener is a store that nova-api serves itself (the filesystem store).
-type Opener interface {
-	Open(key string) (*os.File, error)
+// Object is a stored object opened for serving.
+type Object struct {
+	io.ReadSeekCloser
+	Size    int64
+	ModTime time.Time
 }
 
 // keyPattern is the only shape of key the server makes: media/<owner>/<media>/
@@ -48,7 +56,7 @@ func ThumbnailKey(owner, mediaID string) string {
 }
 
 // FSStore keeps objects as files under a directory: the store of `make
-// run`, served by nova-api at /v1/media/files/<key>.
+// run`.
 type FSStore struct {
 	dir       string
 	publicURL string
@@ -139,27 +147,35 @@ func (s *FSStore) removeEmptyParents(p string) {
 // URL is where nova-api serves key.
 func (s *FSStore) URL(key string) string { return s.publicURL + FilesPath + key }
 
-// Open opens a stored object for serving.
-func (s *FSStore) Open(key string) (*os.File, error) {
+// Get opens a stored object for serving.
+func (s *FSStore) Get(_ context.Context, key string) (Object, error) {
 	p, err := s.path(key)
 	if err != nil {
-		return nil, err
+		return Object{}, err
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s", ErrNotFound, key)
+		return Object{}, fmt.Errorf("%w: %s", ErrNotFound, key)
 	}
-	return f, err
+	if err != nil {
+		return Object{}, fmt.Errorf("media: open %s: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return Object{}, fmt.Errorf("media: open %s: %w", key, err)
+	}
+	return Object{ReadSeekCloser: f, Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
-// FilesPath is where nova-api serves the filesystem store.
-const FilesPath = "/v1/media/files/"
+// FilesPath is where nova-api serves media files, whatever the store.
+const FilesPath = mediaurl.FilesPath
 
 // NewStore builds the store the configuration selects: S3 when S3_BUCKET
 // or S3_ENDPOINT is set, the filesystem store under Dir otherwise.
 func NewStore(c StoreConfig) (Store, error) {
 	if c.S3.Enabled() {
-		return NewS3Store(c.S3, nil)
+		return NewS3Store(c.S3, c.PublicURL, nil)
 	}
 	return NewFSStore(c.Dir, c.PublicURL)
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/domain/post"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/id"
@@ -38,6 +39,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Media resolves attached media ids; nil refuses messages with media.
 	Media MediaResolver
+	// MediaURLs signs the URLs of a message's media when it is shown: a
+	// conversation's files are never public. nil shows them as stored.
+	MediaURLs *mediaurl.Signer
 	// UserExists checks participants when a conversation is created; nil
 	// skips the check (chat-persist never creates conversations).
 	UserExists UserExists

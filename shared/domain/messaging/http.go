@@ -145,6 +145,7 @@ func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {
 	if created {
 		status = http.StatusCreated
 	}
+	m.Media = s.cfg.MediaURLs.Media(m.Media, false)
 	httpapi.WriteJSON(w, r, s.cfg.Logger, status, m)
 	return nil
 }
@@ -173,6 +174,9 @@ func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		return httpError(err)
 	}
 	out := historyPage{Items: h.Messages}
+	for i := range out.Items {
+		out.Items[i].Media = s.cfg.MediaURLs.Media(out.Items[i].Media, false)
+	}
 	for _, c := range []struct {
 		cur *MessageCursor
 		dst **string

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/domain/post"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
@@ -30,6 +31,9 @@ type Config struct {
 	// Content is required when DirectCall is set.
 	Content Content
 	Logger  *slog.Logger
+	// MediaURLs signs the media URLs of posts that are not public; nil
+	// shows them as stored.
+	MediaURLs *mediaurl.Signer
 	// Page bounds ?limit= (default 20, at most 100).
 	Page httpapi.PageConfig
 }

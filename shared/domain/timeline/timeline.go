@@ -12,6 +12,7 @@ import (
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/domain/post"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
@@ -105,6 +106,7 @@ func (s *Service) Read(ctx context.Context, viewer id.UserID, q Query) ([]Item, 
 		if items[i].Media == nil {
 			items[i].Media = []post.Media{}
 		}
+		items[i].Media = s.cfg.MediaURLs.Media(items[i].Media, mediaurl.PublicPost(it.Visibility, false))
 	}
 	return items, page.NextCursor, nil
 }
