@@ -22,6 +22,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/media"
+	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/domain/moderation"
 	"github.com/nova-social/nova/shared/domain/notification"
@@ -140,9 +141,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	if s.Media, err = media.New(media.Config{Pool: s.pool, Outbox: ob, Store: mediaStore, Logger: log,
 		Limits: cfg.Media.Limits, TempDir: cfg.Media.TempDir, FFmpeg: cfg.Media.FFmpeg,
-		UploadTimeout: cfg.Media.UploadTimeout,
+		UploadTimeout: cfg.Media.UploadTimeout, URLs: cfg.Media.URLs,
 		Posts: media.PostOwnerFunc(func(ctx context.Context, u id.UserID, p id.PostID) error {
 			return s.Content.MustOwn(ctx, u, p)
+		}),
+		// Who may fetch a file follows its post's visibility.
+		Audiences: media.AudienceFunc(func(ctx context.Context, m id.MediaID) (mediaurl.Audience, error) {
+			return s.Content.MediaAudience(ctx, m)
 		})}); err != nil {
 		return s, err
 	}
@@ -151,21 +156,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		return s, err
 	}
 	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Logger: log,
-		Media: s.Media, Pending: pending}); err != nil {
+		Media: s.Media, Pending: pending, MediaURLs: s.Media.URLs(), MediaRemover: s.Media}); err != nil {
 		return s, err
 	}
 	if s.Notifications, err = notification.New(notification.Config{Pool: s.pool, Outbox: ob, Logger: log}); err != nil {
 		return s, err
 	}
 	if s.Messaging, err = messaging.New(messaging.Config{Pool: s.pool, Outbox: ob, Logger: log,
-		UserExists: userExists(s.Identity), Media: messaging.OwnedMedia(s.Media.Media)}); err != nil {
+		UserExists: userExists(s.Identity), Media: messaging.OwnedMedia(s.Media.Media), MediaURLs: s.Media.URLs()}); err != nil {
 		return s, err
 	}
 	store, err := feed.NewStore(s.rdb, cfg.Feed)
 	if err != nil {
 		return s, err
 	}
-	reader, err := timeline.New(timeline.Config{Store: store, DirectCall: cfg.DirectCall, Content: s.Content, Logger: log})
+	reader, err := timeline.New(timeline.Config{Store: store, DirectCall: cfg.DirectCall, Content: s.Content, Logger: log,
+		MediaURLs: s.Media.URLs()})
 	if err != nil {
 		return s, err
 	}

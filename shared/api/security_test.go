@@ -2,9 +2,12 @@ package api_test
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/png"
 	"io"
@@ -87,7 +90,7 @@ type secRig struct {
 	publicPost, followersPost, privatePost, doomedPost string
 	privateMarker, followersMarker, commentMarker      string
 	conversation, messageMarker                        string
-	mediaKey                                           string
+	mediaKey, mediaURL                                 string
 	notice, notice2                                    string
 	queuedPost, queueMarker                            string
 }
@@ -249,6 +252,34 @@ func pngBytes() []byte {
 }
 
 // uploadRequest is a multipart upload of a small PNG, for postID when set.
+// deepPNG is a side×side 16-bit RGBA PNG whose rows are zeros: small on
+// the wire, eight bytes a pixel once decoded.
+func deepPNG(side int) []byte {
+	chunk := func(out *bytes.Buffer, typ string, data []byte) {
+		_ = binary.Write(out, binary.BigEndian, uint32(len(data)))
+		out.WriteString(typ)
+		out.Write(data)
+		_ = binary.Write(out, binary.BigEndian, crc32.ChecksumIEEE(append([]byte(typ), data...)))
+	}
+	var idat bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestCompression)
+	row := make([]byte, 1+side*8)
+	for range side {
+		_, _ = zw.Write(row)
+	}
+	_ = zw.Close()
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(side))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(side))
+	ihdr[8], ihdr[9] = 16, 6
+	chunk(&out, "IHDR", ihdr)
+	chunk(&out, "IDAT", idat.Bytes())
+	chunk(&out, "IEND", nil)
+	return out.Bytes()
+}
+
 func uploadRequest(postID string) request {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
@@ -298,7 +329,10 @@ func (r *secRig) seed() {
 	if err := json.Unmarshal(raw, &m); err != nil || !strings.Contains(m.URL, "/v1/media/files/") {
 		r.t.Fatalf("upload answered %s", raw)
 	}
-	_, r.mediaKey, _ = strings.Cut(m.URL, "/v1/media/files/")
+	// Attached to no post, the upload is not public: the uploader is
+	// handed a signed URL.
+	_, r.mediaURL, _ = strings.Cut(m.URL, "/v1/media/files/")
+	r.mediaKey, _, _ = strings.Cut(r.mediaURL, "?")
 
 	// Notifications are the notifier's to record: nova-api's outbox takes no
 	// notification-events.
@@ -498,10 +532,16 @@ func matrix() []row {
 		{pattern: "GET /v1/moderation/queue", want: statuses(s401, s403, s200, s403), req: get("/v1/moderation/queue"),
 			hidden: func(r *secRig) []string { return []string{r.queueMarker} }, seers: []actor{admin}, show: true},
 
-		// Media files are public by design (URLs for <img src>, like a public
-		// bucket's): unguessable keys are the protection.
+		// Media files take no token (URLs for <img src>): a file of no public
+		// post is served through its signed URL only, to whoever holds it.
 		{pattern: "GET /v1/media/files/{key...}", want: statuses(s200, s200, s200, s200),
+			req: func(r *secRig, _ actor) request { return request{method: "GET", path: "/v1/media/files/" + r.mediaURL} }},
+		{pattern: "GET /v1/media/files/{key...}", variant: "unsigned, of no public post", want: statuses(s404, s404, s404, s404),
 			req: func(r *secRig, _ actor) request { return request{method: "GET", path: "/v1/media/files/" + r.mediaKey} }},
+		{pattern: "GET /v1/media/files/{key...}", variant: "forged signature", want: statuses(s403, s403, s403, s403),
+			req: func(r *secRig, _ actor) request {
+				return request{method: "GET", path: "/v1/media/files/" + r.mediaKey + "?expires=4102444800&signature=AAAA"}
+			}},
 		{pattern: "GET /v1/media/files/{key...}", variant: "unknown key", want: statuses(s404, s404, s404, s404),
 			req: func(r *secRig, _ actor) request {
 				return request{method: "GET", path: "/v1/media/files/" + strings.Replace(r.mediaKey, "original", "other", 1)}
@@ -1112,8 +1152,24 @@ func mediaPathTraversal(t *testing.T, r *secRig) {
 		}
 	}
 	// The control: the real key is served.
-	if code, _, body := r.send(request{method: "GET", path: "/v1/media/files/" + r.mediaKey}, ""); code != s200 || !bytes.Equal(body, pngBytes()) {
+	if code, _, body := r.send(request{method: "GET", path: "/v1/media/files/" + r.mediaURL}, ""); code != s200 || !bytes.HasPrefix(body, []byte("\x89PNG")) {
 		t.Fatalf("the stored file answered %d", code)
+	}
+	// A PNG within the pixel limits that would decode to 318 MB (6300x6300,
+	// 16-bit RGBA, ~300 KB deflated) is refused from its header.
+	before := r.tableCounts()
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	part, _ := w.CreateFormFile("file", "bomb.png")
+	_, _ = part.Write(deepPNG(6300))
+	_ = w.Close()
+	code, _, raw := r.send(request{method: "POST", path: "/v1/media", body: body.Bytes(), contentType: w.FormDataContentType()},
+		r.people[owner].token)
+	if code != http.StatusRequestEntityTooLarge || !bytes.Contains(raw, []byte(`"payload_too_large"`)) {
+		t.Fatalf("hostile PNG = %d %s", code, raw)
+	}
+	if after := r.tableCounts(); !equalCounts(before, after) {
+		t.Errorf("the hostile PNG wrote rows: before %v, after %v", before, after)
 	}
 }
 
