@@ -63,7 +63,6 @@ var Overrides = []Override{
 	}},
 	{"nova-config", "S3_ENDPOINT", func(l Local) (string, error) { return l.S3Endpoint, nil }},
 	{"nova-config", "S3_USE_SSL", func(Local) (string, error) { return "false", nil }},
-	{"nova-config", "S3_PUBLIC_URL", func(l Local) (string, error) { return "http://" + l.S3Endpoint + "/" + l.S3Bucket, nil }},
 }
 
 // jwksURL is nova-api's JWKS endpoint, for functions that verify its tokens.
@@ -101,6 +100,8 @@ var Secrets = []Secret{
 	// The local S3 server takes any keys.
 	{"nova-s3", "S3_ACCESS_KEY", randomValue},
 	{"nova-s3", "S3_SECRET_KEY", randomValue},
+	// 32 hex characters: the shortest media URL key nova-api takes.
+	{"nova-media", "MEDIA_URL_SECRET", randomValue},
 }
 
 // randomValue is a fresh random token, as a generated Secret value would be.

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	_ "image/jpeg" // thumbnails
 	"image/png"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,16 +117,23 @@ func TestMediaEndToEnd(t *testing.T) {
 		got, ok := r.feedMedia(bob, postID)
 		return ok && fmt.Sprint(got) == fmt.Sprint([]string{mid}), fmt.Sprint(got, ok)
 	})
-	// The URLs serve the file and its thumbnail.
+	// The URLs serve the file (encoded again, without metadata) and its
+	// thumbnail: the upload's signed ones, and, now that the post is
+	// public, the plain ones, cacheable by anyone.
 	for _, u := range []string{m["url"].(string), m["thumbnail_url"].(string)} {
-		res, err := http.Get(r.api + u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK || len(b) == 0 || (u == m["url"] && !bytes.Equal(b, img)) {
-			t.Fatalf("GET %s = %d (%d bytes)", u, res.StatusCode, len(b))
+		plain, _, _ := strings.Cut(u, "?")
+		for _, u := range []string{u, plain} {
+			res, err := http.Get(r.api + u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+			if res.StatusCode != http.StatusOK || err != nil || (u == plain && !strings.HasPrefix(res.Header.Get("Cache-Control"), "public")) ||
+				(plain == strings.Split(m["url"].(string), "?")[0] && (cfg.Width != 640 || cfg.Height != 480)) {
+				t.Fatalf("GET %s = %d (%d bytes, %+v %v, %s)", u, res.StatusCode, len(b), cfg, err, res.Header.Get("Cache-Control"))
+			}
 		}
 	}
 

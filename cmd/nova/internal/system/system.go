@@ -387,7 +387,7 @@ const APIName = "nova-api"
 
 // s3Settings are nova-config's keys for the media store in S3 (and the
 // nova-s3 Secret's), which name cluster services.
-var s3Settings = []string{"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_USE_SSL", "S3_PUBLIC_URL", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
+var s3Settings = []string{"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_USE_SSL", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
 
 // localSettings fills in what this machine's run takes in place of the
 // cluster's ConfigMap values and Secrets, unless the environment gives
