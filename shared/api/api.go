@@ -179,6 +179,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	mux := httpapi.NewRoutes()
 	authed := httpapi.Authenticate(verifier, log)
 	s.Identity.Mount(mux, authed)
+	s.Identity.Deletion(s.accountErasers()...).Mount(mux, authed)
 	s.Content.Mount(mux, authed)
 	s.Media.Mount(mux, authed)
 	reader.Mount(mux, authed)

@@ -479,6 +479,17 @@ func matrix() []row {
 					r.t.Errorf("the owner's display name is %v after the others changed theirs", out["display_name"])
 				}
 			}},
+		// Deleting an account takes its password again: a token alone,
+		// even the owner's, deletes nothing.
+		{pattern: "DELETE /v1/users/me", variant: "wrong password", want: statuses(s401, s403, s403, s403),
+			req: method("DELETE", func(*secRig) string { return "/v1/users/me" }, func(*secRig, actor) any {
+				return map[string]any{"password": "wrong horse battery"}
+			}),
+			after: func(r *secRig) {
+				for _, a := range actors[1:] {
+					r.must(s200, "GET", "/v1/users/me", r.people[a].token, nil)
+				}
+			}},
 		{pattern: "GET /v1/users/{id}", want: statuses(s401, s200, s200, s200), req: ownerPath("/v1/users/%s", ownerID),
 			hidden: func(r *secRig) []string { return []string{r.people[owner].email} }, seers: []actor{owner}, show: true},
 

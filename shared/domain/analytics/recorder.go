@@ -64,7 +64,10 @@ func (r *Recorder) Record(ctx context.Context, d envelope.Decoded) (bool, error)
 		// Rows are locked in one order (post, user-day, event-hour) by every
 		// transaction, so concurrent deliveries wait for each other but never
 		// deadlock.
-		if err := c.post(ctx, tx); err != nil {
+		if err := c.unlinkErased(ctx, tx); err != nil {
+			return err
+		}
+		if err := c.post(ctx, tx, c.author); err != nil {
 			return err
 		}
 		if c.actor != "" {
@@ -95,7 +98,9 @@ type counts struct {
 	kind         string // engagement kind, "" for other events
 	actor        string // the user who acted, "" if none
 	engagementID string
-	post         func(context.Context, pgx.Tx) error
+	post         func(ctx context.Context, tx pgx.Tx, author string) error
+	// author is the post's author the counters name, "" if none.
+	author string
 }
 
 func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
@@ -103,7 +108,7 @@ func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
 		at:    d.Event.Time().UTC(),
 		topic: d.Type.Topic,
 		event: string(d.Message.ProtoReflect().Descriptor().Name()),
-		post:  func(context.Context, pgx.Tx) error { return nil },
+		post:  func(context.Context, pgx.Tx, string) error { return nil },
 	}
 	if c.at.IsZero() || c.at.Unix() <= 0 {
 		c.at = r.now().UTC()
@@ -118,11 +123,12 @@ func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
 		c.kind = strings.TrimPrefix(m.GetKind().String(), "ENGAGEMENT_KIND_")
 		c.actor, c.engagementID = m.GetUserId(), m.GetEngagementId()
 		check = []string{m.GetPostId(), m.GetAuthorId(), m.GetUserId()}
-		c.post = func(ctx context.Context, tx pgx.Tx) error {
+		c.author = m.GetAuthorId()
+		c.post = func(ctx context.Context, tx pgx.Tx, author string) error {
 			// col is one of engagementColumn's constants, never the event's text.
 			_, err := tx.Exec(ctx, `INSERT INTO analytics_posts (post_id, author_id, `+col+`) VALUES ($1, $2, $3)
 				ON CONFLICT (post_id) DO UPDATE SET `+col+` = analytics_posts.`+col+` + EXCLUDED.`+col+`, updated_at = now()`,
-				m.GetPostId(), m.GetAuthorId(), engagementDelta(m.GetKind()))
+				m.GetPostId(), author, engagementDelta(m.GetKind()))
 			if err != nil {
 				return fmt.Errorf("count engagement: %w", err)
 			}
@@ -135,10 +141,11 @@ func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
 		if m.GetCreatedAt().IsValid() && m.GetCreatedAt().AsTime().Unix() > 0 {
 			created = m.GetCreatedAt().AsTime()
 		}
-		c.post = func(ctx context.Context, tx pgx.Tx) error {
+		c.author = m.GetUserId()
+		c.post = func(ctx context.Context, tx pgx.Tx, author string) error {
 			_, err := tx.Exec(ctx, `INSERT INTO analytics_posts (post_id, author_id, created_at) VALUES ($1, $2, $3)
 				ON CONFLICT (post_id) DO UPDATE SET created_at = COALESCE(analytics_posts.created_at, EXCLUDED.created_at)`,
-				m.GetPostId(), m.GetUserId(), created)
+				m.GetPostId(), author, created)
 			if err != nil {
 				return fmt.Errorf("record post: %w", err)
 			}
@@ -150,10 +157,11 @@ func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
 	case *eventsv1.PostDeleted:
 		c.actor = m.GetUserId()
 		check = []string{m.GetPostId(), m.GetUserId()}
-		c.post = func(ctx context.Context, tx pgx.Tx) error {
+		c.author = m.GetUserId()
+		c.post = func(ctx context.Context, tx pgx.Tx, author string) error {
 			_, err := tx.Exec(ctx, `INSERT INTO analytics_posts (post_id, author_id, deleted_at) VALUES ($1, $2, $3)
 				ON CONFLICT (post_id) DO UPDATE SET deleted_at = COALESCE(analytics_posts.deleted_at, EXCLUDED.deleted_at)`,
-				m.GetPostId(), m.GetUserId(), c.at)
+				m.GetPostId(), author, c.at)
 			if err != nil {
 				return fmt.Errorf("record delete: %w", err)
 			}
@@ -174,7 +182,7 @@ func (r *Recorder) counts(d envelope.Decoded) (counts, error) {
 	case *eventsv1.UserDeleted:
 		// No actor: the deletion is not a day of activity of anyone.
 		check = []string{m.GetUserId()}
-		c.post = func(ctx context.Context, tx pgx.Tx) error { return anonymise(ctx, tx, m.GetUserId()) }
+		c.post = func(ctx context.Context, tx pgx.Tx, _ string) error { return anonymise(ctx, tx, m.GetUserId()) }
 	}
 	// Other events are counted per topic and hour only.
 	for _, v := range check {

@@ -391,11 +391,12 @@ var s3Settings = []string{"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_USE_SSL",
 
 // localSettings fills in what this machine's run takes in place of the
 // cluster's ConfigMap values and Secrets, unless the environment gives
-// them: no database password (the local server trusts), and media in
+// them: no database password (the local server trusts), media in
 // MEDIA_DIR rather than the cluster's S3 (S3 settings come from the
-// environment only).
+// environment only), and no media URL key (the one nova-api of the run
+// signs with a key of its own making).
 func localSettings(env map[string]string) {
-	for _, k := range append([]string{"PGPASSWORD"}, s3Settings...) {
+	for _, k := range append([]string{"PGPASSWORD", "MEDIA_URL_SECRET"}, s3Settings...) {
 		if _, set := env[k]; !set {
 			env[k] = ""
 		}
