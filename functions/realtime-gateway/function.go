@@ -22,6 +22,7 @@ import (
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/emitter"
@@ -139,7 +140,7 @@ func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.V
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
 	gw, err := gateway.New(gateway.Config{
-		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: log,
+		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: log, Sessions: session.NewMarks(rdb),
 		Emitter:      emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue, RefuseQueryToken: !cfg.QueryToken,
 	})

@@ -14,6 +14,7 @@ import (
 	function "github.com/nova-social/nova/functions/realtime-gateway"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/auth/authtest"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
@@ -48,6 +49,19 @@ func jwtGateway(t *testing.T, keys ...auth.Key) string {
 	srv := httptest.NewServer(http.HandlerFunc(f.Handle))
 	t.Cleanup(srv.Close)
 	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/realtime"
+}
+
+// live marks the session of f's tokens live, as nova-api does at login.
+func live(t *testing.T, sub id.UserID, f *authtest.Forger) {
+	t.Helper()
+	marks := session.NewMarks(testrig.Redis(t))
+	ctx := context.Background()
+	if err := marks.Mark(ctx, f.Session(), sub, f.Expiry()); err != nil {
+		t.Fatal(err)
+	}
+	if err := marks.SetSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // upgrade tries to open the websocket with token carried the given way and
@@ -85,10 +99,12 @@ func TestGatewayRefusesHostileTokensAtUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	url := jwtGateway(t, key)
-	f, err := authtest.NewForger(key, id.NewUserID(), time.Now())
+	sub := id.NewUserID()
+	f, err := authtest.NewForger(key, sub, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	live(t, sub, f)
 	cases, err := f.Cases()
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +150,8 @@ func TestGatewayFollowsKeyRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	live(t, user, oldF)
+	live(t, user, newF)
 	during := jwtGateway(t, newKey, oldKey)
 	for _, tok := range []string{oldF.Valid(), newF.Valid()} {
 		if code, _ := upgrade(t, during, "header", tok); code != http.StatusSwitchingProtocols {

@@ -78,10 +78,12 @@ func TestGatewayUpgradeSecurity(t *testing.T) {
 	addr, logs := securedGateway(t, key)
 	base := "http://" + addr
 	ws := "ws://" + addr + "/v1/realtime"
-	f, err := authtest.NewForger(key, id.NewUserID(), time.Now())
+	sub := id.NewUserID()
+	f, err := authtest.NewForger(key, sub, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
+	live(t, sub, f)
 	good := f.Valid()
 	cases, err := f.Cases()
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -28,6 +30,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/notification"
 	"github.com/nova-social/nova/shared/domain/pendingmedia"
 	"github.com/nova-social/nova/shared/domain/search"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/domain/timeline"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
@@ -125,7 +128,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	topics := cfg.Catalog.WrittenBy(catalog.NovaAPI)
 	ob := outbox.New(envelope.NewCodec(cfg.Catalog), topics...)
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
-		Logger: log, Admins: cfg.Admins}); err != nil {
+		Logger: log, Marks: session.NewMarks(s.rdb), Reserved: cfg.ReservedUsernames}); err != nil {
 		return s, err
 	}
 	// Media and content check each other in-process: an upload's post_id
@@ -177,7 +180,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 
 	mux := httpapi.NewRoutes()
-	authed := httpapi.Authenticate(verifier, log)
+	// A token passes while its session lives; the role is read from the
+	// store on every request.
+	authed := httpapi.Authenticate(s.Identity.Verifier(verifier), log)
 	s.Identity.Mount(mux, authed)
 	s.Identity.Deletion(s.accountErasers()...).Mount(mux, authed)
 	s.Content.Mount(mux, authed)
@@ -194,7 +199,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	s.routes = mux.Patterns()
 	mux.Handle("/", httpapi.Fallback(mux.ServeMux, log))
 	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log),
-		httpapi.SecurityHeaders, httpapi.ValidUTF8(log))
+		httpapi.SecurityHeaders, httpapi.ClientIP(cfg.TrustedProxies), httpapi.ValidUTF8(log))
 
 	if cfg.Relay {
 		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)
@@ -220,10 +225,18 @@ func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 // Run runs the outbox relay until ctx ends (returns at once when the relay
 // is off).
 func (s *Server) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.Identity.KeepSessions(ctx, sessionSyncInterval) })
 	if s.relay != nil {
 		s.relay.Run(ctx)
 	}
+	wg.Wait()
 }
+
+// sessionSyncInterval is how often nova-api checks that Redis still holds
+// the live sessions: the most a Redis that lost its data keeps the gateway
+// answering 503.
+const sessionSyncInterval = 15 * time.Second
 
 // Ready reports whether PostgreSQL and Redis answer.
 func (s *Server) Ready(ctx context.Context) error {

@@ -3,6 +3,8 @@ package api
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/nova-social/nova/shared/auth"
@@ -11,6 +13,7 @@ import (
 	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/redisdb"
 )
@@ -35,8 +38,13 @@ type Config struct {
 	// feed's own cache: the design document's rollback path
 	// (ENABLE_DIRECT_CALL).
 	DirectCall bool
-	// Admins are usernames given the admin role (NOVA_ADMINS, comma-separated).
-	Admins []string
+	// ReservedUsernames no one may register or rename to, beside
+	// identity.DefaultReserved (NOVA_RESERVED_USERNAMES, comma-separated).
+	ReservedUsernames []string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (NOVA_TRUSTED_PROXIES, comma-separated CIDRs; default
+	// httpapi.DefaultTrustedProxies). Rate limits and sessions key on it.
+	TrustedProxies []netip.Prefix
 	// Keys are the JWT signing keys (NOVA_JWT_* variables).
 	Keys auth.KeyConfig
 	// TokenTTL is how long issued tokens live (NOVA_JWT_TTL, default 1h).
@@ -63,15 +71,23 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		Relay: e.Bool("OUTBOX_RELAY", true),
 		// The design document's rollback switch; the ConfigMap holds it
 		// off as "false".
-		DirectCall: e.Bool("ENABLE_DIRECT_CALL", false),
-		Admins:     e.Strings("NOVA_ADMINS", ",", nil),
-		Keys:       auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
-		TokenTTL:   e.Duration("NOVA_JWT_TTL", time.Hour),
+		DirectCall:        e.Bool("ENABLE_DIRECT_CALL", false),
+		ReservedUsernames: e.Strings("NOVA_RESERVED_USERNAMES", ",", nil),
+		Keys:              auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
+		TokenTTL:          e.Duration("NOVA_JWT_TTL", time.Hour),
 	}
 	if err := e.Err(); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
+	if _, set := env["NOVA_ADMINS"]; set {
+		// Granting by username let anyone who took a listed name become an
+		// admin; roles are granted by user id now (README, "Roles").
+		return c, errors.New("nova-api: NOVA_ADMINS is no longer read: grant the admin role by user id with `nova admin grant --user <id>` and remove the variable (README, \"Roles\")")
+	}
 	var err error
+	if c.TrustedProxies, err = trustedProxies(env["NOVA_TRUSTED_PROXIES"]); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
+	}
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {
 		return c, err
 	}
@@ -82,6 +98,27 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	return c, c.Validate()
+}
+
+// trustedProxies parses NOVA_TRUSTED_PROXIES; unset is the default list,
+// "none" trusts no one (every peer is a client).
+func trustedProxies(v string) ([]netip.Prefix, error) {
+	v = strings.TrimSpace(v)
+	switch v {
+	case "":
+		return httpapi.DefaultTrustedProxies(), nil
+	case "none":
+		return []netip.Prefix{}, nil
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("NOVA_TRUSTED_PROXIES: %q is not a CIDR prefix", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Validate reports a configuration nova-api cannot start with.

@@ -15,6 +15,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/nova-social/nova/shared/api"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/httpapi"
@@ -46,10 +48,10 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 		tb.Fatal(err)
 	}
 	admin := "fz_" + testrig.ID()[:8]
+	db := testrig.PostgresURL(tb)
 	cfg, err := api.ConfigFrom(map[string]string{
-		"DATABASE_URL": testrig.PostgresURL(tb), "REDIS_URL": testrig.RedisURL(tb), "OUTBOX_RELAY": "false",
+		"DATABASE_URL": db, "REDIS_URL": testrig.RedisURL(tb), "OUTBOX_RELAY": "false",
 		auth.EnvPrivateKey: string(pem), "MEDIA_DIR": tb.TempDir(), "MEDIA_TMP_DIR": tb.TempDir(),
-		"NOVA_ADMINS": admin,
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -72,6 +74,12 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	}
 	const pw = "correct horse battery"
 	owner := must(http.StatusCreated, "POST", "/v1/users", "", `{"username":"`+admin+`","email":"`+admin+`@example.com","password":"`+pw+`"}`)
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	grantAdmin(tb, pool, id.UserID(owner["id"].(string)))
 	peerName := "fzp_" + testrig.ID()[:8]
 	peer := must(http.StatusCreated, "POST", "/v1/users", "", `{"username":"`+peerName+`","email":"`+peerName+`@example.com","password":"`+pw+`"}`)
 	a.token = must(http.StatusOK, "POST", "/v1/sessions", "", `{"username":"`+admin+`","password":"`+pw+`"}`)["token"].(string)
@@ -147,7 +155,7 @@ func TestFuzzFindsEveryJSONEndpoint(t *testing.T) {
 	want := []string{
 		"DELETE /v1/users/me", "PATCH /v1/posts/{}", "PATCH /v1/users/me", "POST /v1/conversations", "POST /v1/conversations/{}/messages",
 		"POST /v1/moderation/queue/{}/decision", "POST /v1/posts", "POST /v1/posts/{}/comments",
-		"POST /v1/sessions", "POST /v1/users",
+		"POST /v1/sessions", "POST /v1/users", "PUT /v1/users/me/password",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("JSON-body endpoints found:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/nova-social/nova/shared/api"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/auth/authtest"
@@ -64,6 +66,24 @@ func publicJWKS(t *testing.T, keys ...auth.Key) string {
 	return string(b)
 }
 
+// register creates an account over HTTP and returns its id.
+func register(t *testing.T, base, name string) id.UserID {
+	t.Helper()
+	body := `{"username":"` + name + `","email":"` + name + `@example.com","password":"correct horse battery"}`
+	resp, err := http.Post(base+"/v1/users", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var u struct {
+		ID id.UserID `json:"id"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.NewDecoder(resp.Body).Decode(&u) != nil {
+		t.Fatalf("register %s: %d", name, resp.StatusCode)
+	}
+	return u.ID
+}
+
 // authorized asks a protected endpoint with token and returns the status
 // and the WWW-Authenticate challenge.
 func authorized(t *testing.T, base, token string) (int, string) {
@@ -89,9 +109,22 @@ func TestAPIRefusesHostileTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := startAPI(t, testrig.PostgresURL(t), map[string]string{auth.EnvPrivateKey: privatePEM(t, key)})
-	f, err := authtest.NewForger(key, id.NewUserID(), time.Now())
+	db := testrig.PostgresURL(t)
+	base := startAPI(t, db, map[string]string{auth.EnvPrivateKey: privatePEM(t, key)})
+	sub := register(t, base, "tok_"+testrig.ID()[:8])
+	f, err := authtest.NewForger(key, sub, time.Now())
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The control token's session, as a login would have stored it; the
+	// hostile ones share its jti, so none is refused for a missing session.
+	pool, err := pgxpool.New(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(context.Background(), `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, now(), $3)`,
+		f.Session(), string(sub), f.Expiry()); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := authorized(t, base, f.Valid()); code != http.StatusOK {

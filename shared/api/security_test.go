@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"context"
 	"encoding/binary"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -93,6 +94,9 @@ type secRig struct {
 	mediaKey, mediaURL                                 string
 	notice, notice2                                    string
 	queuedPost, queueMarker                            string
+	// spareSession is a second live session of the owner's, for the
+	// revocation row.
+	spareSession string
 }
 
 func newSecRig(t *testing.T, extraEnv map[string]string) *secRig {
@@ -122,7 +126,6 @@ func newSecRig(t *testing.T, extraEnv map[string]string) *secRig {
 	env := map[string]string{
 		"DATABASE_URL": db, "REDIS_URL": testrig.RedisURL(t), "OUTBOX_RELAY": "false",
 		auth.EnvPrivateKey: string(pem), "MEDIA_DIR": r.mediaDir, "MEDIA_TMP_DIR": t.TempDir(),
-		"NOVA_ADMINS": adminName,
 	}
 	for k, v := range extraEnv {
 		env[k] = v
@@ -148,9 +151,37 @@ func newSecRig(t *testing.T, extraEnv map[string]string) *secRig {
 		other: r.register("other_" + testrig.ID()[:8]),
 		admin: r.register(adminName),
 	}
+	grantAdmin(t, r.pool, r.people[admin].id)
 	r.friend = r.register("friend_" + testrig.ID()[:8])
 	r.seed()
 	return r
+}
+
+// login opens another session of name's and returns its token.
+func (r *secRig) login(name string) string {
+	r.t.Helper()
+	code, s := r.json("POST", "/v1/sessions", "", map[string]any{"username": name, "password": password})
+	if code != http.StatusOK {
+		r.t.Fatalf("login %s: %d %v", name, code, s)
+	}
+	return s["token"].(string)
+}
+
+// tokenID reads a token's jti, its session's id.
+func tokenID(t testing.TB, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is no JWS", token)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		ID string `json:"jti"`
+	}
+	if err != nil || json.Unmarshal(raw, &c) != nil || c.ID == "" {
+		t.Fatalf("token payload %q has no jti: %v", raw, err)
+	}
+	return c.ID
 }
 
 func (r *secRig) register(name string) person {
@@ -175,6 +206,9 @@ type request struct {
 	body         []byte
 	contentType  string
 	header       http.Header
+	// token, when set, is sent instead of the caller's own (a session of
+	// theirs the row may end).
+	token string
 }
 
 func jsonBody(v any) []byte {
@@ -311,6 +345,7 @@ func (r *secRig) seed() {
 	r.privatePost = newPost("diary "+r.privateMarker, "PRIVATE")
 	r.doomedPost = newPost("soon gone "+tag, "PUBLIC")
 	r.queuedPost = newPost("flagged "+r.queueMarker, "PUBLIC")
+	r.spareSession = tokenID(r.t, r.login(o.name))
 	r.must(http.StatusCreated, "POST", "/v1/posts/"+r.privatePost+"/comments", o.token, map[string]any{"content": "note " + r.commentMarker})
 	r.must(http.StatusNoContent, "POST", "/v1/users/"+o.id.String()+"/follow", r.friend.token, nil)
 
@@ -469,6 +504,32 @@ func matrix() []row {
 			}},
 		{pattern: "GET /v1/users/me", want: statuses(s401, s200, s200, s200), req: get("/v1/users/me"),
 			hidden: func(r *secRig) []string { return []string{r.people[owner].email} }, seers: []actor{owner}, show: true},
+		{pattern: "GET /v1/sessions", want: statuses(s401, s200, s200, s200), req: get("/v1/sessions"),
+			hidden: func(r *secRig) []string {
+				return []string{tokenID(r.t, r.people[owner].token), r.spareSession}
+			}, seers: []actor{owner}, show: true},
+		// An admin may not end anyone's session either: 404, as for a
+		// session that does not exist.
+		{pattern: "DELETE /v1/sessions/{id}", want: statuses(s401, s404, s404, s204),
+			req: method("DELETE", func(r *secRig) string { return "/v1/sessions/" + r.spareSession }, nil),
+			after: func(r *secRig) {
+				r.countRows(1, `SELECT count(*) FROM sessions WHERE id = $1 AND revoked_at IS NOT NULL`, r.spareSession)
+			}},
+		// Each caller logs out a session of their own opened for the row.
+		{pattern: "DELETE /v1/sessions/current", want: statuses(s401, s204, s204, s204),
+			req: func(r *secRig, a actor) request {
+				q := request{method: "DELETE", path: "/v1/sessions/current"}
+				if a != anon {
+					q.token = r.login(r.people[a].name)
+				}
+				return q
+			}},
+		// With a wrong current password: the check comes after the caller
+		// is known, and a right one would end every session of theirs.
+		{pattern: "PUT /v1/users/me/password", want: statuses(s401, s403, s403, s403),
+			req: method("PUT", func(*secRig) string { return "/v1/users/me/password" }, func(*secRig, actor) any {
+				return map[string]any{"current_password": "wrong horse battery", "new_password": "a new horse battery"}
+			})},
 		{pattern: "PATCH /v1/users/me", want: statuses(s401, s200, s200, s200),
 			req: method("PATCH", func(*secRig) string { return "/v1/users/me" }, func(_ *secRig, a actor) any {
 				return map[string]any{"display_name": "I am " + string(a)}
@@ -713,7 +774,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if got := routeOf(routes, q); got != rw.pattern {
 				t.Fatalf("%s: request %s %s is served by %q", name, q.method, q.path, got)
 			}
-			code, hdr, body := r.send(q, r.people[a].token)
+			tok := r.people[a].token
+			if q.token != "" {
+				tok = q.token
+			}
+			code, hdr, body := r.send(q, tok)
 			want := rw.want[a]
 			if code != want {
 				t.Errorf("%s as %s: %d %s, want %d", name, a, code, body, want)
@@ -792,7 +857,15 @@ func hostileTokens(t *testing.T, r *secRig) {
 		t.Fatal(err)
 	}
 	// The same forger's honest token is served: refusals are the token's
-	// fault.
+	// fault. Its session is stored as a login would; the hostile tokens
+	// share its jti, so none is refused for want of a session.
+	if _, err := r.pool.Exec(context.Background(), `INSERT INTO sessions (id, user_id, created_at, expires_at) VALUES ($1, $2, now(), $3)`,
+		f.Session(), string(r.people[owner].id), f.Expiry()); err != nil {
+		t.Fatal(err)
+	}
+	// Building the requests may log in (the logout row's own session).
+	reqs := authenticated(r)
+	before = r.tableCounts()
 	if code, _, body := r.send(request{method: "GET", path: "/v1/users/me"}, f.Valid()); code != s200 {
 		t.Fatalf("the control token answered %d %s", code, body)
 	}
@@ -811,7 +884,7 @@ func hostileTokens(t *testing.T, r *secRig) {
 		}},
 		{"token in a cookie", func(q *request) { q.header = http.Header{"Cookie": {"token=" + good + "; access_token=" + good}} }},
 	}
-	for _, q := range authenticated(r) {
+	for _, q := range reqs {
 		name := q.method + " " + q.path
 		for _, c := range cases {
 			code, hdr, body := r.send(q, c.Token)
@@ -836,8 +909,8 @@ func hostileTokens(t *testing.T, r *secRig) {
 }
 
 // A correctly signed token whose user does not exist (never registered,
-// or removed while the token lives) gets a JSON answer and no 5xx
-// anywhere, and reaches nobody's private things.
+// or removed while the token lives) has no live session: 401 everywhere,
+// as JSON, reaching nobody's private things.
 func unknownUser(t *testing.T, r *secRig) {
 	f, err := authtest.NewForger(r.key, id.NewUserID(), time.Now())
 	if err != nil {
@@ -849,9 +922,10 @@ func unknownUser(t *testing.T, r *secRig) {
 			continue
 		}
 		q := rw.req(r, other)
+		q.token = ""
 		code, hdr, body := r.send(q, token)
-		if code >= 500 {
-			t.Errorf("%s %s with an unknown user's token: %d %s", q.method, q.path, code, body)
+		if code != s401 {
+			t.Errorf("%s %s with an unknown user's token: %d %s, want 401", q.method, q.path, code, body)
 		}
 		if code >= 400 {
 			checkJSONError(t, q.method+" "+q.path, hdr, body)
@@ -864,9 +938,7 @@ func unknownUser(t *testing.T, r *secRig) {
 			}
 		}
 	}
-	if code, _, body := r.send(request{method: "GET", path: "/v1/users/me"}, token); code != s404 {
-		t.Errorf("GET /v1/users/me of an unknown user answered %d %s, want 404", code, body)
-	}
+
 }
 
 func sep(path string) string {

@@ -25,6 +25,9 @@ func (r Role) Valid() bool { return r == RoleUser || r == RoleAdmin }
 type Principal struct {
 	UserID id.UserID
 	Role   Role
+	// SessionID is the jti of the token the caller presented: the session
+	// a logout ends.
+	SessionID string
 }
 
 // IsAdmin reports whether the caller holds the admin role.
@@ -44,7 +47,9 @@ type Claims struct {
 }
 
 // Principal returns the caller the claims name.
-func (c Claims) Principal() Principal { return Principal{UserID: c.Subject, Role: c.Role} }
+func (c Claims) Principal() Principal {
+	return Principal{UserID: c.Subject, Role: c.Role, SessionID: c.ID}
+}
 
 // wireClaims is the JSON form. Pointers tell a missing claim from a zero
 // one; every claim is required.

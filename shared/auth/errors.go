@@ -30,6 +30,9 @@ var (
 	ErrAudience = errors.New("wrong audience")
 	// ErrIssuer: the token was not issued by the expected issuer.
 	ErrIssuer = errors.New("wrong issuer")
+	// ErrRevoked: the token is sound but its session has ended (logout,
+	// password change, revocation, a deleted account).
+	ErrRevoked = errors.New("token revoked")
 
 	// ErrKeysUnavailable: the public keys could not be obtained (a JWKS
 	// URL did not answer); the token itself was not judged.
@@ -52,6 +55,9 @@ func (e *TokenError) Error() string {
 
 // Unwrap makes errors.Is match both the kind and ErrInvalidToken.
 func (e *TokenError) Unwrap() []error { return []error{e.Kind, ErrInvalidToken} }
+
+// Revoked is the error for a sound token whose session has ended.
+func Revoked(detail string) error { return &TokenError{Kind: ErrRevoked, Detail: detail} }
 
 func tokenErr(kind error, format string, args ...any) error {
 	return &TokenError{Kind: kind, Detail: fmt.Sprintf(format, args...)}

@@ -66,6 +66,7 @@ var descriptions = []struct {
 	kind error
 	text string
 }{
+	{auth.ErrRevoked, "the session has ended, log in again"},
 	{auth.ErrExpired, "the token has expired"},
 	{auth.ErrNotYetValid, "the token is not valid yet"},
 	{auth.ErrAudience, "the token is not meant for this service"},

@@ -19,6 +19,8 @@ var KeyPatterns = []string{
 	"presence:*", "gateway:*", // who is online where; live gateways
 	"pending_media:*",             // uploads waiting for their post
 	"ranking:*", "trust-safety:*", // the ranker's and the screener's state (their default prefixes)
+	"session:*", // live access-token sessions, for the realtime gateway
+	"rate:*",    // rate-limit counters (the limiter's fixed prefix)
 }
 
 // ChannelPatterns are the Pub/Sub channels Nova publishes and subscribes to.

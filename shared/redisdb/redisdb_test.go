@@ -61,7 +61,7 @@ func TestACLUserTouchesOnlyNovasKeys(t *testing.T) {
 		t.Errorf("Nova's channel: %v", err)
 	}
 	denied := map[string]error{
-		"another key":     rdb.Set(ctx, "session:"+id, "x", time.Minute).Err(),
+		"another key":     rdb.Set(ctx, "billing:"+id, "x", time.Minute).Err(),
 		"another channel": rdb.Publish(ctx, "other:"+id, "x").Err(),
 		"FLUSHALL":        rdb.FlushAll(ctx).Err(),
 		"CONFIG GET":      rdb.ConfigGet(ctx, "requirepass").Err(),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/envelope"
 )
 
@@ -35,8 +36,17 @@ type Config struct {
 	Redis    redis.UniversalClient
 	Presence *presence.Store
 	Verifier Verifier
+	// Sessions are the live sessions nova-api marks: a token is taken
+	// only while its session is marked, and a connection whose session
+	// ends is closed.
+	Sessions *session.Marks
 	Emitter  Emitter
 	Logger   *slog.Logger
+
+	// SessionCheck is how often open connections' sessions are looked up,
+	// so a logout, password change or deleted account closes them.
+	// Default 10s.
+	SessionCheck time.Duration
 
 	// PingInterval is how often each connection is pinged and its presence
 	// refreshed. Default 20s; keep it well under the presence TTL (60s).
@@ -80,6 +90,9 @@ func (c Config) Defaults() Config {
 	if c.SendQueue == 0 {
 		c.SendQueue = 64
 	}
+	if c.SessionCheck == 0 {
+		c.SessionCheck = 10 * time.Second
+	}
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
@@ -104,10 +117,10 @@ func (c Config) Validate() error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("no gateway id"))
 	}
-	if c.Redis == nil || c.Presence == nil || c.Verifier == nil || c.Emitter == nil {
-		errs = append(errs, errors.New("redis, presence, verifier and emitter are all required"))
+	if c.Redis == nil || c.Presence == nil || c.Verifier == nil || c.Sessions == nil || c.Emitter == nil {
+		errs = append(errs, errors.New("redis, presence, verifier, sessions and emitter are all required"))
 	}
-	if c.PingInterval <= 0 || c.PingTimeout <= 0 || c.WriteTimeout <= 0 || c.EmitTimeout <= 0 {
+	if c.PingInterval <= 0 || c.PingTimeout <= 0 || c.WriteTimeout <= 0 || c.EmitTimeout <= 0 || c.SessionCheck <= 0 {
 		errs = append(errs, errors.New("intervals and timeouts must be positive"))
 	}
 	if c.Presence != nil && c.PingInterval >= c.Presence.TTL() {

@@ -29,6 +29,8 @@ type conn struct {
 	id     string
 	user   id.UserID
 	expiry time.Time
+	// session is the token's jti: the connection lives while it does.
+	session string
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -40,12 +42,12 @@ type conn struct {
 	pinging   atomic.Bool
 }
 
-func newConn(g *Gateway, ws *websocket.Conn, user id.UserID, expiry time.Time) *conn {
+func newConn(g *Gateway, ws *websocket.Conn, user id.UserID, sessionID string, expiry time.Time) *conn {
 	// Not derived from the gateway's context: a shutdown closes each
 	// connection with a close handshake (closeWith), which cancelling its
 	// reads at once would cut short.
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{g: g, ws: ws, id: newConnID(), user: user, expiry: expiry, ctx: ctx, cancel: cancel,
+	return &conn{g: g, ws: ws, id: newConnID(), user: user, session: sessionID, expiry: expiry, ctx: ctx, cancel: cancel,
 		queue: make(chan []byte, g.cfg.SendQueue), sent: newRecentIDs(dedupeWindow)}
 }
 

@@ -150,6 +150,8 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 	}()
 	refresh := time.NewTicker(push.AliveTTL / 5)
 	defer refresh.Stop()
+	sessions := time.NewTicker(g.cfg.SessionCheck)
+	defer sessions.Stop()
 	ch := sub.Channel(redis.WithChannelSize(4096))
 	for {
 		select {
@@ -159,6 +161,8 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 			return nil
 		case <-refresh.C:
 			g.markAlive(ctx)
+		case <-sessions.C:
+			g.closeEnded(ctx)
 		case m, ok := <-ch:
 			if !ok {
 				return nil
@@ -169,6 +173,39 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 				continue
 			}
 			g.Deliver(d)
+		}
+	}
+}
+
+// closeEnded closes the connections whose session has ended (1008,
+// "session ended"). When the marks cannot be read or are incomplete nothing
+// is closed: an open connection is not ended on a guess.
+func (g *Gateway) closeEnded(ctx context.Context) {
+	g.mu.RLock()
+	var conns []*conn
+	for _, cs := range g.users {
+		for c := range cs {
+			conns = append(conns, c)
+		}
+	}
+	g.mu.RUnlock()
+	if len(conns) == 0 {
+		return
+	}
+	ids := make([]string, len(conns))
+	for i, c := range conns {
+		ids[i] = c.session
+	}
+	cctx, cancel := context.WithTimeout(ctx, g.cfg.SessionCheck)
+	defer cancel()
+	owners, err := g.cfg.Sessions.Owners(cctx, ids...)
+	if err != nil {
+		g.cfg.Logger.Debug("sessions not checked", "error", err)
+		return
+	}
+	for i, c := range conns {
+		if owners[i] != c.user {
+			c.closeWith(websocket.StatusPolicyViolation, "session ended")
 		}
 	}
 }
@@ -300,6 +337,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`", error="invalid_token"`))
 		return
 	}
+	alive, err := g.cfg.Sessions.Alive(r.Context(), claims.Subject, claims.ID)
+	switch {
+	case err != nil:
+		// Redis away, or its marks not yet rewritten after it lost them:
+		// the token may well be fine, so the client retries.
+		httpapi.WriteError(w, r, log, httpapi.Unavailable("sessions cannot be checked, try again").Wrap(err))
+		return
+	case !alive[0]:
+		httpapi.WriteError(w, r, log, httpapi.Unauthorized("the session has ended, log in again").
+			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`", error="invalid_token"`))
+		return
+	}
 	// A request that is no websocket handshake gets the JSON error every
 	// other refusal gets, rather than the websocket library's plain text.
 	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") {
@@ -328,7 +377,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept answered the request
 	}
 	ws.SetReadLimit(g.cfg.MaxMessageBytes)
-	c := newConn(g, ws, claims.Subject, claims.Expiry)
+	c := newConn(g, ws, claims.Subject, claims.ID, claims.Expiry)
 	c.serve()
 }
 

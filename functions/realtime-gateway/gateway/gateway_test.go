@@ -371,8 +371,12 @@ func TestTokenExpiryClosesConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := short.Issue(auth.Principal{UserID: id.NewUserID(), Role: auth.RoleUser})
+	u := id.NewUserID()
+	tok, claims, err := short.Issue(auth.Principal{UserID: u, Role: auth.RoleUser})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.marks.Mark(context.Background(), claims.ID, u, claims.Expiry); err != nil {
 		t.Fatal(err)
 	}
 	cl := r.dialWith(r.url+"?access_token="+url.QueryEscape(tok), nil)
@@ -396,4 +400,61 @@ func recordEvent(t *testing.T, rec *kgo.Record) cloudevents.Event {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// A token is taken only while its session lives, and a connection ends
+// when its session does (logout, password change, deleted account).
+func TestEndedSessionsAreRefusedAndClosed(t *testing.T) {
+	r := newRig(t, func(c *gateway.Config) { c.SessionCheck = 100 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	u := id.NewUserID()
+	tok, sid := r.session(u)
+	other := r.dial(u) // another session of the same user stays open
+	h := http.Header{"Authorization": {"Bearer " + tok}}
+	cl := r.dialWith(r.url, &websocket.DialOptions{HTTPHeader: h})
+
+	if err := r.marks.Unmark(ctx, sid); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := cl.ws.Read(ctx)
+	if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation || !strings.Contains(err.Error(), "session ended") {
+		t.Fatalf("read after the session ended: %v, want close 1008 session ended", err)
+	}
+	_, resp, err := websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: h})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("dial with the ended session's token: %v %v, want 401", err, resp)
+	}
+	// A token whose session is marked for someone else is no better.
+	forged, claims, err := r.signer.Issue(auth.Principal{UserID: u, Role: auth.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.marks.Mark(ctx, claims.ID, id.NewUserID(), claims.Expiry); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err = websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + forged}}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("dial with a session marked for another user: %v %v, want 401", err, resp)
+	}
+
+	// Marks lost with the sentinel (Redis restarted empty): a retry, not
+	// a refusal, and open connections are left alone.
+	if err := r.marks.Forget(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.marks.SetSynced(context.Background()) })
+	tok3, sid3 := r.session(u)
+	if err := r.marks.Unmark(ctx, sid3); err != nil {
+		t.Fatal(err)
+	}
+	_, resp, err = websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + tok3}}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("dial while the marks are incomplete: %v %v, want 503", err, resp)
+	}
+	time.Sleep(300 * time.Millisecond) // a few session checks
+	if st := r.gw.Stats(); st.Connections != 1 {
+		t.Errorf("%d connections open, want the live session's one", st.Connections)
+	}
+	other.ws.CloseNow()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/presence"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/domain/push"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/emitter"
@@ -38,6 +39,7 @@ type rig struct {
 	rdb      *redis.Client
 	id       string // the gateway's
 	stopRun  func() // ends Run and waits for it
+	marks    *session.Marks
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -71,8 +73,13 @@ func newRig(t testing.TB, tune func(*gateway.Config)) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { producer.Close() })
+	// The sessions nova-api marks at login, in a namespace of this test's.
+	marks := session.NewMarks(rdb, session.InNamespace(testrig.ID()))
+	if err := marks.SetSynced(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	cfg := gateway.Config{
-		ID: "gw-" + testrig.ID(), Redis: rdb, Presence: ps, Verifier: verifier, Logger: quiet(),
+		ID: "gw-" + testrig.ID(), Redis: rdb, Presence: ps, Verifier: verifier, Logger: quiet(), Sessions: marks,
 		Emitter: emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 	}
 	if tune != nil {
@@ -106,16 +113,27 @@ func newRig(t testing.TB, tune func(*gateway.Config)) *rig {
 		t.Fatal(err)
 	}
 	return &rig{t: t, gw: gw, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/realtime",
-		signer: signer, presence: ps, pusher: pusher, kafka: k, rdb: rdb, id: cfg.ID, stopRun: stopRun}
+		signer: signer, presence: ps, pusher: pusher, kafka: k, rdb: rdb, id: cfg.ID, stopRun: stopRun, marks: marks}
 }
 
+// token logs u in as nova-api does: a token and its session, marked live.
 func (r *rig) token(u id.UserID) string {
 	r.t.Helper()
-	tok, _, err := r.signer.Issue(auth.Principal{UserID: u, Role: auth.RoleUser})
+	tok, _ := r.session(u)
+	return tok
+}
+
+// session is token with the session's id.
+func (r *rig) session(u id.UserID) (token, sessionID string) {
+	r.t.Helper()
+	tok, claims, err := r.signer.Issue(auth.Principal{UserID: u, Role: auth.RoleUser})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	return tok
+	if err := r.marks.Mark(context.Background(), claims.ID, u, claims.Expiry); err != nil {
+		r.t.Fatal(err)
+	}
+	return tok, claims.ID
 }
 
 // client is a websocket client of the gateway.

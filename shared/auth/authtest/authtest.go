@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/id"
 )
@@ -43,6 +45,7 @@ type Forger struct {
 	priv ed25519.PrivateKey
 	sub  id.UserID
 	now  time.Time
+	jti  string
 }
 
 // NewForger returns a Forger for tokens naming sub, signed (where a case
@@ -59,7 +62,8 @@ func NewForger(key auth.Key, sub id.UserID, now time.Time) (*Forger, error) {
 	if sub.IsZero() {
 		return nil, errors.New("authtest: no subject")
 	}
-	return &Forger{key: key, priv: ed25519.NewKeyFromSeed(seed), sub: sub, now: now.Truncate(time.Second)}, nil
+	return &Forger{key: key, priv: ed25519.NewKeyFromSeed(seed), sub: sub, now: now.Truncate(time.Second),
+		jti: uuid.Must(uuid.NewV7()).String()}, nil
 }
 
 // Claims are the claims a correct signer would write at the Forger's now;
@@ -68,9 +72,16 @@ func (f *Forger) Claims() map[string]any {
 	return map[string]any{
 		"iss": auth.DefaultIssuer, "sub": f.sub.String(), "aud": auth.DefaultAudience,
 		"iat": f.now.Unix(), "nbf": f.now.Unix(), "exp": f.now.Add(time.Hour).Unix(),
-		"jti": "0193aaaa-0000-7000-8000-00000000a77a", "role": "user",
+		"jti": f.jti, "role": "user",
 	}
 }
+
+// Session is the jti of the Forger's tokens: the session a test marks live
+// where sessions are checked.
+func (f *Forger) Session() string { return f.jti }
+
+// Expiry is when the Forger's valid token expires.
+func (f *Forger) Expiry() time.Time { return f.now.Add(time.Hour) }
 
 // Header is the header a correct signer writes.
 func (f *Forger) Header() map[string]any {

@@ -90,7 +90,7 @@ func BenchmarkLogin(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := f.svc.Login(ctx, bc.c); !errors.Is(err, bc.want) {
+				if _, err := f.svc.Login(ctx, bc.c, identity.Device{}); !errors.Is(err, bc.want) {
 					b.Fatal(err)
 				}
 			}

@@ -18,6 +18,13 @@ var (
 	ErrInvalidCredentials = errors.New("identity: invalid credentials")
 	// ErrNotFound: no user has the id.
 	ErrNotFound = errors.New("identity: user not found")
+	// ErrUsernameReserved: the username is reserved (DefaultReserved,
+	// Config.Reserved).
+	ErrUsernameReserved = errors.New("identity: username reserved")
+	// ErrWrongPassword: a signed-in user's current password is wrong.
+	ErrWrongPassword = errors.New("identity: wrong password")
+	// ErrSessionNotFound: the user has no live session with that id.
+	ErrSessionNotFound = errors.New("identity: session not found")
 	// ErrSelfFollow: a user cannot follow or unfollow themselves.
 	ErrSelfFollow = errors.New("identity: cannot follow yourself")
 )

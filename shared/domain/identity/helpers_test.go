@@ -14,9 +14,11 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/outbox"
@@ -34,6 +36,7 @@ type fixture struct {
 	keys     *auth.KeySet
 	verifier *auth.Verifier
 	handler  http.Handler
+	marks    *session.Marks
 }
 
 // quietLog drops the request-failure lines the bad-input tests provoke.
@@ -95,6 +98,7 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 		Signer: signer,
 		Hasher: cheapHasher(t),
 		Logger: quietLog,
+		Marks:  session.NewMarks(codeRedis(t), session.InNamespace(testrig.ID())),
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -103,9 +107,25 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
+	// As nova-api's KeepSessions does at start.
+	if err := svc.SyncSessions(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	svc.Mount(mux, httpapi.Authenticate(verifier, quietLog))
-	return &fixture{pool: pool, svc: svc, cfg: cfg, codec: codec, keys: ks, verifier: verifier, handler: mux}
+	svc.Mount(mux, httpapi.Authenticate(svc.Verifier(verifier), quietLog))
+	return &fixture{pool: pool, svc: svc, cfg: cfg, codec: codec, keys: ks, verifier: verifier, handler: mux, marks: cfg.Marks}
+}
+
+// codeRedis is a client of the test Redis logged in as Nova's ACL user.
+func codeRedis(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(testrig.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
 }
 
 // stored is one outbox row, decoded.
@@ -200,7 +220,7 @@ func (f *fixture) register(t testing.TB, username string) identity.User {
 // token logs username in through the Service.
 func (f *fixture) token(t testing.TB, username string) string {
 	t.Helper()
-	s, err := f.svc.Login(context.Background(), identity.Credentials{Username: username, Password: "correct horse " + username})
+	s, err := f.svc.Login(context.Background(), identity.Credentials{Username: username, Password: "correct horse " + username}, identity.Device{})
 	if err != nil {
 		t.Fatalf("login %s: %v", username, err)
 	}

@@ -17,6 +17,8 @@ const (
 	CodeEmailTaken         = "email_taken"
 	CodeInvalidCredentials = "invalid_credentials" //nolint:gosec // an error code, not a credential
 	CodeCannotFollowSelf   = "cannot_follow_self"
+	CodeUsernameReserved   = "username_reserved"
+	CodeWrongPassword      = "wrong_password" //nolint:gosec // an error code, not a credential
 	CodeInvalidID          = "invalid_id"
 )
 
@@ -32,6 +34,10 @@ const (
 //	GET    /v1/users/{id}              a public profile                (authed)
 //	POST   /v1/users/{id}/follow       follow                          (authed)
 //	DELETE /v1/users/{id}/follow       unfollow                        (authed)
+//	GET    /v1/sessions                the caller's live sessions      (authed)
+//	DELETE /v1/sessions/current        log out                         (authed)
+//	DELETE /v1/sessions/{id}           end one of the caller's sessions (authed)
+//	PUT    /v1/users/me/password       change password, ending every session (authed)
 func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return httpapi.Handle(s.log, fn) }
 	mux.Handle("POST /v1/users", h(s.handleRegister))
@@ -42,6 +48,10 @@ func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handl
 	mux.Handle("GET /v1/users/{id}", authed(h(s.handleGetUser)))
 	mux.Handle("POST /v1/users/{id}/follow", authed(h(s.handleFollow)))
 	mux.Handle("DELETE /v1/users/{id}/follow", authed(h(s.handleUnfollow)))
+	mux.Handle("GET /v1/sessions", authed(h(s.handleListSessions)))
+	mux.Handle("DELETE /v1/sessions/current", authed(h(s.handleLogout)))
+	mux.Handle("DELETE /v1/sessions/{id}", authed(h(s.handleRevokeSession)))
+	mux.Handle("PUT /v1/users/me/password", authed(h(s.handleChangePassword)))
 }
 
 // userJSON is a user as the API shows it. Email is shown to its owner
@@ -111,7 +121,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &req, s.cfg.MaxBodyBytes); err != nil {
 		return err
 	}
-	sess, err := s.Login(r.Context(), Credentials(req))
+	sess, err := s.Login(r.Context(), Credentials(req), device(r))
 	if err != nil {
 		return apiError(err)
 	}
@@ -252,6 +262,14 @@ func apiError(err error) error {
 		return httpapi.NewError(http.StatusUnauthorized, CodeInvalidCredentials, "wrong username, email or password").Wrap(err)
 	case errors.Is(err, ErrNotFound):
 		return httpapi.NotFound("user not found").Wrap(err)
+	case errors.Is(err, ErrUsernameReserved):
+		return httpapi.NewError(http.StatusConflict, CodeUsernameReserved, "the username is reserved").Wrap(err)
+	case errors.Is(err, ErrWrongPassword):
+		// 403, not 401: the caller is signed in, and a client must not
+		// take this for an ended session.
+		return httpapi.NewError(http.StatusForbidden, CodeWrongPassword, "the current password is wrong").Wrap(err)
+	case errors.Is(err, ErrSessionNotFound):
+		return httpapi.NotFound("no such session").Wrap(err)
 	case errors.Is(err, ErrSelfFollow):
 		return httpapi.NewError(http.StatusUnprocessableEntity, CodeCannotFollowSelf, "you cannot follow or unfollow yourself").Wrap(err)
 	}

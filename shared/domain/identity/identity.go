@@ -22,12 +22,14 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/password"
@@ -71,9 +73,12 @@ type Config struct {
 	Hasher *password.Hasher
 	// Logger receives failures; default slog.Default().
 	Logger *slog.Logger
-	// Admins are usernames (compared without regard to case) that get the
-	// admin role when they register or log in (NOVA_ADMINS).
-	Admins []string
+	// Marks mirror live sessions in Redis for the realtime gateway.
+	Marks *session.Marks
+	// Reserved are usernames (compared without regard to case) no one may
+	// register or rename to, beside DefaultReserved
+	// (NOVA_RESERVED_USERNAMES).
+	Reserved []string
 	// MaxBodyBytes bounds JSON request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Now is the clock; default time.Now.
@@ -109,6 +114,9 @@ func (c Config) Validate() error {
 	if c.Hasher == nil {
 		errs = append(errs, errors.New("hasher is nil"))
 	}
+	if c.Marks == nil {
+		errs = append(errs, errors.New("session marks are nil"))
+	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("logger is nil"))
 	}
@@ -118,11 +126,11 @@ func (c Config) Validate() error {
 	if c.Now == nil {
 		errs = append(errs, errors.New("clock is nil"))
 	}
-	for _, a := range c.Admins {
-		// An admin name no one can register is a typo that would go
-		// unnoticed until someone needs the role.
-		if err := ValidateUsername(a); err != nil {
-			errs = append(errs, fmt.Errorf("admin %q: %w", a, err))
+	for _, r := range c.Reserved {
+		// A reserved name no one could register anyway is a typo that
+		// would leave the name it meant open.
+		if err := ValidateUsername(r); err != nil {
+			errs = append(errs, fmt.Errorf("reserved username %q: %w", r, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -139,7 +147,9 @@ type Service struct {
 	signer *auth.Signer
 	hasher *password.Hasher
 	log    *slog.Logger
-	admins map[string]bool // lower-cased usernames
+	marks  *session.Marks
+	// reserved are lower-cased usernames no one may take.
+	reserved map[string]bool
 }
 
 // New returns a Service for cfg (defaults applied, then validated).
@@ -148,9 +158,9 @@ func New(cfg Config) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	admins := make(map[string]bool, len(cfg.Admins))
-	for _, a := range cfg.Admins {
-		admins[strings.ToLower(a)] = true
+	reserved := make(map[string]bool, len(DefaultReserved)+len(cfg.Reserved))
+	for _, r := range slices.Concat(DefaultReserved, cfg.Reserved) {
+		reserved[strings.ToLower(r)] = true
 	}
 	return &Service{
 		cfg:    cfg,
@@ -158,8 +168,9 @@ func New(cfg Config) (*Service, error) {
 		box:    cfg.Outbox,
 		signer: cfg.Signer,
 		hasher: cfg.Hasher,
-		log:    cfg.Logger,
-		admins: admins,
+		log:      cfg.Logger,
+		marks:    cfg.Marks,
+		reserved: reserved,
 	}, nil
 }
 
@@ -167,6 +178,15 @@ func New(cfg Config) (*Service, error) {
 // in a row and the time in its event are the same instant.
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
 
-// isAdminName reports whether a user of that name gets the admin role on
-// registration or login.
-func (s *Service) isAdminName(username string) bool { return s.admins[strings.ToLower(username)] }
+// DefaultReserved are the usernames no one may take on any Nova: names a
+// reader would take for the service speaking.
+var DefaultReserved = []string{
+	"admin", "administrator", "root", "system", "sysadmin", "superuser",
+	"nova", "nova_team", "novasocial", "official", "staff", "team",
+	"support", "help", "helpdesk", "security", "abuse", "moderator", "moderators", "mod", "trust_and_safety",
+	"postmaster", "hostmaster", "webmaster", "noreply", "no_reply",
+	"api", "www", "mail", "status", "billing", "legal", "privacy",
+}
+
+// isReserved reports whether no one may take username.
+func (s *Service) isReserved(username string) bool { return s.reserved[strings.ToLower(username)] }

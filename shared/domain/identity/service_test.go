@@ -201,7 +201,7 @@ func TestLogin(t *testing.T) {
 		"username other case": {Username: "aLiCe", Password: "correct horse Alice"},
 		"email other case":    {Email: "ALICE@example.com", Password: "correct horse Alice"},
 	} {
-		s, err := f.svc.Login(ctx, c)
+		s, err := f.svc.Login(ctx, c, identity.Device{})
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -225,7 +225,7 @@ func TestLogin(t *testing.T) {
 		"overlong password":   {Username: "alice", Password: strings.Repeat("x", password.MaxPasswordBytes+1)},
 		"unknown, short pass": {Username: "mallory", Password: "x"},
 	} {
-		if _, err := f.svc.Login(ctx, c); !errors.Is(err, identity.ErrInvalidCredentials) {
+		if _, err := f.svc.Login(ctx, c, identity.Device{}); !errors.Is(err, identity.ErrInvalidCredentials) {
 			t.Errorf("%s: %v, want ErrInvalidCredentials", name, err)
 		}
 	}
@@ -234,46 +234,19 @@ func TestLogin(t *testing.T) {
 		"both username and email":    {Username: "Alice", Email: "alice@example.com", Password: "correct horse Alice"},
 		"no password":                {Username: "Alice"},
 	} {
-		if _, err := f.svc.Login(ctx, c); !errors.Is(err, identity.ErrInvalid) {
+		if _, err := f.svc.Login(ctx, c, identity.Device{}); !errors.Is(err, identity.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 	}
 	f.noEvents(t)
 }
 
-func TestAdminsGetTheAdminRole(t *testing.T) {
-	f := setup(t, func(c *identity.Config) { c.Admins = []string{"Root"} })
-	ctx := context.Background()
-	root := f.register(t, "root")
-	if root.Role != auth.RoleAdmin {
-		t.Errorf("root registered as %s, want admin", root.Role)
-	}
-	bob := f.register(t, "bob")
-	if bob.Role != auth.RoleUser {
-		t.Errorf("bob registered as %s, want user", bob.Role)
-	}
-	claims, err := f.verifier.Verify(ctx, f.token(t, "root"))
-	if err != nil || claims.Role != auth.RoleAdmin {
-		t.Errorf("root's token: role %s, %v; want admin", claims.Role, err)
-	}
-
-	// bob is made an admin later: his next login promotes him.
-	g := build(t, f.pool, func(c *identity.Config) { c.Admins = []string{"bob"} })
-	claims, err = g.verifier.Verify(ctx, g.token(t, "bob"))
-	if err != nil || claims.Role != auth.RoleAdmin {
-		t.Errorf("bob's token after promotion: role %s, %v; want admin", claims.Role, err)
-	}
-	if u, _ := g.svc.Get(ctx, bob.ID); u.Role != auth.RoleAdmin {
-		t.Errorf("bob stored as %s, want admin", u.Role)
-	}
-}
-
-func TestConfigRejectsBadAdminName(t *testing.T) {
+func TestConfigRejectsBadReservedName(t *testing.T) {
 	f := setup(t)
 	cfg := f.cfg
-	cfg.Admins = []string{"not an admin name"}
+	cfg.Reserved = []string{"not a username"}
 	if _, err := identity.New(cfg); err == nil {
-		t.Error("New accepted an admin name no one can register")
+		t.Error("New accepted a reserved name no one could register anyway")
 	}
 	if _, err := identity.New(identity.Config{}); err == nil {
 		t.Error("New accepted an empty config")

@@ -80,6 +80,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	if err := r.Validate(); err != nil {
 		return User{}, err
 	}
+	if s.isReserved(r.Username) {
+		return User{}, ErrUsernameReserved
+	}
 	// The slow hash runs before the transaction opens, so no connection
 	// is held while argon2 works.
 	hash, err := s.hasher.Hash(ctx, r.Password)
@@ -95,9 +98,6 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 		Role:        auth.RoleUser,
 		CreatedAt:   now,
 		UpdatedAt:   now,
-	}
-	if s.isAdminName(r.Username) {
-		u.Role = auth.RoleAdmin
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO users (id, username, email, password_hash, display_name, avatar_url, role, created_at, updated_at)
@@ -144,7 +144,9 @@ type Credentials struct {
 
 // Session is a successful login.
 type Session struct {
-	Token     string
+	Token string
+	// ID is the session's id, the token's jti.
+	ID        string
 	ExpiresAt time.Time
 	// ExpiresIn is the token's lifetime from issue.
 	ExpiresIn time.Duration
@@ -154,9 +156,10 @@ type Session struct {
 // Login checks credentials and issues an access token. An unknown user and a
 // wrong password both give ErrInvalidCredentials after the same amount of
 // hashing work (password.Hasher.Decoy), so neither the answer nor its
-// timing tells which usernames exist. A user whose name is in Config.Admins
-// is promoted to admin here; a hash made with older parameters is replaced.
-func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
+// timing tells which usernames exist. A hash made with older parameters is
+// replaced. The session is stored with dev and lives until the token
+// expires or is revoked.
+func (s *Service) Login(ctx context.Context, c Credentials, dev Device) (Session, error) {
 	switch {
 	case c.Username == "" && c.Email == "":
 		return Session{}, invalid("username", "or email is required")
@@ -198,45 +201,25 @@ func (s *Service) Login(ctx context.Context, c Credentials) (Session, error) {
 	if err != nil {
 		return Session{}, fmt.Errorf("identity: login %s: %w", u.ID, err)
 	}
-	promote := u.Role != auth.RoleAdmin && s.isAdminName(u.Username)
-	if rehash || promote {
-		if err := s.refresh(ctx, &u, c.Password, rehash, promote); err != nil {
+	if rehash {
+		if err := s.rehash(ctx, u.ID, c.Password, hash); err != nil {
 			return Session{}, err
 		}
 	}
-	tok, claims, err := s.signer.Issue(auth.Principal{UserID: u.ID, Role: u.Role})
-	if err != nil {
-		return Session{}, fmt.Errorf("identity: login %s: %w", u.ID, err)
-	}
-	return Session{
-		Token:     tok,
-		ExpiresAt: claims.Expiry,
-		ExpiresIn: claims.Expiry.Sub(claims.IssuedAt),
-		User:      u,
-	}, nil
+	return s.startSession(ctx, u, dev)
 }
 
-// refresh stores a fresh password hash and/or the admin role found due at
-// login. Neither is part of any event: the role and the hash stay inside
-// identity.
-func (s *Service) refresh(ctx context.Context, u *User, pw string, rehash, promote bool) error {
-	var hash *string
-	if rehash {
-		h, err := s.hasher.Hash(ctx, pw)
-		if err != nil {
-			return fmt.Errorf("identity: login %s: rehash: %w", u.ID, err)
-		}
-		hash = &h
+// rehash replaces a hash made with older parameters, unless the password
+// changed meanwhile. The hash is in no event: it stays inside identity.
+func (s *Service) rehash(ctx context.Context, uid id.UserID, pw, old string) error {
+	h, err := s.hasher.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("identity: login %s: rehash: %w", uid, err)
 	}
-	role := u.Role
-	if promote {
-		role = auth.RoleAdmin
+	if _, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3`,
+		string(uid), h, old); err != nil {
+		return fmt.Errorf("identity: login %s: rehash: %w", uid, err)
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE users SET password_hash = coalesce($2, password_hash), role = $3 WHERE id = $1`,
-		string(u.ID), hash, string(role)); err != nil {
-		return fmt.Errorf("identity: login %s: update: %w", u.ID, err)
-	}
-	u.Role = role
 	return nil
 }
 
@@ -293,6 +276,17 @@ func (s *Service) UpdateProfile(ctx context.Context, uid id.UserID, p ProfileUpd
 	}
 	if err := p.Validate(); err != nil {
 		return User{}, err
+	}
+	if p.Username != nil && s.isReserved(*p.Username) {
+		// A name held before it was reserved stays its holder's, in any
+		// case they like; no one else may take it.
+		cur, err := s.Get(ctx, uid)
+		if err != nil {
+			return User{}, err
+		}
+		if !strings.EqualFold(cur.Username, *p.Username) {
+			return User{}, ErrUsernameReserved
+		}
 	}
 	var u User
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {

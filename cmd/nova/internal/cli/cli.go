@@ -1,5 +1,5 @@
 // Package cli is the nova command: run, send, tail, lag, dead-letters,
-// replay, bench, release, pin, unpin, deploy-check and manifests.
+// replay, bench, release, pin, unpin, deploy-check, manifests and admin.
 // main only hands it the process's arguments, streams and signals.
 package cli
 
@@ -38,6 +38,7 @@ const usage = `nova: Nova's local runtime and tools
   nova manifests                validate what kubectl apply -k eventing/ (and each overlay) would send
   nova kafka                    the embedded Kafka on its own, with the catalogue's topics (-control: for tests)
   nova s3                       an S3 server in memory with one bucket, as deploy-check gives nova-api
+  nova admin grant --user ID    give a user the admin role (revoke --user ID takes it back; list shows who holds it)
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
 REDIS_URL set the defaults of the matching flags.
@@ -84,6 +85,8 @@ func Main(ctx context.Context, args []string, st Streams) int {
 		err = kafkaCmd(ctx, rest, st)
 	case "s3":
 		err = s3Cmd(ctx, rest, st)
+	case "admin":
+		err = adminCmd(ctx, rest, st)
 	case "help", "-h", "--help":
 		fmt.Fprint(st.Out, usage)
 		return 0

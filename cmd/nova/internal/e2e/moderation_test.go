@@ -15,12 +15,9 @@ import (
 // content-events → feed-fanout and search-indexer. Its author sees why; a
 // reviewer's allow brings it back.
 func TestBlockedPostLeavesFeedsAndSearchOnItsOwn(t *testing.T) {
-	adminName := "mod_" + testrig.ID()[:8]
-	r := startInsight(t, map[string]string{"NOVA_ADMINS": adminName})
-	r.must(http.StatusCreated, "POST", "/v1/users", "", map[string]any{
-		"username": adminName, "email": adminName + "@example.com", "password": "correct horse battery staple"})
-	admin := user{Name: adminName, Token: r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{
-		"username": adminName, "password": "correct horse battery staple"})["token"].(string)}
+	r := startInsight(t, nil)
+	admin := r.register("mod")
+	r.grantAdmin(admin)
 
 	author, fan, friend := r.register("author"), r.register("fan"), r.register("friend")
 	r.follow(fan, author)

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -150,6 +153,17 @@ func (r *rig) register(name string) user {
 	s := r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{
 		"username": name, "password": "correct horse battery staple"})
 	return user{ID: u["id"].(string), Name: name, Token: s["token"].(string)}
+}
+
+// grantAdmin gives u the admin role as an operator does, with nova admin;
+// it holds from u's next request, on the token u has.
+func (r *rig) grantAdmin(u user) {
+	r.t.Helper()
+	var out, errOut strings.Builder
+	args := []string{"admin", "grant", "--user", u.ID, "--by", "e2e", "--database-url", r.sys.DatabaseURL()}
+	if code := cli.Main(context.Background(), args, cli.Streams{Out: &out, Err: &errOut}); code != 0 {
+		r.t.Fatalf("nova admin grant: exit %d: %s%s", code, out.String(), errOut.String())
+	}
 }
 
 func (r *rig) follow(follower, followee user) {

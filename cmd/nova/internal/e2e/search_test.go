@@ -20,11 +20,9 @@ import (
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
-	"github.com/nova-social/nova/shared/testrig"
 )
 
-// startInsight is start with extra environment for the functions (here
-// NOVA_ADMINS, so a test user holds the admin role).
+// startInsight is start with extra environment for the functions.
 func startInsight(t testing.TB, environ map[string]string) *rig {
 	t.Helper()
 	return startWith(t, system.Config{Environ: environ})
@@ -137,12 +135,9 @@ func TestSearchThroughThePipeline(t *testing.T) {
 // an event is redelivered and when an engagement is sent again under a new
 // CloudEvents id; authors and admins read the counters, others do not.
 func TestAnalyticsMatchTheEventsSent(t *testing.T) {
-	adminName := "boss_" + testrig.ID()[:6]
-	r := startInsight(t, map[string]string{"NOVA_ADMINS": adminName})
-	r.must(http.StatusCreated, "POST", "/v1/users", "", map[string]any{
-		"username": adminName, "email": adminName + "@example.com", "password": "correct horse battery staple"})
-	admin := user{Name: adminName, Token: r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{
-		"username": adminName, "password": "correct horse battery staple"})["token"].(string)}
+	r := startInsight(t, nil)
+	admin := r.register("boss")
+	r.grantAdmin(admin)
 	author, fan, other := r.register("author"), r.register("fan"), r.register("other")
 	p := r.post(author, "count me", "PUBLIC")
 

@@ -69,7 +69,6 @@ func startLogged(t *testing.T) *secretRig {
 		DatabaseURL: u.String(),
 		Environ: map[string]string{
 			auth.EnvPrivateKey: string(pem),
-			"NOVA_ADMINS":      adminName,
 			"MEDIA_DIR":        t.TempDir(),
 		},
 		Logger: logger,
@@ -122,6 +121,7 @@ func TestSecurityOfTheRunningSystem(t *testing.T) {
 	}
 	wrongPassword := "wrong-pass-" + testrig.ID()
 	admin := r.signup(r.adminName, passwords["admin"])
+	r.grantAdmin(admin)
 	alice := r.signup("alice_"+testrig.ID()[:8], passwords["alice"])
 	bob := r.signup("bob_"+testrig.ID()[:8], passwords["bob"])
 	bogus := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJib2d1cyJ9.bogus-signature-" + testrig.ID()
