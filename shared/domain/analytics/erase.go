@@ -19,8 +19,14 @@ import (
 // the id is kept (analytics_erased_users) so that events about the account
 // arriving later are counted without it.
 func anonymise(ctx context.Context, tx pgx.Tx, user string) error {
-	// Locked in the order every transaction here takes: posts, then user
-	// days.
+	// Events naming the user hold this lock shared while they count
+	// (unlinkErased): one counted before waits to be anonymised here, one
+	// counted after finds the erasure.
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, erasedLockClass, user); err != nil {
+		return fmt.Errorf("lock user: %w", err)
+	}
+	// Then rows in the order every transaction here takes: posts, then
+	// user days.
 	if _, err := tx.Exec(ctx, `UPDATE analytics_posts SET author_id = $2, updated_at = now() WHERE author_id = $1`,
 		user, id.Deleted.String()); err != nil {
 		return fmt.Errorf("anonymise posts: %w", err)
@@ -36,6 +42,10 @@ func anonymise(ctx context.Context, tx pgx.Tx, user string) error {
 	return nil
 }
 
+// erasedLockClass keeps the erasure's advisory locks apart from others'
+// (the first int4 of the two-key form; "anle" in ASCII).
+const erasedLockClass int32 = 0x616e6c65
+
 // erasedHash is how analytics_erased_users names an account.
 func erasedHash(user string) []byte {
 	h := sha256.Sum256([]byte(user))
@@ -48,6 +58,9 @@ func (c *counts) unlinkErased(ctx context.Context, tx pgx.Tx) error {
 	for _, who := range []*string{&c.actor, &c.author} {
 		if *who == "" {
 			continue
+		}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1, hashtext($2))`, erasedLockClass, *who); err != nil {
+			return fmt.Errorf("lock user: %w", err)
 		}
 		var erased bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM analytics_erased_users WHERE user_hash = $1)`,
