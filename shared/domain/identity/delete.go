@@ -83,6 +83,7 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 	} else if err != nil {
 		return fmt.Errorf("identity: delete %s: %w", uid, err)
 	}
+	var sessions []string
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		// The row is locked first: a concurrent deletion waits here and
 		// then finds nothing, and a password changed since the check
@@ -97,6 +98,11 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 		}
 		if cur != hash {
 			return ErrInvalidCredentials
+		}
+		// Sessions go with the row by cascade; their ids are needed to
+		// take down the marks the realtime gateway admits by.
+		if sessions, err = s.revokeAll(ctx, tx, uid); err != nil {
+			return err
 		}
 		now := s.now()
 		for _, e := range d.erasers {
@@ -116,6 +122,12 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 			return err
 		}
 		return fmt.Errorf("identity: delete %s: %w", uid, err)
+	}
+	// The account is gone whatever happens here: nova-api refuses its
+	// tokens already, and a mark left behind only keeps a websocket open
+	// until the token expires, so a failure is logged, not answered.
+	if err := s.unmark(ctx, sessions...); err != nil {
+		s.log.ErrorContext(ctx, "deleted account's session marks left behind", "user", uid, "error", err)
 	}
 	return nil
 }
