@@ -17,10 +17,6 @@ import (
 	"github.com/nova-social/nova/shared/password"
 )
 
-// CodeInvalidPassword is the error code of an account deletion whose
-// password is wrong.
-const CodeInvalidPassword = "invalid_password"
-
 // Eraser erases or anonymises what one domain holds of a deleted account,
 // inside the deletion's transaction, and enqueues the events its consumers
 // need (the content domain a PostDeleted per live post). An error rolls the
@@ -55,7 +51,7 @@ func (s *Service) Deletion(erasers ...Eraser) *Deletion {
 
 // Delete deletes uid's account after checking its password (deleting is
 // not undone, so a stolen token alone must not do it). A wrong password
-// gives ErrInvalidCredentials and an account that no longer exists
+// gives ErrWrongPassword and an account that no longer exists
 // ErrNotFound; either way nothing changes.
 func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 	if _, err := id.ParseUserID(string(uid)); err != nil {
@@ -65,7 +61,7 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 		return invalid("password", "is required")
 	}
 	if len(pw) > password.MaxPasswordBytes {
-		return ErrInvalidCredentials
+		return ErrWrongPassword
 	}
 	s := d.s
 	var hash string
@@ -79,7 +75,7 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 	// The slow check runs before the transaction opens, so no connection
 	// and no lock is held while argon2 works.
 	if _, err := s.hasher.Verify(ctx, pw, hash); errors.Is(err, password.ErrMismatch) {
-		return ErrInvalidCredentials
+		return ErrWrongPassword
 	} else if err != nil {
 		return fmt.Errorf("identity: delete %s: %w", uid, err)
 	}
@@ -97,7 +93,7 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 			return err
 		}
 		if cur != hash {
-			return ErrInvalidCredentials
+			return ErrWrongPassword
 		}
 		// Sessions go with the row by cascade; their ids are needed to
 		// take down the marks the realtime gateway admits by.
@@ -118,7 +114,7 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalidCredentials) {
+		if errors.Is(err, ErrNotFound) || errors.Is(err, ErrWrongPassword) {
 			return err
 		}
 		return fmt.Errorf("identity: delete %s: %w", uid, err)
@@ -154,11 +150,8 @@ func (d *Deletion) handleDelete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := d.Delete(r.Context(), p.UserID, req.Password); err != nil {
-		if errors.Is(err, ErrInvalidCredentials) {
-			// 403, not 401: the token is good, the re-authentication is not,
-			// and a client must not take this for an expired session.
-			return httpapi.NewError(http.StatusForbidden, CodeInvalidPassword, "the password is wrong").Wrap(err)
-		}
+		// A wrong password is 403 wrong_password, as for a password change:
+		// the token is good, the re-authentication is not.
 		return apiError(err)
 	}
 	w.WriteHeader(http.StatusNoContent)

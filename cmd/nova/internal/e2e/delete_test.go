@@ -104,7 +104,7 @@ func TestDeletedAccountLeavesNoTrace(t *testing.T) {
 
 	// Re-authentication: a wrong or missing password changes nothing.
 	code, out := r.call("DELETE", "/v1/users/me", ada.Token, map[string]any{"password": "wrong horse battery staple"})
-	if code != http.StatusForbidden || errorCodeOf(out) != "invalid_password" {
+	if code != http.StatusForbidden || errorCodeOf(out) != "wrong_password" {
 		t.Fatalf("wrong password: %d %v", code, out)
 	}
 	if code, out := r.call("DELETE", "/v1/users/me", ada.Token, map[string]any{}); code != http.StatusBadRequest || errorCodeOf(out) == "" {
