@@ -415,4 +415,3 @@ func TestMediaFollowTheirPost(t *testing.T) {
 		t.Fatal("a deleted post's media was attached again")
 	}
 }
-

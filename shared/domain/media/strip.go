@@ -61,7 +61,8 @@ func encodeImage(w io.Writer, img image.Image, f Format, icc [][]byte) error {
 
 // stripGIF copies a GIF leaving out comment extensions and application
 // extensions other than the loop count's (NETSCAPE2.0, ANIMEXTS1.0), where
-// XMP and other editors' data live.
+// XMP and other editors' data live. Writes go to a bufio.Writer, which
+// keeps the first error for Flush to report.
 func stripGIF(dst io.Writer, src io.Reader) error {
 	r := bufio.NewReaderSize(src, 32<<10)
 	w := bufio.NewWriterSize(dst, 32<<10)
@@ -72,7 +73,7 @@ func stripGIF(dst io.Writer, src io.Reader) error {
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return corrupt("header", err)
 	}
-	w.Write(hdr[:])
+	_, _ = w.Write(hdr[:])
 	if hdr[10]&0x80 != 0 {
 		if _, err := io.CopyN(w, r, 3<<(hdr[10]&7+1)); err != nil {
 			return corrupt("colour table", err)
@@ -85,15 +86,15 @@ func stripGIF(dst io.Writer, src io.Reader) error {
 		}
 		switch b {
 		case 0x3B: // trailer
-			w.WriteByte(b)
+			_ = w.WriteByte(b)
 			return w.Flush()
 		case 0x2C: // image
 			var d [9]byte
 			if _, err := io.ReadFull(r, d[:]); err != nil {
 				return corrupt("image descriptor", err)
 			}
-			w.WriteByte(b)
-			w.Write(d[:])
+			_ = w.WriteByte(b)
+			_, _ = w.Write(d[:])
 			if d[8]&0x80 != 0 {
 				if _, err := io.CopyN(w, r, 3<<(d[8]&7+1)); err != nil {
 					return corrupt("colour table", err)
@@ -103,7 +104,7 @@ func stripGIF(dst io.Writer, src io.Reader) error {
 			if err != nil {
 				return corrupt("image data", err)
 			}
-			w.WriteByte(lzw)
+			_ = w.WriteByte(lzw)
 			if err := copySubBlocks(w, r); err != nil {
 				return corrupt("image data", err)
 			}
@@ -130,8 +131,8 @@ func stripGIF(dst io.Writer, src io.Reader) error {
 			if !keep {
 				out = io.Discard
 			}
-			out.Write([]byte{b, label})
-			out.Write(first)
+			_, _ = out.Write([]byte{b, label})
+			_, _ = out.Write(first)
 			if err := copySubBlocks(out, r); err != nil {
 				return corrupt("extension", err)
 			}
@@ -196,17 +197,19 @@ func stripWebP(dst io.Writer, src io.ReaderAt, size int64) error {
 		return err
 	}
 	for _, k := range keep {
-		sr := io.NewSectionReader(src, k.off, k.n)
-		if t := make([]byte, 4); k.n >= 18 {
-			if _, err := src.ReadAt(t, k.off); err == nil && string(t) == "VP8X" {
-				head := make([]byte, 9)
-				src.ReadAt(head, k.off)
-				head[8] &^= 0x08 | 0x04 // EXIF, XMP
-				dst.Write(head)
-				sr = io.NewSectionReader(src, k.off+9, k.n-9)
+		from := k.off
+		// VP8X: fourcc, size, then the flags byte, where EXIF and XMP are
+		// announced.
+		if head := make([]byte, 9); k.n >= 18 {
+			if _, err := src.ReadAt(head, k.off); err == nil && string(head[:4]) == "VP8X" {
+				head[8] &^= 0x08 | 0x04
+				if _, err := dst.Write(head); err != nil {
+					return err
+				}
+				from += 9
 			}
 		}
-		if _, err := io.Copy(dst, sr); err != nil {
+		if _, err := io.Copy(dst, io.NewSectionReader(src, from, k.off+k.n-from)); err != nil {
 			return err
 		}
 	}
