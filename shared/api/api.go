@@ -40,6 +40,7 @@ import (
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/password"
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/ratelimit"
 )
 
 // Server is an assembled nova-api.
@@ -127,8 +128,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	// topics of the events it enqueues.
 	topics := cfg.Catalog.WrittenBy(catalog.NovaAPI)
 	ob := outbox.New(envelope.NewCodec(cfg.Catalog), topics...)
+	var limiter *ratelimit.Limiter
+	var guard identity.LoginGuard
+	if cfg.RateLimits.Enabled {
+		limiter = ratelimit.New(s.rdb, "")
+		guard = ratelimit.NewLoginGuard(limiter, s.rdb, cfg.RateLimits)
+	}
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
-		Logger: log, Marks: session.NewMarks(s.rdb), Reserved: cfg.ReservedUsernames}); err != nil {
+		Logger: log, Marks: session.NewMarks(s.rdb), Reserved: cfg.ReservedUsernames, Guard: guard}); err != nil {
 		return s, err
 	}
 	// Media and content check each other in-process: an upload's post_id
@@ -183,6 +190,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	// A token passes while its session lives; the role is read from the
 	// store on every request.
 	authed := httpapi.Authenticate(s.Identity.Verifier(verifier), log)
+	limits := []httpapi.Middleware{httpapi.ClientIP(cfg.TrustedProxies)}
+	if limiter != nil {
+		// Each caller's own budget, by the route's class; the routes with
+		// no caller yet spend their address's.
+		authenticate, perAccount := authed, ratelimit.Middleware(limiter, log, ratelimit.AccountRule(cfg.RateLimits))
+		authed = func(h http.Handler) http.Handler { return authenticate(perAccount(h)) }
+		limits = append(limits, ratelimit.Middleware(limiter, log, ratelimit.AddressRule(cfg.RateLimits)))
+	}
 	s.Identity.Mount(mux, authed)
 	s.Identity.Deletion(s.accountErasers()...).Mount(mux, authed)
 	s.Content.Mount(mux, authed)
@@ -198,8 +213,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	s.routes = mux.Patterns()
 	mux.Handle("/", httpapi.Fallback(mux.ServeMux, log))
-	s.handler = httpapi.Chain(mux, httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log),
-		httpapi.SecurityHeaders, httpapi.ClientIP(cfg.TrustedProxies), httpapi.ValidUTF8(log))
+	chain := append([]httpapi.Middleware{httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log), httpapi.SecurityHeaders},
+		limits...)
+	s.handler = httpapi.Chain(mux, append(chain, httpapi.ValidUTF8(log))...)
 
 	if cfg.Relay {
 		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)

@@ -15,6 +15,7 @@ import (
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/ratelimit"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	// (NOVA_TRUSTED_PROXIES, comma-separated CIDRs; default
 	// httpapi.DefaultTrustedProxies). Rate limits and sessions key on it.
 	TrustedProxies []netip.Prefix
+	// RateLimits are the per-account and per-address budgets
+	// (NOVA_RATE_LIMITS, RATE_LIMIT_*), kept in Redis.
+	RateLimits ratelimit.Config
 	// Keys are the JWT signing keys (NOVA_JWT_* variables).
 	Keys auth.KeyConfig
 	// TokenTTL is how long issued tokens live (NOVA_JWT_TTL, default 1h).
@@ -86,6 +90,9 @@ func ConfigFrom(env map[string]string) (Config, error) {
 	}
 	var err error
 	if c.TrustedProxies, err = trustedProxies(env["NOVA_TRUSTED_PROXIES"]); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
+	}
+	if c.RateLimits, err = ratelimit.ConfigFromEnv(env); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if c.Catalog, err = catalog.FromEnv(env); err != nil {

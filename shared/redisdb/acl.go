@@ -29,7 +29,8 @@ var ChannelPatterns = []string{"gateway:*"}
 // ACLRules are the ACL SETUSER rules of a user that may do what Nova's
 // processes do and nothing else: its keys and channels, reading, writing,
 // Pub/Sub and transactions, without administrative or dangerous commands
-// (FLUSHALL, CONFIG, KEYS, DEBUG, ...).
+// (FLUSHALL, CONFIG, KEYS, DEBUG, ...). TIME is the rate limiter's clock:
+// its script reads the server's, so every replica agrees.
 func ACLRules() []string {
 	rules := []string{"resetkeys"}
 	for _, p := range KeyPatterns {
@@ -39,7 +40,7 @@ func ACLRules() []string {
 	for _, p := range ChannelPatterns {
 		rules = append(rules, "&"+p)
 	}
-	return append(rules, "-@all", "+@read", "+@write", "+@pubsub", "+@transaction", "+@connection", "+@scripting", "-@dangerous")
+	return append(rules, "-@all", "+@read", "+@write", "+@pubsub", "+@transaction", "+@connection", "+@scripting", "-@dangerous", "+time")
 }
 
 // CreateUser makes (or resets) the ACL user name with password and

@@ -505,3 +505,35 @@ func flip(sig string) string {
 	}
 	return sig[:len(sig)-2] + string(repl) + sig[len(sig)-1:]
 }
+
+// "200 shares and 200 views from one user all counted and put the post
+// first in the ranked feed": a user's views and shares of a post count
+// once per window; repeats are accepted (202) and emit nothing. Another
+// user's still count.
+func TestViewsAndSharesCountOncePerUser(t *testing.T) {
+	r := newRig(t)
+	author, pumper, other := r.user(), r.user(), r.user()
+	p := r.create(author, `{"content":"pump me","visibility":"PUBLIC"}`)
+	base := "/v1/posts/" + p.ID
+	before := len(r.events())
+	for range 20 {
+		for _, kind := range []string{"views", "shares"} {
+			if res := r.doAs("POST", base+"/"+kind, pumper, ""); res.Status != http.StatusAccepted {
+				t.Fatalf("%s: %d %s", kind, res.Status, res.Body)
+			}
+		}
+	}
+	r.doAs("POST", base+"/views", other, "")
+	count := map[string]int{}
+	for _, e := range r.events()[before:] {
+		en := e.Message.(*eventsv1.Engagement)
+		count[en.GetUserId()+" "+en.GetKind().String()]++
+	}
+	want := map[string]int{
+		pumper.String() + " ENGAGEMENT_KIND_VIEW": 1, pumper.String() + " ENGAGEMENT_KIND_SHARE": 1,
+		other.String() + " ENGAGEMENT_KIND_VIEW": 1,
+	}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Errorf("engagements emitted %v, want %v", count, want)
+	}
+}

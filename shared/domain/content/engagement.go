@@ -193,10 +193,23 @@ func (s *Service) eventOnly(ctx context.Context, kind eventsv1.EngagementKind, u
 	}
 	now := s.now()
 	err = pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		// Counted at most once per window: the row is claimed, or moved
+		// on once the window has passed, in the transaction that emits.
+		tag, err := tx.Exec(ctx, `INSERT INTO engagement_counted (post_id, user_id, kind, counted_at) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (post_id, user_id, kind) DO UPDATE SET counted_at = EXCLUDED.counted_at
+			WHERE engagement_counted.counted_at <= EXCLUDED.counted_at - make_interval(secs => $5)`,
+			p.ID, user.String(), int16(kind), now, EngagementWindow.Seconds())
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
 		return s.enqueue(ctx, tx, s.engagement(kind, p, user, now), now)
 	})
 	return wrap(kind.String(), err)
 }
+
+// EngagementWindow is how long a user's view or share of a post counts
+// once: repeats inside it are accepted and ignored.
+const EngagementWindow = 24 * time.Hour
 
 func (s *Service) engagement(kind eventsv1.EngagementKind, p post.Summary, user id.UserID, at time.Time) *eventsv1.Engagement {
 	return &eventsv1.Engagement{

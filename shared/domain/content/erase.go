@@ -73,6 +73,7 @@ func (s *Service) EraseUser(ctx context.Context, tx pgx.Tx, uid id.UserID, at ti
 		`DELETE FROM comments WHERE author_id = $1`,
 		`DELETE FROM likes WHERE user_id = $1`,
 		`DELETE FROM post_media WHERE owner_id = $1`,
+		`DELETE FROM engagement_counted WHERE user_id = $1`,
 	} {
 		if _, err := tx.Exec(ctx, q, uid.String()); err != nil {
 			return fmt.Errorf("content: erase %s: %w", uid, err)

@@ -18,6 +18,7 @@ import (
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/content"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/outbox"
@@ -83,7 +84,8 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	people, err := identity.New(identity.Config{Pool: pool, Outbox: outbox.New(codec), Signer: signer, Hasher: hasher, Logger: quiet()})
+	people, err := identity.New(identity.Config{Pool: pool, Outbox: outbox.New(codec), Signer: signer, Hasher: hasher, Logger: quiet(),
+		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID()))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -75,6 +76,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Marks mirror live sessions in Redis for the realtime gateway.
 	Marks *session.Marks
+	// Guard throttles password guessing (ratelimit.LoginGuard); nil: none.
+	Guard LoginGuard
 	// Reserved are usernames (compared without regard to case) no one may
 	// register or rename to, beside DefaultReserved
 	// (NOVA_RESERVED_USERNAMES).
@@ -139,6 +142,15 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// LoginGuard throttles logins by the account typed and the client address.
+// Check answers the error to return instead of trying (a 429), Failed and
+// Succeeded count the outcome.
+type LoginGuard interface {
+	Check(ctx context.Context, login string, ip netip.Addr) error
+	Failed(ctx context.Context, login string, ip netip.Addr) error
+	Succeeded(ctx context.Context, login string, ip netip.Addr) error
+}
+
 // Service is the identity service. It is safe for concurrent use.
 type Service struct {
 	cfg    Config
@@ -163,11 +175,11 @@ func New(cfg Config) (*Service, error) {
 		reserved[strings.ToLower(r)] = true
 	}
 	return &Service{
-		cfg:    cfg,
-		pool:   cfg.Pool,
-		box:    cfg.Outbox,
-		signer: cfg.Signer,
-		hasher: cfg.Hasher,
+		cfg:      cfg,
+		pool:     cfg.Pool,
+		box:      cfg.Outbox,
+		signer:   cfg.Signer,
+		hasher:   cfg.Hasher,
 		log:      cfg.Logger,
 		marks:    cfg.Marks,
 		reserved: reserved,

@@ -160,18 +160,56 @@ type Session struct {
 // replaced. The session is stored with dev and lives until the token
 // expires or is revoked.
 func (s *Service) Login(ctx context.Context, c Credentials, dev Device) (Session, error) {
+	if err := c.validate(); err != nil {
+		return Session{}, err
+	}
+	login := c.Username
+	if c.Email != "" {
+		login = c.Email
+	}
+	guard := s.cfg.Guard
+	if guard != nil && dev.IP.IsValid() {
+		if err := guard.Check(ctx, login, dev.IP); err != nil {
+			return Session{}, err
+		}
+	}
+	u, err := s.authenticate(ctx, c)
+	if guard != nil && dev.IP.IsValid() {
+		var gerr error
+		switch {
+		case errors.Is(err, ErrInvalidCredentials):
+			gerr = guard.Failed(ctx, login, dev.IP)
+		case err == nil:
+			gerr = guard.Succeeded(ctx, login, dev.IP)
+		}
+		if gerr != nil {
+			s.log.WarnContext(ctx, "login throttle not updated", "error", gerr)
+		}
+	}
+	if err != nil {
+		return Session{}, err
+	}
+	return s.startSession(ctx, u, dev)
+}
+
+func (c Credentials) validate() error {
 	switch {
 	case c.Username == "" && c.Email == "":
-		return Session{}, invalid("username", "or email is required")
+		return invalid("username", "or email is required")
 	case c.Username != "" && c.Email != "":
-		return Session{}, invalid("username", "and email are exclusive; give one")
+		return invalid("username", "and email are exclusive; give one")
 	case c.Password == "":
-		return Session{}, invalid("password", "is required")
+		return invalid("password", "is required")
 	}
+	return nil
+}
+
+// authenticate finds the account c names and checks its password.
+func (s *Service) authenticate(ctx context.Context, c Credentials) (User, error) {
 	if len(c.Password) > password.MaxPasswordBytes {
 		// No stored password is this long; answering at once saves the
 		// hash without telling anything about the account.
-		return Session{}, ErrInvalidCredentials
+		return User{}, ErrInvalidCredentials
 	}
 	where, login := "lower(username) = lower($1)", c.Username
 	if c.Email != "" {
@@ -187,26 +225,26 @@ func (s *Service) Login(ctx context.Context, c Credentials, dev Device) (Session
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		if err := s.hasher.Decoy(ctx, c.Password); !errors.Is(err, password.ErrMismatch) {
-			return Session{}, fmt.Errorf("identity: login: %w", err)
+			return User{}, fmt.Errorf("identity: login: %w", err)
 		}
-		return Session{}, ErrInvalidCredentials
+		return User{}, ErrInvalidCredentials
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("identity: login: %w", err)
+		return User{}, fmt.Errorf("identity: login: %w", err)
 	}
 	rehash, err := s.hasher.Verify(ctx, c.Password, hash)
 	if errors.Is(err, password.ErrMismatch) {
-		return Session{}, ErrInvalidCredentials
+		return User{}, ErrInvalidCredentials
 	}
 	if err != nil {
-		return Session{}, fmt.Errorf("identity: login %s: %w", u.ID, err)
+		return User{}, fmt.Errorf("identity: login %s: %w", u.ID, err)
 	}
 	if rehash {
 		if err := s.rehash(ctx, u.ID, c.Password, hash); err != nil {
-			return Session{}, err
+			return User{}, err
 		}
 	}
-	return s.startSession(ctx, u, dev)
+	return u, nil
 }
 
 // rehash replaces a hash made with older parameters, unless the password

@@ -19,6 +19,7 @@ import (
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/content"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/domain/media"
 	"github.com/nova-social/nova/shared/domain/media/mediaurl"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -81,7 +82,8 @@ func newRig(t testing.TB, store media.Store, opts ...option) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	people, err := identity.New(identity.Config{Pool: pool, Outbox: outbox.New(codec), Signer: signer, Hasher: hasher, Logger: quiet()})
+	people, err := identity.New(identity.Config{Pool: pool, Outbox: outbox.New(codec), Signer: signer, Hasher: hasher, Logger: quiet(),
+		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID()))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,6 @@ import (
 // KeyPrefix starts every key of this package (redisdb.KeyPatterns lists it).
 const KeyPrefix = "session:"
 
-
 // ErrUnsynced means Redis holds no complete set of marks (it lost its data
 // and nova-api has not written them again yet): a missing mark proves
 // nothing.

@@ -19,6 +19,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/content"
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/domain/post"
 	"github.com/nova-social/nova/shared/domain/timeline"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -89,7 +90,8 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	people, err := identity.New(identity.Config{Pool: pool, Outbox: box, Signer: signer, Hasher: hasher, Logger: quiet()})
+	people, err := identity.New(identity.Config{Pool: pool, Outbox: box, Signer: signer, Hasher: hasher, Logger: quiet(),
+		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID()))})
 	if err != nil {
 		t.Fatal(err)
 	}
