@@ -33,6 +33,7 @@ func env(t *testing.T, databaseURL string) map[string]string {
 		"KAFKA_BROKERS":        strings.Join(testrig.Kafka(t).ListenAddrs(), ","),
 		"NOVA_JWT_PRIVATE_KEY": string(pem),
 		"MEDIA_DIR":            t.TempDir(),
+		"RATE_LIMIT_NAMESPACE": testrig.ID(),
 	}
 }
 

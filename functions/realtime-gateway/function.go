@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -30,6 +31,7 @@ import (
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/lifecycle"
+	"github.com/nova-social/nova/shared/ratelimit"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -61,6 +63,11 @@ type Config struct {
 	// QueryToken takes the deprecated access_token URL parameter
 	// (GATEWAY_QUERY_TOKEN, default true).
 	QueryToken bool
+	// Limits bound handshakes, frames and open websockets
+	// (NOVA_RATE_LIMITS, RATE_LIMIT_*), as nova-api reads them.
+	Limits ratelimit.Config
+	// TrustedProxies name the client behind proxies (NOVA_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 }
 
 // ConfigFrom reads the configuration func-go passes to Start.
@@ -80,7 +87,11 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		host, _ := os.Hostname()
 		c.ID = strings.Trim(host+"-"+strconv.FormatInt(time.Now().UnixNano(), 36), "-")
 	}
-	if err := errors.Join(e.Err(), c.Redis.Validate(), c.KafkaSecurity.Validate(), c.Keys.Validate()); err != nil {
+	limits, lerr := ratelimit.ConfigFromEnv(env)
+	c.Limits = limits
+	proxies, perr := httpapi.ParseTrustedProxies(env["NOVA_TRUSTED_PROXIES"])
+	c.TrustedProxies = proxies
+	if err := errors.Join(e.Err(), c.Redis.Validate(), c.KafkaSecurity.Validate(), c.Keys.Validate(), lerr, perr); err != nil {
 		return c, fmt.Errorf("realtime-gateway: %w", err)
 	}
 	return c, nil
@@ -139,8 +150,13 @@ func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.V
 	if producer, err = kafka.NewProducer(pcfg); err != nil {
 		return nil, fmt.Errorf("kafka: %w", err)
 	}
+	var limiter *ratelimit.Limiter
+	if cfg.Limits.Enabled {
+		limiter = ratelimit.New(rdb, cfg.Limits.Namespace)
+	}
 	gw, err := gateway.New(gateway.Config{
 		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: log, Sessions: session.NewMarks(rdb),
+		Limiter: limiter, Limits: cfg.Limits, TrustedProxies: cfg.TrustedProxies,
 		Emitter:      emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue, RefuseQueryToken: !cfg.QueryToken,
 	})

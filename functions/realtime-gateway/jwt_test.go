@@ -36,7 +36,8 @@ func jwtGateway(t *testing.T, keys ...auth.Key) string {
 	f := function.New()
 	if err := f.Start(context.Background(), map[string]string{
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(testrig.Kafka(t).ListenAddrs(), ","),
-		auth.EnvJWKS: string(jwks),
+		"RATE_LIMIT_NAMESPACE": testrig.ID(),
+		auth.EnvJWKS:           string(jwks),
 	}); err != nil {
 		t.Fatal(err)
 	}

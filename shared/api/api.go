@@ -131,7 +131,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	var limiter *ratelimit.Limiter
 	var guard identity.LoginGuard
 	if cfg.RateLimits.Enabled {
-		limiter = ratelimit.New(s.rdb, "")
+		limiter = ratelimit.New(s.rdb, cfg.RateLimits.Namespace)
 		guard = ratelimit.NewLoginGuard(limiter, s.rdb, cfg.RateLimits)
 	}
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,

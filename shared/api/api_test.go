@@ -37,13 +37,13 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := api.ConfigFrom(map[string]string{
+	cfg, err := api.ConfigFrom(roomy(map[string]string{
 		"DATABASE_URL":         testrig.PostgresURL(t),
 		"REDIS_URL":            testrig.RedisURL(t),
 		"KAFKA_BROKERS":        strings.Join(k.ListenAddrs(), ","),
 		"NOVA_JWT_PRIVATE_KEY": string(pem),
 		"MEDIA_DIR":            t.TempDir(),
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/nova-social/nova/shared/auth"
@@ -89,7 +88,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		return c, errors.New("nova-api: NOVA_ADMINS is no longer read: grant the admin role by user id with `nova admin grant --user <id>` and remove the variable (README, \"Roles\")")
 	}
 	var err error
-	if c.TrustedProxies, err = trustedProxies(env["NOVA_TRUSTED_PROXIES"]); err != nil {
+	if c.TrustedProxies, err = httpapi.ParseTrustedProxies(env["NOVA_TRUSTED_PROXIES"]); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if c.RateLimits, err = ratelimit.ConfigFromEnv(env); err != nil {
@@ -105,27 +104,6 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	return c, c.Validate()
-}
-
-// trustedProxies parses NOVA_TRUSTED_PROXIES; unset is the default list,
-// "none" trusts no one (every peer is a client).
-func trustedProxies(v string) ([]netip.Prefix, error) {
-	v = strings.TrimSpace(v)
-	switch v {
-	case "":
-		return httpapi.DefaultTrustedProxies(), nil
-	case "none":
-		return []netip.Prefix{}, nil
-	}
-	var out []netip.Prefix
-	for _, f := range strings.Split(v, ",") {
-		p, err := netip.ParsePrefix(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("NOVA_TRUSTED_PROXIES: %q is not a CIDR prefix", f)
-		}
-		out = append(out, p.Masked())
-	}
-	return out, nil
 }
 
 // Validate reports a configuration nova-api cannot start with.

@@ -49,10 +49,10 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	}
 	admin := "fz_" + testrig.ID()[:8]
 	db := testrig.PostgresURL(tb)
-	cfg, err := api.ConfigFrom(map[string]string{
+	cfg, err := api.ConfigFrom(roomy(map[string]string{
 		"DATABASE_URL": db, "REDIS_URL": testrig.RedisURL(tb), "OUTBOX_RELAY": "false",
 		auth.EnvPrivateKey: string(pem), "MEDIA_DIR": tb.TempDir(), "MEDIA_TMP_DIR": tb.TempDir(),
-	})
+	}))
 	if err != nil {
 		tb.Fatal(err)
 	}

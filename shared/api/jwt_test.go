@@ -26,7 +26,7 @@ import (
 // checks need no Kafka.
 func startAPI(t *testing.T, databaseURL string, env map[string]string) string {
 	t.Helper()
-	full := map[string]string{"DATABASE_URL": databaseURL, "REDIS_URL": testrig.RedisURL(t), "OUTBOX_RELAY": "false"}
+	full := roomy(map[string]string{"DATABASE_URL": databaseURL, "REDIS_URL": testrig.RedisURL(t), "OUTBOX_RELAY": "false"})
 	for k, v := range env {
 		full[k] = v
 	}

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"compress/zlib"
 	"context"
-	"encoding/binary"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"hash/crc32"
@@ -130,7 +130,7 @@ func newSecRig(t *testing.T, extraEnv map[string]string) *secRig {
 	for k, v := range extraEnv {
 		env[k] = v
 	}
-	cfg, err := api.ConfigFrom(env)
+	cfg, err := api.ConfigFrom(roomy(env))
 	if err != nil {
 		t.Fatal(err)
 	}

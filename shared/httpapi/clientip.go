@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,6 +21,28 @@ func DefaultTrustedProxies() []netip.Prefix {
 		netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("172.16.0.0/12"),
 		netip.MustParsePrefix("192.168.0.0/16"), netip.MustParsePrefix("fc00::/7"),
 	}
+}
+
+// ParseTrustedProxies reads NOVA_TRUSTED_PROXIES: comma-separated CIDR
+// prefixes; unset is DefaultTrustedProxies, "none" trusts no one (every
+// peer is a client).
+func ParseTrustedProxies(v string) ([]netip.Prefix, error) {
+	v = strings.TrimSpace(v)
+	switch v {
+	case "":
+		return DefaultTrustedProxies(), nil
+	case "none":
+		return []netip.Prefix{}, nil
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(v, ",") {
+		p, err := netip.ParsePrefix(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("NOVA_TRUSTED_PROXIES: %q is not a CIDR prefix", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // ClientIP finds the address each request came from and puts it in the

@@ -44,3 +44,20 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
+
+func TestParseTrustedProxies(t *testing.T) {
+	if p, err := httpapi.ParseTrustedProxies(""); err != nil || len(p) != len(httpapi.DefaultTrustedProxies()) {
+		t.Errorf("unset: %v, %v", p, err)
+	}
+	if p, err := httpapi.ParseTrustedProxies("none"); err != nil || len(p) != 0 {
+		t.Errorf("none: %v, %v", p, err)
+	}
+	if p, err := httpapi.ParseTrustedProxies(" 10.1.2.3/8, 2001:db8::/32"); err != nil || len(p) != 2 || p[0].String() != "10.0.0.0/8" {
+		t.Errorf("two prefixes: %v, %v", p, err)
+	}
+	for _, bad := range []string{"10.0.0.1", "10.0.0.0/33", "proxy", "10.0.0.0/8,"} {
+		if _, err := httpapi.ParseTrustedProxies(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

@@ -15,6 +15,9 @@ type Config struct {
 	// Enabled is NOVA_RATE_LIMITS (default on; "off" only for benchmarks
 	// that measure what the limits cost).
 	Enabled bool
+	// Namespace keeps these budgets apart from another deployment's (or
+	// test's) in the same Redis (RATE_LIMIT_NAMESPACE, default none).
+	Namespace string
 	// Login: attempts per client address (RATE_LIMIT_LOGIN).
 	Login Limit
 	// LoginFailures: failed logins per account and address
@@ -99,6 +102,7 @@ func ConfigFromEnv(env map[string]string) (Config, error) {
 		*l = parsed
 	}
 	c.MaxSockets = e.Int("RATE_LIMIT_WS_SOCKETS", c.MaxSockets)
+	c.Namespace = e.String("RATE_LIMIT_NAMESPACE", "")
 	errs = append(errs, e.Err())
 	if err := errors.Join(errs...); err != nil {
 		return c, err

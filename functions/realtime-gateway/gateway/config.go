@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,6 +15,8 @@ import (
 	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/ratelimit"
 )
 
 // Verifier checks a bearer token; *auth.Verifier is one.
@@ -42,6 +45,15 @@ type Config struct {
 	Sessions *session.Marks
 	Emitter  Emitter
 	Logger   *slog.Logger
+
+	// Limiter and Limits bound handshakes per account and per address,
+	// frames per account and open websockets per account; a nil Limiter
+	// bounds nothing.
+	Limiter *ratelimit.Limiter
+	Limits  ratelimit.Config
+	// TrustedProxies name the client address behind proxies
+	// (httpapi.ClientIP); default httpapi.DefaultTrustedProxies.
+	TrustedProxies []netip.Prefix
 
 	// SessionCheck is how often open connections' sessions are looked up,
 	// so a logout, password change or deleted account closes them.
@@ -89,6 +101,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.SendQueue == 0 {
 		c.SendQueue = 64
+	}
+	if c.TrustedProxies == nil {
+		c.TrustedProxies = httpapi.DefaultTrustedProxies()
 	}
 	if c.SessionCheck == 0 {
 		c.SessionCheck = 10 * time.Second

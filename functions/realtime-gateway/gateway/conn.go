@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/ratelimit"
 )
 
 // maxContentRunes matches messaging's default bound, so the gateway refuses
@@ -170,6 +172,13 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
+		if wait, ok := c.allowFrame(); !ok {
+			// Refused unread: a client flooding frames is told when to
+			// resume; nothing reaches Kafka or the dead letters.
+			c.enqueue(encode(errorFrame{Type: TypeError, ClientMessageID: clientMessageID(data), Code: ratelimit.CodeRateLimited,
+				Message: fmt.Sprintf("too many frames; send again in %dms", wait.Milliseconds())}))
+			continue
+		}
 		kind, sub, refusal := parseFrame(typ, data)
 		switch {
 		case refusal != nil:
@@ -180,6 +189,33 @@ func (c *conn) readLoop() {
 			c.submit(sub)
 		}
 	}
+}
+
+// allowFrame spends one frame of the account's budget; when refused it
+// says how long until one more is allowed.
+func (c *conn) allowFrame() (time.Duration, bool) {
+	l := c.g.cfg.Limiter
+	if l == nil {
+		return 0, true
+	}
+	res, err := l.Allow(c.ctx, c.g.cfg.Limits.FramesPolicy(), "user:"+c.user.String())
+	if err != nil {
+		c.g.cfg.Logger.Debug("frame rate limit not checked", "error", err)
+		return 0, true
+	}
+	return res.RetryAfter, res.Allowed
+}
+
+// clientMessageID reads a frame's client_message_id, if it has one, to
+// name it in a refusal.
+func clientMessageID(data []byte) string {
+	var f struct {
+		ID string `json:"client_message_id"`
+	}
+	if json.Unmarshal(data, &f) != nil || len(f.ID) > 128 {
+		return ""
+	}
+	return f.ID
 }
 
 func (c *conn) refuse(clientID, code, msg string) {

@@ -59,11 +59,13 @@ import (
 	"github.com/nova-social/nova/shared/domain/push"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/ratelimit"
 )
 
 // Gateway is one replica. It is safe for concurrent use.
 type Gateway struct {
-	cfg Config
+	cfg     Config
+	handler http.Handler // serve behind httpapi.ClientIP
 
 	ctx    context.Context // ends when the gateway closes
 	cancel context.CancelFunc
@@ -100,7 +102,10 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Gateway{cfg: cfg, ctx: ctx, cancel: cancel, users: map[id.UserID]map[*conn]struct{}{}}, nil
+	g := &Gateway{cfg: cfg, ctx: ctx, cancel: cancel, users: map[id.UserID]map[*conn]struct{}{}}
+	// The client address keys the handshake budget.
+	g.handler = httpapi.ClientIP(cfg.TrustedProxies)(http.HandlerFunc(g.serve))
+	return g, nil
 }
 
 // ID is the replica's id.
@@ -175,6 +180,39 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 			g.Deliver(d)
 		}
 	}
+}
+
+// admit spends the handshake budgets of the account and the client
+// address and refuses an account already holding its most websockets
+// (counted across replicas in presence). Redis failing admits: presence
+// will refuse the connection if Redis is really gone.
+func (g *Gateway) admit(r *http.Request, user id.UserID) *httpapi.Error {
+	l := g.cfg.Limiter
+	if l == nil {
+		return nil
+	}
+	ctx := r.Context()
+	keys := []string{"user:" + user.String()}
+	if ip := httpapi.ClientIPFrom(ctx); ip.IsValid() {
+		keys = append(keys, "ip:"+ip.String())
+	}
+	for _, k := range keys {
+		res, err := l.Allow(ctx, g.cfg.Limits.ConnectPolicy(), k)
+		if err != nil {
+			g.cfg.Logger.Warn("handshake rate limit not checked", "error", err)
+			continue
+		}
+		if !res.Allowed {
+			return ratelimit.Refusal(res)
+		}
+	}
+	conns, err := g.cfg.Presence.Connections(ctx, user)
+	if err == nil && len(conns) >= g.cfg.Limits.MaxSockets {
+		return httpapi.NewError(http.StatusTooManyRequests, ratelimit.CodeRateLimited,
+			fmt.Sprintf("at most %d websockets may be open at once; close one first", g.cfg.Limits.MaxSockets)).
+			WithHeader("Retry-After", "10")
+	}
+	return nil
 }
 
 // closeEnded closes the connections whose session has ended (1008,
@@ -307,7 +345,9 @@ func token(r *http.Request) (tok string, inQuery, ok bool) {
 
 // ServeHTTP authenticates an upgrade request, upgrades it and serves the
 // connection until it closes.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.handler.ServeHTTP(w, r) }
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 	log := g.cfg.Logger
 	if g.ctx.Err() != nil {
 		httpapi.WriteError(w, r, log, httpapi.Unavailable("gateway is shutting down"))
@@ -347,6 +387,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !alive[0]:
 		httpapi.WriteError(w, r, log, httpapi.Unauthorized("the session has ended, log in again").
 			WithHeader("WWW-Authenticate", `Bearer realm="`+httpapi.Realm+`", error="invalid_token"`))
+		return
+	}
+	if err := g.admit(r, claims.Subject); err != nil {
+		httpapi.WriteError(w, r, log, err)
 		return
 	}
 	// A request that is no websocket handshake gets the JSON error every

@@ -22,6 +22,8 @@ import (
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/ratelimit"
+	"github.com/nova-social/nova/shared/testrig"
 )
 
 func TestUpgradeNeedsAValidToken(t *testing.T) {
@@ -457,4 +459,88 @@ func TestEndedSessionsAreRefusedAndClosed(t *testing.T) {
 		t.Errorf("%d connections open, want the live session's one", st.Connections)
 	}
 	other.ws.CloseNow()
+}
+
+// limited tunes a rig with tight limits of its own.
+func limited(t *testing.T, edit func(*ratelimit.Config)) func(*gateway.Config) {
+	return func(c *gateway.Config) {
+		c.Limits = ratelimit.DefaultConfig()
+		edit(&c.Limits)
+		c.Limiter = ratelimit.New(c.Redis, testrig.ID())
+	}
+}
+
+// "281 DMs in 2 s over its websocket": frames past the account's budget
+// are refused with a rate_limited error frame and never reach Kafka.
+func TestFrameFloodIsRefused(t *testing.T) {
+	r := newRig(t, limited(t, func(l *ratelimit.Config) { l.Frames = ratelimit.Limit{Rate: 1, Per: time.Minute, Burst: 3} }))
+	u := id.NewUserID()
+	conv := id.NewConversationID()
+	cl := r.dial(u)
+	for i := range 6 {
+		cl.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": fmt.Sprintf("f-%d", i), "content": "flood", "message_type": "TEXT"})
+	}
+	acks, limitedIDs := 0, map[string]bool{}
+	for range 6 {
+		f := cl.next()
+		switch {
+		case f["type"] == gateway.TypeAck:
+			acks++
+		case f["type"] == gateway.TypeError && f["code"] == ratelimit.CodeRateLimited:
+			limitedIDs[fmt.Sprint(f["client_message_id"])] = true
+		default:
+			t.Fatalf("frame %v", f)
+		}
+	}
+	if acks != 3 || len(limitedIDs) != 3 || !limitedIDs["f-5"] {
+		t.Errorf("%d acks and refusals for %v; want 3 and 3 (f-3..f-5)", acks, limitedIDs)
+	}
+	kc := consume(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	got := 0
+	for got < 4 && ctx.Err() == nil {
+		got += len(kc.PollRecords(ctx, 10).Records())
+	}
+	if got != 3 {
+		t.Errorf("%d records emitted, want the 3 acknowledged", got)
+	}
+}
+
+// "one user opened 4,000 websockets": handshakes past the account's budget
+// get 429, and so does one past the most open sockets an account may hold.
+func TestHandshakeFloodIsRefused(t *testing.T) {
+	r := newRig(t, limited(t, func(l *ratelimit.Config) {
+		l.Connect = ratelimit.Limit{Rate: 1, Per: time.Minute, Burst: 4}
+		l.MaxSockets = 2
+	}))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	u := id.NewUserID()
+	r.dial(u)
+	r.dial(u)
+	dial := func() *http.Response {
+		_, resp, err := websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + r.token(u)}}})
+		if err == nil {
+			t.Fatal("a handshake past the limit was accepted")
+		}
+		return resp
+	}
+	if resp := dial(); resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third socket: %v, want 429", resp)
+	}
+	dial() // the fourth handshake of the burst
+	if resp := dial(); resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" ||
+		!strings.HasPrefix(resp.Header.Get("RateLimit"), `"ws-connect";r=0;`) {
+		t.Fatalf("a fifth handshake: %v, want 429 with the ws-connect budget spent", resp)
+	}
+	// Another account from another address is not held back; from the
+	// same address it is, by the address's budget.
+	other := id.NewUserID()
+	r.dialWith(r.url, &websocket.DialOptions{HTTPHeader: http.Header{
+		"Authorization": {"Bearer " + r.token(other)}, "X-Forwarded-For": {"203.0.113.50"}}})
+	_, resp, err := websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + r.token(other)}}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("another account from the flooding address: %v %v, want 429", err, resp)
+	}
 }

@@ -65,7 +65,8 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 	if cfg.RedisURL == "" {
 		cfg.RedisURL = testrig.RedisAdminURL(t)
 	}
-	env := map[string]string{"RANKING_KEY_PREFIX": "ranking:e2e-" + testrig.ID() + ":"}
+	// Budgets of the test's own: the limits outlive a run in the shared Redis.
+	env := map[string]string{"RANKING_KEY_PREFIX": "ranking:e2e-" + testrig.ID() + ":", "RATE_LIMIT_NAMESPACE": "e2e-" + testrig.ID()}
 	for k, v := range cfg.Environ {
 		env[k] = v
 	}
