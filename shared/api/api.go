@@ -199,7 +199,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		limits = append(limits, ratelimit.Middleware(limiter, log, ratelimit.AddressRule(cfg.RateLimits)))
 	}
 	s.Identity.Mount(mux, authed)
-	s.Identity.Deletion(s.accountErasers()...).Mount(mux, authed)
+	s.Identity.Deletion(s.accountErasers(guard)...).Mount(mux, authed)
 	s.Content.Mount(mux, authed)
 	s.Media.Mount(mux, authed)
 	reader.Mount(mux, authed)

@@ -12,6 +12,7 @@ import (
 	"github.com/nova-social/nova/shared/domain/moderation"
 	"github.com/nova-social/nova/shared/domain/pendingmedia"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/ratelimit"
 )
 
 // accountErasers are what an account deletion runs inside its transaction,
@@ -21,8 +22,10 @@ import (
 // rollback cannot bring back. What the event functions keep (feeds,
 // search, analytics, the inbox they fill, trust-safety's counters) they
 // erase on UserDeleted.
-func (s *Server) accountErasers() []identity.Eraser {
-	return []identity.Eraser{
+//
+// guard, when rate limits are on, holds the account's login names.
+func (s *Server) accountErasers(guard identity.LoginGuard) []identity.Eraser {
+	erasers := []identity.Eraser{
 		s.Content,
 		s.Messaging,
 		s.Notifications,
@@ -36,6 +39,18 @@ func (s *Server) accountErasers() []identity.Eraser {
 			return erasePending(ctx, s.rdb, uid)
 		}),
 	}
+	if g, ok := guard.(*ratelimit.LoginGuard); ok {
+		// Login throttling is keyed by what was typed: the username and
+		// the e-mail address, read while the row is still there.
+		erasers = append(erasers, identity.EraserFunc(func(ctx context.Context, tx pgx.Tx, uid id.UserID, _ time.Time) error {
+			var name, email string
+			if err := tx.QueryRow(ctx, `SELECT username, email FROM users WHERE id = $1`, uid.String()).Scan(&name, &email); err != nil {
+				return fmt.Errorf("login names of %s: %w", uid, err)
+			}
+			return g.Forget(ctx, uid.String(), name, email)
+		}))
+	}
+	return erasers
 }
 
 func erasePending(ctx context.Context, rdb *redis.Client, uid id.UserID) error {
