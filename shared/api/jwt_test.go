@@ -24,7 +24,7 @@ import (
 // startAPI runs a nova-api replica with env on top of the test stores'
 // addresses (databaseURL shared between replicas), without a relay: token
 // checks need no Kafka.
-func startAPI(t *testing.T, databaseURL string, env map[string]string) string {
+func startAPI(t testing.TB, databaseURL string, env map[string]string) string {
 	t.Helper()
 	full := roomy(map[string]string{"DATABASE_URL": databaseURL, "REDIS_URL": testrig.RedisURL(t), "OUTBOX_RELAY": "false"})
 	for k, v := range env {
@@ -44,7 +44,7 @@ func startAPI(t *testing.T, databaseURL string, env map[string]string) string {
 	return srv.URL
 }
 
-func privatePEM(t *testing.T, k auth.Key) string {
+func privatePEM(t testing.TB, k auth.Key) string {
 	t.Helper()
 	b, err := k.MarshalPrivatePEM()
 	if err != nil {

@@ -20,12 +20,14 @@ import (
 
 // limitedAPI is a nova-api with tight limits, and its database.
 type limitedAPI struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	pool *pgxpool.Pool
 }
 
-func newLimitedAPI(t *testing.T, env map[string]string) *limitedAPI {
+func newLimitedAPI(t *testing.T, env map[string]string) *limitedAPI { return newLimitedAPIB(t, env) }
+
+func newLimitedAPIB(t testing.TB, env map[string]string) *limitedAPI {
 	t.Helper()
 	key, err := auth.GenerateKey()
 	if err != nil {
@@ -41,6 +43,8 @@ func newLimitedAPI(t *testing.T, env map[string]string) *limitedAPI {
 	t.Cleanup(pool.Close)
 	return &limitedAPI{t: t, base: base, pool: pool}
 }
+
+func shortID() string { return testrig.ID()[:6] }
 
 // address is a client address of this test's own (the limits outlive a
 // test run in Redis); nova-api, behind its trusted loopback, takes it from
@@ -86,7 +90,7 @@ func (a *limitedAPI) do(from, method, path, token string, body any) answer {
 }
 
 // refused checks a 429 as a client must read it.
-func refused(t *testing.T, what string, a answer, policy string) {
+func refused(t testing.TB, what string, a answer, policy string) {
 	t.Helper()
 	if a.code != http.StatusTooManyRequests {
 		t.Fatalf("%s: %d %v, want 429", what, a.code, a.body)

@@ -847,7 +847,6 @@ func authenticated(r *secRig) []request {
 // for an admin one, …) and every wrong way of carrying a token is refused
 // with 401 by every endpoint that needs one, and changes nothing.
 func hostileTokens(t *testing.T, r *secRig) {
-	before := r.tableCounts()
 	f, err := authtest.NewForger(r.key, r.people[owner].id, time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -865,7 +864,7 @@ func hostileTokens(t *testing.T, r *secRig) {
 	}
 	// Building the requests may log in (the logout row's own session).
 	reqs := authenticated(r)
-	before = r.tableCounts()
+	before := r.tableCounts()
 	if code, _, body := r.send(request{method: "GET", path: "/v1/users/me"}, f.Valid()); code != s200 {
 		t.Fatalf("the control token answered %d %s", code, body)
 	}

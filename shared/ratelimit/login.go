@@ -42,23 +42,30 @@ func (g *LoginGuard) knownKey(login string, ip netip.Addr) string {
 	return KeyPrefix + g.l.ns + "known:" + g.pairKey(login, ip)
 }
 
-// Check reports whether a login attempt may go ahead: nil, or the 429 to
-// answer. Redis failing lets the attempt through (password hashing still
-// bounds its pace).
+// Check reports whether a login attempt may go ahead: nil, the 429 to
+// answer (an *httpapi.Error), or the error that kept it from telling
+// (Redis away), which the caller may log and let the attempt through on:
+// password hashing still bounds its pace.
 func (g *LoginGuard) Check(ctx context.Context, login string, ip netip.Addr) error {
 	pair, err := g.l.Check(ctx, g.cfg.LoginFailuresPolicy(), g.pairKey(login, ip))
 	if err != nil {
-		return nil
+		return err
 	}
 	if !pair.Allowed {
 		return Refusal(pair)
 	}
 	acct, err := g.l.Check(ctx, g.cfg.AccountFailuresPolicy(), account(login))
-	if err != nil || acct.Allowed {
+	if err != nil {
+		return err
+	}
+	if acct.Allowed {
 		return nil
 	}
 	known, err := g.rdb.Exists(ctx, g.knownKey(login, ip)).Result()
-	if err != nil || known == 1 {
+	if err != nil {
+		return fmt.Errorf("ratelimit: known login addresses: %w", err)
+	}
+	if known == 1 {
 		return nil
 	}
 	return Refusal(acct)

@@ -147,7 +147,9 @@ func TestMiddlewareLetsThroughWhenRedisIsAway(t *testing.T) {
 	t.Cleanup(func() { rdb.Close() })
 	l := ratelimit.New(rdb, "")
 	h := ratelimit.Middleware(l, slog.New(slog.DiscardHandler), ratelimit.AccountRule(ratelimit.DefaultConfig()),
-		func(*http.Request) (ratelimit.Policy, string, bool) { return ratelimit.DefaultConfig().WritePolicy(), "user:x", true },
+		func(*http.Request) (ratelimit.Policy, string, bool) {
+			return ratelimit.DefaultConfig().WritePolicy(), "user:x", true
+		},
 	)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("POST", "/v1/posts", nil))

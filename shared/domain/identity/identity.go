@@ -143,8 +143,9 @@ func (c Config) Validate() error {
 }
 
 // LoginGuard throttles logins by the account typed and the client address.
-// Check answers the error to return instead of trying (a 429), Failed and
-// Succeeded count the outcome.
+// Check answers the *httpapi.Error to return instead of trying (a 429), or
+// another error when it cannot tell; Failed and Succeeded count the
+// outcome.
 type LoginGuard interface {
 	Check(ctx context.Context, login string, ip netip.Addr) error
 	Failed(ctx context.Context, login string, ip netip.Addr) error

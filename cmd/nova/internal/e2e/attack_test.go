@@ -264,7 +264,7 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 	if err := nova.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("Redis as the run's user %q: %v", user, err)
 	}
-	for _, cmd := range [][]any{{"flushall"}, {"config", "get", "*"}, {"acl", "list"}, {"keys", "*"}, {"get", "session:other-app"}} {
+	for _, cmd := range [][]any{{"flushall"}, {"config", "get", "*"}, {"acl", "list"}, {"keys", "*"}, {"get", "billing:other-app"}} {
 		if err := nova.Do(context.Background(), cmd...).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 			t.Errorf("Redis as Nova's user: %v answered %v, want NOPERM", cmd, err)
 		}

@@ -65,8 +65,15 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 	if cfg.RedisURL == "" {
 		cfg.RedisURL = testrig.RedisAdminURL(t)
 	}
-	// Budgets of the test's own: the limits outlive a run in the shared Redis.
+	// Rate-limit budgets of the test's own (they outlive a run in the
+	// shared Redis), wide enough for one address to play every user and
+	// poll as the tests do: the limits are still checked on every request,
+	// and the tests about them lay their own over these.
 	env := map[string]string{"RANKING_KEY_PREFIX": "ranking:e2e-" + testrig.ID() + ":", "RATE_LIMIT_NAMESPACE": "e2e-" + testrig.ID()}
+	for _, v := range []string{"RATE_LIMIT_LOGIN", "RATE_LIMIT_REGISTER", "RATE_LIMIT_WRITE", "RATE_LIMIT_READ",
+		"RATE_LIMIT_SEARCH", "RATE_LIMIT_UPLOAD", "RATE_LIMIT_WS_CONNECT", "RATE_LIMIT_WS_FRAMES"} {
+		env[v] = "100000/1m"
+	}
 	for k, v := range cfg.Environ {
 		env[k] = v
 	}
