@@ -165,13 +165,25 @@ func (r *rig) register(name string) user {
 
 // grantAdmin gives u the admin role as an operator does, with nova admin;
 // it holds from u's next request, on the token u has.
-func (r *rig) grantAdmin(u user) {
+func (r *rig) grantAdmin(u user) { r.admin("grant", u) }
+
+// revokeAdmin takes it back with nova admin revoke.
+func (r *rig) revokeAdmin(u user) { r.admin("revoke", u) }
+
+func (r *rig) admin(verb string, u user) {
 	r.t.Helper()
 	var out, errOut strings.Builder
-	args := []string{"admin", "grant", "--user", u.ID, "--by", "e2e", "--database-url", r.sys.DatabaseURL()}
+	args := []string{"admin", verb, "--user", u.ID, "--by", "e2e", "--database-url", r.sys.DatabaseURL()}
 	if code := cli.Main(context.Background(), args, cli.Streams{Out: &out, Err: &errOut}); code != 0 {
-		r.t.Fatalf("nova admin grant: exit %d: %s%s", code, out.String(), errOut.String())
+		r.t.Fatalf("nova admin %s: exit %d: %s%s", verb, code, out.String(), errOut.String())
 	}
+}
+
+// login opens another session of u's and returns its token.
+func (r *rig) login(u user) string {
+	r.t.Helper()
+	return r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{
+		"username": u.Name, "password": "correct horse battery staple"})["token"].(string)
 }
 
 func (r *rig) follow(follower, followee user) {
