@@ -714,6 +714,30 @@ func matrix() []row {
 			req: method("POST", func(r *secRig) string { return "/v1/users/" + ownerID(r) + "/follow" }, nil)},
 		{pattern: "DELETE /v1/users/{id}/follow", want: statuses(s401, s204, s204, s422),
 			req: method("DELETE", func(r *secRig) string { return "/v1/users/" + ownerID(r) + "/follow" }, nil)},
+
+		// Blocks after the follows: a block ends follows both ways. Each
+		// caller's list is their own; the owner cannot block themselves.
+		{pattern: "POST /v1/users/{id}/block", want: statuses(s401, s204, s204, s422),
+			req: method("POST", func(r *secRig) string { return "/v1/users/" + ownerID(r) + "/block" }, nil)},
+		{pattern: "GET /v1/users/me/blocks", want: statuses(s401, s200, s200, s200), req: get("/v1/users/me/blocks"),
+			check: func(r *secRig, a actor, body []byte) {
+				var out struct {
+					Items []struct {
+						User struct {
+							ID string `json:"id"`
+						} `json:"user"`
+					} `json:"items"`
+				}
+				if err := json.Unmarshal(body, &out); err != nil {
+					r.t.Fatalf("blocks: %s", body)
+				}
+				want := map[bool]int{true: 0, false: 1}[a == owner]
+				if len(out.Items) != want || (want == 1 && out.Items[0].User.ID != ownerID(r)) {
+					r.t.Errorf("blocks of %s: %s", a, body)
+				}
+			}},
+		{pattern: "DELETE /v1/users/{id}/block", want: statuses(s401, s204, s204, s422),
+			req: method("DELETE", func(r *secRig) string { return "/v1/users/" + ownerID(r) + "/block" }, nil)},
 	}
 }
 

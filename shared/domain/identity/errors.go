@@ -27,6 +27,12 @@ var (
 	ErrSessionNotFound = errors.New("identity: session not found")
 	// ErrSelfFollow: a user cannot follow or unfollow themselves.
 	ErrSelfFollow = errors.New("identity: cannot follow yourself")
+	// ErrSelfBlock: a user cannot block or unblock themselves.
+	ErrSelfBlock = errors.New("identity: cannot block yourself")
+	// ErrBlocked: the caller blocked the user they act on (following them)
+	// and must unblock them first. The other way round, a user who blocked
+	// the caller, is ErrNotFound: a block is not revealed to the blocked.
+	ErrBlocked = errors.New("identity: you blocked this user")
 )
 
 // ValidationError says which field of an input is wrong and why.

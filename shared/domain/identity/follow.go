@@ -32,13 +32,29 @@ func checkPair(follower, followee id.UserID) error {
 
 // Follow makes follower follow followee and emits UserFollowed. It reports
 // whether the follow is new: following again changes and emits nothing.
-// A followee (or follower) that does not exist gives ErrNotFound.
+// A followee (or follower) that does not exist, or a followee who blocked
+// the follower, gives ErrNotFound; a followee the follower blocked gives
+// ErrBlocked.
 func (s *Service) Follow(ctx context.Context, follower, followee id.UserID) (bool, error) {
 	if err := checkPair(follower, followee); err != nil {
 		return false, err
 	}
 	created := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := lockPair(ctx, tx, follower, followee); err != nil {
+			return err
+		}
+		// Someone who blocked the follower is, to the follower, no one
+		// (ErrNotFound, as for a profile read); the follower's own block
+		// is theirs to lift first (ErrBlocked).
+		switch who, err := blockBetween(ctx, tx, follower, followee); {
+		case err != nil:
+			return err
+		case who == follower:
+			return ErrBlocked
+		case who == followee:
+			return ErrNotFound
+		}
 		now := s.now()
 		tag, err := tx.Exec(ctx, `INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (follower_id, followee_id) DO NOTHING`, string(follower), string(followee), now)

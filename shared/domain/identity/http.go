@@ -20,6 +20,8 @@ const (
 	CodeUsernameReserved   = "username_reserved"
 	CodeWrongPassword      = "wrong_password" //nolint:gosec // an error code, not a credential
 	CodeInvalidID          = "invalid_id"
+	CodeCannotBlockSelf    = "cannot_block_self"
+	CodeUserBlocked        = "user_blocked"
 )
 
 // Mount registers the identity endpoints on mux. authed wraps the
@@ -38,6 +40,9 @@ const (
 //	DELETE /v1/sessions/current        log out                         (authed)
 //	DELETE /v1/sessions/{id}           end one of the caller's sessions (authed)
 //	PUT    /v1/users/me/password       change password, ending every session (authed)
+//	POST   /v1/users/{id}/block        block                           (authed)
+//	DELETE /v1/users/{id}/block        unblock                         (authed)
+//	GET    /v1/users/me/blocks         the caller's blocks, paged      (authed)
 func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return httpapi.Handle(s.log, fn) }
 	mux.Handle("POST /v1/users", h(s.handleRegister))
@@ -52,6 +57,9 @@ func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handl
 	mux.Handle("DELETE /v1/sessions/current", authed(h(s.handleLogout)))
 	mux.Handle("DELETE /v1/sessions/{id}", authed(h(s.handleRevokeSession)))
 	mux.Handle("PUT /v1/users/me/password", authed(h(s.handleChangePassword)))
+	mux.Handle("POST /v1/users/{id}/block", authed(h(s.handleBlock)))
+	mux.Handle("DELETE /v1/users/{id}/block", authed(h(s.handleUnblock)))
+	mux.Handle("GET /v1/users/me/blocks", authed(h(s.handleListBlocks)))
 }
 
 // userJSON is a user as the API shows it. Email is shown to its owner
@@ -151,6 +159,13 @@ func (s *Service) handleGetUser(w http.ResponseWriter, r *http.Request) error {
 	uid, err := pathID(r)
 	if err != nil {
 		return err
+	}
+	// Someone who blocked the caller does not exist for them; whom the
+	// caller blocked stays readable, to be unblocked.
+	if hidden, err := s.BlockedBy(r.Context(), p.UserID, uid); err != nil {
+		return apiError(err)
+	} else if hidden {
+		return apiError(ErrNotFound)
 	}
 	return s.writeProfile(w, r, uid, uid == p.UserID)
 }
@@ -270,6 +285,10 @@ func apiError(err error) error {
 		return httpapi.NewError(http.StatusForbidden, CodeWrongPassword, "the current password is wrong").Wrap(err)
 	case errors.Is(err, ErrSessionNotFound):
 		return httpapi.NotFound("no such session").Wrap(err)
+	case errors.Is(err, ErrSelfBlock):
+		return httpapi.NewError(http.StatusUnprocessableEntity, CodeCannotBlockSelf, "you cannot block or unblock yourself").Wrap(err)
+	case errors.Is(err, ErrBlocked):
+		return httpapi.NewError(http.StatusForbidden, CodeUserBlocked, "you blocked this user; unblock them first").Wrap(err)
 	case errors.Is(err, ErrSelfFollow):
 		return httpapi.NewError(http.StatusUnprocessableEntity, CodeCannotFollowSelf, "you cannot follow or unfollow yourself").Wrap(err)
 	}
