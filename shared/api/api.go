@@ -165,7 +165,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err != nil {
 		return s, err
 	}
-	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Logger: log,
+	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Blocks: s.Identity, Logger: log,
 		Media: s.Media, Pending: pending, MediaURLs: s.Media.URLs(), MediaRemover: s.Media}); err != nil {
 		return s, err
 	}
@@ -208,7 +208,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	s.Notifications.Mount(mux, authed)
 	s.Messaging.Mount(mux, authed)
-	if err := mountSearchAndAnalytics(mux, authed, s.pool, log); err != nil {
+	if err := mountSearchAndAnalytics(mux, authed, s.pool, s.Identity, log); err != nil {
 		return s, err
 	}
 	s.routes = mux.Patterns()

@@ -16,8 +16,8 @@ import (
 // GET /v1/analytics/... from the counters the analytics function keeps.
 // nova-api writes neither; it applies their migrations so the routes work
 // whichever process starts first.
-func mountSearchAndAnalytics(mux httpapi.Router, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, log *slog.Logger) error {
-	finder, err := search.New(search.Config{Pool: pool, Logger: log})
+func mountSearchAndAnalytics(mux httpapi.Router, authed func(http.Handler) http.Handler, pool *pgxpool.Pool, blocks search.BlockGraph, log *slog.Logger) error {
+	finder, err := search.New(search.Config{Pool: pool, Logger: log, Blocks: blocks})
 	if err != nil {
 		return err
 	}

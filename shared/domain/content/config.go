@@ -21,6 +21,12 @@ type FollowGraph interface {
 	Follows(ctx context.Context, follower, followee id.UserID) (bool, error)
 }
 
+// BlockGraph answers whether either of two users blocked the other;
+// *identity.Service implements it.
+type BlockGraph interface {
+	Blocked(ctx context.Context, a, b id.UserID) (bool, error)
+}
+
 // MediaLibrary returns those of ids that owner uploaded, by id, as posts
 // carry them; *media.Service implements it.
 type MediaLibrary interface {
@@ -40,7 +46,12 @@ type Config struct {
 	Pool    *pgxpool.Pool
 	Outbox  *outbox.Outbox
 	Follows FollowGraph
-	Logger  *slog.Logger
+	// Blocks hides a post from its author's blocked users and from those
+	// who blocked the author (404, as for a post that does not exist).
+	// nil checks no blocks: only for services that show no post to a
+	// viewer (moderation-apply's).
+	Blocks BlockGraph
+	Logger *slog.Logger
 	// Media lets posts carry uploads (media_ids); nil refuses media_ids.
 	Media MediaLibrary
 	// Pending, with Media, attaches a user's pending uploads to their next

@@ -89,7 +89,7 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := content.New(content.Config{Pool: pool, Outbox: outbox.New(codec), Follows: people, Logger: quiet()})
+	svc, err := content.New(content.Config{Pool: pool, Outbox: outbox.New(codec), Follows: people, Blocks: people, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

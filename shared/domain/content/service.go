@@ -290,7 +290,21 @@ func (s *Service) Summaries(ctx context.Context, viewer id.UserID, ids []string)
 		}
 		follows[p.AuthorID] = f
 	}
+	blocked := map[string]bool{}
 	for _, p := range sums {
+		if _, done := blocked[p.AuthorID]; done || p.AuthorID == viewer.String() {
+			continue
+		}
+		b, err := s.blocked(ctx, viewer, p.AuthorID)
+		if err != nil {
+			return nil, err
+		}
+		blocked[p.AuthorID] = b
+	}
+	for _, p := range sums {
+		if blocked[p.AuthorID] {
+			continue
+		}
 		if p.VisibleTo(viewer.String(), follows[p.AuthorID]) {
 			out[p.ID] = s.shown(p)
 		}
@@ -314,7 +328,33 @@ func (s *Service) mustSee(ctx context.Context, viewer id.UserID, p post.Summary)
 	if !p.VisibleTo(viewer.String(), follows) {
 		return ErrNotFound
 	}
+	if p.AuthorID != viewer.String() {
+		blocked, err := s.blocked(ctx, viewer, p.AuthorID)
+		if err != nil {
+			return err
+		}
+		if blocked {
+			return ErrNotFound
+		}
+	}
 	return nil
+}
+
+// blocked asks the block graph whether viewer and author (an id read from
+// the posts table) blocked one another.
+func (s *Service) blocked(ctx context.Context, viewer id.UserID, author string) (bool, error) {
+	if s.cfg.Blocks == nil || viewer.IsZero() {
+		return false, nil
+	}
+	a, err := id.ParseUserID(author)
+	if err != nil {
+		return false, fmt.Errorf("content: post author: %w", err)
+	}
+	b, err := s.cfg.Blocks.Blocked(ctx, viewer, a)
+	if err != nil {
+		return false, fmt.Errorf("content: block check: %w", err)
+	}
+	return b, nil
 }
 
 // follows asks the follow graph whether viewer follows author (an id read

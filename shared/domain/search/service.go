@@ -22,12 +22,22 @@ import (
 type Config struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
+	// Blocks leaves out of a searcher's hits the posts of users the
+	// searcher blocked or who blocked them; nil leaves nothing out.
+	Blocks BlockGraph
 	// MaxQueryRunes bounds q. Default 200.
 	MaxQueryRunes int
 	// MaxTags bounds the #tags of one query. Default 10.
 	MaxTags int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// BlockGraph answers whether either of two users blocked the other;
+// *identity.Service implements it. The index holds no blocks (no event
+// carries them), so hits are filtered as they are read.
+type BlockGraph interface {
+	Blocked(ctx context.Context, a, b id.UserID) (bool, error)
 }
 
 // Defaults returns c with zero fields set to their defaults.
@@ -276,6 +286,11 @@ func (s *Service) Posts(ctx context.Context, viewer id.UserID, q string, after *
 		last := hits[limit-1]
 		next = &Cursor{At: at, Score: last.Score, ID: last.ID, Query: qh}
 	}
+	// Filtered after the cursor is taken, so a page may come out short
+	// but the next one continues where this one's query stopped.
+	if hits, err = s.unblocked(ctx, viewer, hits); err != nil {
+		return nil, nil, err
+	}
 	if hits == nil {
 		hits = []PostHit{}
 	}
@@ -344,4 +359,31 @@ func (s *Service) Users(ctx context.Context, q string, after *Cursor, limit int)
 // likeEscape makes s match itself literally in a LIKE pattern.
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// unblocked leaves out of hits the posts whose author and viewer blocked
+// one another, asking once per author.
+func (s *Service) unblocked(ctx context.Context, viewer id.UserID, hits []PostHit) ([]PostHit, error) {
+	if s.cfg.Blocks == nil {
+		return hits, nil
+	}
+	blocked := map[string]bool{}
+	out := hits[:0]
+	for _, h := range hits {
+		b, seen := blocked[h.AuthorID]
+		if !seen && h.AuthorID != viewer.String() {
+			author, err := id.ParseUserID(h.AuthorID)
+			if err != nil {
+				return nil, fmt.Errorf("search: post author: %w", err)
+			}
+			if b, err = s.cfg.Blocks.Blocked(ctx, viewer, author); err != nil {
+				return nil, fmt.Errorf("search: block check: %w", err)
+			}
+			blocked[h.AuthorID] = b
+		}
+		if !b {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }
