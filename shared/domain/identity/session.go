@@ -322,8 +322,11 @@ func (s *Service) SyncSessions(ctx context.Context) error {
 				l   session.Live
 				uid string
 			)
-			err := r.Scan(&l.ID, &uid, &l.Expires)
-			l.User = id.UserID(uid)
+			if err := r.Scan(&l.ID, &uid, &l.Expires); err != nil {
+				return l, err
+			}
+			var err error
+			l.User, err = id.ParseUserID(uid)
 			return l, err
 		})
 		if err != nil {

@@ -147,8 +147,9 @@ func (m *Marks) Owners(ctx context.Context, sessionIDs ...string) ([]id.UserID, 
 	missing := false
 	for i := range sessionIDs {
 		v, _ := vals[i].(string)
-		owners[i] = id.UserID(v)
-		missing = missing || v == ""
+		// A mark that names no user is no mark: it was not written here.
+		owners[i], _ = id.ParseUserID(v)
+		missing = missing || owners[i].IsZero()
 	}
 	if missing && vals[len(sessionIDs)] == nil {
 		return owners, ErrUnsynced
