@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/chat-persist/persist"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/media"
 	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/domain/post"
@@ -58,7 +59,11 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 		if err != nil {
 			return nil, err
 		}
+		// Relations from the identity tables of the same database: a
+		// message typed on a websocket meets the blocks and invitations a
+		// message posted to nova-api meets.
 		svc, err := messaging.New(messaging.Config{Pool: b.Pool, Outbox: b.Outbox(codec), Logger: log,
+			Relations: identity.NewGraph(b.Pool),
 			Media: messaging.OwnedMedia(func(ctx context.Context, owner id.UserID, ids []id.MediaID) (map[string]post.Media, error) {
 				return media.Owned(ctx, b.Pool, owner, ids)
 			})})

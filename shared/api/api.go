@@ -172,7 +172,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if s.Notifications, err = notification.New(notification.Config{Pool: s.pool, Outbox: ob, Logger: log}); err != nil {
 		return s, err
 	}
-	if s.Messaging, err = messaging.New(messaging.Config{Pool: s.pool, Outbox: ob, Logger: log,
+	if s.Messaging, err = messaging.New(messaging.Config{Pool: s.pool, Outbox: ob, Logger: log, Relations: s.Identity,
 		UserExists: userExists(s.Identity), Media: messaging.OwnedMedia(s.Media.Media), MediaURLs: s.Media.URLs()}); err != nil {
 		return s, err
 	}

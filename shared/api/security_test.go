@@ -685,6 +685,15 @@ func matrix() []row {
 				r.countRows(1, `SELECT count(*) FROM messages WHERE content = 'sent by owner'`)
 			}},
 
+		// The owner is a member of the DIRECT conversation: accepting
+		// changes nothing, and a direct conversation is not left.
+		{pattern: "POST /v1/conversations/{id}/accept", want: statuses(s401, s404, s404, s200), req: method("POST", conv("/accept"), nil),
+			hidden: func(r *secRig) []string { return []string{r.friend.id.String()} }, seers: []actor{owner}, show: true},
+		{pattern: "POST /v1/conversations/{id}/decline", want: statuses(s401, s404, s404, http.StatusBadRequest), req: method("POST", conv("/decline"), nil),
+			after: func(r *secRig) {
+				r.countRows(2, `SELECT count(*) FROM conversation_participants WHERE conversation_id = $1 AND status = 'ACTIVE'`, r.conversation)
+			}},
+
 		{pattern: "POST /v1/notifications/{id}/read", want: statuses(s401, s404, s404, s200),
 			req: func(r *secRig, _ actor) request {
 				return request{method: "POST", path: "/v1/notifications/" + r.notice + "/read"}

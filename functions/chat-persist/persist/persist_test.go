@@ -11,6 +11,7 @@ import (
 
 	"github.com/nova-social/nova/functions/chat-persist/persist"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
@@ -31,14 +32,15 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	pool := testrig.Postgres(t)
-	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, messaging.Migrate} {
+	// The identity tables are in the same database, as in production.
+	for _, m := range []func(context.Context, *pgxpool.Pool) error{outbox.Migrate, identity.Migrate, messaging.Migrate} {
 		if err := m(ctx, pool); err != nil {
 			t.Fatal(err)
 		}
 	}
 	codec := envelope.NewCodec(catalog.Default())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	svc, err := messaging.New(messaging.Config{Pool: pool, Outbox: outbox.New(codec), Logger: log})
+	svc, err := messaging.New(messaging.Config{Pool: pool, Outbox: outbox.New(codec), Logger: log, Relations: identity.NewGraph(pool)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,5 +117,40 @@ func TestUnstorableMessagesArePermanent(t *testing.T) {
 	}
 	if n := r.outboxCount(t); n != 0 {
 		t.Fatalf("%d events from refused messages", n)
+	}
+}
+
+// A message typed into the DIRECT conversation of a blocked pair is refused
+// for good (dead-lettered), as the HTTP path refuses it, and stores nothing.
+func TestTypedMessageOfBlockedPairRefused(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	a, b := id.NewUserID(), id.NewUserID()
+	for i, u := range []id.UserID{a, b} {
+		if _, err := r.pool.Exec(ctx, `INSERT INTO users (id, username, email, password_hash, created_at, updated_at)
+			VALUES ($1, $2, $2 || '@example.com', 'x', now(), now())`, string(u), []string{"ada_p", "bob_p"}[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conv, _, err := r.svc.CreateConversation(ctx, a, messaging.NewConversation{ParticipantIDs: []id.UserID{b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.pool.Exec(ctx, `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, now())`, string(b), string(a)); err != nil {
+		t.Fatal(err)
+	}
+	before := r.outboxCount(t)
+	err = r.reactor.React(ctx, r.submitted(t, &eventsv1.ChatMessageSubmitted{
+		ConversationId: conv.ID, SenderId: string(a), ClientMessageId: "ws-blocked", Content: "hello?", SubmittedAt: timestamppb.Now(),
+	}))
+	if err == nil || !delivery.IsPermanent(err) {
+		t.Fatalf("React = %v, want a permanent refusal", err)
+	}
+	var n int
+	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || r.outboxCount(t) != before {
+		t.Errorf("refused message left %d messages and %d events", n, r.outboxCount(t)-before)
 	}
 }

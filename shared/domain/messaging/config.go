@@ -31,6 +31,15 @@ var ErrMediaUnavailable = errors.New("messaging: media not available")
 // with existing users.
 type UserExists func(ctx context.Context, user id.UserID) (bool, error)
 
+// Relations answers the follow and block questions consent and blocks
+// need; *identity.Service and *identity.Graph implement it.
+type Relations interface {
+	Follows(ctx context.Context, follower, followee id.UserID) (bool, error)
+	// BlockedAmong returns those of others who blocked user or whom user
+	// blocked.
+	BlockedAmong(ctx context.Context, user id.UserID, others []id.UserID) ([]id.UserID, error)
+}
+
 // Config holds the Service's dependencies and limits. Zero limits take their
 // defaults (Defaults).
 type Config struct {
@@ -45,6 +54,12 @@ type Config struct {
 	// UserExists checks participants when a conversation is created; nil
 	// skips the check (chat-persist never creates conversations).
 	UserExists UserExists
+	// Relations makes group members who do not follow the creator invited
+	// until they accept, refuses conversations between a blocked pair, and
+	// leaves a blocked pair out of each other's message recipients. nil:
+	// everyone added is a member and no block is checked (tests and tools
+	// only; nova-api and chat-persist always set it).
+	Relations Relations
 
 	// MaxParticipants bounds a conversation, creator included. Default 256.
 	MaxParticipants int

@@ -14,6 +14,12 @@ import (
 	"github.com/nova-social/nova/shared/id"
 )
 
+// Statuses of a participant.
+const (
+	Active  = "ACTIVE"
+	Invited = "INVITED"
+)
+
 // Kinds of conversation.
 const (
 	Direct = "DIRECT"
@@ -22,11 +28,13 @@ const (
 
 // Conversation is a conversation as the API shows it to a participant.
 type Conversation struct {
-	ID             string    `json:"id"`
-	Kind           string    `json:"kind"`
-	Title          string    `json:"title,omitempty"`
-	CreatedBy      string    `json:"created_by"`
-	ParticipantIDs []string  `json:"participant_ids"`
+	ID             string   `json:"id"`
+	Kind           string   `json:"kind"`
+	Title          string   `json:"title,omitempty"`
+	CreatedBy      string   `json:"created_by"`
+	ParticipantIDs []string `json:"participant_ids"`
+	// InvitedIDs are those of ParticipantIDs who have not accepted yet.
+	InvitedIDs     []string  `json:"invited_ids"`
 	LastSequence   int64     `json:"last_sequence"`
 	LastActivityAt time.Time `json:"last_activity_at"`
 	CreatedAt      time.Time `json:"created_at"`
@@ -105,6 +113,17 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 			}
 		}
 	}
+	if s.cfg.Relations != nil {
+		// A blocked pair is told what a user who does not exist is told,
+		// so a block is not revealed.
+		blocked, err := s.cfg.Relations.BlockedAmong(ctx, creator, others)
+		if err != nil {
+			return Conversation{}, false, fmt.Errorf("messaging: check blocks: %w", err)
+		}
+		if len(blocked) > 0 {
+			return Conversation{}, false, invalid("participant_ids", "user %s does not exist", blocked[0])
+		}
+	}
 	members := []string{string(creator)}
 	for _, o := range others {
 		members = append(members, string(o))
@@ -121,6 +140,23 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 		k := members[0] + ":" + members[1]
 		pairKey = &k
 	}
+	// Consent: in a group, whoever does not follow the creator is invited,
+	// not added. A DIRECT conversation needs none: it is the two of them,
+	// and a block ends it.
+	invited := []string{}
+	if c.Kind == Group && s.cfg.Relations != nil {
+		for _, o := range others {
+			f, err := s.cfg.Relations.Follows(ctx, o, creator)
+			if err != nil {
+				return Conversation{}, false, fmt.Errorf("messaging: check follows: %w", err)
+			}
+			if !f {
+				invited = append(invited, string(o))
+			}
+		}
+		slices.Sort(invited)
+	}
+	c.InvitedIDs = invited
 	created := true
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `INSERT INTO conversations (id, kind, title, created_by, pair_key, last_activity_at, created_at)
@@ -139,8 +175,9 @@ func (s *Service) CreateConversation(ctx context.Context, creator id.UserID, in 
 			c, err = s.loadTx(ctx, tx, existing)
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO conversation_participants (conversation_id, user_id, joined_at)
-			SELECT $1, u, $3 FROM unnest($2::uuid[]) AS u`, c.ID, members, now)
+		_, err = tx.Exec(ctx, `INSERT INTO conversation_participants (conversation_id, user_id, joined_at, status)
+			SELECT $1, u, $3, CASE WHEN u = ANY($4::uuid[]) THEN 'INVITED' ELSE 'ACTIVE' END
+			FROM unnest($2::uuid[]) AS u`, c.ID, members, now, invited)
 		if err != nil {
 			return fmt.Errorf("insert participants: %w", err)
 		}
@@ -200,11 +237,15 @@ func (s *Service) Conversations(ctx context.Context, user id.UserID, after *Conv
 
 const conversationColumns = `c.id::text, c.kind, c.title, c.created_by::text,
 	ARRAY(SELECT user_id::text FROM conversation_participants WHERE conversation_id = c.id ORDER BY user_id),
+	ARRAY(SELECT user_id::text FROM conversation_participants WHERE conversation_id = c.id AND status = 'INVITED' ORDER BY user_id),
 	c.last_sequence, c.last_activity_at, c.created_at`
 
 func scanConversation(row pgx.CollectableRow) (Conversation, error) {
 	var c Conversation
-	err := row.Scan(&c.ID, &c.Kind, &c.Title, &c.CreatedBy, &c.ParticipantIDs, &c.LastSequence, &c.LastActivityAt, &c.CreatedAt)
+	err := row.Scan(&c.ID, &c.Kind, &c.Title, &c.CreatedBy, &c.ParticipantIDs, &c.InvitedIDs, &c.LastSequence, &c.LastActivityAt, &c.CreatedAt)
+	if c.InvitedIDs == nil {
+		c.InvitedIDs = []string{}
+	}
 	c.LastActivityAt, c.CreatedAt = c.LastActivityAt.UTC(), c.CreatedAt.UTC()
 	return c, err
 }
@@ -224,18 +265,86 @@ func (s *Service) loadTx(ctx context.Context, tx pgx.Tx, conv string) (Conversat
 	return c, nil
 }
 
-// mustParticipate is ErrNotFound unless user takes part in conv.
-func mustParticipate(ctx context.Context, q interface {
+type queryRower interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
-}, user id.UserID, conv id.ConversationID) error {
-	var one int
-	err := q.QueryRow(ctx, `SELECT 1 FROM conversation_participants WHERE conversation_id = $1 AND user_id = $2`,
-		string(conv), string(user)).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
+}
+
+// mustParticipate is ErrNotFound unless user takes part in conv, invited
+// or a member: an invitee sees the conversation, to accept or decline it.
+func mustParticipate(ctx context.Context, q queryRower, user id.UserID, conv id.ConversationID) error {
+	_, err := participation(ctx, q, user, conv)
+	return err
+}
+
+// mustBeMember is ErrNotFound unless user is a member of conv: reading
+// and writing messages wait for an invitee's consent.
+func mustBeMember(ctx context.Context, q queryRower, user id.UserID, conv id.ConversationID) error {
+	st, err := participation(ctx, q, user, conv)
+	if err == nil && st != Active {
 		return ErrNotFound
 	}
-	if err != nil {
-		return fmt.Errorf("check participant: %w", err)
+	return err
+}
+
+// participation is user's status in conv, ErrNotFound when none.
+func participation(ctx context.Context, q queryRower, user id.UserID, conv id.ConversationID) (string, error) {
+	var st string
+	err := q.QueryRow(ctx, `SELECT status FROM conversation_participants WHERE conversation_id = $1 AND user_id = $2`,
+		string(conv), string(user)).Scan(&st)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
 	}
-	return nil
+	if err != nil {
+		return "", fmt.Errorf("check participant: %w", err)
+	}
+	return st, nil
+}
+
+// Accept makes user, invited to conv, a member. Accepting again changes
+// nothing; someone neither invited nor a member gets ErrNotFound.
+func (s *Service) Accept(ctx context.Context, user id.UserID, conv id.ConversationID) (Conversation, error) {
+	if _, err := id.ParseConversationID(string(conv)); err != nil {
+		return Conversation{}, ErrNotFound
+	}
+	var c Conversation
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		if err := mustParticipate(ctx, tx, user, conv); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversation_participants SET status = 'ACTIVE', joined_at = $3
+			WHERE conversation_id = $1 AND user_id = $2 AND status = 'INVITED'`, string(conv), string(user), s.now()); err != nil {
+			return fmt.Errorf("accept: %w", err)
+		}
+		var err error
+		c, err = s.loadTx(ctx, tx, string(conv))
+		return err
+	})
+	return c, wrap("accept invitation", err)
+}
+
+// Decline takes user out of the group conv: an invitee declines, a member
+// leaves. A DIRECT conversation is not left (a block ends it); someone not
+// in conv gets ErrNotFound.
+func (s *Service) Decline(ctx context.Context, user id.UserID, conv id.ConversationID) error {
+	if _, err := id.ParseConversationID(string(conv)); err != nil {
+		return ErrNotFound
+	}
+	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
+		if err := mustParticipate(ctx, tx, user, conv); err != nil {
+			return err
+		}
+		var kind string
+		if err := tx.QueryRow(ctx, `SELECT kind FROM conversations WHERE id = $1`, string(conv)).Scan(&kind); err != nil {
+			return fmt.Errorf("decline: %w", err)
+		}
+		if kind != Group {
+			return invalid("id", "a direct conversation cannot be left")
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM conversation_participants WHERE conversation_id = $1 AND user_id = $2`,
+			string(conv), string(user)); err != nil {
+			return fmt.Errorf("decline: %w", err)
+		}
+		return nil
+	})
+	return wrap("decline", err)
 }

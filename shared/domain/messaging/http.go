@@ -22,8 +22,12 @@ const maxBodyBytes = 128 << 10
 //	GET  /v1/conversations/{id}                → 200 conversation
 //	POST /v1/conversations/{id}/messages       send → 201 message (200 with the stored one on a retry)
 //	GET  /v1/conversations/{id}/messages       ?limit=&cursor=&latest= → 200 {items, next_cursor, prev_cursor}
+//	POST /v1/conversations/{id}/accept         accept an invitation to a group → 200 conversation
+//	POST /v1/conversations/{id}/decline        decline an invitation, or leave a group → 204
 //
-// A conversation the caller does not take part in answers 404 everywhere.
+// A conversation the caller does not take part in answers 404 everywhere;
+// an invitee reads the conversation (and its invited_ids) but, until they
+// accept, its messages and sending answer 404 too.
 func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return authed(httpapi.Handle(s.cfg.Logger, fn)) }
 	mux.Handle("POST /v1/conversations", h(s.handleCreate))
@@ -31,6 +35,8 @@ func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handl
 	mux.Handle("GET /v1/conversations/{id}", h(s.handleGet))
 	mux.Handle("POST /v1/conversations/{id}/messages", h(s.handleSend))
 	mux.Handle("GET /v1/conversations/{id}/messages", h(s.handleHistory))
+	mux.Handle("POST /v1/conversations/{id}/accept", h(s.handleAccept))
+	mux.Handle("POST /v1/conversations/{id}/decline", h(s.handleDecline))
 }
 
 type createRequest struct {
@@ -191,6 +197,31 @@ func (s *Service) handleHistory(w http.ResponseWriter, r *http.Request) error {
 		*c.dst = &enc
 	}
 	httpapi.WriteJSON(w, r, s.cfg.Logger, http.StatusOK, out)
+	return nil
+}
+
+func (s *Service) handleAccept(w http.ResponseWriter, r *http.Request) error {
+	user, conv, err := target(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Accept(r.Context(), user, conv)
+	if err != nil {
+		return httpError(err)
+	}
+	httpapi.WriteJSON(w, r, s.cfg.Logger, http.StatusOK, c)
+	return nil
+}
+
+func (s *Service) handleDecline(w http.ResponseWriter, r *http.Request) error {
+	user, conv, err := target(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Decline(r.Context(), user, conv); err != nil {
+		return httpError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

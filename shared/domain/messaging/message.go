@@ -178,7 +178,10 @@ func (s *Service) Send(ctx context.Context, sender id.UserID, conv id.Conversati
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := mustParticipate(ctx, s.cfg.Pool, sender, conv); err != nil {
+	if err := mustBeMember(ctx, s.cfg.Pool, sender, conv); err != nil {
+		return Message{}, false, wrap("send", err)
+	}
+	if err := s.mustNotBeBlocked(ctx, sender, conv); err != nil {
 		return Message{}, false, wrap("send", err)
 	}
 	if m, ok, err := s.stored(ctx, sender, conv, in.ClientMessageID); err != nil || ok {
@@ -223,13 +226,17 @@ func (s *Service) Send(ctx context.Context, sender id.UserID, conv id.Conversati
 			return errDuplicate
 		}
 		var recipients []string
+		// Invitees receive nothing until they accept.
 		rows, err := tx.Query(ctx, `SELECT user_id::text FROM conversation_participants
-			WHERE conversation_id = $1 AND user_id <> $2 ORDER BY user_id`, m.ConversationID, m.SenderID)
+			WHERE conversation_id = $1 AND user_id <> $2 AND status = 'ACTIVE' ORDER BY user_id`, m.ConversationID, m.SenderID)
 		if err != nil {
 			return fmt.Errorf("read recipients: %w", err)
 		}
 		if recipients, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 			return fmt.Errorf("read recipients: %w", err)
+		}
+		if recipients, err = s.unblocked(ctx, sender, recipients); err != nil {
+			return err
 		}
 		ev := &eventsv1.MessageSent{
 			MessageId: m.ID, ConversationId: m.ConversationID, SenderId: m.SenderID, RecipientIds: recipients,
@@ -253,6 +260,53 @@ func (s *Service) Send(ctx context.Context, sender id.UserID, conv id.Conversati
 		return Message{}, false, wrap("send", err)
 	}
 	return m, true, nil
+}
+
+// mustNotBeBlocked is ErrNotFound when conv is a DIRECT conversation whose
+// two people are a blocked pair: to either, it takes no more messages, as
+// if it were not theirs (the block is not revealed to the blocked).
+func (s *Service) mustNotBeBlocked(ctx context.Context, sender id.UserID, conv id.ConversationID) error {
+	if s.cfg.Relations == nil {
+		return nil
+	}
+	var other *string
+	err := s.cfg.Pool.QueryRow(ctx, `SELECT (SELECT p.user_id::text FROM conversation_participants p
+			WHERE p.conversation_id = c.id AND p.user_id <> $2 LIMIT 1)
+		FROM conversations c WHERE c.id = $1 AND c.kind = 'DIRECT'`, string(conv), string(sender)).Scan(&other)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && other == nil) {
+		return nil // a group: blocks decide recipients, not who may speak
+	}
+	if err != nil {
+		return fmt.Errorf("find the other person: %w", err)
+	}
+	blocked, err := s.cfg.Relations.BlockedAmong(ctx, sender, []id.UserID{id.UserID(*other)})
+	if err != nil {
+		return fmt.Errorf("check blocks: %w", err)
+	}
+	if len(blocked) > 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// unblocked leaves out of recipients those with a block either way with
+// sender: in a group, a blocked pair do not receive each other's messages.
+func (s *Service) unblocked(ctx context.Context, sender id.UserID, recipients []string) ([]string, error) {
+	if s.cfg.Relations == nil || len(recipients) == 0 {
+		return recipients, nil
+	}
+	ids := make([]id.UserID, len(recipients))
+	for i, r := range recipients {
+		ids[i] = id.UserID(r)
+	}
+	blocked, err := s.cfg.Relations.BlockedAmong(ctx, sender, ids)
+	if err != nil {
+		return nil, fmt.Errorf("check blocks: %w", err)
+	}
+	if len(blocked) == 0 {
+		return recipients, nil
+	}
+	return slices.DeleteFunc(recipients, func(r string) bool { return slices.Contains(blocked, id.UserID(r)) }), nil
 }
 
 // stored finds sender's message with the client id: ok and the message when
@@ -331,7 +385,7 @@ func (s *Service) Messages(ctx context.Context, user id.UserID, conv id.Conversa
 	}
 	var h History
 	err := pgx.BeginFunc(ctx, s.cfg.Pool, func(tx pgx.Tx) error {
-		if err := mustParticipate(ctx, tx, user, conv); err != nil {
+		if err := mustBeMember(ctx, tx, user, conv); err != nil {
 			return err
 		}
 		backward := latest || (cur != nil && cur.Before > 0)
