@@ -47,8 +47,11 @@ func New() *ChatPersist {
 func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], error) {
 	cfg := outbox.BackendConfig{
 		Name: catalog.ChatPersist, Database: postgres.FromEnv(env), Brokers: kafka.ParseBrokers(env["KAFKA_BROKERS"]), Kafka: kafka.SecurityFromEnv(env),
-		Topics:     catalog.Default().WrittenBy(catalog.ChatPersist),
-		Migrations: []func(context.Context, *pgxpool.Pool) error{messaging.Migrate}, Logger: log,
+		Topics: catalog.Default().WrittenBy(catalog.ChatPersist),
+		// identity's too: its blocks and follows decide who may write and
+		// who receives; migrating them here works whichever process starts
+		// first.
+		Migrations: []func(context.Context, *pgxpool.Pool) error{messaging.Migrate, identity.Migrate}, Logger: log,
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/functions/notifier/notify"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/notification"
 	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/envconf"
@@ -112,8 +113,10 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 	return func(ctx context.Context) (*unit, error) {
 		b, err := outbox.OpenBackend(ctx, outbox.BackendConfig{
 			Name: catalog.Notifier, Database: cfg.Database, Brokers: cfg.KafkaBrokers, Kafka: cfg.KafkaSecurity, Redis: cfg.Redis,
-			Topics:     codec.Catalog().WrittenBy(catalog.Notifier),
-			Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate}, Logger: log,
+			Topics: codec.Catalog().WrittenBy(catalog.Notifier),
+			// identity's: the blocks table decides who is not notified of
+			// whom; migrating it here works whichever process starts first.
+			Migrations: []func(context.Context, *pgxpool.Pool) error{notification.Migrate, identity.Migrate}, Logger: log,
 		})
 		if err != nil {
 			return nil, err
@@ -141,7 +144,7 @@ func newReactor(b *outbox.Backend, codec *envelope.Codec, cfg Config, log *slog.
 	if err != nil {
 		return nil, nil, err
 	}
-	reactor, err := notify.NewReactor(inbox, online, log)
+	reactor, err := notify.NewReactor(inbox, online, identity.NewGraph(b.Pool), log)
 	return reactor, inbox, err
 }
 

@@ -1,7 +1,9 @@
 // Package notify decides which events become notifications and for whom:
 // a message for each recipient who is offline (online ones see it live on
 // the websocket), a follow for the followed user, a like or a comment for
-// the post's author — never for one's own action. Storing, grouping and
+// the post's author — never for one's own action, and never between a
+// blocked pair (whoever blocked the other, neither hears of the other's
+// follows, likes, comments or messages). Storing, grouping and
 // deduplicating is the inbox's job (shared/domain/notification).
 package notify
 
@@ -31,23 +33,31 @@ type Inbox interface {
 	Erase(ctx context.Context, trigger notification.Trigger, user id.UserID) (bool, error)
 }
 
+// Blocks tells who among others blocked user or was blocked by them;
+// *identity.Graph is one, over the identity tables of the same database.
+type Blocks interface {
+	BlockedAmong(ctx context.Context, user id.UserID, others []id.UserID) ([]id.UserID, error)
+}
+
 // Reactor turns decoded events into notifications. It is safe for
 // concurrent use.
 type Reactor struct {
 	inbox    Inbox
 	presence Presence
+	blocks   Blocks
 	log      *slog.Logger
 }
 
-// NewReactor returns a Reactor writing to inbox and asking presence.
-func NewReactor(inbox Inbox, presence Presence, log *slog.Logger) (*Reactor, error) {
-	if inbox == nil || presence == nil {
-		return nil, errors.New("notify: inbox and presence are required")
+// NewReactor returns a Reactor writing to inbox and asking presence and
+// blocks.
+func NewReactor(inbox Inbox, presence Presence, blocks Blocks, log *slog.Logger) (*Reactor, error) {
+	if inbox == nil || presence == nil || blocks == nil {
+		return nil, errors.New("notify: inbox, presence and blocks are required")
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Reactor{inbox: inbox, presence: presence, log: log}, nil
+	return &Reactor{inbox: inbox, presence: presence, blocks: blocks, log: log}, nil
 }
 
 // React files the notifications d calls for. Events that notify no one by
@@ -64,6 +74,12 @@ func (r *Reactor) React(ctx context.Context, d envelope.Decoded) error {
 	}
 	if !notifies {
 		return nil
+	}
+	// Still recorded when nothing is left, as for a message whose
+	// recipients are all online: a redelivery after an unblock does not
+	// notify late.
+	if in, err = r.unblocked(ctx, in); err != nil {
+		return err
 	}
 	src, evID := envelope.DedupeKey(d.Event)
 	res, err := r.inbox.Record(ctx, notification.Trigger{Source: src, ID: evID}, in)
@@ -153,6 +169,32 @@ func (r *Reactor) message(ctx context.Context, m *eventsv1.MessageSent) ([]notif
 			SubjectID: m.GetConversationId(), Actor: sender, Preview: preview(m)})
 	}
 	return in, true, nil
+}
+
+// unblocked leaves out the notifications whose recipient and actor are a
+// blocked pair, asking once per actor (an event has one).
+func (r *Reactor) unblocked(ctx context.Context, in []notification.Incoming) ([]notification.Incoming, error) {
+	byActor := map[id.UserID][]id.UserID{}
+	for _, n := range in {
+		byActor[n.Actor] = append(byActor[n.Actor], n.Recipient)
+	}
+	drop := map[[2]id.UserID]bool{}
+	for actor, recipients := range byActor {
+		blocked, err := r.blocks.BlockedAmong(ctx, actor, recipients)
+		if err != nil {
+			return nil, fmt.Errorf("notify: blocks of %s: %w", actor, err)
+		}
+		for _, b := range blocked {
+			drop[[2]id.UserID{actor, b}] = true
+		}
+	}
+	out := in[:0]
+	for _, n := range in {
+		if !drop[[2]id.UserID{n.Actor, n.Recipient}] {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // preview is what a message notification quotes.

@@ -8,11 +8,13 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/nova-social/nova/functions/notifier/notify"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/notification"
 	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -31,6 +33,8 @@ type rig struct {
 	codec    *envelope.Codec
 	inbox    *notification.Service
 	presence *presence.Store
+	pool     *pgxpool.Pool
+	graph    *identity.Graph
 	reactor  *notify.Reactor
 }
 
@@ -44,6 +48,11 @@ func newRig(t *testing.T) *rig {
 	if err := notification.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
+	// The identity tables are in the notifier's database, as in production.
+	if err := identity.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	graph := identity.NewGraph(pool)
 	codec := envelope.NewCodec(catalog.Default())
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	inbox, err := notification.New(notification.Config{Pool: pool, Outbox: outbox.New(codec), Logger: log})
@@ -54,11 +63,11 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reactor, err := notify.NewReactor(inbox, ps, log)
+	reactor, err := notify.NewReactor(inbox, ps, graph, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rig{t: t, ctx: ctx, codec: codec, inbox: inbox, presence: ps, reactor: reactor}
+	return &rig{t: t, ctx: ctx, codec: codec, inbox: inbox, presence: ps, pool: pool, graph: graph, reactor: reactor}
 }
 
 // event wraps msg as its producer would publish it.
@@ -170,7 +179,7 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	later, err := notify.NewReactor(r.inbox, ps, nil)
+	later, err := notify.NewReactor(r.inbox, ps, r.graph, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,5 +287,58 @@ func TestMalformedIDsArePermanent(t *testing.T) {
 		if err := r.deliver(r.event(m)); !delivery.IsPermanent(err) {
 			t.Fatalf("%T with a malformed id: %v, want a permanent error", m, err)
 		}
+	}
+}
+
+// user makes an account row, for the blocks table's keys.
+func (r *rig) user(name string) id.UserID {
+	r.t.Helper()
+	u := id.NewUserID()
+	if _, err := r.pool.Exec(r.ctx, `INSERT INTO users (id, username, email, password_hash, created_at, updated_at)
+		VALUES ($1, $2, $2 || '@example.com', 'x', now(), now())`, string(u), name); err != nil {
+		r.t.Fatal(err)
+	}
+	return u
+}
+
+// No one is notified of a follow, like, comment or message by someone they
+// blocked or who blocked them; others still are, and an unblock brings
+// later actions back.
+func TestBlockedPairIsNotNotified(t *testing.T) {
+	r := newRig(t)
+	ada, bob, cyd := r.user("ada"), r.user("bob"), r.user("cyd")
+	if _, err := r.pool.Exec(r.ctx, `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, now())`, string(ada), string(bob)); err != nil {
+		t.Fatal(err)
+	}
+	post := id.NewPostID().String()
+	conv := id.NewPostID().String()
+	comment := engagement(eventsv1.EngagementKind_ENGAGEMENT_KIND_COMMENT, post, bob, ada)
+	comment.CommentText = "hey"
+	for _, m := range []proto.Message{
+		&eventsv1.UserFollowed{FollowerId: bob.String(), FolloweeId: ada.String(), FollowedAt: timestamppb.Now()},
+		engagement(eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE, post, bob, ada),
+		comment,
+		message(conv, bob, "psst", ada, cyd),
+		// The blocker's actions do not reach the blocked either.
+		&eventsv1.UserFollowed{FollowerId: ada.String(), FolloweeId: bob.String(), FollowedAt: timestamppb.Now()},
+	} {
+		r.mustDeliver(r.event(m))
+	}
+	if ns := r.inboxOf(ada); len(ns) != 0 {
+		t.Errorf("the blocker was notified: %+v", ns)
+	}
+	if ns := r.inboxOf(bob); len(ns) != 0 {
+		t.Errorf("the blocked was notified: %+v", ns)
+	}
+	if ns := r.inboxOf(cyd); len(ns) != 1 || ns[0].Kind != notification.Message {
+		t.Errorf("a third recipient of the message: %+v, want one message notification", ns)
+	}
+
+	if _, err := r.pool.Exec(r.ctx, `DELETE FROM blocks`); err != nil {
+		t.Fatal(err)
+	}
+	r.mustDeliver(r.event(&eventsv1.UserFollowed{FollowerId: bob.String(), FolloweeId: ada.String(), FollowedAt: timestamppb.Now()}))
+	if ns := r.inboxOf(ada); len(ns) != 1 || ns[0].Kind != notification.Follow {
+		t.Errorf("after the unblock: %+v, want the follow", ns)
 	}
 }
