@@ -68,6 +68,9 @@ type Config struct {
 	Limits ratelimit.Config
 	// TrustedProxies name the client behind proxies (NOVA_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// APIURL is nova-api, asked whether a client is in a conversation
+	// (NOVA_API_URL). Required.
+	APIURL string
 }
 
 // ConfigFrom reads the configuration func-go passes to Start.
@@ -80,6 +83,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		PingInterval:  e.Duration("GATEWAY_PING_INTERVAL", 0),
 		SendQueue:     e.Int("GATEWAY_SEND_QUEUE", 0),
 		QueryToken:    e.Bool("GATEWAY_QUERY_TOKEN", true),
+		APIURL:        e.Required("NOVA_API_URL"),
 	}
 	if c.ID == "" {
 		// Unique per process: a restarted replica must not inherit the
@@ -157,6 +161,7 @@ func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.V
 	gw, err := gateway.New(gateway.Config{
 		ID: cfg.ID, Redis: rdb, Presence: ps, Verifier: verifier, Logger: log, Sessions: session.NewMarks(rdb),
 		Limiter: limiter, Limits: cfg.Limits, TrustedProxies: cfg.TrustedProxies,
+		Members:      gateway.APIMembers{Base: cfg.APIURL, Client: &http.Client{Timeout: 10 * time.Second}},
 		Emitter:      emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue, RefuseQueryToken: !cfg.QueryToken,
 	})

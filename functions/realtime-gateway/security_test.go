@@ -41,8 +41,8 @@ func securedGateway(t *testing.T, key auth.Key) (addr string, logs *testrig.Logs
 	}
 	if err := f.Start(context.Background(), map[string]string{
 		"REDIS_URL": testrig.RedisURL(t), "KAFKA_BROKERS": strings.Join(testrig.Kafka(t).ListenAddrs(), ","),
-		"RATE_LIMIT_NAMESPACE": testrig.ID(),
-		auth.EnvJWKS:           string(jwks),
+		"RATE_LIMIT_NAMESPACE": testrig.ID(), "NOVA_API_URL": "http://127.0.0.1:9",
+		auth.EnvJWKS: string(jwks),
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,9 @@ type Config struct {
 	Emitter  Emitter
 	Logger   *slog.Logger
 
+	// Members says whether a client is in a conversation (APIMembers:
+	// nova-api). Required.
+	Members Members
 	// Limiter and Limits bound handshakes per account and per address,
 	// frames per account and open websockets per account; a nil Limiter
 	// bounds nothing.
@@ -132,8 +135,8 @@ func (c Config) Validate() error {
 	if c.ID == "" {
 		errs = append(errs, errors.New("no gateway id"))
 	}
-	if c.Redis == nil || c.Presence == nil || c.Verifier == nil || c.Sessions == nil || c.Emitter == nil {
-		errs = append(errs, errors.New("redis, presence, verifier, sessions and emitter are all required"))
+	if c.Redis == nil || c.Presence == nil || c.Verifier == nil || c.Sessions == nil || c.Emitter == nil || c.Members == nil {
+		errs = append(errs, errors.New("redis, presence, verifier, sessions, members and emitter are all required"))
 	}
 	if c.PingInterval <= 0 || c.PingTimeout <= 0 || c.WriteTimeout <= 0 || c.EmitTimeout <= 0 || c.SessionCheck <= 0 {
 		errs = append(errs, errors.New("intervals and timeouts must be positive"))

@@ -33,6 +33,10 @@ type conn struct {
 	expiry time.Time
 	// session is the token's jti: the connection lives while it does.
 	session string
+	// token is the client's own, for asking nova-api on its behalf;
+	// members are the answers, read and written by the read loop only.
+	token   string
+	members map[id.ConversationID]membership
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -44,13 +48,13 @@ type conn struct {
 	pinging   atomic.Bool
 }
 
-func newConn(g *Gateway, ws *websocket.Conn, user id.UserID, sessionID string, expiry time.Time) *conn {
+func newConn(g *Gateway, ws *websocket.Conn, user id.UserID, sessionID, token string, expiry time.Time) *conn {
 	// Not derived from the gateway's context: a shutdown closes each
 	// connection with a close handshake (closeWith), which cancelling its
 	// reads at once would cut short.
 	ctx, cancel := context.WithCancel(context.Background())
-	return &conn{g: g, ws: ws, id: newConnID(), user: user, session: sessionID, expiry: expiry, ctx: ctx, cancel: cancel,
-		queue: make(chan []byte, g.cfg.SendQueue), sent: newRecentIDs(dedupeWindow)}
+	return &conn{g: g, ws: ws, id: newConnID(), user: user, session: sessionID, token: token, expiry: expiry, ctx: ctx, cancel: cancel,
+		queue: make(chan []byte, g.cfg.SendQueue), sent: newRecentIDs(dedupeWindow), members: map[id.ConversationID]membership{}}
 }
 
 // serve runs the connection until it ends, then cleans up.
@@ -279,6 +283,15 @@ func parseFrame(typ websocket.MessageType, data []byte) (kind string, s submissi
 // typing faster than Kafka takes its messages is slowed down rather than
 // queued without bound.
 func (c *conn) submit(s submission) {
+	switch ok, err := c.member(s.conv); {
+	case err != nil:
+		c.g.cfg.Logger.Warn("membership not checked", "user", c.user, "error", err)
+		c.refuse(s.clientID, CodeUnavailable, "message not accepted; send it again")
+		return
+	case !ok:
+		c.refuse(s.clientID, CodeNotParticipant, "you are not in this conversation")
+		return
+	}
 	ev := &eventsv1.ChatMessageSubmitted{
 		ClientMessageId: s.clientID, ConversationId: string(s.conv), SenderId: string(c.user),
 		Content: s.content, Type: messaging.TypeToProto(s.typ), MediaIds: s.media,

@@ -421,7 +421,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request) {
 		return // Accept answered the request
 	}
 	ws.SetReadLimit(g.cfg.MaxMessageBytes)
-	c := newConn(g, ws, claims.Subject, claims.ID, claims.Expiry)
+	c := newConn(g, ws, claims.Subject, claims.ID, tok, claims.Expiry)
 	c.serve()
 }
 

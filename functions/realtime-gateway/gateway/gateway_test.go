@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -542,5 +543,49 @@ func TestHandshakeFloodIsRefused(t *testing.T) {
 	_, resp, err := websocket.Dial(ctx, r.url, &websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + r.token(other)}}})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
 		t.Errorf("another account from the flooding address: %v %v, want 429", err, resp)
+	}
+}
+
+// "a websocket message to a conversation one is not in is acked and writes
+// a dead-letter row": it is refused on the socket (not_a_participant) and
+// never reaches Kafka; when membership cannot be asked, the client is told
+// to send again and nothing is emitted either. A yes is remembered for the
+// connection, so a conversation's messages do not each ask.
+func TestMessagesOnlyToOwnConversations(t *testing.T) {
+	r := newRig(t, nil)
+	mine, theirs := id.NewConversationID(), id.NewConversationID()
+	r.outsiders.closed.Store(theirs, struct{}{})
+	cl := r.dial(id.NewUserID())
+	send := func(conv id.ConversationID, cid string) map[string]any {
+		cl.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": cid, "content": "hi", "message_type": "TEXT"})
+		return cl.next()
+	}
+	if f := send(theirs, "x-1"); f["type"] != gateway.TypeError || f["code"] != gateway.CodeNotParticipant || f["client_message_id"] != "x-1" {
+		t.Fatalf("a message to someone else's conversation: %v, want not_a_participant", f)
+	}
+	r.outsiders.down.Store(true)
+	if f := send(mine, "m-0"); f["type"] != gateway.TypeError || f["code"] != gateway.CodeUnavailable {
+		t.Fatalf("with membership unanswerable: %v, want unavailable", f)
+	}
+	r.outsiders.down.Store(false)
+	for i := range 3 {
+		if f := send(mine, fmt.Sprintf("m-%d", i+1)); f["type"] != gateway.TypeAck {
+			t.Fatalf("message %d to its own conversation: %v", i+1, f)
+		}
+	}
+	if n := r.outsiders.asked.Load(); n != 3 {
+		t.Errorf("membership asked %d times, want 3 (the refusal, the failed ask, the first of three)", n)
+	}
+	kc := consume(t, r)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var convs []string
+	for len(convs) < 4 && ctx.Err() == nil {
+		for _, rec := range kc.PollRecords(ctx, 10).Records() {
+			convs = append(convs, string(rec.Key))
+		}
+	}
+	if len(convs) != 3 || slices.Contains(convs, string(theirs)) {
+		t.Errorf("records emitted for %v, want three for %s only", convs, mine)
 	}
 }

@@ -3,11 +3,14 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,6 +43,27 @@ type rig struct {
 	id       string // the gateway's
 	stopRun  func() // ends Run and waits for it
 	marks    *session.Marks
+	// outsiders answers membership in nova-api's place: every client is
+	// in every conversation but the ones marked closed.
+	outsiders *outsiders
+}
+
+// outsiders stands in for nova-api's answer to "is this client in the
+// conversation": yes, but for conversations closed to everyone, and an
+// error while down is set.
+type outsiders struct {
+	closed sync.Map // id.ConversationID → struct{}
+	down   atomic.Bool
+	asked  atomic.Int64
+}
+
+func (o *outsiders) IsMember(_ context.Context, _ string, conv id.ConversationID) (bool, error) {
+	o.asked.Add(1)
+	if o.down.Load() {
+		return false, errors.New("nova-api is down")
+	}
+	_, closed := o.closed.Load(conv)
+	return !closed, nil
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -78,8 +102,10 @@ func newRig(t testing.TB, tune func(*gateway.Config)) *rig {
 	if err := marks.SetSynced(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	outsiders := &outsiders{}
 	cfg := gateway.Config{
 		ID: "gw-" + testrig.ID(), Redis: rdb, Presence: ps, Verifier: verifier, Logger: quiet(), Sessions: marks,
+		Members: outsiders,
 		Emitter: emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 	}
 	if tune != nil {
@@ -113,7 +139,8 @@ func newRig(t testing.TB, tune func(*gateway.Config)) *rig {
 		t.Fatal(err)
 	}
 	return &rig{t: t, gw: gw, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/realtime",
-		signer: signer, presence: ps, pusher: pusher, kafka: k, rdb: rdb, id: cfg.ID, stopRun: stopRun, marks: marks}
+		signer: signer, presence: ps, pusher: pusher, kafka: k, rdb: rdb, id: cfg.ID, stopRun: stopRun, marks: marks,
+		outsiders: outsiders}
 }
 
 // token logs u in as nova-api does: a token and its session, marked live.

@@ -58,6 +58,8 @@ const (
 	CodeBadFrame    = "bad_frame"
 	CodeInvalid     = "validation_failed"
 	CodeUnavailable = "unavailable"
+	// CodeNotParticipant: the sender is not in the conversation.
+	CodeNotParticipant = "not_a_participant"
 )
 
 func encode(v any) []byte {

@@ -34,7 +34,7 @@ func fakeRepo(t *testing.T) string {
 		"eventing/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - config/nova-config.yaml\n",
 		"eventing/config/nova-config.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: nova-config\ndata:\n" +
 			"  DATABASE_URL: postgres://nova@nova-postgres:5432/nova\n  REDIS_URL: redis://nova-redis:6379/0\n" +
-			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n  NOVA_JWKS_URL: http://nova-api/v1/.well-known/jwks.json\n" +
+			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n  NOVA_JWKS_URL: http://nova-api/v1/.well-known/jwks.json\n  NOVA_API_URL: http://nova-api\n" +
 			"  S3_ENDPOINT: minio:9000\n  S3_BUCKET: media\n  S3_USE_SSL: \"true\"\n" +
 			"  NOVA_OIDC_DISCOVERY_URL: https://kubernetes.default.svc\n",
 		"func.yaml": "specVersion: 0.36.0\nname: nova-api\nruntime: go\ninvoke: http\nrun:\n  envs:\n" +

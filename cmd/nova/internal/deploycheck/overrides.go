@@ -55,6 +55,12 @@ var Overrides = []Override{
 	{"nova-config", "REDIS_URL", func(l Local) (string, error) { return l.RedisURL, nil }},
 	{"nova-config", "KAFKA_BROKERS", func(l Local) (string, error) { return strings.Join(l.KafkaBrokers, ","), nil }},
 	{"nova-config", "NOVA_JWKS_URL", jwksURL},
+	{"nova-config", "NOVA_API_URL", func(l Local) (string, error) {
+		if l.APIURL == "" {
+			return "", fmt.Errorf("nova-api: %w", ErrNotYet)
+		}
+		return l.APIURL, nil
+	}},
 	{"nova-config", "NOVA_OIDC_DISCOVERY_URL", func(l Local) (string, error) {
 		if l.IssuerURL == "" {
 			return "", fmt.Errorf("the OIDC issuer: %w", ErrNotYet)

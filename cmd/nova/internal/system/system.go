@@ -291,6 +291,13 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 				}
 			}
 		}
+		if _, set := env["NOVA_API_URL"]; first && !set {
+			for _, h := range s.functions {
+				if h != nil && h.fn.Name() == APIName {
+					env["NOVA_API_URL"] = h.fn.URL()
+				}
+			}
+		}
 	}
 	for _, h := range s.functions {
 		s.watch(h.fn)
