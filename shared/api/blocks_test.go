@@ -39,6 +39,22 @@ func TestBlockHidesPostsAcrossDomains(t *testing.T) {
 	if !finds(third.token) {
 		t.Error("a third user no longer finds the post")
 	}
+	// Nor does the blocked find the blocker among users.
+	if _, err := r.pool.Exec(context.Background(), `INSERT INTO search_users (user_id, username, display_name, updated_at)
+		VALUES ($1, $2, '', now()) ON CONFLICT (user_id) DO UPDATE SET username = excluded.username`, o.id.String(), o.name); err != nil {
+		t.Fatal(err)
+	}
+	findsUser := func(token string) bool {
+		t.Helper()
+		code, _, body := r.send(request{method: "GET", path: "/v1/search?type=users&q=" + url.QueryEscape(o.name)}, token)
+		if code != http.StatusOK {
+			t.Fatalf("user search: %d %s", code, body)
+		}
+		return strings.Contains(string(body), o.id.String())
+	}
+	if findsUser(blocked.token) || !findsUser(third.token) {
+		t.Error("user search: the blocked finds the blocker, or a third user does not")
+	}
 	r.must(http.StatusNotFound, "GET", "/v1/posts/"+r.publicPost, blocked.token, nil)
 	r.must(http.StatusNotFound, "GET", "/v1/users/"+o.id.String(), blocked.token, nil)
 	r.must(http.StatusNotFound, "POST", "/v1/users/"+o.id.String()+"/follow", blocked.token, nil)

@@ -45,7 +45,8 @@
 // posts of every visibility, as GET /v1/posts/{id} shows them to the author.
 // A post hidden by moderation is found by nobody, its author included (the
 // author still reads it, and why it was hidden, through /v1/posts/{id}); a
-// deleted post by nobody. Nor does a searcher find the posts of a user they
-// blocked or who blocked them: no event carries blocks, so nova-api's
-// Service filters its hits through Config.Blocks as it reads them.
+// deleted post by nobody. Nor does a searcher find a user they blocked or
+// who blocked them, or that user's posts: no event carries blocks, so
+// nova-api's Service filters its hits through Config.Blocks as it reads
+// them.
 package search

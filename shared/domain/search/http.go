@@ -42,7 +42,11 @@ func (s *Service) handleSearch(w http.ResponseWriter, r *http.Request) error {
 	case "", "posts":
 		items, next, err = s.Posts(r.Context(), p.UserID, q, after, page.Limit)
 	case "users":
-		items, next, err = s.Users(r.Context(), q, after, page.Limit)
+		var hits []UserHit
+		if hits, next, err = s.Users(r.Context(), q, after, page.Limit); err == nil {
+			hits, err = s.unblockedUsers(r.Context(), p.UserID, hits)
+		}
+		items = hits
 	default:
 		return httpapi.Invalid(`type must be "posts" or "users"`)
 	}

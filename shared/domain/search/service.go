@@ -22,8 +22,8 @@ import (
 type Config struct {
 	Pool   *pgxpool.Pool
 	Logger *slog.Logger
-	// Blocks leaves out of a searcher's hits the posts of users the
-	// searcher blocked or who blocked them; nil leaves nothing out.
+	// Blocks leaves out of a searcher's hits the users the searcher
+	// blocked or who blocked them, and their posts; nil leaves nothing out.
 	Blocks BlockGraph
 	// MaxQueryRunes bounds q. Default 200.
 	MaxQueryRunes int
@@ -380,6 +380,29 @@ func (s *Service) unblocked(ctx context.Context, viewer id.UserID, hits []PostHi
 				return nil, fmt.Errorf("search: block check: %w", err)
 			}
 			blocked[h.AuthorID] = b
+		}
+		if !b {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// unblockedUsers leaves out of hits the users who blocked viewer or whom
+// viewer blocked (the blocker has their block list).
+func (s *Service) unblockedUsers(ctx context.Context, viewer id.UserID, hits []UserHit) ([]UserHit, error) {
+	if s.cfg.Blocks == nil {
+		return hits, nil
+	}
+	out := hits[:0]
+	for _, h := range hits {
+		u, err := id.ParseUserID(h.ID)
+		if err != nil {
+			return nil, fmt.Errorf("search: user hit: %w", err)
+		}
+		b, err := s.cfg.Blocks.Blocked(ctx, viewer, u)
+		if err != nil {
+			return nil, fmt.Errorf("search: block check: %w", err)
 		}
 		if !b {
 			out = append(out, h)
