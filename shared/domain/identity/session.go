@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -102,9 +103,11 @@ func (s *Service) startSession(ctx context.Context, u User, dev Device) (Session
 // session is live, and the caller's role is the one stored now, not the one
 // the token was issued with. So a logout, a password change, a revoked
 // session, a deleted account and a revoked role all take effect on the
-// next request.
+// next request. While PostgreSQL cannot answer, the session's mark in
+// Redis (the gateway's) decides instead, with the user role only: what is
+// served from Redis (feeds) stays up, and no admin power rests on a copy.
 func (s *Service) Verifier(v TokenVerifier) TokenVerifier {
-	return sessionVerifier{next: v, pool: s.pool}
+	return sessionVerifier{next: v, pool: s.pool, marks: s.marks, log: s.log}
 }
 
 // TokenVerifier checks a bearer token (httpapi.TokenVerifier).
@@ -113,8 +116,10 @@ type TokenVerifier interface {
 }
 
 type sessionVerifier struct {
-	next TokenVerifier
-	pool *pgxpool.Pool
+	next  TokenVerifier
+	pool  *pgxpool.Pool
+	marks *session.Marks
+	log   *slog.Logger
 }
 
 func (v sessionVerifier) Verify(ctx context.Context, token string) (auth.Claims, error) {
@@ -133,6 +138,11 @@ func (v sessionVerifier) Verify(ctx context.Context, token string) (auth.Claims,
 		return auth.Claims{}, auth.Revoked("the session has ended")
 	}
 	if err != nil {
+		if alive, merr := v.marks.Alive(ctx, c.Subject, c.ID); merr == nil && alive[0] {
+			v.log.WarnContext(ctx, "session checked in Redis, PostgreSQL unavailable; serving as a user", "error", err)
+			c.Role = auth.RoleUser
+			return c, nil
+		}
 		// Not the token's fault: the caller answers 503.
 		return auth.Claims{}, fmt.Errorf("identity: look up session: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/session"
@@ -200,4 +202,50 @@ func TestSessionsAreMarkedForTheGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after the resync")
+}
+
+// With PostgreSQL unreachable, a live session still passes on its Redis
+// mark, as a user whatever its role; an ended one does not.
+func TestSessionsOutlastAPostgreSQLOutage(t *testing.T) {
+	f := setup(t)
+	alice := f.register(t, "alice")
+	ctx := context.Background()
+	live, err := f.svc.Login(ctx, identity.Credentials{Username: "alice", Password: "correct horse alice"}, identity.Device{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := f.svc.Login(ctx, identity.Credentials{Username: "alice", Password: "correct horse alice"}, identity.Device{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Logout(ctx, auth.Principal{UserID: alice.ID, SessionID: ended.ID}); err != nil {
+		t.Fatal(err)
+	}
+	roles, err := identity.NewRoles(f.pool, f.cfg.Outbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roles.Set(ctx, alice.ID, auth.RoleAdmin, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// The same service on a pool that can no longer reach the database.
+	down, err := pgxpool.New(ctx, "postgres://nobody@127.0.0.1:1/nova?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down.Close()
+	cfg := f.cfg
+	cfg.Pool = down
+	svc, err := identity.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := svc.Verifier(f.verifier)
+	c, err := v.Verify(ctx, live.Token)
+	if err != nil || c.Role != auth.RoleUser {
+		t.Errorf("a live session with PostgreSQL away: %+v, %v; want it passed as a user", c, err)
+	}
+	if _, err := v.Verify(ctx, ended.Token); err == nil || errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("an ended session with PostgreSQL away: %v; want an error that is not the token's (503)", err)
+	}
 }
