@@ -2,6 +2,8 @@ package content_test
 
 import (
 	"testing"
+
+	"github.com/nova-social/nova/shared/id"
 )
 
 // Between a blocked pair, each other's posts are not there: reads and
@@ -46,6 +48,51 @@ func TestBlockedPairSeesNoPosts(t *testing.T) {
 	}
 	if n != 0 {
 		t.Errorf("refused engagement left %d likes and comments", n)
+	}
+
+	// Comments by the blocked are left out of the blocker's reading, also
+	// on someone else's post; a third user still reads them.
+	third := r.create(stranger, `{"content":"a third user's"}`)
+	if _, err := r.people.Unblock(r.ctx, author, blocked); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		who  id.UserID
+		text string
+	}{{blocked, "by the blocked"}, {author, "by the blocker"}, {blocked, "again by the blocked"}} {
+		if res := r.doAs("POST", "/v1/posts/"+third.ID+"/comments", c.who, `{"content":"`+c.text+`"}`); res.Status != 201 {
+			t.Fatalf("comment: %d", res.Status)
+		}
+	}
+	if _, err := r.people.Block(r.ctx, author, blocked); err != nil {
+		t.Fatal(err)
+	}
+	readComments := func(viewer id.UserID) []string {
+		var texts []string
+		path := "/v1/posts/" + third.ID + "/comments?limit=1"
+		for range 5 {
+			var page struct {
+				Items []struct {
+					Content string `json:"content"`
+				} `json:"items"`
+				NextCursor *string `json:"next_cursor"`
+			}
+			r.doAs("GET", path, viewer, "").json(t, &page)
+			for _, it := range page.Items {
+				texts = append(texts, it.Content)
+			}
+			if page.NextCursor == nil {
+				break
+			}
+			path = "/v1/posts/" + third.ID + "/comments?limit=1&cursor=" + *page.NextCursor
+		}
+		return texts
+	}
+	if got := readComments(author); len(got) != 1 || got[0] != "by the blocker" {
+		t.Errorf("the blocker reads comments %q, want only their own", got)
+	}
+	if got := readComments(stranger); len(got) != 3 {
+		t.Errorf("a third user reads comments %q, want all 3", got)
 	}
 
 	sums, err := r.svc.Summaries(r.ctx, blocked, []string{pub.ID, theirs.ID})

@@ -131,14 +131,16 @@ func (s *Service) Comment(ctx context.Context, author id.UserID, postID id.PostI
 }
 
 // Comments returns up to limit comments of the post after the cursor (nil
-// for the first page), oldest first, and whether more follow.
-func (s *Service) Comments(ctx context.Context, viewer id.UserID, postID id.PostID, after *CommentCursor, limit int) ([]Comment, bool, error) {
+// for the first page), oldest first, and the cursor of the next page (nil
+// on the last). Comments by someone the viewer blocked, or who blocked
+// the viewer, are left out, so a page may come out short.
+func (s *Service) Comments(ctx context.Context, viewer id.UserID, postID id.PostID, after *CommentCursor, limit int) ([]Comment, *CommentCursor, error) {
 	if limit < 1 {
-		return nil, false, invalid("limit", "limit must be positive")
+		return nil, nil, invalid("limit", "limit must be positive")
 	}
 	p, err := s.visible(ctx, viewer, postID)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	var (
 		at  *time.Time
@@ -154,7 +156,7 @@ func (s *Service) Comments(ctx context.Context, viewer id.UserID, postID id.Post
 		ORDER BY created_at, id
 		LIMIT $4`, p.ID, at, cid, limit+1)
 	if err != nil {
-		return nil, false, fmt.Errorf("content: read comments: %w", err)
+		return nil, nil, fmt.Errorf("content: read comments: %w", err)
 	}
 	cs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Comment, error) {
 		var c Comment
@@ -163,16 +165,32 @@ func (s *Service) Comments(ctx context.Context, viewer id.UserID, postID id.Post
 		return c, err
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("content: read comments: %w", err)
+		return nil, nil, fmt.Errorf("content: read comments: %w", err)
 	}
-	more := len(cs) > limit
-	if more {
+	var next *CommentCursor
+	if len(cs) > limit {
 		cs = cs[:limit]
+		last := cs[limit-1]
+		next = &CommentCursor{CreatedAt: last.CreatedAt, ID: last.ID}
 	}
-	if cs == nil {
-		cs = []Comment{}
+	blocked := map[string]bool{}
+	shown := cs[:0]
+	for _, c := range cs {
+		b, seen := blocked[c.AuthorID]
+		if !seen && c.AuthorID != viewer.String() {
+			if b, err = s.blocked(ctx, viewer, c.AuthorID); err != nil {
+				return nil, nil, err
+			}
+			blocked[c.AuthorID] = b
+		}
+		if !b {
+			shown = append(shown, c)
+		}
 	}
-	return cs, more, nil
+	if len(shown) == 0 {
+		shown = []Comment{}
+	}
+	return shown, next, nil
 }
 
 // View records that viewer saw the post. Views are events only: counting

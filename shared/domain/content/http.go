@@ -201,14 +201,13 @@ func (s *Service) handleComments(w http.ResponseWriter, r *http.Request) error {
 	if page.HasCursor {
 		after = &page.Cursor
 	}
-	cs, more, err := s.Comments(r.Context(), user, postID, after, page.Limit)
+	cs, cur, err := s.Comments(r.Context(), user, postID, after, page.Limit)
 	if err != nil {
 		return httpError(err)
 	}
 	next := ""
-	if more {
-		last := cs[len(cs)-1]
-		if next, err = httpapi.EncodeCursor(CommentCursor{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+	if cur != nil {
+		if next, err = httpapi.EncodeCursor(*cur); err != nil {
 			return err
 		}
 	}
