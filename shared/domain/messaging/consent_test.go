@@ -118,6 +118,17 @@ func TestGroupInviteeReceivesNothingUntilAccepting(t *testing.T) {
 	if code, _ := r.errorCode("POST", "/v1/conversations/"+g.ID+"/accept", shy, nil); code != http.StatusNotFound {
 		t.Errorf("accept after declining: %d, want 404", code)
 	}
+	// The last one out takes the group and its messages along.
+	for _, u := range []id.UserID{ada, fan, stranger} {
+		if code, _ := r.errorCode("POST", "/v1/conversations/"+g.ID+"/decline", u, nil); code != http.StatusNoContent {
+			t.Fatalf("leave: %d", code)
+		}
+	}
+	var left int
+	if err := r.pool.QueryRow(r.ctx, `SELECT (SELECT count(*) FROM conversations WHERE id = $1) + (SELECT count(*) FROM messages WHERE conversation_id = $1)`,
+		g.ID).Scan(&left); err != nil || left != 0 {
+		t.Errorf("empty group left %d rows (%v)", left, err)
+	}
 	d := r.open(ada, fan)
 	if code, ec := r.errorCode("POST", "/v1/conversations/"+d.ID+"/decline", fan, nil); code != http.StatusUnprocessableEntity && code != http.StatusBadRequest {
 		t.Errorf("leaving a direct conversation: %d %s", code, ec)

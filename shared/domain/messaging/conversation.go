@@ -323,7 +323,7 @@ func (s *Service) Accept(ctx context.Context, user id.UserID, conv id.Conversati
 }
 
 // Decline takes user out of the group conv: an invitee declines, a member
-// leaves. A DIRECT conversation is not left (a block ends it); someone not
+// leaves; the last one out takes the group and its messages along. A DIRECT conversation is not left (a block ends it); someone not
 // in conv gets ErrNotFound.
 func (s *Service) Decline(ctx context.Context, user id.UserID, conv id.ConversationID) error {
 	if _, err := id.ParseConversationID(string(conv)); err != nil {
@@ -343,6 +343,18 @@ func (s *Service) Decline(ctx context.Context, user id.UserID, conv id.Conversat
 		if _, err := tx.Exec(ctx, `DELETE FROM conversation_participants WHERE conversation_id = $1 AND user_id = $2`,
 			string(conv), string(user)); err != nil {
 			return fmt.Errorf("decline: %w", err)
+		}
+		// A group no one is left in goes with its messages, as when its
+		// last member's account is deleted.
+		for _, q := range []string{
+			`DELETE FROM messages WHERE conversation_id = $1
+				AND NOT EXISTS (SELECT 1 FROM conversation_participants WHERE conversation_id = $1)`,
+			`DELETE FROM conversations WHERE id = $1
+				AND NOT EXISTS (SELECT 1 FROM conversation_participants WHERE conversation_id = $1)`,
+		} {
+			if _, err := tx.Exec(ctx, q, string(conv)); err != nil {
+				return fmt.Errorf("decline: drop empty group: %w", err)
+			}
 		}
 		return nil
 	})
