@@ -1,5 +1,13 @@
 // Package identity is the identity service of nova-api: accounts,
-// sessions (access tokens) and the follow graph.
+// sessions (access tokens), the follow graph and blocks.
+//
+// A block (Block) works both ways and is not revealed to the blocked: it
+// ends the follows between the two (a UserUnfollowed each, in its
+// transaction), and afterwards the blocker is to the blocked a user who
+// does not exist (ErrNotFound for a follow or a profile read) while the
+// blocker's own follow of whom they blocked is ErrBlocked. Other domains
+// ask Blocked in process; Graph asks the same tables for the functions
+// that share the database.
 //
 // Every state change writes its rows and the event that announces it in one
 // PostgreSQL transaction through the transactional outbox, so an event is
