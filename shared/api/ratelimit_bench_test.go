@@ -3,10 +3,11 @@ package api_test
 import (
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nova-social/nova/shared/testrig"
 )
 
 // BenchmarkRateLimitCost measures what the rate limits cost the two
@@ -75,21 +76,7 @@ func BenchmarkRateLimitCost(b *testing.B) {
 		i++
 	}
 	for _, s := range sides {
-		reportLatency(b, s.name+"-feed", s.read)
-		reportLatency(b, s.name+"-post", s.post)
+		testrig.ReportLatency(b, s.name+"-feed", s.read)
+		testrig.ReportLatency(b, s.name+"-post", s.post)
 	}
-}
-
-// reportLatency adds p50 and p99 of d (in ms) as metrics named after label.
-func reportLatency(b *testing.B, label string, d []time.Duration) {
-	if len(d) == 0 {
-		return
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	pct := func(p float64) float64 {
-		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), label+"-p50-ms")
-	b.ReportMetric(pct(0.99), label+"-p99-ms")
 }

@@ -21,19 +21,6 @@ import (
 	"github.com/nova-social/nova/shared/testrig"
 )
 
-// codeRedis logs in as Nova's ACL user: the limiter's keys and script must
-// be within its rights.
-func codeRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(testrig.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 func TestParseLimit(t *testing.T) {
 	for in, want := range map[string]ratelimit.Limit{
 		"120/1m burst 30": {Rate: 120, Per: time.Minute, Burst: 30},
@@ -73,7 +60,7 @@ func TestConfigFromEnv(t *testing.T) {
 }
 
 func TestBurstThenRefusedThenRefilled(t *testing.T) {
-	l := ratelimit.New(codeRedis(t), testrig.ID())
+	l := ratelimit.New(testrig.CodeRedis(t), testrig.ID())
 	ctx := context.Background()
 	p := ratelimit.Policy{Name: "write", Limit: ratelimit.Limit{Rate: 10, Per: time.Second, Burst: 3}}
 	for i := range 3 {
@@ -104,7 +91,7 @@ func TestBurstThenRefusedThenRefilled(t *testing.T) {
 }
 
 func TestMiddlewareAnswers429WithHeaders(t *testing.T) {
-	l := ratelimit.New(codeRedis(t), testrig.ID())
+	l := ratelimit.New(testrig.CodeRedis(t), testrig.ID())
 	p := ratelimit.Policy{Name: "write", Limit: ratelimit.Limit{Rate: 2, Per: time.Minute, Burst: 2}}
 	served := 0
 	h := ratelimit.Middleware(l, slog.New(slog.DiscardHandler), func(*http.Request) (ratelimit.Policy, string, bool) {
@@ -162,7 +149,7 @@ func TestMiddlewareLetsThroughWhenRedisIsAway(t *testing.T) {
 // spend the account's budget, after which only addresses that logged in
 // before may try: the owner is never locked out from where they log in.
 func TestLoginGuard(t *testing.T) {
-	rdb := codeRedis(t)
+	rdb := testrig.CodeRedis(t)
 	cfg := ratelimit.DefaultConfig()
 	cfg.LoginFailures = ratelimit.Limit{Rate: 3, Per: time.Hour, Burst: 3}
 	cfg.AccountFailures = ratelimit.Limit{Rate: 5, Per: time.Hour, Burst: 5}

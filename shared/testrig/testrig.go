@@ -74,6 +74,19 @@ func RedisURL(t testing.TB) string {
 	return parsed.String()
 }
 
+// CodeRedis is a client of the test Redis logged in as RedisURL's ACL
+// user, with Nova's rights only, closed when the test ends.
+func CodeRedis(t testing.TB) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(RedisURL(t))
+	if err != nil {
+		t.Fatalf("parse the test Redis URL: %v", err)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
 // Redis returns a client on the test Redis server. Tests share the server and
 // keep apart by using fresh ids in their keys.
 func Redis(t testing.TB) *redis.Client {

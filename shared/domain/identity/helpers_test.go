@@ -14,7 +14,6 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/identity"
@@ -98,7 +97,7 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 		Signer: signer,
 		Hasher: cheapHasher(t),
 		Logger: quietLog,
-		Marks:  session.NewMarks(codeRedis(t), session.InNamespace(testrig.ID())),
+		Marks:  session.NewMarks(testrig.CodeRedis(t), session.InNamespace(testrig.ID())),
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -114,18 +113,6 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 	mux := http.NewServeMux()
 	svc.Mount(mux, httpapi.Authenticate(svc.Verifier(verifier), quietLog))
 	return &fixture{pool: pool, svc: svc, cfg: cfg, codec: codec, keys: ks, verifier: verifier, handler: mux, marks: cfg.Marks}
-}
-
-// codeRedis is a client of the test Redis logged in as Nova's ACL user.
-func codeRedis(t testing.TB) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(testrig.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
 }
 
 // stored is one outbox row, decoded.

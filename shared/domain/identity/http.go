@@ -133,14 +133,18 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err)
 	}
-	// WriteJSON sets Cache-Control: no-store, which RFC 6749 §5.1 requires
-	// of a token response.
+	s.writeToken(w, r, sess)
+	return nil
+}
+
+// writeToken answers a new session's token. WriteJSON sets Cache-Control:
+// no-store, which RFC 6749 §5.1 requires of a token response.
+func (s *Service) writeToken(w http.ResponseWriter, r *http.Request, sess Session) {
 	httpapi.WriteJSON(w, r, s.log, http.StatusOK, tokenResponse{
 		Token:     sess.Token,
 		TokenType: "Bearer",
 		ExpiresIn: int64(sess.ExpiresIn / time.Second),
 	})
-	return nil
 }
 
 func (s *Service) handleGetMe(w http.ResponseWriter, r *http.Request) error {

@@ -84,10 +84,6 @@ func (s *Service) handleChangePassword(w http.ResponseWriter, r *http.Request) e
 	}
 	// Every other session ended with the old password; the caller goes on
 	// with this token.
-	httpapi.WriteJSON(w, r, s.log, http.StatusOK, tokenResponse{
-		Token:     sess.Token,
-		TokenType: "Bearer",
-		ExpiresIn: int64(sess.ExpiresIn / time.Second),
-	})
+	s.writeToken(w, r, sess)
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -58,8 +57,8 @@ func BenchmarkPostToFeeds(b *testing.B) {
 		}
 		fanoutOnly = append(fanoutOnly, time.Since(begin))
 	}
-	report(b, "e2e", endToEnd)
-	report(b, "fanout-only", fanoutOnly)
+	testrig.ReportLatency(b, "e2e", endToEnd)
+	testrig.ReportLatency(b, "fanout-only", fanoutOnly)
 }
 
 // BenchmarkFeedRead measures GET /v1/feed with 50 items at a steady 500
@@ -81,8 +80,8 @@ func BenchmarkFeedRead(b *testing.B) {
 		return len(ids) == 60 && ids[0] == last, fmt.Sprint(len(ids))
 	})
 	for b.Loop() {
-		report(b, "feed", steady(b, r.api+"/v1/feed?limit=50", reader.Token, 500, 10*time.Second))
-		report(b, "jwks-baseline", steady(b, r.api+"/v1/.well-known/jwks.json", "", 500, 10*time.Second))
+		testrig.ReportLatency(b, "feed", steady(b, r.api+"/v1/feed?limit=50", reader.Token, 500, 10*time.Second))
+		testrig.ReportLatency(b, "jwks-baseline", steady(b, r.api+"/v1/.well-known/jwks.json", "", 500, 10*time.Second))
 	}
 }
 
@@ -177,18 +176,4 @@ func waitInFeeds(b *testing.B, rdb *redis.Client, fans []string, postID string) 
 		}
 		time.Sleep(200 * time.Microsecond)
 	}
-}
-
-// report adds p50 and p99 of d (in ms) as metrics named after label.
-func report(b *testing.B, label string, d []time.Duration) {
-	if len(d) == 0 {
-		return
-	}
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	pct := func(p float64) float64 {
-		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), label+"-p50-ms")
-	b.ReportMetric(pct(0.99), label+"-p99-ms")
 }

@@ -59,6 +59,6 @@ func BenchmarkMessageToWebsocket(b *testing.B) {
 		ws.nextMessage()
 		pushOnly = append(pushOnly, time.Since(begin))
 	}
-	report(b, "e2e", endToEnd)
-	report(b, "push-only", pushOnly)
+	testrig.ReportLatency(b, "e2e", endToEnd)
+	testrig.ReportLatency(b, "push-only", pushOnly)
 }
