@@ -83,7 +83,7 @@ func blockBetween(ctx context.Context, q interface {
 	if err != nil {
 		return "", err
 	}
-	return id.UserID(blocker), nil
+	return id.ParseUserID(blocker)
 }
 
 // Block makes blocker block blocked and reports whether the block is new.
@@ -230,9 +230,12 @@ func (s *Service) Blocks(ctx context.Context, uid id.UserID, after *BlockCursor,
 	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Block, error) {
 		var b Block
 		var uidText string
-		err := r.Scan(&uidText, &b.User.Username, &b.User.DisplayName, &b.User.AvatarURL, &b.User.CreatedAt, &b.BlockedAt)
-		b.User.ID = id.UserID(uidText)
+		if err := r.Scan(&uidText, &b.User.Username, &b.User.DisplayName, &b.User.AvatarURL, &b.User.CreatedAt, &b.BlockedAt); err != nil {
+			return b, err
+		}
 		b.User.CreatedAt, b.BlockedAt = b.User.CreatedAt.UTC(), b.BlockedAt.UTC()
+		var err error
+		b.User.ID, err = id.ParseUserID(uidText)
 		return b, err
 	})
 	if err != nil {

@@ -54,8 +54,10 @@ func (g *Graph) BlockedAmong(ctx context.Context, user id.UserID, others []id.Us
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (id.UserID, error) {
 		var s string
-		err := r.Scan(&s)
-		return id.UserID(s), err
+		if err := r.Scan(&s); err != nil {
+			return "", err
+		}
+		return id.ParseUserID(s)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("identity: blocks between %s and %d users: %w", user, len(others), err)

@@ -279,7 +279,11 @@ func (s *Service) mustNotBeBlocked(ctx context.Context, sender id.UserID, conv i
 	if err != nil {
 		return fmt.Errorf("find the other person: %w", err)
 	}
-	blocked, err := s.cfg.Relations.BlockedAmong(ctx, sender, []id.UserID{id.UserID(*other)})
+	otherID, err := id.ParseUserID(*other)
+	if err != nil {
+		return fmt.Errorf("the other person: %w", err)
+	}
+	blocked, err := s.cfg.Relations.BlockedAmong(ctx, sender, []id.UserID{otherID})
 	if err != nil {
 		return fmt.Errorf("check blocks: %w", err)
 	}
@@ -297,7 +301,10 @@ func (s *Service) unblocked(ctx context.Context, sender id.UserID, recipients []
 	}
 	ids := make([]id.UserID, len(recipients))
 	for i, r := range recipients {
-		ids[i] = id.UserID(r)
+		var err error
+		if ids[i], err = id.ParseUserID(r); err != nil {
+			return nil, fmt.Errorf("recipient: %w", err)
+		}
 	}
 	blocked, err := s.cfg.Relations.BlockedAmong(ctx, sender, ids)
 	if err != nil {
@@ -306,7 +313,9 @@ func (s *Service) unblocked(ctx context.Context, sender id.UserID, recipients []
 	if len(blocked) == 0 {
 		return recipients, nil
 	}
-	return slices.DeleteFunc(recipients, func(r string) bool { return slices.Contains(blocked, id.UserID(r)) }), nil
+	return slices.DeleteFunc(recipients, func(r string) bool {
+		return slices.ContainsFunc(blocked, func(b id.UserID) bool { return b.String() == r })
+	}), nil
 }
 
 // stored finds sender's message with the client id: ok and the message when
