@@ -31,7 +31,7 @@ func BenchmarkRateLimitCost(b *testing.B) {
 		if s.name == "limits-off" {
 			env["NOVA_RATE_LIMITS"] = "off"
 		}
-		a := newLimitedAPIB(b, env)
+		a := newLimitedAPI(b, env)
 		s.base = a.base
 		name := "bench_" + shortID()
 		a.do("127.0.0.1", "POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": "correct horse battery"})

@@ -25,9 +25,7 @@ type limitedAPI struct {
 	pool *pgxpool.Pool
 }
 
-func newLimitedAPI(t *testing.T, env map[string]string) *limitedAPI { return newLimitedAPIB(t, env) }
-
-func newLimitedAPIB(t testing.TB, env map[string]string) *limitedAPI {
+func newLimitedAPI(t testing.TB, env map[string]string) *limitedAPI {
 	t.Helper()
 	key, err := auth.GenerateKey()
 	if err != nil {

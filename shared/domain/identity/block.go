@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
@@ -104,11 +103,7 @@ func (s *Service) Block(ctx context.Context, blocker, blocked id.UserID) (bool, 
 		tag, err := tx.Exec(ctx, `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (blocker_id, blocked_id) DO NOTHING`, string(blocker), string(blocked), now)
 		if err != nil {
-			var pg *pgconn.PgError
-			if errors.As(err, &pg) && pg.Code == "23503" { // foreign_key_violation
-				return fmt.Errorf("%w (%s)", ErrNotFound, pg.ConstraintName)
-			}
-			return err
+			return missingUser(err)
 		}
 		if tag.RowsAffected() == 0 {
 			return nil // already blocked

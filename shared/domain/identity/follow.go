@@ -59,11 +59,7 @@ func (s *Service) Follow(ctx context.Context, follower, followee id.UserID) (boo
 		tag, err := tx.Exec(ctx, `INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, $3)
 			ON CONFLICT (follower_id, followee_id) DO NOTHING`, string(follower), string(followee), now)
 		if err != nil {
-			var pg *pgconn.PgError
-			if errors.As(err, &pg) && pg.Code == "23503" { // foreign_key_violation
-				return fmt.Errorf("%w (%s)", ErrNotFound, pg.ConstraintName)
-			}
-			return err
+			return missingUser(err)
 		}
 		if tag.RowsAffected() == 0 {
 			return nil // already following
@@ -158,4 +154,15 @@ func (s *Service) count(ctx context.Context, query string, uid id.UserID) (int64
 		return 0, fmt.Errorf("identity: count follows of %s: %w", uid, err)
 	}
 	return n, nil
+}
+
+// missingUser turns a foreign-key violation on a user id (a follow or a
+// block naming someone who does not exist) into ErrNotFound, naming the
+// constraint; other errors pass as they are.
+func missingUser(err error) error {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) && pg.Code == "23503" { // foreign_key_violation
+		return fmt.Errorf("%w (%s)", ErrNotFound, pg.ConstraintName)
+	}
+	return err
 }

@@ -284,16 +284,14 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		if err := errors.Join(errs...); err != nil {
 			return s, err
 		}
-		if _, set := env[auth.EnvJWKSURL]; first && !set {
-			for _, h := range s.functions {
-				if h != nil && h.fn.Name() == APIName {
+		for _, h := range s.functions {
+			if first && h != nil && h.fn.Name() == APIName {
+				// realtime-gateway's keys and membership questions go to
+				// this nova-api, unless the environment names another.
+				if _, set := env[auth.EnvJWKSURL]; !set {
 					env[auth.EnvJWKSURL] = h.fn.URL() + "/v1/.well-known/jwks.json"
 				}
-			}
-		}
-		if _, set := env["NOVA_API_URL"]; first && !set {
-			for _, h := range s.functions {
-				if h != nil && h.fn.Name() == APIName {
+				if _, set := env["NOVA_API_URL"]; !set {
 					env["NOVA_API_URL"] = h.fn.URL()
 				}
 			}
