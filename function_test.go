@@ -2,6 +2,7 @@ package function_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -27,7 +28,7 @@ func env(t *testing.T, databaseURL string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return map[string]string{
+	e := map[string]string{
 		"DATABASE_URL":         databaseURL,
 		"REDIS_URL":            testrig.RedisURL(t),
 		"KAFKA_BROKERS":        strings.Join(testrig.Kafka(t).ListenAddrs(), ","),
@@ -35,6 +36,8 @@ func env(t *testing.T, databaseURL string) map[string]string {
 		"MEDIA_DIR":            t.TempDir(),
 		"RATE_LIMIT_NAMESPACE": testrig.ID(),
 	}
+	maps.Copy(e, testrig.Mail(t).Env())
+	return e
 }
 
 // A configuration nova-api cannot run with stops it at Start, naming what

@@ -49,6 +49,9 @@ func TestNovaAdminsIsRefused(t *testing.T) {
 // limit tests lay their own over these. env is laid over them.
 func roomy(env map[string]string) map[string]string {
 	out := map[string]string{"RATE_LIMIT_NAMESPACE": testrig.ID()}
+	for k, v := range relay.Env() {
+		out[k] = v
+	}
 	for _, v := range []string{"RATE_LIMIT_LOGIN", "RATE_LIMIT_REGISTER", "RATE_LIMIT_WRITE", "RATE_LIMIT_READ",
 		"RATE_LIMIT_SEARCH", "RATE_LIMIT_UPLOAD"} {
 		out[v] = "100000/1m"

@@ -38,6 +38,7 @@ import (
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/mail"
 	"github.com/nova-social/nova/shared/password"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/ratelimit"
@@ -51,6 +52,7 @@ type Server struct {
 	rdb      *redis.Client
 	producer *kafka.Producer
 	relay    *outbox.Relay
+	mail     *mail.Queue
 	handler  http.Handler
 	routes   []string
 
@@ -90,7 +92,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		name    string
 		migrate func(context.Context, *pgxpool.Pool) error
 	}{
-		{"outbox", outbox.Migrate}, {"identity", identity.Migrate}, {"content", content.Migrate},
+		{"outbox", outbox.Migrate}, {"mail", mail.Migrate}, {"identity", identity.Migrate}, {"content", content.Migrate},
 		{"media", media.Migrate}, {"moderation", moderation.Migrate}, {"notification", notification.Migrate},
 		// Conversations and messages; chat-persist applies the same.
 		{"messaging", messaging.Migrate},
@@ -134,8 +136,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		limiter = ratelimit.New(s.rdb, cfg.RateLimits.Namespace)
 		guard = ratelimit.NewLoginGuard(limiter, s.rdb, cfg.RateLimits)
 	}
+	smtp, err := mail.NewSMTP(cfg.SMTP)
+	if err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
+	if s.mail, err = mail.NewQueue(mail.QueueConfig{Pool: s.pool, Sender: smtp, From: smtp.From(), Logger: log}); err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
-		Logger: log, Marks: session.NewMarks(s.rdb), Reserved: cfg.ReservedUsernames, Guard: guard}); err != nil {
+		Logger: log, Marks: session.NewMarks(s.rdb), Reserved: cfg.ReservedUsernames, Guard: guard,
+		Mail: s.mail, VerifyURL: cfg.VerifyURL}); err != nil {
 		return s, err
 	}
 	// Media and content check each other in-process: an upload's post_id
@@ -238,11 +248,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // among them.
 func (s *Server) Routes() []string { return slices.Clone(s.routes) }
 
-// Run runs the outbox relay until ctx ends (returns at once when the relay
-// is off).
+// Run runs the outbox relay, the mail queue and the session sync until
+// ctx ends.
 func (s *Server) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.Identity.KeepSessions(ctx, sessionSyncInterval) })
+	wg.Go(func() { s.mail.Run(ctx) })
 	if s.relay != nil {
 		s.relay.Run(ctx)
 	}

@@ -114,7 +114,11 @@ func TestUnknownRoutesAndMethodsAnswerJSON(t *testing.T) {
 // relay, keyed by its author.
 func TestPostReachesKafkaThroughTheRelay(t *testing.T) {
 	r := newRig(t)
-	code, user := r.do("POST", "/v1/users", "", map[string]any{"username": "ada_" + testrig.ID()[:6], "email": testrig.ID() + "@example.com", "password": "correct horse battery"})
+	email := testrig.ID() + "@example.com"
+	if code, body := r.do("POST", "/v1/users", "", map[string]any{"username": "ada_" + testrig.ID()[:6], "email": email, "password": "correct horse battery"}); code != http.StatusAccepted {
+		t.Fatalf("sign up: %d %v", code, body)
+	}
+	code, user := r.do("POST", "/v1/users/verification", "", verification(t, email))
 	if code != http.StatusCreated {
 		t.Fatalf("register: %d %v", code, user)
 	}

@@ -8,11 +8,13 @@ import (
 
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/domain/media"
 	"github.com/nova-social/nova/shared/envconf"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/mail"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/ratelimit"
 	"github.com/nova-social/nova/shared/redisdb"
@@ -60,6 +62,12 @@ type Config struct {
 	// Catalog names the topics events go to; KAFKA_TOPIC_CONTENT_EVENTS
 	// renames content-events.
 	Catalog *catalog.Catalog
+	// SMTP is the mail relay sign-up mail goes through (SMTP_*,
+	// MAIL_FROM). Required: without it nobody could sign up.
+	SMTP mail.SMTPConfig
+	// VerifyURL is the app page sign-up mail links to (NOVA_VERIFY_URL);
+	// empty: the mail holds the code alone.
+	VerifyURL string
 }
 
 // ConfigFrom reads the configuration from env.
@@ -78,6 +86,7 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		ReservedUsernames: e.Strings("NOVA_RESERVED_USERNAMES", ",", nil),
 		Keys:              auth.KeyConfigFromEnv(func(k string) string { return env[k] }),
 		TokenTTL:          e.Duration("NOVA_JWT_TTL", time.Hour),
+		VerifyURL:         e.String("NOVA_VERIFY_URL", ""),
 	}
 	if err := e.Err(); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
@@ -101,6 +110,9 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if c.Media, err = media.EnvConfigFrom(env); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
+	}
+	if c.SMTP, err = mail.SMTPConfigFromEnv(env); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	return c, c.Validate()
@@ -132,6 +144,12 @@ func (c Config) Validate() error {
 	}
 	if err := c.Feed.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.SMTP.Defaults().Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := identity.CheckVerifyURL(c.VerifyURL); err != nil {
+		errs = append(errs, fmt.Errorf("NOVA_VERIFY_URL: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("nova-api: %w", err)

@@ -7,10 +7,14 @@ import (
 )
 
 func TestConfigFrom(t *testing.T) {
-	base := map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KAFKA_BROKERS": "a:9092, b:9092"}
+	base := map[string]string{"DATABASE_URL": "postgres://x/y", "REDIS_URL": "redis://x", "KAFKA_BROKERS": "a:9092, b:9092",
+		"SMTP_ADDR": "smtp.example.com:587", "MAIL_FROM": "Nova <no-reply@example.com>"}
 	c, err := api.ConfigFrom(base)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.SMTP.TLS != "starttls" {
+		t.Fatalf("SMTP without SMTP_TLS: %+v, want STARTTLS", c.SMTP)
 	}
 	if !c.Relay || c.DirectCall || len(c.KafkaBrokers) != 2 || c.KafkaBrokers[1] != "b:9092" {
 		t.Fatalf("defaults: %+v", c)
@@ -31,7 +35,7 @@ func TestConfigFrom(t *testing.T) {
 		t.Fatalf("FEED_CAP=1500: %+v %v", c.Feed, err)
 	}
 	for k, v := range map[string]string{"ENABLE_DIRECT_CALL": "maybe", "DATABASE_URL": "", "NOVA_JWT_TTL": "48h", "KAFKA_BROKERS": "",
-		"FEED_CAP": "abc", "FEED_CELEBRITY_THRESHOLD": "-1"} {
+		"FEED_CAP": "abc", "FEED_CELEBRITY_THRESHOLD": "-1", "SMTP_ADDR": "", "MAIL_FROM": "", "NOVA_VERIFY_URL": "ftp://app"} {
 		if _, err := api.ConfigFrom(with(k, v)); err == nil {
 			t.Errorf("%s=%q accepted", k, v)
 		}

@@ -60,7 +60,11 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { srv.Close() })
+	// Run sends the sign-up mail (the relay is off).
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Run(ctx) }()
+	tb.Cleanup(func() { stop(); <-done; srv.Close() })
 	a := &fuzzAPI{handler: srv.Handler()}
 
 	must := func(want int, method, path, token, body string) map[string]any {
@@ -73,7 +77,12 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 		return out
 	}
 	const pw = "correct horse battery"
-	owner := must(http.StatusCreated, "POST", "/v1/users", "", `{"username":"`+admin+`","email":"`+admin+`@example.com","password":"`+pw+`"}`)
+	signUp := func(name string) map[string]any {
+		tb.Helper()
+		must(http.StatusAccepted, "POST", "/v1/users", "", `{"username":"`+name+`","email":"`+name+`@example.com","password":"`+pw+`"}`)
+		return must(http.StatusCreated, "POST", "/v1/users/verification", "", `{"code":"`+signUpCode(tb, name+"@example.com", 1)+`"}`)
+	}
+	owner := signUp(admin)
 	pool, err := pgxpool.New(context.Background(), db)
 	if err != nil {
 		tb.Fatal(err)
@@ -81,7 +90,7 @@ func newFuzzAPI(tb testing.TB) *fuzzAPI {
 	tb.Cleanup(pool.Close)
 	grantAdmin(tb, pool, id.UserID(owner["id"].(string)))
 	peerName := "fzp_" + testrig.ID()[:8]
-	peer := must(http.StatusCreated, "POST", "/v1/users", "", `{"username":"`+peerName+`","email":"`+peerName+`@example.com","password":"`+pw+`"}`)
+	peer := signUp(peerName)
 	a.token = must(http.StatusOK, "POST", "/v1/sessions", "", `{"username":"`+admin+`","password":"`+pw+`"}`)["token"].(string)
 	post := must(http.StatusCreated, "POST", "/v1/posts", a.token, `{"content":"fuzz target","visibility":"PUBLIC"}`)
 	conv := must(http.StatusCreated, "POST", "/v1/conversations", a.token, `{"participant_ids":["`+peer["id"].(string)+`"]}`)
@@ -155,7 +164,7 @@ func TestFuzzFindsEveryJSONEndpoint(t *testing.T) {
 	want := []string{
 		"PATCH /v1/posts/{}", "PATCH /v1/users/me", "POST /v1/conversations", "POST /v1/conversations/{}/messages",
 		"POST /v1/moderation/queue/{}/decision", "POST /v1/posts", "POST /v1/posts/{}/comments",
-		"POST /v1/sessions", "POST /v1/users", "PUT /v1/users/me/password",
+		"POST /v1/sessions", "POST /v1/users", "POST /v1/users/verification", "PUT /v1/users/me/password",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("JSON-body endpoints found:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -38,7 +38,12 @@ func startAPI(t testing.TB, databaseURL string, env map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	// Run sends the sign-up mail and keeps the sessions' marks (the
+	// outbox relay is off).
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); s.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done; s.Close() })
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -66,11 +71,21 @@ func publicJWKS(t *testing.T, keys ...auth.Key) string {
 	return string(b)
 }
 
-// register creates an account over HTTP and returns its id.
+// register signs up over HTTP, takes back the mailed code and returns the
+// account's id.
 func register(t *testing.T, base, name string) id.UserID {
 	t.Helper()
 	body := `{"username":"` + name + `","email":"` + name + `@example.com","password":"correct horse battery"}`
 	resp, err := http.Post(base+"/v1/users", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("sign up %s: %d", name, resp.StatusCode)
+	}
+	resp, err = http.Post(base+"/v1/users/verification", "application/json",
+		strings.NewReader(`{"code":"`+signUpCode(t, name+"@example.com", 1)+`"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,15 +226,7 @@ func TestAPIKeyRotationWithoutDowntime(t *testing.T) {
 	// Step 1: the old key signs; the new one is published ahead of use.
 	before := startAPI(t, db, map[string]string{auth.EnvPrivateKey: privatePEM(t, oldKey), auth.EnvJWKS: publicJWKS(t, newKey)})
 	name := "rot_" + testrig.ID()[:8]
-	resp, err := http.Post(before+"/v1/users", "application/json",
-		strings.NewReader(`{"username":"`+name+`","email":"`+name+`@example.com","password":"correct horse battery"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("register: %d", resp.StatusCode)
-	}
+	register(t, before, name)
 	old := login(t, before, name)
 	if old.kid != oldKey.ID {
 		t.Fatalf("step 1 signed with %s, want the old key %s", old.kid, oldKey.ID)

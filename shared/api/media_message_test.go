@@ -15,7 +15,10 @@ import (
 func (r *rig) user(name string) (id, token string) {
 	r.t.Helper()
 	name = name + "_" + testrig.ID()[:6]
-	code, u := r.do("POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": "correct horse battery"})
+	if code, body := r.do("POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": "correct horse battery"}); code != http.StatusAccepted {
+		r.t.Fatalf("sign up: %d %v", code, body)
+	}
+	code, u := r.do("POST", "/v1/users/verification", "", verification(r.t, name+"@example.com"))
 	if code != http.StatusCreated {
 		r.t.Fatalf("register: %d %v", code, u)
 	}

@@ -34,7 +34,7 @@ func BenchmarkRateLimitCost(b *testing.B) {
 		a := newLimitedAPI(b, env)
 		s.base = a.base
 		name := "bench_" + shortID()
-		a.do("127.0.0.1", "POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": "correct horse battery"})
+		a.signUp("127.0.0.1", name, "correct horse battery")
 		s.tok, _ = a.do("127.0.0.1", "POST", "/v1/sessions", "", map[string]any{"username": name, "password": "correct horse battery"}).body["token"].(string)
 		for i := range 60 {
 			a.do("127.0.0.1", "POST", "/v1/posts", s.tok, map[string]any{"content": fmt.Sprintf("seed %d", i), "visibility": "PUBLIC"})

@@ -44,6 +44,19 @@ func newLimitedAPI(t testing.TB, env map[string]string) *limitedAPI {
 
 func shortID() string { return testrig.ID()[:6] }
 
+// signUp signs name up from the address from and takes back the mailed
+// code from there too; it answers the sign-up's refusal, or the
+// verification's answer.
+func (a *limitedAPI) signUp(from, name, password string) answer {
+	a.t.Helper()
+	email := name + "@example.com"
+	r := a.do(from, "POST", "/v1/users", "", map[string]any{"username": name, "email": email, "password": password})
+	if r.code != http.StatusAccepted {
+		return r
+	}
+	return a.do(from, "POST", "/v1/users/verification", "", verification(a.t, email))
+}
+
 // address is a client address of this test's own (the limits outlive a
 // test run in Redis); nova-api, behind its trusted loopback, takes it from
 // X-Forwarded-For as it would from an ingress.
@@ -118,7 +131,7 @@ func TestPasswordGuessingIsThrottled(t *testing.T) {
 	name := "victim_" + testrig.ID()[:8]
 	const pw = "correct horse battery"
 	home, attacker := address(), address()
-	if r := a.do(home, "POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": pw}); r.code != http.StatusCreated {
+	if r := a.signUp(home, name, pw); r.code != http.StatusCreated {
 		t.Fatalf("register: %d %v", r.code, r.body)
 	}
 	login := func(from, password string) answer {
@@ -148,7 +161,7 @@ func TestPasswordGuessingIsThrottled(t *testing.T) {
 	}
 	// Another account is not touched by the guesses at this one.
 	other := "bystander_" + testrig.ID()[:8]
-	a.do(home, "POST", "/v1/users", "", map[string]any{"username": other, "email": other + "@example.com", "password": pw})
+	a.signUp(home, other, pw)
 	if r := a.do(attacker, "POST", "/v1/sessions", "", map[string]any{"username": other, "password": pw}); r.code != http.StatusOK {
 		t.Errorf("another account from the attacker's address: %d %v", r.code, r.body)
 	}
@@ -160,7 +173,7 @@ func TestWriteFloodIsRefused(t *testing.T) {
 	a := newLimitedAPI(t, map[string]string{"RATE_LIMIT_WRITE": "5/1m burst 5"})
 	from := address()
 	name := "flood_" + testrig.ID()[:8]
-	a.do(from, "POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": "correct horse battery"})
+	a.signUp(from, name, "correct horse battery")
 	tok, _ := a.do(from, "POST", "/v1/sessions", "", map[string]any{"username": name, "password": "correct horse battery"}).body["token"].(string)
 	for i := range 5 {
 		r := a.do(from, "POST", "/v1/posts", tok, map[string]any{"content": fmt.Sprintf("post %d", i), "visibility": "PUBLIC"})
@@ -191,7 +204,7 @@ func TestRegistrationFloodIsRefused(t *testing.T) {
 	from := address()
 	register := func(i int) answer {
 		name := fmt.Sprintf("mint%d_%s", i, testrig.ID()[:8])
-		return a.do(from, "POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": "correct horse battery"})
+		return a.signUp(from, name, "correct horse battery")
 	}
 	for i := range 3 {
 		if r := register(i); r.code != http.StatusCreated {
@@ -199,8 +212,7 @@ func TestRegistrationFloodIsRefused(t *testing.T) {
 		}
 	}
 	refused(t, "a fourth registration from one address", register(3), "register")
-	if r := a.do(address(), "POST", "/v1/users", "", map[string]any{"username": "else_" + testrig.ID()[:8],
-		"email": "else" + testrig.ID()[:8] + "@example.com", "password": "correct horse battery"}); r.code != http.StatusCreated {
+	if r := a.signUp(address(), "else_"+testrig.ID()[:8], "correct horse battery"); r.code != http.StatusCreated {
 		t.Errorf("a registration from another address: %d %v", r.code, r.body)
 	}
 	var n int

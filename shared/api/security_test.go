@@ -137,7 +137,11 @@ func newSecRig(t *testing.T, extraEnv map[string]string) *secRig {
 	if r.srv, err = api.New(context.Background(), cfg, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.srv.Close() })
+	// Run sends the sign-up mail (the outbox relay is off).
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); r.srv.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done; r.srv.Close() })
 	hs := httptest.NewServer(r.srv.Handler())
 	t.Cleanup(hs.Close)
 	r.base = hs.URL
@@ -187,7 +191,10 @@ func tokenID(t testing.TB, token string) string {
 func (r *secRig) register(name string) person {
 	r.t.Helper()
 	p := person{name: name, email: name + "@example.com"}
-	code, u := r.json("POST", "/v1/users", "", map[string]any{"username": name, "email": p.email, "password": password})
+	if code, body := r.json("POST", "/v1/users", "", map[string]any{"username": name, "email": p.email, "password": password}); code != http.StatusAccepted {
+		r.t.Fatalf("sign up %s: %d %v", name, code, body)
+	}
+	code, u := r.json("POST", "/v1/users/verification", "", verification(r.t, p.email))
 	if code != http.StatusCreated {
 		r.t.Fatalf("register %s: %d %v", name, code, u)
 	}
@@ -445,6 +452,7 @@ const (
 	s200 = http.StatusOK
 	s201 = http.StatusCreated
 	s202 = http.StatusAccepted
+	s400 = http.StatusBadRequest
 	s204 = http.StatusNoContent
 	s401 = http.StatusUnauthorized
 	s403 = http.StatusForbidden
@@ -479,10 +487,23 @@ func matrix() []row {
 
 	return []row{
 		// Identity.
-		{pattern: "POST /v1/users", want: statuses(s201, s201, s201, s201),
+		{pattern: "POST /v1/users", want: statuses(s202, s202, s202, s202),
 			req: method("POST", func(*secRig) string { return "/v1/users" }, func(_ *secRig, a actor) any {
 				n := "new_" + testrig.ID()[:10]
 				return map[string]any{"username": n, "email": n + "@example.com", "password": password}
+			})},
+		// Whoever holds a mailed code makes its account; nobody else can.
+		{pattern: "POST /v1/users/verification", want: statuses(s201, s201, s201, s201),
+			req: method("POST", func(*secRig) string { return "/v1/users/verification" }, func(r *secRig, _ actor) any {
+				n := "new_" + testrig.ID()[:10]
+				if code, body := r.json("POST", "/v1/users", "", map[string]any{"username": n, "email": n + "@example.com", "password": password}); code != s202 {
+					r.t.Fatalf("sign up: %d %v", code, body)
+				}
+				return map[string]any{"code": signUpCode(r.t, n+"@example.com", 1)}
+			})},
+		{pattern: "POST /v1/users/verification", variant: "made-up code", want: statuses(s400, s400, s400, s400),
+			req: method("POST", func(*secRig) string { return "/v1/users/verification" }, func(*secRig, actor) any {
+				return map[string]any{"code": strings.Repeat("x", 43)}
 			})},
 		{pattern: "POST /v1/sessions", want: statuses(s200, s200, s200, s200),
 			req: method("POST", func(*secRig) string { return "/v1/sessions" }, func(r *secRig, _ actor) any {

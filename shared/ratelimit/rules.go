@@ -38,7 +38,7 @@ func AccountRule(c Config) Rule {
 }
 
 // AddressRule spends the client address's budget on the routes that have
-// no caller yet: logging in and registering. It runs after
+// no caller yet: logging in, signing up and proving the address. It runs after
 // httpapi.ClientIP.
 func AddressRule(c Config) Rule {
 	return func(r *http.Request) (Policy, string, bool) {
@@ -51,6 +51,8 @@ func AddressRule(c Config) Rule {
 			pol = c.LoginPolicy()
 		case "/v1/users":
 			pol = c.RegisterPolicy()
+		case "/v1/users/verification":
+			pol = c.VerifyPolicy()
 		default:
 			return Policy{}, "", false
 		}

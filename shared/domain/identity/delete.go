@@ -84,8 +84,8 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 		// The row is locked first: a concurrent deletion waits here and
 		// then finds nothing, and a password changed since the check
 		// fails the deletion instead of being bypassed.
-		var cur string
-		err := tx.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 FOR UPDATE`, string(uid)).Scan(&cur)
+		var cur, email string
+		err := tx.QueryRow(ctx, `SELECT password_hash, email FROM users WHERE id = $1 FOR UPDATE`, string(uid)).Scan(&cur, &email)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -108,6 +108,17 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM users WHERE id = $1`, string(uid)); err != nil {
 			return fmt.Errorf("delete user: %w", err)
+		}
+		// The address goes too: pending sign-ups with it, its mail count,
+		// and mail to it not yet sent.
+		for _, q := range []string{
+			`DELETE FROM signups WHERE lower(email) = lower($1)`,
+			`DELETE FROM signup_mail WHERE email = lower($1)`,
+			`DELETE FROM mail_queue WHERE lower(recipient) = lower($1)`,
+		} {
+			if _, err := tx.Exec(ctx, q, email); err != nil {
+				return fmt.Errorf("erase the address: %w", err)
+			}
 		}
 		_, err = s.box.Enqueue(ctx, tx, &eventsv1.UserDeleted{UserId: string(uid), DeletedAt: timestamppb.New(now)},
 			envelope.WithTime(now))

@@ -23,6 +23,8 @@ import (
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/mail"
+	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/password"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -36,6 +38,7 @@ type fixture struct {
 	verifier *auth.Verifier
 	handler  http.Handler
 	marks    *session.Marks
+	mail     *sink.Sink
 }
 
 // quietLog drops the request-failure lines the bad-input tests provoke.
@@ -61,6 +64,9 @@ func setup(t testing.TB, edit ...func(*identity.Config)) *fixture {
 		t.Fatal(err)
 	}
 	if err := identity.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := mail.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
 	return build(t, pool, edit...)
@@ -91,7 +97,25 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 		t.Fatal(err)
 	}
 	codec := envelope.NewCodec(catalog.Default())
+	relay := testrig.Mail(t)
+	smtpCfg, err := mail.SMTPConfigFromEnv(relay.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtp, err := mail.NewSMTP(smtpCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := mail.NewQueue(mail.QueueConfig{Pool: pool, Sender: smtp, From: smtp.From(), Logger: quietLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); queue.Run(qctx) }()
+	t.Cleanup(func() { stop(); <-done })
 	cfg := identity.Config{
+		Mail:   queue,
 		Pool:   pool,
 		Outbox: outbox.New(codec),
 		Signer: signer,
@@ -112,7 +136,30 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 	}
 	mux := http.NewServeMux()
 	svc.Mount(mux, httpapi.Authenticate(svc.Verifier(verifier), quietLog))
-	return &fixture{pool: pool, svc: svc, cfg: cfg, codec: codec, keys: ks, verifier: verifier, handler: mux, marks: cfg.Marks}
+	return &fixture{pool: pool, svc: svc, cfg: cfg, codec: codec, keys: ks, verifier: verifier, handler: mux, marks: cfg.Marks, mail: relay}
+}
+
+// mailTo waits for the n-th message (1-based) the relay got for addr.
+func (f *fixture) mailTo(t testing.TB, addr string, n int) sink.Received {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := f.mail.Wait(ctx, addr, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// code is the verification code of the n-th mail to addr.
+func (f *fixture) code(t testing.TB, addr string, n int) string {
+	t.Helper()
+	m := f.mailTo(t, addr, n)
+	c, ok := identity.CodeFromMail(m.Text)
+	if !ok {
+		t.Fatalf("mail %d to %s holds no code:\n%s", n, addr, m.Text)
+	}
+	return c
 }
 
 // stored is one outbox row, decoded.

@@ -22,13 +22,15 @@ const (
 	CodeInvalidID          = "invalid_id"
 	CodeCannotBlockSelf    = "cannot_block_self"
 	CodeUserBlocked        = "user_blocked"
+	CodeBadCode            = "invalid_verification_code"
 )
 
 // Mount registers the identity endpoints on mux. authed wraps the
 // endpoints that need a caller (httpapi.Authenticate with a verifier);
 // registration, login and the JWKS are public.
 //
-//	POST   /v1/users                   register
+//	POST   /v1/users                   sign up: 202, a code mailed to the address
+//	POST   /v1/users/verification      the mailed code → the account
 //	POST   /v1/sessions                log in → access token
 //	GET    /v1/.well-known/jwks.json   the public keys tokens are signed with
 //	GET    /v1/users/me                the caller's own account        (authed)
@@ -46,6 +48,7 @@ const (
 func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handler) {
 	h := func(fn httpapi.HandlerFunc) http.Handler { return httpapi.Handle(s.log, fn) }
 	mux.Handle("POST /v1/users", h(s.handleRegister))
+	mux.Handle("POST /v1/users/verification", h(s.handleVerify))
 	mux.Handle("POST /v1/sessions", h(s.handleLogin))
 	mux.Handle("GET /v1/.well-known/jwks.json", auth.JWKSHandler(s.signer.Keys()))
 	mux.Handle("GET /v1/users/me", authed(h(s.handleGetMe)))
@@ -97,12 +100,37 @@ type registerRequest struct {
 	Password string `json:"password"`
 }
 
+// signUpResponse is the one answer to a sign-up, whether or not the
+// address has an account.
+type signUpResponse struct {
+	Status string `json:"status"`
+}
+
 func (s *Service) handleRegister(w http.ResponseWriter, r *http.Request) error {
 	var req registerRequest
 	if err := httpapi.DecodeJSON(w, r, &req, s.cfg.MaxBodyBytes); err != nil {
 		return err
 	}
-	u, err := s.Register(r.Context(), Registration(req))
+	if err := s.SignUp(r.Context(), Registration(req)); err != nil {
+		return apiError(err)
+	}
+	httpapi.WriteJSON(w, r, s.log, http.StatusAccepted, signUpResponse{Status: "verification_sent"})
+	return nil
+}
+
+type verifyRequest struct {
+	Code string `json:"code"`
+}
+
+func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) error {
+	var req verifyRequest
+	if err := httpapi.DecodeJSON(w, r, &req, s.cfg.MaxBodyBytes); err != nil {
+		return err
+	}
+	if req.Code == "" {
+		return apiError(invalid("code", "is required"))
+	}
+	u, err := s.Verify(r.Context(), req.Code)
 	if err != nil {
 		return apiError(err)
 	}
@@ -293,6 +321,8 @@ func apiError(err error) error {
 		return httpapi.NewError(http.StatusUnprocessableEntity, CodeCannotBlockSelf, "you cannot block or unblock yourself").Wrap(err)
 	case errors.Is(err, ErrBlocked):
 		return httpapi.NewError(http.StatusForbidden, CodeUserBlocked, "you blocked this user; unblock them first").Wrap(err)
+	case errors.Is(err, ErrBadCode):
+		return httpapi.NewError(http.StatusBadRequest, CodeBadCode, "the verification code is wrong, used or expired").Wrap(err)
 	case errors.Is(err, ErrSelfFollow):
 		return httpapi.NewError(http.StatusUnprocessableEntity, CodeCannotFollowSelf, "you cannot follow or unfollow yourself").Wrap(err)
 	}

@@ -17,10 +17,17 @@ func TestHTTPRegisterLoginProfileFollow(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 
-	// Register.
+	// Sign up: the address gets a code, the code makes the account.
 	w := f.do(t, call{method: "POST", path: "/v1/users", body: `{"username":"Alice","email":"alice@example.com","password":"hunter2hunter2"}`})
+	if w.Code != http.StatusAccepted || !strings.Contains(w.Body.String(), `"verification_sent"`) {
+		t.Fatalf("sign up: %d %s", w.Code, w.Body)
+	}
+	if n := f.count(t, "users"); n != 0 {
+		t.Fatalf("%d users before the code came back", n)
+	}
+	w = f.do(t, call{method: "POST", path: "/v1/users/verification", body: `{"code":"` + f.code(t, "alice@example.com", 1) + `"}`})
 	if w.Code != http.StatusCreated {
-		t.Fatalf("register: %d %s", w.Code, w.Body)
+		t.Fatalf("verify: %d %s", w.Code, w.Body)
 	}
 	var alice userBody
 	decode(t, w, &alice)
@@ -190,7 +197,9 @@ func TestHTTPBadInput(t *testing.T) {
 		{"register short password", call{method: "POST", path: "/v1/users", body: `{"username":"carol","email":"carol@example.com","password":"short"}`}, 400, "validation_failed"},
 		{"register long password", call{method: "POST", path: "/v1/users", body: `{"username":"carol","email":"carol@example.com","password":"` + strings.Repeat("p", 257) + `"}`}, 400, "validation_failed"},
 		{"register taken username", call{method: "POST", path: "/v1/users", body: `{"username":"ALICE","email":"carol@example.com","password":"not a common one"}`}, 409, "username_taken"},
-		{"register taken email", call{method: "POST", path: "/v1/users", body: `{"username":"carol","email":"Alice@Example.com","password":"not a common one"}`}, 409, "email_taken"},
+		{"verify without a code", call{method: "POST", path: "/v1/users/verification", body: `{}`}, 400, "validation_failed"},
+		{"verify a made-up code", call{method: "POST", path: "/v1/users/verification", body: `{"code":"` + strings.Repeat("A", 43) + `"}`}, 400, "invalid_verification_code"},
+		{"verify a malformed code", call{method: "POST", path: "/v1/users/verification", body: `{"code":"../../etc"}`}, 400, "invalid_verification_code"},
 
 		// POST /v1/sessions
 		{"login wrong password", call{method: "POST", path: "/v1/sessions", body: `{"username":"alice","password":"wrong password"}`}, 401, "invalid_credentials"},

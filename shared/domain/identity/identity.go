@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,7 @@ import (
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/session"
 	"github.com/nova-social/nova/shared/event/outbox"
+	"github.com/nova-social/nova/shared/mail"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/password"
 )
@@ -90,6 +92,18 @@ type Config struct {
 	// register or rename to, beside DefaultReserved
 	// (NOVA_RESERVED_USERNAMES).
 	Reserved []string
+	// Mail queues the sign-up mail (codes and notices). Required.
+	Mail *mail.Queue
+	// VerifyURL is the app's page that takes a sign-up code: the mail
+	// links to it with the code in the fragment (NOVA_VERIFY_URL). Empty:
+	// the mail holds the code alone.
+	VerifyURL string
+	// SignUpTTL is how long a sign-up code works; default
+	// DefaultSignUpTTL.
+	SignUpTTL time.Duration
+	// SignUpMailsPerHour is the most sign-up mail one address gets in an
+	// hour; default DefaultSignUpMailsPerHour.
+	SignUpMailsPerHour int
 	// MaxBodyBytes bounds JSON request bodies; default DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Now is the clock; default time.Now.
@@ -103,6 +117,12 @@ func (c Config) Defaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.SignUpTTL == 0 {
+		c.SignUpTTL = DefaultSignUpTTL
+	}
+	if c.SignUpMailsPerHour == 0 {
+		c.SignUpMailsPerHour = DefaultSignUpMailsPerHour
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -128,6 +148,15 @@ func (c Config) Validate() error {
 	if c.Marks == nil {
 		errs = append(errs, errors.New("session marks are nil"))
 	}
+	if c.Mail == nil {
+		errs = append(errs, errors.New("mail queue is nil"))
+	}
+	if c.SignUpTTL < time.Minute || c.SignUpMailsPerHour < 1 {
+		errs = append(errs, fmt.Errorf("sign-up TTL %s below a minute or %d mails an hour below one", c.SignUpTTL, c.SignUpMailsPerHour))
+	}
+	if err := CheckVerifyURL(c.VerifyURL); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Logger == nil {
 		errs = append(errs, errors.New("logger is nil"))
 	}
@@ -146,6 +175,18 @@ func (c Config) Validate() error {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("identity config: %w", err)
+	}
+	return nil
+}
+
+// CheckVerifyURL reports a Config.VerifyURL the mail could not link to: it
+// must be empty or an http(s) URL without a fragment (the code goes there).
+func CheckVerifyURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+		return fmt.Errorf("verify URL %q is not an http(s) URL without a fragment", s)
 	}
 	return nil
 }

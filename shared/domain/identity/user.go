@@ -74,9 +74,12 @@ func (r Registration) Validate() error {
 	return ValidatePassword(r.Password)
 }
 
-// Register creates an account and emits UserRegistered. A username or email
-// another account has (in any case) gives ErrUsernameTaken or ErrEmailTaken;
-// bad input a *ValidationError. The display name starts as the username.
+// Register creates an account at once and emits UserRegistered, with no
+// proof that r.Email is the registrant's: for operator tooling and test
+// fixtures. People sign up through SignUp and Verify. A username or email
+// another account has (in any case) gives ErrUsernameTaken or
+// ErrEmailTaken; bad input a *ValidationError. The display name starts as
+// the username.
 func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	if err := r.Validate(); err != nil {
 		return User{}, err
@@ -90,34 +93,42 @@ func (s *Service) Register(ctx context.Context, r Registration) (User, error) {
 	if err != nil {
 		return User{}, fmt.Errorf("identity: register: %w", err)
 	}
-	now := s.now()
-	u := User{
-		ID:          id.NewUserID(),
-		Username:    r.Username,
-		Email:       r.Email,
-		DisplayName: r.Username,
-		Role:        auth.RoleUser,
-		CreatedAt:   now,
-		UpdatedAt:   now,
-	}
+	var u User
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO users (id, username, email, password_hash, display_name, avatar_url, role, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
-			string(u.ID), u.Username, u.Email, hash, u.DisplayName, u.AvatarURL, string(u.Role), now); err != nil {
-			return uniqueError(err)
-		}
-		_, err := s.box.Enqueue(ctx, tx, &eventsv1.UserRegistered{
-			UserId:       string(u.ID),
-			Username:     u.Username,
-			Email:        u.Email,
-			RegisteredAt: timestamppb.New(now),
-		}, envelope.WithTime(now))
+		u, err = s.create(ctx, tx, r.Username, r.Email, hash)
 		return err
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("identity: register: %w", err)
 	}
 	return u, nil
+}
+
+// create inserts an account with a password hash and enqueues its
+// UserRegistered, in tx.
+func (s *Service) create(ctx context.Context, tx pgx.Tx, username, email, hash string) (User, error) {
+	now := s.now()
+	u := User{
+		ID:          id.NewUserID(),
+		Username:    username,
+		Email:       email,
+		DisplayName: username,
+		Role:        auth.RoleUser,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO users (id, username, email, password_hash, display_name, avatar_url, role, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`,
+		string(u.ID), u.Username, u.Email, hash, u.DisplayName, u.AvatarURL, string(u.Role), now); err != nil {
+		return User{}, uniqueError(err)
+	}
+	_, err := s.box.Enqueue(ctx, tx, &eventsv1.UserRegistered{
+		UserId:       string(u.ID),
+		Username:     u.Username,
+		Email:        u.Email,
+		RegisteredAt: timestamppb.New(now),
+	}, envelope.WithTime(now))
+	return u, err
 }
 
 // uniqueError turns a unique violation on users into the taken error of

@@ -91,7 +91,7 @@ func newRig(t testing.TB) *rig {
 		t.Fatal(err)
 	}
 	people, err := identity.New(identity.Config{Pool: pool, Outbox: box, Signer: signer, Hasher: hasher, Logger: quiet(),
-		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID()))})
+		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID())), Mail: testrig.MailQueue(t, pool)})
 	if err != nil {
 		t.Fatal(err)
 	}

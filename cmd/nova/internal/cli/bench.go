@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/nova-social/nova/cmd/nova/internal/load"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/kafka"
 )
@@ -164,6 +165,8 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", load.DefaultDrainTimeout, "how long to wait for the backlogs to drain after the load")
 	fs.IntVar(&checkFeeds, "check-feeds", 20, "afterwards look for the last N posts in their followers' feeds (0: skip)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the choice of operations (0: random)")
+	fs.StringVar(&cfg.MailDir, "mail-dir", "", "where nova run's local mail relay keeps the mail, read for the users' verification codes (default <root>/.nova/mail, the root found from the working directory) [NOVA_MAIL_DIR]")
+	fs.DurationVar(&cfg.MailTimeout, "mail-timeout", load.DefaultMailTimeout, "how long to wait for each user's verification mail")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -177,6 +180,14 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	if !baseline {
 		cfg.Baseline = 0
+	}
+	if cfg.MailDir == "" {
+		// Where nova run, started in this repository, keeps it.
+		root, err := findRoot("")
+		if err != nil {
+			return badUsage(st, "bench mixed", fmt.Errorf("no --mail-dir, and %w", err))
+		}
+		cfg.MailDir = system.MailDir(root)
 	}
 	cfg.Progress = st.Out
 	if err := cfg.Defaults().Validate(); err != nil {
@@ -213,7 +224,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	fmt.Fprintf(st.Out, "mixed workload against %s (seed %d)\n", cfg.API, m.Config().Seed)
 	took, err := m.Setup(ctx)
 	if err != nil {
-		return fmt.Errorf("setup (is Nova running at %s? start it with make run): %w", cfg.API, err)
+		return fmt.Errorf("setup (is Nova running at %s, its mail kept in %s? start it with make run, without SMTP_ADDR): %w", cfg.API, cfg.MailDir, err)
 	}
 	res, err := m.Run(ctx)
 	res.SetupTook = took

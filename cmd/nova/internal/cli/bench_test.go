@@ -2,12 +2,17 @@ package cli_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/load"
+	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/testrig"
 )
@@ -64,5 +69,45 @@ func TestBenchBadFlags(t *testing.T) {
 		if code, _, errs := run(t, "", args...); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (stderr %q)", args, code, errs)
 		}
+	}
+}
+
+// nova bench mixed reads the verification codes from --mail-dir
+// (NOVA_MAIL_DIR; by default the mail folder of the repository it runs
+// in), and a mail that never arrives fails the setup naming the folder.
+func TestBenchMixedMailDir(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/users" {
+			http.Error(w, "unexpected", http.StatusTeapot)
+			return
+		}
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"verification_sent"}`)
+	}))
+	defer api.Close()
+	root, err := system.FindRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaFlag, viaEnv := t.TempDir(), t.TempDir()
+	for _, c := range []struct {
+		name, env string
+		args      []string
+		want      string
+	}{
+		{"flag", viaEnv, []string{"--mail-dir", viaFlag}, viaFlag},
+		{"variable", viaEnv, nil, viaEnv},
+		{"default", "", nil, system.MailDir(root)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("NOVA_MAIL_DIR", c.env)
+			args := append([]string{"bench", "mixed", "--api", api.URL, "--kafka-brokers", "", "--users", "2", "--mail-timeout", "200ms"}, c.args...)
+			code, _, errs := run(t, "", args...)
+			for _, want := range []string{"its mail kept in " + c.want + "?", "no verification mail in " + c.want + string(filepath.Separator), "without SMTP_ADDR"} {
+				if code != 1 || !strings.Contains(errs, want) {
+					t.Errorf("exit %d, stderr %q; want 1 and %q", code, errs, want)
+				}
+			}
+		})
 	}
 }

@@ -116,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	secrets := &secretValues{kafka: logins}
 	placeholder := Local{DatabaseURL: "postgres://check", RedisURL: "redis://check", KafkaBrokers: []string{"check:9092"},
-		S3Endpoint: "check:9000", S3Bucket: "check", APIURL: "http://check", IssuerURL: "http://check"}
+		S3Endpoint: "check:9000", S3Bucket: "check", SMTPAddr: "check:25", APIURL: "http://check", IssuerURL: "http://check"}
 	var preflight []error
 	for _, f := range fns {
 		if _, err := environment(f.yaml, configMaps, secrets, Overrides, placeholder, host, "127.0.0.1:0"); err != nil {
@@ -386,6 +386,13 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 		return err
 	}
 	defer s3.Close()
+	// The mail relay nova-api sends sign-up mail through, demanding the
+	// nova-smtp Secret's login; the flows read the codes from it.
+	mailbox, err := startMailSink(secrets, filepath.Join(work, "mail"), cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer mailbox.Close()
 	rep.Database = db.name
 	iss, err := system.StartIssuer("127.0.0.1")
 	if err != nil {
@@ -393,8 +400,9 @@ func runAll(ctx context.Context, cfg Config, sources []source.KafkaSource, confi
 	}
 	defer func() { _ = iss.Close(context.WithoutCancel(ctx)) }()
 	local := Local{DatabaseURL: db.url, RedisURL: cfg.RedisURL, KafkaBrokers: kafka.Addrs(), S3Endpoint: s3.Endpoint(), S3Bucket: bucket,
+		SMTPAddr: mailbox.Addr(), Mail: mailbox,
 		Kafka: secrets.kafka, Issuer: iss, IssuerURL: iss.URL(), ServiceAccountDir: filepath.Join(work, "serviceaccount")}
-	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","))
+	cfg.Logger.Info("local servers", "database", db.name, "redis", cfg.RedisURL, "kafka", strings.Join(local.KafkaBrokers, ","), "smtp", local.SMTPAddr)
 
 	var running []*Function
 	defer func() {

@@ -36,12 +36,16 @@ func fakeRepo(t *testing.T) string {
 			"  DATABASE_URL: postgres://nova@nova-postgres:5432/nova\n  REDIS_URL: redis://nova-redis:6379/0\n" +
 			"  KAFKA_BROKERS: nova-kafka:9092\n  GREETING: hello\n  NOVA_JWKS_URL: http://nova-api/v1/.well-known/jwks.json\n  NOVA_API_URL: http://nova-api\n" +
 			"  S3_ENDPOINT: minio:9000\n  S3_BUCKET: media\n  S3_USE_SSL: \"true\"\n" +
-			"  NOVA_OIDC_DISCOVERY_URL: https://kubernetes.default.svc\n",
+			"  NOVA_OIDC_DISCOVERY_URL: https://kubernetes.default.svc\n  SMTP_ADDR: smtp.example.com:587\n  SMTP_TLS: starttls\n",
 		"func.yaml": "specVersion: 0.36.0\nname: nova-api\nruntime: go\ninvoke: http\nrun:\n  envs:\n" +
 			"  - name: DATABASE_URL\n    value: '{{ configMap:nova-config:DATABASE_URL }}'\n" +
 			"  - name: REDIS_URL\n    value: '{{ configMap:nova-config:REDIS_URL }}'\n" +
 			"  - name: NOVA_JWT_PRIVATE_KEY\n    value: '{{ secret:nova-jwt:NOVA_JWT_PRIVATE_KEY }}'\n" +
-			"  - name: GREETING\n    value: '{{ configMap:nova-config:GREETING }}, world'\n",
+			"  - name: GREETING\n    value: '{{ configMap:nova-config:GREETING }}, world'\n" +
+			"  - name: SMTP_ADDR\n    value: '{{ configMap:nova-config:SMTP_ADDR }}'\n" +
+			"  - name: SMTP_TLS\n    value: '{{ configMap:nova-config:SMTP_TLS }}'\n" +
+			"  - name: SMTP_USERNAME\n    value: '{{ secret:nova-smtp:SMTP_USERNAME }}'\n" +
+			"  - name: SMTP_PASSWORD\n    value: '{{ secret:nova-smtp:SMTP_PASSWORD }}'\n",
 		"function.go": `package function
 
 import (
@@ -63,7 +67,8 @@ func New() *F { return &F{} }
 func (*F) Start(context.Context, map[string]string) error {
 	for _, kv := range os.Environ() {
 		switch k, _, _ := strings.Cut(kv, "="); k {
-		case "DATABASE_URL", "REDIS_URL", "NOVA_JWT_PRIVATE_KEY", "GREETING", "LISTEN_ADDRESS", "NOVA_SERVICEACCOUNT_DIR":
+		case "DATABASE_URL", "REDIS_URL", "NOVA_JWT_PRIVATE_KEY", "GREETING", "LISTEN_ADDRESS", "NOVA_SERVICEACCOUNT_DIR",
+			"SMTP_ADDR", "SMTP_TLS", "SMTP_USERNAME", "SMTP_PASSWORD":
 		default:
 			return fmt.Errorf("variable %s is not in run.envs", k)
 		}
@@ -74,6 +79,9 @@ func (*F) Start(context.Context, map[string]string) error {
 	if g := os.Getenv("GREETING"); g != "hello, world" {
 		return fmt.Errorf("GREETING %q", g)
 	}
+	if os.Getenv("SMTP_USERNAME") == "" || os.Getenv("SMTP_PASSWORD") == "" {
+		return fmt.Errorf("no SMTP login")
+	}
 	return nil
 }
 
@@ -83,6 +91,10 @@ func (*F) Ready(context.Context) (bool, error) {
 	}
 	if u := os.Getenv("REDIS_URL"); !strings.HasPrefix(u, "redis://127.0.0.1:6379/") {
 		return false, fmt.Errorf("nova-api: not ready: attempt 1 failed: REDIS_URL %s does not answer", u)
+	}
+	// The check's mail sink, in the clear on the loopback.
+	if a, tls := os.Getenv("SMTP_ADDR"), os.Getenv("SMTP_TLS"); !strings.HasPrefix(a, "127.0.0.1:") || tls != "none" {
+		return false, fmt.Errorf("nova-api: not ready: SMTP_ADDR %s (SMTP_TLS %s) does not answer", a, tls)
 	}
 	return true, nil
 }

@@ -98,7 +98,8 @@ func TestEnvironment(t *testing.T) {
 // reference it.
 func TestEnvironmentValueNotYet(t *testing.T) {
 	cms := map[string]map[string]string{"nova-config": {"NOVA_JWKS_URL": "http://nova-api/v1/.well-known/jwks.json",
-		"DATABASE_URL": "", "REDIS_URL": "", "KAFKA_BROKERS": "", "S3_ENDPOINT": "", "S3_USE_SSL": "", "NOVA_OIDC_DISCOVERY_URL": "", "NOVA_API_URL": ""}}
+		"DATABASE_URL": "", "REDIS_URL": "", "KAFKA_BROKERS": "", "S3_ENDPOINT": "", "S3_USE_SSL": "", "NOVA_OIDC_DISCOVERY_URL": "", "NOVA_API_URL": "",
+		"SMTP_ADDR": "", "SMTP_TLS": ""}}
 	if err := checkOverrides(cms); err != nil {
 		t.Fatal(err)
 	}

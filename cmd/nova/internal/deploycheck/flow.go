@@ -28,10 +28,12 @@ import (
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/domain/feed"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/sender"
+	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -54,7 +56,7 @@ var flows = []struct {
 	run   func(ctx context.Context, env flowEnv) error
 }{
 	{"concurrent deliveries, a quarter abandoned by their client", []string{"feed-fanout"}, concurrentDeliveries},
-	{"register, follow, post: the post reaches the follower's feed; a poison event reaches the dead-letter store",
+	{"sign up with the mailed code, follow, post: the post reaches the follower's feed; a poison event reaches the dead-letter store",
 		[]string{"nova-api", "feed-fanout", "dead-letter"}, eventPath},
 }
 
@@ -181,8 +183,9 @@ func post(ctx context.Context, client *http.Client, url, token string, e event.E
 }
 
 // eventPath runs the local dispatcher over eventing/'s KafkaSources with
-// the built functions as sinks, then goes through nova-api: two users, a
-// follow and a post, which must reach the follower's home feed through the
+// the built functions as sinks, then goes through nova-api: two users, each
+// signed up with the code nova-api mailed to the local relay, a follow and
+// a post, which must reach the follower's home feed through the
 // outbox, Kafka, the KafkaSource and feed-fanout; then a PostCreated whose
 // data is not protobuf, produced to content-events, which must be
 // dead-lettered with a 400 and its reason into the dead-letter function's
@@ -223,7 +226,7 @@ func eventPath(ctx context.Context, env flowEnv) (err error) {
 		}
 	}()
 
-	api := &apiClient{base: env.urls["nova-api"], http: &http.Client{Timeout: 30 * time.Second}}
+	api := &apiClient{base: env.urls["nova-api"], http: &http.Client{Timeout: 30 * time.Second}, mail: env.local.Mail}
 	author, err := api.register(ctx, "author")
 	if err != nil {
 		return err
@@ -327,14 +330,30 @@ func eventually(ctx context.Context, timeout time.Duration, what string, cond fu
 type apiClient struct {
 	base string
 	http *http.Client
+	// mail is the relay nova-api sends sign-up mail through.
+	mail *sink.Sink
 }
+
+// mailTimeout bounds the wait for a sign-up mail: nova-api sends it from
+// its queue once the sign-up commits, within a poll interval at worst.
+const mailTimeout = 30 * time.Second
 
 type apiUser struct{ id, token string }
 
+// register signs a user up, proves the address with the code mailed to
+// it, and logs in.
 func (c *apiClient) register(ctx context.Context, name string) (apiUser, error) {
 	name = name + "_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	email := name + "@example.com"
 	const password = "deploy-check correct horse"
-	u, err := c.call(ctx, http.StatusCreated, "POST", "/v1/users", "", map[string]any{"username": name, "email": name + "@example.com", "password": password})
+	if _, err := c.call(ctx, http.StatusAccepted, "POST", "/v1/users", "", map[string]any{"username": name, "email": email, "password": password}); err != nil {
+		return apiUser{}, err
+	}
+	code, err := c.code(ctx, email)
+	if err != nil {
+		return apiUser{}, fmt.Errorf("sign up %s: %w", name, err)
+	}
+	u, err := c.call(ctx, http.StatusCreated, "POST", "/v1/users/verification", "", map[string]any{"code": code})
 	if err != nil {
 		return apiUser{}, err
 	}
@@ -348,6 +367,21 @@ func (c *apiClient) register(ctx context.Context, name string) (apiUser, error) 
 		return apiUser{}, fmt.Errorf("register %s: no id or token in %v, %v", name, u, s)
 	}
 	return apiUser{id: id, token: token}, nil
+}
+
+// code waits for the first mail to email and reads its verification code.
+func (c *apiClient) code(ctx context.Context, email string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, mailTimeout)
+	defer cancel()
+	m, err := c.mail.Wait(ctx, email, 1)
+	if err != nil {
+		return "", fmt.Errorf("the verification mail did not reach the local relay within %s: %w", mailTimeout, err)
+	}
+	code, ok := identity.CodeFromMail(m.Text)
+	if !ok {
+		return "", fmt.Errorf("no verification code in the mail to %s (subject %q):\n%s", email, m.Subject, m.Text)
+	}
+	return code, nil
 }
 
 func (c *apiClient) call(ctx context.Context, want int, method, path, token string, body any) (map[string]any, error) {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/auth"
+	"github.com/nova-social/nova/shared/mail"
+	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -20,6 +22,11 @@ type Local struct {
 	// S3Endpoint (host:port) serves S3Bucket over plain HTTP.
 	S3Endpoint string
 	S3Bucket   string
+	// SMTPAddr (host:port) is Mail's address: the relay nova-api sends
+	// sign-up mail through, in the clear on the loopback, with the
+	// nova-smtp Secret's login.
+	SMTPAddr string
+	Mail     *sink.Sink
 	// APIURL is nova-api's address once it is ready ("" before).
 	APIURL string
 	// Issuer stands in for the cluster's OIDC issuer (the API server):
@@ -69,6 +76,8 @@ var Overrides = []Override{
 	}},
 	{"nova-config", "S3_ENDPOINT", func(l Local) (string, error) { return l.S3Endpoint, nil }},
 	{"nova-config", "S3_USE_SSL", func(Local) (string, error) { return "false", nil }},
+	{"nova-config", "SMTP_ADDR", func(l Local) (string, error) { return l.SMTPAddr, nil }},
+	{"nova-config", "SMTP_TLS", func(Local) (string, error) { return string(mail.NoTLS), nil }},
 }
 
 // jwksURL is nova-api's JWKS endpoint, for functions that verify its tokens.
@@ -108,6 +117,13 @@ var Secrets = []Secret{
 	{"nova-s3", "S3_SECRET_KEY", randomValue},
 	// 32 hex characters: the shortest media URL key nova-api takes.
 	{"nova-media", "MEDIA_URL_SECRET", randomValue},
+	// The check's mail sink takes this login and no other, as the
+	// cluster's relay takes the Secret's.
+	{"nova-smtp", mail.EnvUsername, func() (string, error) {
+		v, err := randomValue()
+		return "nova-check-" + v[:8], err
+	}},
+	{"nova-smtp", mail.EnvPassword, randomValue},
 }
 
 // randomValue is a fresh random token, as a generated Secret value would be.

@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/mail"
+	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -83,4 +86,19 @@ func createRedisUser(ctx context.Context, url string, secrets *secretValues) (fu
 		return nil, fmt.Errorf("local Redis: %w", err)
 	}
 	return func() error { return system.DeleteRedisUser(context.WithoutCancel(ctx), url, name) }, nil
+}
+
+// startMailSink starts a local mail relay on the loopback that takes the
+// nova-smtp Secret's login only, as the cluster's relay would, and keeps
+// each message under dir too (left with the work folder by --keep).
+func startMailSink(secrets *secretValues, dir string, log *slog.Logger) (*sink.Sink, error) {
+	user, err := secrets.get("nova-smtp", mail.EnvUsername)
+	if err != nil {
+		return nil, err
+	}
+	password, err := secrets.get("nova-smtp", mail.EnvPassword)
+	if err != nil {
+		return nil, err
+	}
+	return sink.Start(sink.Config{Addr: "127.0.0.1:0", Username: user, Password: password, Dir: dir, Logger: log})
 }

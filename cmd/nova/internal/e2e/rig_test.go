@@ -17,6 +17,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -64,6 +65,9 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 	}
 	if cfg.RedisURL == "" {
 		cfg.RedisURL = testrig.RedisAdminURL(t)
+	}
+	if cfg.MailDir == "" {
+		cfg.MailDir = t.TempDir()
 	}
 	// Rate-limit budgets of the test's own (they outlive a run in the
 	// shared Redis), wide enough for one address to play every user and
@@ -156,11 +160,29 @@ func (r *rig) must(want int, method, path, token string, body any) map[string]an
 func (r *rig) register(name string) user {
 	r.t.Helper()
 	name = fmt.Sprintf("%s_%s", name, testrig.ID()[:6])
-	u := r.must(http.StatusCreated, "POST", "/v1/users", "", map[string]any{
-		"username": name, "email": name + "@example.com", "password": "correct horse battery staple"})
+	u := r.signUp(name, "correct horse battery staple")
 	s := r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{
 		"username": name, "password": "correct horse battery staple"})
 	return user{ID: u["id"].(string), Name: name, Token: s["token"].(string)}
+}
+
+// signUp signs name up, takes back the code nova run's mail relay got for
+// the address, and answers the new account.
+func (r *rig) signUp(name, password string) map[string]any {
+	r.t.Helper()
+	email := name + "@example.com"
+	r.must(http.StatusAccepted, "POST", "/v1/users", "", map[string]any{"username": name, "email": email, "password": password})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, err := r.sys.Mail().Wait(ctx, email, 1)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	code, ok := identity.CodeFromMail(m.Text)
+	if !ok {
+		r.t.Fatalf("the sign-up mail to %s holds no code:\n%s", email, m.Text)
+	}
+	return r.must(http.StatusCreated, "POST", "/v1/users/verification", "", map[string]any{"code": code})
 }
 
 // grantAdmin gives u the admin role as an operator does, with nova admin;

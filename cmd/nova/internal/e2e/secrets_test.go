@@ -79,8 +79,7 @@ func startLogged(t *testing.T) *secretRig {
 // signup registers name with password and logs in.
 func (r *secretRig) signup(name, password string) user {
 	r.t.Helper()
-	u := r.must(http.StatusCreated, "POST", "/v1/users", "", map[string]any{
-		"username": name, "email": name + "@example.com", "password": password})
+	u := r.signUp(name, password)
 	s := r.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{"username": name, "password": password})
 	return user{ID: u["id"].(string), Name: name, Token: s["token"].(string)}
 }

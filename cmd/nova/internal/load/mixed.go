@@ -9,13 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/mail/sink"
 )
 
 type benchUser struct {
@@ -145,7 +150,8 @@ func parallel(ctx context.Context, n, width int, fn func(ctx context.Context, i 
 	return ctx.Err()
 }
 
-// Setup registers the users, logs them in, makes the follow ring, opens the
+// Setup signs the users up (reading each one's verification code from the
+// mail in cfg.MailDir), logs them in, makes the follow ring, opens the
 // conversations and writes one post per user (so likes have targets from
 // the first second), then waits for the backlogs to drain so the load
 // starts from a quiet system.
@@ -159,12 +165,20 @@ func (m *Mixed) Setup(ctx context.Context) (time.Duration, error) {
 	const password = "load test password, not a secret"
 	err := parallel(ctx, n, width, func(ctx context.Context, i int) error {
 		name := fmt.Sprintf("load_%s_%d", m.run, i)
+		email := name + "@load.example.com"
+		if _, err := m.call(ctx, http.MethodPost, "/v1/users", "", map[string]string{
+			"username": name, "email": email, "password": password}, nil); err != nil {
+			return fmt.Errorf("sign up %s: %w", name, err)
+		}
+		code, err := m.verificationCode(ctx, email)
+		if err != nil {
+			return fmt.Errorf("sign up %s: %w", name, err)
+		}
 		var u struct {
 			ID string `json:"id"`
 		}
-		if _, err := m.call(ctx, http.MethodPost, "/v1/users", "", map[string]string{
-			"username": name, "email": name + "@load.example.com", "password": password}, &u); err != nil {
-			return fmt.Errorf("register %s: %w", name, err)
+		if _, err := m.call(ctx, http.MethodPost, "/v1/users/verification", "", map[string]string{"code": code}, &u); err != nil {
+			return fmt.Errorf("verify %s: %w", name, err)
 		}
 		var s struct {
 			Token string `json:"token"`
@@ -221,6 +235,42 @@ func (m *Mixed) Setup(ctx context.Context) (time.Duration, error) {
 	m.logf("setup: done in %s", took.Round(time.Millisecond))
 	return took, nil
 }
+
+// verificationCode waits for the sign-up mail to email in the mail folder
+// and reads its code.
+func (m *Mixed) verificationCode(ctx context.Context, email string) (string, error) {
+	folder := filepath.Join(m.cfg.MailDir, sink.Folder(email))
+	wait, cancel := context.WithTimeout(ctx, m.cfg.MailTimeout)
+	defer cancel()
+	t := time.NewTicker(mailPoll)
+	defer t.Stop()
+	for {
+		msgs, err := sink.ReadDir(m.cfg.MailDir, email)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("read the verification mail: %w", err)
+		}
+		// The run's addresses are new: its first mail is the code's.
+		if len(msgs) > 0 {
+			code, ok := identity.CodeFromMail(msgs[0].Text)
+			if !ok {
+				return "", fmt.Errorf("no verification code in the mail to %s in %s (subject %q)", email, folder, msgs[0].Subject)
+			}
+			return code, nil
+		}
+		select {
+		case <-wait.Done():
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("waiting for the verification mail in %s: %w", folder, context.Cause(ctx))
+			}
+			return "", fmt.Errorf("no verification mail in %s after %s: the mail goes there only when nova run runs without SMTP_ADDR "+
+				"(its local relay then keeps it under <root>/.nova/mail of the repository it runs from)", folder, m.cfg.MailTimeout)
+		case <-t.C:
+		}
+	}
+}
+
+// mailPoll is how often verificationCode looks for the mail.
+const mailPoll = 100 * time.Millisecond
 
 // post writes a post by user i; seq makes its text unique, as repeated text
 // is what the moderation rules hide.

@@ -95,6 +95,12 @@ type MixedConfig struct {
 	DrainTimeout time.Duration
 	// RequestTimeout bounds each request.
 	RequestTimeout time.Duration
+	// MailDir is where the local mail relay of nova run keeps the mail, a
+	// folder per recipient (system.MailDir): Setup reads each user's
+	// verification code there. Required.
+	MailDir string
+	// MailTimeout bounds the wait for each user's verification mail.
+	MailTimeout time.Duration
 	// Seed makes the choice of operations and targets repeatable.
 	Seed uint64
 	// Progress receives a line per phase and per second of load; nil
@@ -113,6 +119,7 @@ const (
 	DefaultPollInterval   = 250 * time.Millisecond
 	DefaultDrainTimeout   = 2 * time.Minute
 	DefaultRequestTimeout = 30 * time.Second
+	DefaultMailTimeout    = 30 * time.Second
 )
 
 // Defaults fills unset fields (Baseline stays 0 when unset: the caller
@@ -147,6 +154,9 @@ func (c MixedConfig) Defaults() MixedConfig {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = DefaultRequestTimeout
 	}
+	if c.MailTimeout == 0 {
+		c.MailTimeout = DefaultMailTimeout
+	}
 	if c.Seed == 0 {
 		c.Seed = rand.Uint64()
 	}
@@ -171,8 +181,11 @@ func (c MixedConfig) Validate() error {
 	if c.Duration <= 0 || c.Rate <= 0 || c.Concurrency < 1 {
 		errs = append(errs, errors.New("duration, rate and concurrency must be positive"))
 	}
-	if c.Baseline < 0 || c.PollInterval <= 0 || c.DrainTimeout <= 0 || c.RequestTimeout <= 0 {
+	if c.Baseline < 0 || c.PollInterval <= 0 || c.DrainTimeout <= 0 || c.RequestTimeout <= 0 || c.MailTimeout <= 0 {
 		errs = append(errs, errors.New("baseline, poll interval and timeouts must not be negative"))
+	}
+	if c.MailDir == "" {
+		errs = append(errs, errors.New("mail dir: none given (the folder nova run's local mail relay keeps the mail in, <root>/.nova/mail; the users' verification codes are read there)"))
 	}
 	total := 0
 	for _, op := range Ops() {

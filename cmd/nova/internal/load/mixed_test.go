@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,6 +81,8 @@ func TestMixedWorkload(t *testing.T) {
 	m, err := load.NewMixed(load.MixedConfig{
 		API: api, Duration: 3 * time.Second, Users: 3, Follows: 2, Rate: 40, Concurrency: 4,
 		Baseline: time.Second, Backlogs: []load.Backlog{lag, outbox}, Seed: 1, DrainTimeout: time.Minute, Progress: testWriter{t},
+		// Where the system's local mail relay keeps the sign-up mail.
+		MailDir: system.MailDir(sys.Root()),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +134,37 @@ func TestMixedWorkload(t *testing.T) {
 	for _, want := range []string{"post ", "like ", "message ", "feed ", "baseline ", "consumer lag: peak", "drained "} {
 		if !strings.Contains(report.String(), want) {
 			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+// A sign-up whose mail never reaches the mail folder fails the setup in
+// bounded time, naming the folder and where the mail goes.
+func TestMixedSetupWithoutMail(t *testing.T) {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/v1/users" {
+			http.Error(w, "unexpected", http.StatusTeapot)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"status":"verification_sent"}`)
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	m, err := load.NewMixed(load.MixedConfig{API: api.URL, Users: 2, Concurrency: 1, MailDir: dir, MailTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err = m.Setup(ctx)
+	if err == nil {
+		t.Fatal("setup passed without a verification mail")
+	}
+	for _, want := range []string{"no verification mail in " + dir + string(filepath.Separator) + "load_", "@load.example.com after 300ms", "without SMTP_ADDR"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
 		}
 	}
 }

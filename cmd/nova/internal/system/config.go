@@ -65,6 +65,9 @@ type Config struct {
 
 	DatabaseURL string
 	RedisURL    string
+	// MailDir is where the local mail relay keeps the mail, when the
+	// environment names no relay (SMTP_ADDR). Default MailDir(Root).
+	MailDir string
 
 	// Functions to host. Default: registry.Functions().
 	Functions []registry.Function
@@ -109,6 +112,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = DefaultDatabaseURL
+	}
+	if c.MailDir == "" && c.Root != "" {
+		c.MailDir = MailDir(c.Root)
 	}
 	if c.RedisURL == "" {
 		c.RedisURL = DefaultRedisURL

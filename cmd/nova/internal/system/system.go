@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -30,6 +31,8 @@ import (
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/httpapi"
+	"github.com/nova-social/nova/shared/mail"
+	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -59,6 +62,8 @@ type System struct {
 	// issuer signs the dispatcher's tokens and serves the keys the
 	// functions verify them with.
 	issuer *LocalIssuer
+	// mail is the local mail relay; nil when SMTP_ADDR names another.
+	mail *sink.Sink
 
 	// The Kafka Broker ingress, when the manifests hold Brokers.
 	ingress         *http.Server
@@ -224,6 +229,19 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		return s, err
 	}
 	env[sender.EnvDiscoveryURL] = s.issuer.URL()
+	if env[mail.EnvAddr] == "" {
+		// No mail relay named: a local one, with a login made for this
+		// run, that keeps every message in cfg.MailDir (.nova/mail).
+		pw, err := randomPassword()
+		if err != nil {
+			return s, err
+		}
+		if s.mail, err = sink.Start(sink.Config{Addr: net.JoinHostPort(cfg.Host, "0"), Username: "nova-run", Password: pw,
+			Dir: cfg.MailDir, Logger: s.log}); err != nil {
+			return s, err
+		}
+		maps.Copy(env, s.mail.Env())
+	}
 	if env[sender.EnvNamespace] == "" {
 		// The functions run in the namespace of the objects that send to
 		// them, as kubectl apply -k puts them all in one.
@@ -387,6 +405,14 @@ func namespaceOf(m *manifests.Set) string {
 	return source.DefaultNamespace
 }
 
+// MailDir is where the local mail relay of nova run keeps the mail, a
+// folder per recipient (sink.ReadDir reads it).
+func MailDir(root string) string { return filepath.Join(root, ".nova", "mail") }
+
+// Mail is the local mail relay, or nil when the environment named one
+// (SMTP_ADDR).
+func (s *System) Mail() *sink.Sink { return s.mail }
+
 // APIName is nova-api's function name.
 const APIName = "nova-api"
 
@@ -517,6 +543,9 @@ func (s *System) WriteStatus(w io.Writer) {
 	fmt.Fprintf(tw, "  kafka\t%s\t%s\n", strings.Join(s.broker.Addrs(), ","), kafkaNote)
 	fmt.Fprintf(tw, "  postgres\t%s\tmigrations applied\n", redact(s.cfg.DatabaseURL))
 	fmt.Fprintf(tw, "  redis\t%s\t\n", redisAddress(s.cfg.RedisURL))
+	if s.mail != nil {
+		fmt.Fprintf(tw, "  mail\t%s\tlocal relay; sign-up codes kept in %s\n", s.mail.Addr(), s.cfg.MailDir)
+	}
 	for _, h := range s.functions {
 		fmt.Fprintf(tw, "  %s\t%s\t%s function, %s\n", h.fn.Name(), h.fn.URL(), h.invoke, h.dir)
 	}
@@ -598,6 +627,9 @@ func (s *System) Stop(ctx context.Context) error {
 		wg.Wait()
 		if s.issuer != nil {
 			errs = append(errs, s.issuer.Close(ctx))
+		}
+		if s.mail != nil {
+			errs = append(errs, s.mail.Close())
 		}
 		if s.pool != nil {
 			s.pool.Close()
