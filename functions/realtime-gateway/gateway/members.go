@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,9 +14,10 @@ import (
 	"github.com/nova-social/nova/shared/id"
 )
 
-// Members tells whether a client is in a conversation. The gateway asks
-// before it takes a typed message, so a frame for a conversation the
-// sender is not in is refused on the socket instead of acknowledged and
+// Members tells whether a client may write to a conversation. The gateway
+// asks before it takes a typed message, so a frame the sender may not send
+// (not in the conversation, invited and not yet in, or to someone in a
+// block with them) is refused on the socket instead of acknowledged and
 // dead-lettered downstream.
 type Members interface {
 	// IsMember answers for the holder of token, the connection's own.
@@ -22,9 +25,10 @@ type Members interface {
 }
 
 // APIMembers asks nova-api, as the client, with the client's own token:
-// GET /v1/conversations/{id}/messages?limit=1 answers only participants
-// (404 for anyone else). nova-api owns membership, so the gateway keeps no
-// copy of it that could go stale.
+// GET /v1/conversations/{id} answers participants only (404 for anyone
+// else), with can_send, what nova-api would check on the message itself.
+// nova-api owns membership and blocks, so the gateway keeps no copy of them
+// that could go stale.
 type APIMembers struct {
 	Base   string // nova-api's URL (NOVA_API_URL)
 	Client *http.Client
@@ -32,7 +36,7 @@ type APIMembers struct {
 
 // IsMember implements Members.
 func (a APIMembers) IsMember(ctx context.Context, token string, conv id.ConversationID) (bool, error) {
-	u := strings.TrimRight(a.Base, "/") + "/v1/conversations/" + url.PathEscape(conv.String()) + "/messages?limit=1"
+	u := strings.TrimRight(a.Base, "/") + "/v1/conversations/" + url.PathEscape(conv.String())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return false, fmt.Errorf("gateway: membership: %w", err)
@@ -45,7 +49,13 @@ func (a APIMembers) IsMember(ctx context.Context, token string, conv id.Conversa
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return true, nil
+		var c struct {
+			CanSend *bool `json:"can_send"`
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&c); err != nil || c.CanSend == nil {
+			return false, fmt.Errorf("gateway: membership: nova-api's conversation has no can_send (%v)", err)
+		}
+		return *c.CanSend, nil
 	case http.StatusNotFound, http.StatusForbidden, http.StatusUnauthorized:
 		// Not a participant (or no longer signed in: the socket closes on
 		// its own when the session check sees it).
@@ -56,7 +66,9 @@ func (a APIMembers) IsMember(ctx context.Context, token string, conv id.Conversa
 }
 
 // memberTTL is how long a connection trusts a yes: a participant removed
-// from a conversation can write to it for at most this long.
+// from a conversation, or newly in a block, can have typed messages taken
+// for at most this long (nova-api then refuses them, dead-lettered with
+// the reason).
 const memberTTL = 30 * time.Second
 
 // nonMemberTTL is how long a no is remembered, so a client repeating

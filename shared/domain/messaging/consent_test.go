@@ -151,7 +151,26 @@ func TestBlockedPairCannotTalk(t *testing.T) {
 	if code := r.call("POST", "/v1/conversations", ada, map[string]any{"participant_ids": []id.UserID{bob, cy}, "title": "t"}, &named); code != http.StatusCreated {
 		t.Fatal(code)
 	}
+	canSend := func(who id.UserID, conv string) any {
+		var c map[string]any
+		if code := r.call("GET", "/v1/conversations/"+conv, who, nil, &c); code != http.StatusOK {
+			t.Fatalf("GET conversation: %d", code)
+		}
+		return c["can_send"]
+	}
+	if canSend(ada, direct.ID) != true || canSend(bob, direct.ID) != true {
+		t.Fatal("before the block the pair may not write to their conversation")
+	}
 	r.block(bob, ada)
+	// What the realtime gateway asks before taking a typed message.
+	for _, who := range []id.UserID{ada, bob} {
+		if got := canSend(who, direct.ID); got != false {
+			t.Errorf("can_send in the blocked pair's direct conversation: %v", got)
+		}
+		if got := canSend(who, named.ID); got != true {
+			t.Errorf("can_send in the group: %v (blocks decide recipients there, not who speaks)", got)
+		}
+	}
 
 	before := len(r.sent())
 	for _, who := range []id.UserID{ada, bob} {

@@ -19,7 +19,7 @@ const maxBodyBytes = 128 << 10
 //
 //	POST /v1/conversations                     open → 201 conversation (200 when the DIRECT pair exists)
 //	GET  /v1/conversations                     ?limit=&cursor= → 200 {items, next_cursor}, newest activity first
-//	GET  /v1/conversations/{id}                → 200 conversation
+//	GET  /v1/conversations/{id}                → 200 conversation and can_send (the caller may write now)
 //	POST /v1/conversations/{id}/messages       send → 201 message (200 with the stored one on a retry)
 //	GET  /v1/conversations/{id}/messages       ?limit=&cursor=&latest= → 200 {items, next_cursor, prev_cursor}
 //	POST /v1/conversations/{id}/accept         accept an invitation to a group → 200 conversation
@@ -126,8 +126,23 @@ func (s *Service) handleGet(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return httpError(err)
 	}
-	httpapi.WriteJSON(w, r, s.cfg.Logger, http.StatusOK, c)
+	v := conversationView{Conversation: c}
+	switch err := s.MaySend(r.Context(), user, conv); {
+	case err == nil:
+		v.CanSend = true
+	case !errors.Is(err, ErrNotFound):
+		return httpError(err)
+	}
+	httpapi.WriteJSON(w, r, s.cfg.Logger, http.StatusOK, v)
 	return nil
+}
+
+// conversationView is one conversation as its reader sees it: with whether
+// they may write to it now (not while invited, nor to someone in a block
+// with them).
+type conversationView struct {
+	Conversation
+	CanSend bool `json:"can_send"`
 }
 
 func (s *Service) handleSend(w http.ResponseWriter, r *http.Request) error {

@@ -178,11 +178,8 @@ func (s *Service) Send(ctx context.Context, sender id.UserID, conv id.Conversati
 	if err != nil {
 		return Message{}, false, err
 	}
-	if err := mustBeMember(ctx, s.cfg.Pool, sender, conv); err != nil {
-		return Message{}, false, wrap("send", err)
-	}
-	if err := s.mustNotBeBlocked(ctx, sender, conv); err != nil {
-		return Message{}, false, wrap("send", err)
+	if err := s.MaySend(ctx, sender, conv); err != nil {
+		return Message{}, false, err
 	}
 	if m, ok, err := s.stored(ctx, sender, conv, in.ClientMessageID); err != nil || ok {
 		return m, false, err
@@ -260,6 +257,24 @@ func (s *Service) Send(ctx context.Context, sender id.UserID, conv id.Conversati
 		return Message{}, false, wrap("send", err)
 	}
 	return m, true, nil
+}
+
+// MaySend is nil when sender may write to conv now: a member who has
+// accepted, and not one of a DIRECT conversation's blocked pair. Otherwise
+// ErrNotFound, as for a conversation that is not theirs. The realtime
+// gateway asks it (through GET /v1/conversations/{id}'s can_send) before
+// taking a typed message.
+func (s *Service) MaySend(ctx context.Context, sender id.UserID, conv id.ConversationID) error {
+	if _, err := id.ParseConversationID(string(conv)); err != nil {
+		return ErrNotFound
+	}
+	if err := mustBeMember(ctx, s.cfg.Pool, sender, conv); err != nil {
+		return wrap("send", err)
+	}
+	if err := s.mustNotBeBlocked(ctx, sender, conv); err != nil {
+		return wrap("send", err)
+	}
+	return nil
 }
 
 // mustNotBeBlocked is ErrNotFound when conv is a DIRECT conversation whose

@@ -218,6 +218,31 @@ func TestChatEndToEnd(t *testing.T) {
 			t.Errorf("dead letters from realtime-chat: %d, %v; want none", len(entries), err)
 		}
 	})
+
+	// Once alice blocks bob, neither may write to their conversation: a
+	// message typed by the one blocked is refused at the gateway too, as
+	// if the conversation were not his, and nothing is dead-lettered.
+	t.Run("a blocked pair's typed message is refused at the gateway", func(t *testing.T) {
+		r.must(http.StatusNoContent, "POST", "/v1/users/"+b.ID+"/block", a.Token, nil)
+		for _, u := range []user{a, b} {
+			if c := r.must(http.StatusOK, "GET", "/v1/conversations/"+conv, u.Token, nil); c["can_send"] != false {
+				t.Fatalf("%s's conversation after the block: can_send %v", u.Name, c["can_send"])
+			}
+		}
+		wsBob := r.connect(b)
+		wsBob.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": "bob-blocked", "content": "still there?"})
+		if f := wsBob.next(); f["type"] != "error" || f["code"] != "not_a_participant" || f["client_message_id"] != "bob-blocked" {
+			t.Fatalf("bob's answer: %v, want an error frame not_a_participant", f)
+		}
+		r.settle()
+		if got := r.history(a, conv); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after bob's attempt the history is %v", got)
+		}
+		entries, err := deadletter.New(r.pool(t)).List(context.Background(), deadletter.Filter{Topic: "realtime-chat"})
+		if err != nil || len(entries) != 0 {
+			t.Errorf("dead letters from realtime-chat: %d, %v; want none", len(entries), err)
+		}
+	})
 }
 
 // metric reads one sample of the runtime's Prometheus endpoint (0 when
