@@ -197,27 +197,31 @@ func TestChatEndToEnd(t *testing.T) {
 			t.Errorf("eve %s %s: %d %v, want 404", c.method, c.path, code, out)
 		}
 	}
-	// Typed on a websocket, her message is refused by the gateway, which
-	// asks nova-api (as eve) before taking it: nothing reaches Kafka,
-	// chat-persist or the dead-letter store.
-	t.Run("outsider's typed message is refused at the gateway", func(t *testing.T) {
-		wsEve := r.connect(eve)
-		wsEve.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": "eve-2", "content": "let me in"})
-		if f := wsEve.next(); f["type"] != "error" || f["code"] != "not_a_participant" || f["client_message_id"] != "eve-2" {
-			t.Fatalf("eve's answer: %v, want an error frame not_a_participant", f)
+	// refusedAtGateway types a message as u and requires the gateway to
+	// refuse it on the socket: nothing reaches Kafka, chat-persist or the
+	// dead-letter store, and the history stays as it was.
+	refusedAtGateway := func(t *testing.T, u user, clientID string) {
+		t.Helper()
+		ws := r.connect(u)
+		ws.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": clientID, "content": "let me in"})
+		if f := ws.next(); f["type"] != "error" || f["code"] != "not_a_participant" || f["client_message_id"] != clientID {
+			t.Fatalf("%s's answer: %v, want an error frame not_a_participant", u.Name, f)
 		}
 		r.settle()
 		if got := r.history(a, conv); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("after eve's attempt the history is %v", got)
+			t.Fatalf("after %s's attempt the history is %v", u.Name, got)
 		}
 		if n := r.metric(`nova_function_requests_total{code="400",function="chat-persist",outcome="rejected"}`); n != 0 {
-			t.Errorf("chat-persist rejected %v events: eve's message got past the gateway", n)
+			t.Errorf("chat-persist rejected %v events: %s's message got past the gateway", n, u.Name)
 		}
 		entries, err := deadletter.New(r.pool(t)).List(context.Background(), deadletter.Filter{Topic: "realtime-chat"})
 		if err != nil || len(entries) != 0 {
 			t.Errorf("dead letters from realtime-chat: %d, %v; want none", len(entries), err)
 		}
-	})
+	}
+	// Typed on a websocket, her message is refused by the gateway, which
+	// asks nova-api (as eve) before taking it.
+	t.Run("outsider's typed message is refused at the gateway", func(t *testing.T) { refusedAtGateway(t, eve, "eve-2") })
 
 	// Once alice blocks bob, neither may write to their conversation: a
 	// message typed by the one blocked is refused at the gateway too, as
@@ -229,19 +233,7 @@ func TestChatEndToEnd(t *testing.T) {
 				t.Fatalf("%s's conversation after the block: can_send %v", u.Name, c["can_send"])
 			}
 		}
-		wsBob := r.connect(b)
-		wsBob.send(map[string]any{"type": "message", "conversation_id": conv, "client_message_id": "bob-blocked", "content": "still there?"})
-		if f := wsBob.next(); f["type"] != "error" || f["code"] != "not_a_participant" || f["client_message_id"] != "bob-blocked" {
-			t.Fatalf("bob's answer: %v, want an error frame not_a_participant", f)
-		}
-		r.settle()
-		if got := r.history(a, conv); fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("after bob's attempt the history is %v", got)
-		}
-		entries, err := deadletter.New(r.pool(t)).List(context.Background(), deadletter.Filter{Topic: "realtime-chat"})
-		if err != nil || len(entries) != 0 {
-			t.Errorf("dead letters from realtime-chat: %d, %v; want none", len(entries), err)
-		}
+		refusedAtGateway(t, b, "bob-blocked")
 	})
 }
 
