@@ -27,8 +27,10 @@ func startNova(t *testing.T) *system.System {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
+	mailDir := t.TempDir()
 	sys, err := system.Start(ctx, system.Config{
 		Root:        root,
+		MailDir:     mailDir,
 		Eventing:    filepath.Join(root, "eventing"),
 		MetricsAddr: "127.0.0.1:0",
 		Kafka:       broker.Config{DataDir: t.TempDir()},
@@ -82,7 +84,7 @@ func TestMixedWorkload(t *testing.T) {
 		API: api, Duration: 3 * time.Second, Users: 3, Follows: 2, Rate: 40, Concurrency: 4,
 		Baseline: time.Second, Backlogs: []load.Backlog{lag, outbox}, Seed: 1, DrainTimeout: time.Minute, Progress: testWriter{t},
 		// Where the system's local mail relay keeps the sign-up mail.
-		MailDir: system.MailDir(sys.Root()),
+		MailDir: sys.MailDir(),
 	})
 	if err != nil {
 		t.Fatal(err)

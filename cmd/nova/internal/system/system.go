@@ -413,6 +413,9 @@ func MailDir(root string) string { return filepath.Join(root, ".nova", "mail") }
 // (SMTP_ADDR).
 func (s *System) Mail() *sink.Sink { return s.mail }
 
+// MailDir is the folder the local mail relay keeps the mail in.
+func (s *System) MailDir() string { return s.cfg.MailDir }
+
 // APIName is nova-api's function name.
 const APIName = "nova-api"
 
