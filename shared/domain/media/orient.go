@@ -44,8 +44,37 @@ func readHeader(r io.ReaderAt, size int64, f Format) header {
 		readJPEGHeader(br, &h)
 	case PNG:
 		readPNGHeader(br, &h)
+	case WebP:
+		readWebPOrientation(r, size, &h)
 	}
 	return h
+}
+
+// readWebPOrientation finds a WebP's EXIF chunk, which follows the image
+// data, by walking the chunk headers, and reads its orientation.
+func readWebPOrientation(r io.ReaderAt, size int64, h *header) {
+	var c [8]byte
+	for off, i := int64(12), 0; off+8 <= size && i < maxBoxes; i++ {
+		if _, err := r.ReadAt(c[:], off); err != nil {
+			return
+		}
+		n := int64(binary.LittleEndian.Uint32(c[4:8]))
+		if string(c[:4]) == "EXIF" {
+			if n > maxHeaderScan || n > size-off-8 {
+				return
+			}
+			data := make([]byte, n)
+			if _, err := r.ReadAt(data, off+8); err != nil {
+				return
+			}
+			// Some writers keep JPEG's APP1 prefix.
+			if o, ok := tiffOrientation(bytes.TrimPrefix(data, []byte("Exif\x00\x00"))); ok {
+				h.orientation = o
+			}
+			return
+		}
+		off += 8 + n + n&1
+	}
 }
 
 func readJPEGHeader(br *bufio.Reader, h *header) {

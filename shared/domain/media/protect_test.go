@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -302,8 +303,17 @@ func TestPNGGIFWebPAndVideoLoseTheirMetadata(t *testing.T) {
 	w.WriteString("WEBP")
 	w.Write(body)
 	_, got = r.stored(tok, "w.webp", w.Bytes())
-	if bytes.Contains(got, position) || bytes.Contains(got, []byte("EXIF")) || got[20]&0x08 != 0 {
+	if bytes.Contains(got, position) || bytes.Count(got, []byte("EXIF")) != 1 {
 		t.Error("the served WebP keeps its EXIF")
+	}
+	// What is left of it is the orientation alone (upside down), in an
+	// EXIF chunk of its own, announced: the picture still shows upright.
+	at := bytes.Index(got, []byte("EXIF"))
+	if at < 0 || got[20]&0x08 == 0 || at+8+26 != len(got) ||
+		binary.LittleEndian.Uint32(got[at+4:]) != 26 || string(got[at+8:at+12]) != "II*\x00" ||
+		binary.LittleEndian.Uint16(got[at+16:]) != 1 || binary.LittleEndian.Uint16(got[at+18:]) != 0x0112 ||
+		binary.LittleEndian.Uint16(got[at+26:]) != 3 || binary.LittleEndian.Uint32(got[4:]) != uint32(len(got)-8) {
+		t.Errorf("the served WebP's EXIF is not the orientation alone: flags %#x, % x", got[20], got[max(at, 0):])
 	}
 	if got, err := media.Probe(bytes.NewReader(got), int64(len(got)), media.WebP, media.DefaultLimits()); err != nil || got.Width != cfg.Width {
 		t.Fatalf("served WebP: %+v %v", got, err)
@@ -414,4 +424,81 @@ func TestMediaFollowTheirPost(t *testing.T) {
 	if _, err := r.content.Create(r.ctx, me, content.NewPost{Content: "again", MediaIDs: []id.MediaID{id.MediaID(mid)}}); err == nil {
 		t.Fatal("a deleted post's media was attached again")
 	}
+}
+
+// Voice notes lose their tags (ID3, APE, RIFF INFO, MP4 udta) in place:
+// the served file has the upload's length and duration, and none of what
+// the recorder wrote about where or by whom.
+func TestAudioLosesItsTags(t *testing.T) {
+	r := newRig(t, nil, func(c *media.Config) { c.FFmpeg = "off" })
+	_, tok := r.user()
+	secret := []byte("48.8584N Alice's phone")
+
+	// MP3: the muxer's ID3v2 tag replaced by one with a TXXX frame, an APEv2
+	// tag and an ID3v1 tag at the end.
+	mp3, _ := os.ReadFile("testdata/tone.mp3")
+	frames := mp3[10+35:] // after the file's own 35-byte ID3v2 body
+	frame := append([]byte("\x00GPS\x00"), secret...)
+	id3 := append([]byte("ID3\x03\x00\x00"), 0, 0, 0, byte(10+len(frame)))
+	id3 = append(id3, "TXXX"...)
+	id3 = binary.BigEndian.AppendUint32(id3, uint32(len(frame)))
+	id3 = append(id3, 0, 0)
+	id3 = append(id3, frame...)
+	var ape []byte
+	item := append([]byte{byte(len(secret)), 0, 0, 0, 0, 0, 0, 0}, "Artist\x00"...)
+	item = append(item, secret...)
+	apeFooter := func(flags uint32) []byte {
+		f := append([]byte("APETAGEX"), 0xD0, 0x07, 0, 0)
+		f = binary.LittleEndian.AppendUint32(f, uint32(len(item)+32))
+		f = binary.LittleEndian.AppendUint32(f, 1)
+		f = binary.LittleEndian.AppendUint32(f, flags)
+		return append(f, make([]byte, 8)...)
+	}
+	ape = append(append(ape, item...), apeFooter(0)...)
+	v1 := append([]byte("TAG"), secret...)
+	v1 = append(v1, make([]byte, 128-len(v1))...)
+	upload := append(append(append(id3, frames...), ape...), v1...)
+
+	// WAV: a LIST INFO chunk after the data.
+	wav, _ := os.ReadFile("testdata/tone.wav")
+	list := append([]byte("INFOINAM"), binary.LittleEndian.AppendUint32(nil, uint32(len(secret)))...)
+	list = append(list, secret...)
+	wavUp := append(append(append([]byte{}, wav...), "LIST"...), binary.LittleEndian.AppendUint32(nil, uint32(len(list)))...)
+	wavUp = append(wavUp, list...)
+	binary.LittleEndian.PutUint32(wavUp[4:], uint32(len(wavUp)-8))
+
+	m4a, _ := os.ReadFile("testdata/tone.m4a")
+	for _, c := range []struct {
+		name   string
+		file   []byte
+		format media.Format
+		gone   [][]byte
+	}{
+		{"note.mp3", upload, media.MP3, [][]byte{secret, []byte("TXXX")}},
+		{"note.wav", wavUp, media.WAV, [][]byte{secret, []byte("INFO")}},
+		{"note.m4a", m4a, media.M4A, [][]byte{[]byte("udta"), []byte("Lavf")}},
+	} {
+		want, err := media.Probe(bytes.NewReader(c.file), int64(len(c.file)), c.format, media.DefaultLimits())
+		if err != nil {
+			t.Fatalf("%s: the test file does not probe: %v", c.name, err)
+		}
+		_, got := r.stored(tok, c.name, c.file)
+		for _, g := range c.gone {
+			if bytes.Contains(got, g) {
+				t.Errorf("%s: the served file keeps %q", c.name, g)
+			}
+		}
+		served, err := media.Probe(bytes.NewReader(got), int64(len(got)), c.format, media.DefaultLimits())
+		if err != nil || len(got) != len(c.file) || fmt.Sprint(deref(served.Duration)) != fmt.Sprint(deref(want.Duration)) {
+			t.Errorf("%s: served %d bytes (%d uploaded), duration %v, %v; want the upload's length and duration %v",
+				c.name, len(got), len(c.file), deref(served.Duration), err, deref(want.Duration))
+		}
+	}
+}
+
+func deref(d *float64) any {
+	if d == nil {
+		return nil
+	}
+	return *d
 }

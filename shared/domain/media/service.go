@@ -134,6 +134,10 @@ func (s *Service) Stage(ctx context.Context, r io.Reader) (st *Staged, err error
 		if err := s.cleanImage(ctx, st); err != nil {
 			return st, err
 		}
+	case Audio:
+		if err := blankAudioTags(tmp, n, f); err != nil {
+			return st, err
+		}
 	case Video:
 		if err := blankMP4Metadata(tmp, n); err != nil {
 			return st, err
@@ -203,7 +207,7 @@ func (s *Service) cleanImage(ctx context.Context, st *Staged) error {
 	case GIF:
 		err = stripGIF(w, io.NewSectionReader(src, 0, size))
 	case WebP:
-		err = stripWebP(w, src, size)
+		err = stripWebP(w, src, size, hdr.orientation)
 	default:
 		err = fmt.Errorf("%w: %s", ErrUnsupported, f.Mime)
 	}

@@ -21,7 +21,8 @@ import (
 //   - GIF is copied block by block without comments or application
 //     extensions other than the animation loop;
 //   - WebP (for which Go has no encoder) is copied chunk by chunk without its
-//     EXIF and XMP chunks;
+//     EXIF and XMP chunks; a picture that is not upright gets an EXIF chunk
+//     of its own that holds the orientation alone;
 //   - MP4 and MOV keep their bytes, but the metadata boxes (udta, meta, the
 //     XMP uuid box) are overwritten in place by free boxes of the same size,
 //     so no offset into the media data moves.
@@ -163,8 +164,11 @@ func copySubBlocks(w io.Writer, r *bufio.Reader) error {
 }
 
 // stripWebP copies a WebP without its EXIF and XMP chunks, clearing their
-// flags in the VP8X header.
-func stripWebP(dst io.Writer, src io.ReaderAt, size int64) error {
+// flags in the VP8X header. When o is not Upright the copy ends with an
+// EXIF chunk holding o alone (and announces it), so the picture still
+// shows the right way up; a file with an EXIF chunk is an extended one, so
+// it has the VP8X header that announcement needs.
+func stripWebP(dst io.Writer, src io.ReaderAt, size int64, o Orientation) error {
 	var hdr [12]byte
 	if _, err := src.ReadAt(hdr[:], 0); err != nil {
 		return fmt.Errorf("%w: WebP header: %w", ErrCorrupt, err)
@@ -173,6 +177,7 @@ func stripWebP(dst io.Writer, src io.ReaderAt, size int64) error {
 	type chunk struct{ off, n int64 } // the whole chunk, padding included
 	var keep []chunk
 	total := int64(4) // "WEBP"
+	vp8x := false
 	var c [8]byte
 	for off, i := int64(12), 0; off+8 <= end; i++ {
 		if i > maxBoxes {
@@ -186,11 +191,20 @@ func stripWebP(dst io.Writer, src io.ReaderAt, size int64) error {
 		if n > end-off {
 			return fmt.Errorf("%w: WebP chunk %q past the end", ErrCorrupt, c[:4])
 		}
-		if t := string(c[:4]); t != "EXIF" && t != "XMP " {
+		t := string(c[:4])
+		if t == "VP8X" {
+			vp8x = true
+		}
+		if t != "EXIF" && t != "XMP " {
 			keep = append(keep, chunk{off, n})
 			total += n
 		}
 		off += n
+	}
+	var exif []byte
+	if o != Upright && vp8x {
+		exif = orientationEXIF(o)
+		total += int64(len(exif))
 	}
 	binary.LittleEndian.PutUint32(hdr[4:8], uint32(total))
 	if _, err := dst.Write(hdr[:]); err != nil {
@@ -203,6 +217,9 @@ func stripWebP(dst io.Writer, src io.ReaderAt, size int64) error {
 		if head := make([]byte, 9); k.n >= 18 {
 			if _, err := src.ReadAt(head, k.off); err == nil && string(head[:4]) == "VP8X" {
 				head[8] &^= 0x08 | 0x04
+				if exif != nil {
+					head[8] |= 0x08
+				}
 				if _, err := dst.Write(head); err != nil {
 					return err
 				}
@@ -213,7 +230,24 @@ func stripWebP(dst io.Writer, src io.ReaderAt, size int64) error {
 			return err
 		}
 	}
-	return nil
+	_, err := dst.Write(exif)
+	return err
+}
+
+// orientationEXIF is a WebP EXIF chunk whose TIFF structure holds one tag,
+// the orientation (0x0112, a SHORT), and nothing else.
+func orientationEXIF(o Orientation) []byte {
+	tiff := []byte("II*\x00")
+	tiff = binary.LittleEndian.AppendUint32(tiff, 8) // the first IFD
+	tiff = binary.LittleEndian.AppendUint16(tiff, 1) // one entry
+	tiff = binary.LittleEndian.AppendUint16(tiff, 0x0112)
+	tiff = binary.LittleEndian.AppendUint16(tiff, 3) // SHORT
+	tiff = binary.LittleEndian.AppendUint32(tiff, 1)
+	tiff = binary.LittleEndian.AppendUint16(tiff, uint16(o))
+	tiff = binary.LittleEndian.AppendUint16(tiff, 0)
+	tiff = binary.LittleEndian.AppendUint32(tiff, 0) // no next IFD
+	chunk := append([]byte("EXIF"), binary.LittleEndian.AppendUint32(nil, uint32(len(tiff)))...)
+	return append(chunk, tiff...) // 26 bytes of data: no padding
 }
 
 // xmpUUID is the uuid box Adobe's tools put XMP in.
