@@ -52,8 +52,11 @@ func (a APIMembers) IsMember(ctx context.Context, token string, conv id.Conversa
 		var c struct {
 			CanSend *bool `json:"can_send"`
 		}
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&c); err != nil || c.CanSend == nil {
-			return false, fmt.Errorf("gateway: membership: nova-api's conversation has no can_send (%v)", err)
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&c); err != nil {
+			return false, fmt.Errorf("gateway: membership: nova-api's conversation: %w", err)
+		}
+		if c.CanSend == nil {
+			return false, errors.New("gateway: membership: nova-api's conversation has no can_send")
 		}
 		return *c.CanSend, nil
 	case http.StatusNotFound, http.StatusForbidden, http.StatusUnauthorized:

@@ -108,7 +108,7 @@ func blankRIFFInfo(f readerWriterAt, size int64) error {
 	var c [8]byte
 	for off, i := int64(12), 0; off+8 <= size && i < maxBoxes; i++ {
 		if _, err := f.ReadAt(c[:], off); err != nil {
-			return nil
+			return fmt.Errorf("media: read WAV chunk: %w", err)
 		}
 		n := int64(binary.LittleEndian.Uint32(c[4:8]))
 		if riffMetadata[string(c[:4])] {
