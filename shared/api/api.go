@@ -143,9 +143,14 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if s.mail, err = mail.NewQueue(mail.QueueConfig{Pool: s.pool, Sender: smtp, From: smtp.From(), Logger: log}); err != nil {
 		return s, fmt.Errorf("nova-api: %w", err)
 	}
+	if s.Notifications, err = notification.New(notification.Config{Pool: s.pool, Outbox: ob, Logger: log}); err != nil {
+		return s, err
+	}
 	if s.Identity, err = identity.New(identity.Config{Pool: s.pool, Outbox: ob, Signer: signer, Hasher: hasher,
 		Logger: log, Marks: session.NewMarks(s.rdb), Reserved: cfg.ReservedUsernames, Guard: guard,
-		Mail: s.mail, VerifyURL: cfg.VerifyURL}); err != nil {
+		Mail: s.mail, VerifyURL: cfg.VerifyURL,
+		// A block makes the pair's inboxes forget each other.
+		BlockHooks: []identity.BlockHook{s.Notifications}}); err != nil {
 		return s, err
 	}
 	// Media and content check each other in-process: an upload's post_id
@@ -177,9 +182,6 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	}
 	if s.Content, err = content.New(content.Config{Pool: s.pool, Outbox: ob, Follows: s.Identity, Blocks: s.Identity, Logger: log,
 		Media: s.Media, Pending: pending, MediaURLs: s.Media.URLs(), MediaRemover: s.Media}); err != nil {
-		return s, err
-	}
-	if s.Notifications, err = notification.New(notification.Config{Pool: s.pool, Outbox: ob, Logger: log}); err != nil {
 		return s, err
 	}
 	if s.Messaging, err = messaging.New(messaging.Config{Pool: s.pool, Outbox: ob, Logger: log, Relations: s.Identity,

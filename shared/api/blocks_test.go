@@ -11,7 +11,8 @@ import (
 
 // Through the assembled nova-api: after the owner blocks another user,
 // that user finds none of the owner's posts (GET → 404, search leaves them
-// out) while a third user still does; unblocking brings them back.
+// out) while a third user still does, and the owner's inbox forgets them;
+// unblocking brings the posts back.
 func TestBlockHidesPostsAcrossDomains(t *testing.T) {
 	r := newSecRig(t, nil)
 	o, blocked, third := r.people[owner], r.people[other], r.people[admin]
@@ -32,7 +33,29 @@ func TestBlockHidesPostsAcrossDomains(t *testing.T) {
 		t.Fatal("before the block the post is not found")
 	}
 
+	// The blocked user's follow, as the notifier put it in the owner's inbox.
+	if _, err := r.pool.Exec(context.Background(), `INSERT INTO notifications
+		(id, recipient_id, kind, subject_id, actor_ids, count, text, group_key, created_at, updated_at)
+		VALUES (gen_random_uuid(), $1::uuid, 'FOLLOW', $1::text, ARRAY[$2::uuid], 1, 'You have a new follower', 'FOLLOW:' || $1::text, now(), now())`,
+		o.id.String(), blocked.id.String()); err != nil {
+		t.Fatal(err)
+	}
+	inboxNames := func(token string, who string) bool {
+		t.Helper()
+		code, _, body := r.send(request{method: "GET", path: "/v1/notifications"}, token)
+		if code != http.StatusOK {
+			t.Fatalf("notifications: %d %s", code, body)
+		}
+		return strings.Contains(string(body), who)
+	}
+	if !inboxNames(o.token, blocked.id.String()) {
+		t.Fatal("before the block the owner's inbox does not show the follow")
+	}
+
 	r.must(http.StatusNoContent, "POST", "/v1/users/"+blocked.id.String()+"/block", o.token, nil)
+	if inboxNames(o.token, blocked.id.String()) {
+		t.Error("after the block the owner's inbox still shows the blocked user")
+	}
 	if finds(blocked.token) {
 		t.Error("the blocked user finds the blocker's post")
 	}

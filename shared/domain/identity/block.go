@@ -85,11 +85,19 @@ func blockBetween(ctx context.Context, q interface {
 	return id.ParseUserID(blocker)
 }
 
+// BlockHook is what another domain does, inside a new block's transaction,
+// about the pair (the notification inbox forgets what each did to the
+// other). An error rolls the block back.
+type BlockHook interface {
+	Blocked(ctx context.Context, tx pgx.Tx, blocker, blocked id.UserID) error
+}
+
 // Block makes blocker block blocked and reports whether the block is new.
 // In the same transaction it removes the follow edges between the two, both
 // ways, and enqueues a UserUnfollowed for each, so the feeds and the search
-// index drop the posts as for any unfollow. A user that does not exist
-// gives ErrNotFound; blocking yourself ErrSelfBlock.
+// index drop the posts as for any unfollow, and runs Config.BlockHooks. A
+// user that does not exist gives ErrNotFound; blocking yourself
+// ErrSelfBlock.
 func (s *Service) Block(ctx context.Context, blocker, blocked id.UserID) (bool, error) {
 	if err := checkBlockPair(blocker, blocked); err != nil {
 		return false, err
@@ -129,6 +137,11 @@ func (s *Service) Block(ctx context.Context, blocker, blocked id.UserID) (bool, 
 				FolloweeId:   e[1],
 				UnfollowedAt: timestamppb.New(now),
 			}, envelope.WithTime(now)); err != nil {
+				return err
+			}
+		}
+		for _, h := range s.cfg.BlockHooks {
+			if err := h.Blocked(ctx, tx, blocker, blocked); err != nil {
 				return err
 			}
 		}

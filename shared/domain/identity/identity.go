@@ -92,6 +92,8 @@ type Config struct {
 	// register or rename to, beside DefaultReserved
 	// (NOVA_RESERVED_USERNAMES).
 	Reserved []string
+	// BlockHooks run inside each new block's transaction.
+	BlockHooks []BlockHook
 	// Mail queues the sign-up mail (codes and notices). Required.
 	Mail *mail.Queue
 	// VerifyURL is the app's page that takes a sign-up code: the mail

@@ -22,6 +22,25 @@ func (s *Service) EraseUser(ctx context.Context, tx pgx.Tx, uid id.UserID, _ tim
 	if _, err := tx.Exec(ctx, `DELETE FROM notifications WHERE recipient_id = $1`, u); err != nil {
 		return fmt.Errorf("notification: erase inbox of %s: %w", uid, err)
 	}
+	return s.removeActor(ctx, tx, u, "")
+}
+
+// Blocked makes the inboxes of a newly blocked pair forget what each did to
+// the other, as EraseUser does for a deleted account but in those two
+// inboxes only: neither is shown the other's name there again (the
+// notifier leaves out whatever comes later). It is identity's BlockHook.
+func (s *Service) Blocked(ctx context.Context, tx pgx.Tx, blocker, blocked id.UserID) error {
+	if err := s.removeActor(ctx, tx, blocked.String(), blocker.String()); err != nil {
+		return err
+	}
+	return s.removeActor(ctx, tx, blocker.String(), blocked.String())
+}
+
+// removeActor takes actor out of the notifications of recipient (of every
+// recipient when ""): those only actor acted in are deleted; a group shared
+// with others loses actor from its actors and one from its count, and its
+// text is written again without a preview, which may have quoted actor.
+func (s *Service) removeActor(ctx context.Context, tx pgx.Tx, u, recipient string) error {
 	type group struct {
 		id     string
 		kind   Kind
@@ -29,9 +48,9 @@ func (s *Service) EraseUser(ctx context.Context, tx pgx.Tx, uid id.UserID, _ tim
 		actors []string
 	}
 	rows, err := tx.Query(ctx, `SELECT id::text, kind, count, actor_ids::text[] FROM notifications
-		WHERE actor_ids @> ARRAY[$1::uuid] ORDER BY id FOR UPDATE`, u)
+		WHERE actor_ids @> ARRAY[$1::uuid] AND ($2 = '' OR recipient_id = $2::uuid) ORDER BY id FOR UPDATE`, u, recipient)
 	if err != nil {
-		return fmt.Errorf("notification: erase actions of %s: %w", uid, err)
+		return fmt.Errorf("notification: erase actions of %s: %w", u, err)
 	}
 	groups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (group, error) {
 		var g group
@@ -41,7 +60,7 @@ func (s *Service) EraseUser(ctx context.Context, tx pgx.Tx, uid id.UserID, _ tim
 		return g, err
 	})
 	if err != nil {
-		return fmt.Errorf("notification: erase actions of %s: %w", uid, err)
+		return fmt.Errorf("notification: erase actions of %s: %w", u, err)
 	}
 	now := s.now()
 	for _, g := range groups {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/nova-social/nova/shared/domain/notification"
 	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
@@ -53,5 +55,30 @@ func TestEraseUser(t *testing.T) {
 	}
 	if _, err := r.svc.Erase(r.ctx, notification.Trigger{Source: "/x", ID: "y"}, "nope"); !errors.Is(err, notification.ErrInvalid) {
 		t.Fatalf("a malformed id: %v", err)
+	}
+}
+
+// A new block makes the pair's inboxes forget each other: what ada did to
+// bob and bob to ada goes, in their two inboxes only; cy's inbox, and cy's
+// share of a group, stay.
+func TestBlockedForgetsThePairInTheirInboxes(t *testing.T) {
+	r := newRig(t)
+	ada, bob, cy := id.NewUserID(), id.NewUserID(), id.NewUserID()
+	adasPost, bobsPost, cysPost := id.NewPostID().String(), id.NewPostID().String(), id.NewPostID().String()
+	r.record("t1", like(ada, bob, adasPost))                          // to ada, by bob alone
+	r.record("t2", like(bob, ada, bobsPost), like(bob, cy, bobsPost)) // to bob, ada and cy
+	r.record("t3", like(cy, ada, cysPost), like(cy, bob, cysPost))    // to cy, by both
+	err := pgx.BeginFunc(r.ctx, r.pool, func(tx pgx.Tx) error { return r.svc.Blocked(r.ctx, tx, ada, bob) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns := r.list(ada, false); len(ns) != 0 {
+		t.Fatalf("ada's inbox still shows bob: %+v", ns)
+	}
+	if ns := r.list(bob, false); len(ns) != 1 || fmt.Sprint(ns[0].ActorIDs) != fmt.Sprint([]string{cy.String()}) || ns[0].Count != 1 {
+		t.Fatalf("bob's inbox: %+v, want cy's like alone", ns)
+	}
+	if ns := r.list(cy, false); len(ns) != 1 || len(ns[0].ActorIDs) != 2 || ns[0].Count != 2 {
+		t.Fatalf("cy's inbox changed: %+v", ns)
 	}
 }
