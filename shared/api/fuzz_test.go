@@ -163,8 +163,8 @@ func TestFuzzFindsEveryJSONEndpoint(t *testing.T) {
 	}
 	want := []string{
 		"PATCH /v1/posts/{}", "PATCH /v1/users/me", "POST /v1/conversations", "POST /v1/conversations/{}/messages",
-		"POST /v1/moderation/queue/{}/decision", "POST /v1/posts", "POST /v1/posts/{}/comments",
-		"POST /v1/sessions", "POST /v1/users", "POST /v1/users/verification", "PUT /v1/users/me/password",
+		"POST /v1/moderation/queue/{}/decision", "POST /v1/password-resets", "POST /v1/password-resets/confirmation",
+		"POST /v1/posts", "POST /v1/posts/{}/comments", "POST /v1/sessions", "POST /v1/users", "POST /v1/users/verification", "PUT /v1/users/me/password",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("JSON-body endpoints found:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

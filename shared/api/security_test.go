@@ -501,6 +501,23 @@ func matrix() []row {
 				}
 				return map[string]any{"code": signUpCode(r.t, n+"@example.com", 1)}
 			})},
+		// A reset code sets a new password for whoever holds it.
+		{pattern: "POST /v1/password-resets", want: statuses(s202, s202, s202, s202),
+			req: method("POST", func(*secRig) string { return "/v1/password-resets" }, func(*secRig, actor) any {
+				return map[string]any{"email": "new_" + testrig.ID()[:10] + "@example.com"}
+			})},
+		{pattern: "POST /v1/password-resets/confirmation", want: statuses(s204, s204, s204, s204),
+			req: method("POST", func(*secRig) string { return "/v1/password-resets/confirmation" }, func(r *secRig, _ actor) any {
+				p := r.register("new_" + testrig.ID()[:10])
+				if code, body := r.json("POST", "/v1/password-resets", "", map[string]any{"email": p.email}); code != s202 {
+					r.t.Fatalf("ask for a reset: %d %v", code, body)
+				}
+				return map[string]any{"code": signUpCode(r.t, p.email, 2), "new_password": "a fresh horse battery"}
+			})},
+		{pattern: "POST /v1/password-resets/confirmation", variant: "made-up code", want: statuses(s400, s400, s400, s400),
+			req: method("POST", func(*secRig) string { return "/v1/password-resets/confirmation" }, func(*secRig, actor) any {
+				return map[string]any{"code": strings.Repeat("x", 43), "new_password": "a fresh horse battery"}
+			})},
 		{pattern: "POST /v1/users/verification", variant: "made-up code", want: statuses(s400, s400, s400, s400),
 			req: method("POST", func(*secRig) string { return "/v1/users/verification" }, func(*secRig, actor) any {
 				return map[string]any{"code": strings.Repeat("x", 43)}

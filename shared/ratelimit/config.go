@@ -129,14 +129,18 @@ func (c Config) LoginPolicy() Policy           { return Policy{"login", c.Login}
 func (c Config) LoginFailuresPolicy() Policy   { return Policy{"login-failures", c.LoginFailures} }
 func (c Config) AccountFailuresPolicy() Policy { return Policy{"account-failures", c.AccountFailures} }
 func (c Config) RegisterPolicy() Policy        { return Policy{"register", c.Register} }
+func (c Config) WritePolicy() Policy           { return Policy{"write", c.Write} }
+func (c Config) ReadPolicy() Policy            { return Policy{"read", c.Read} }
+func (c Config) SearchPolicy() Policy          { return Policy{"search", c.Search} }
+func (c Config) UploadPolicy() Policy          { return Policy{"upload", c.Upload} }
+func (c Config) ConnectPolicy() Policy         { return Policy{"ws-connect", c.Connect} }
+func (c Config) FramesPolicy() Policy          { return Policy{"ws-frames", c.Frames} }
 
-// VerifyPolicy bounds taking back sign-up codes: at the login rate, in a
-// budget of its own, so that proving an address does not spend the
-// sign-ups.
-func (c Config) VerifyPolicy() Policy  { return Policy{"verify", c.Login} }
-func (c Config) WritePolicy() Policy   { return Policy{"write", c.Write} }
-func (c Config) ReadPolicy() Policy    { return Policy{"read", c.Read} }
-func (c Config) SearchPolicy() Policy  { return Policy{"search", c.Search} }
-func (c Config) UploadPolicy() Policy  { return Policy{"upload", c.Upload} }
-func (c Config) ConnectPolicy() Policy { return Policy{"ws-connect", c.Connect} }
-func (c Config) FramesPolicy() Policy  { return Policy{"ws-frames", c.Frames} }
+// VerifyPolicy bounds taking back mailed codes (sign-up, password reset):
+// at the login rate, in a budget of their own, so that proving an address
+// does not spend the sign-ups.
+func (c Config) VerifyPolicy() Policy { return Policy{"verify", c.Login} }
+
+// ResetPolicy bounds asking for password reset mail: at the login rate, in
+// a budget of its own.
+func (c Config) ResetPolicy() Policy { return Policy{"reset", c.Login} }

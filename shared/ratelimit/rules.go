@@ -51,8 +51,10 @@ func AddressRule(c Config) Rule {
 			pol = c.LoginPolicy()
 		case "/v1/users":
 			pol = c.RegisterPolicy()
-		case "/v1/users/verification":
+		case "/v1/users/verification", "/v1/password-resets/confirmation":
 			pol = c.VerifyPolicy()
+		case "/v1/password-resets":
+			pol = c.ResetPolicy()
 		default:
 			return Policy{}, "", false
 		}

@@ -31,6 +31,8 @@ const (
 //
 //	POST   /v1/users                   sign up: 202, a code mailed to the address
 //	POST   /v1/users/verification      the mailed code → the account
+//	POST   /v1/password-resets         202, a code mailed to the address if an account has it
+//	POST   /v1/password-resets/confirmation  the mailed code and a new password → 204, every session ended
 //	POST   /v1/sessions                log in → access token
 //	GET    /v1/.well-known/jwks.json   the public keys tokens are signed with
 //	GET    /v1/users/me                the caller's own account        (authed)
@@ -49,6 +51,8 @@ func (s *Service) Mount(mux httpapi.Router, authed func(http.Handler) http.Handl
 	h := func(fn httpapi.HandlerFunc) http.Handler { return httpapi.Handle(s.log, fn) }
 	mux.Handle("POST /v1/users", h(s.handleRegister))
 	mux.Handle("POST /v1/users/verification", h(s.handleVerify))
+	mux.Handle("POST /v1/password-resets", h(s.handleRequestReset))
+	mux.Handle("POST /v1/password-resets/confirmation", h(s.handleReset))
 	mux.Handle("POST /v1/sessions", h(s.handleLogin))
 	mux.Handle("GET /v1/.well-known/jwks.json", auth.JWKSHandler(s.signer.Keys()))
 	mux.Handle("GET /v1/users/me", authed(h(s.handleGetMe)))
@@ -136,6 +140,42 @@ func (s *Service) handleVerify(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", "/v1/users/"+u.ID.String())
 	httpapi.WriteJSON(w, r, s.log, http.StatusCreated, ownView(u))
+	return nil
+}
+
+type resetRequest struct {
+	Email string `json:"email"`
+}
+
+func (s *Service) handleRequestReset(w http.ResponseWriter, r *http.Request) error {
+	var req resetRequest
+	if err := httpapi.DecodeJSON(w, r, &req, s.cfg.MaxBodyBytes); err != nil {
+		return err
+	}
+	if err := s.RequestPasswordReset(r.Context(), req.Email); err != nil {
+		return apiError(err)
+	}
+	httpapi.WriteJSON(w, r, s.log, http.StatusAccepted, signUpResponse{Status: "reset_requested"})
+	return nil
+}
+
+type resetConfirmation struct {
+	Code        string `json:"code"`
+	NewPassword string `json:"new_password"`
+}
+
+func (s *Service) handleReset(w http.ResponseWriter, r *http.Request) error {
+	var req resetConfirmation
+	if err := httpapi.DecodeJSON(w, r, &req, s.cfg.MaxBodyBytes); err != nil {
+		return err
+	}
+	if req.Code == "" {
+		return apiError(invalid("code", "is required"))
+	}
+	if err := s.ResetPassword(r.Context(), req.Code, req.NewPassword); err != nil {
+		return apiError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -79,17 +79,8 @@ func (s *Service) SignUp(ctx context.Context, r Registration) error {
 		if taken {
 			return ErrUsernameTaken
 		}
-		var sent int
-		if err := tx.QueryRow(ctx, `INSERT INTO signup_mail (email, window_start, sent) VALUES (lower($1), $2, 1)
-			ON CONFLICT (email) DO UPDATE SET
-				sent = CASE WHEN signup_mail.window_start <= $2 - interval '1 hour' THEN 1 ELSE signup_mail.sent + 1 END,
-				window_start = CASE WHEN signup_mail.window_start <= $2 - interval '1 hour' THEN $2 ELSE signup_mail.window_start END
-			RETURNING sent`, r.Email, now).Scan(&sent); err != nil {
+		if ok, err := s.mayMail(ctx, tx, r.Email, now); err != nil || !ok {
 			return err
-		}
-		if sent > s.cfg.SignUpMailsPerHour {
-			s.log.Info("identity: sign-up mail withheld: the address had its hour's share", "sent", sent-1)
-			return nil
 		}
 		var owner string
 		err := tx.QueryRow(ctx, `SELECT username FROM users WHERE lower(email) = lower($1)`, r.Email).Scan(&owner)
@@ -113,6 +104,26 @@ func (s *Service) SignUp(ctx context.Context, r Registration) error {
 	}
 	s.cfg.Mail.Wake()
 	return nil
+}
+
+// mayMail counts a mail to addr in its hour and says whether it may go:
+// at most Config.SignUpMailsPerHour to one address, whoever asks for them
+// (sign-ups and password resets alike), so no one can flood a mailbox
+// through Nova.
+func (s *Service) mayMail(ctx context.Context, tx pgx.Tx, addr string, now time.Time) (bool, error) {
+	var sent int
+	if err := tx.QueryRow(ctx, `INSERT INTO signup_mail (email, window_start, sent) VALUES (lower($1), $2, 1)
+		ON CONFLICT (email) DO UPDATE SET
+			sent = CASE WHEN signup_mail.window_start <= $2 - interval '1 hour' THEN 1 ELSE signup_mail.sent + 1 END,
+			window_start = CASE WHEN signup_mail.window_start <= $2 - interval '1 hour' THEN $2 ELSE signup_mail.window_start END
+		RETURNING sent`, addr, now).Scan(&sent); err != nil {
+		return false, err
+	}
+	if sent > s.cfg.SignUpMailsPerHour {
+		s.log.Info("identity: mail withheld: the address had its hour's share", "sent", sent-1)
+		return false, nil
+	}
+	return true, nil
 }
 
 // ErrBadCode: the verification code is not one this service mailed, was
