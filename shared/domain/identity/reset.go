@@ -2,8 +2,6 @@ package identity
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -74,11 +72,10 @@ func (s *Service) ResetPassword(ctx context.Context, code, newPassword string) e
 	if err := ValidatePassword(newPassword); err != nil {
 		return err
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(code)
-	if err != nil || len(raw) != 32 {
+	sum, ok := hashCode(code)
+	if !ok {
 		return ErrBadCode
 	}
-	sum := sha256.Sum256(raw)
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return fmt.Errorf("identity: reset password: %w", err)
@@ -87,7 +84,7 @@ func (s *Service) ResetPassword(ctx context.Context, code, newPassword string) e
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var uid string
 		err := tx.QueryRow(ctx, `DELETE FROM password_resets WHERE code_hash = $1 AND expires_at > $2 RETURNING user_id::text`,
-			sum[:], s.now()).Scan(&uid)
+			sum, s.now()).Scan(&uid)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrBadCode
 		}

@@ -136,16 +136,15 @@ var ErrBadCode = errors.New("identity: verification code not valid")
 // is ErrUsernameTaken or ErrEmailTaken (only the address's owner can get
 // here, so the second tells no one else anything).
 func (s *Service) Verify(ctx context.Context, code string) (User, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(code)
-	if err != nil || len(raw) != 32 {
+	sum, ok := hashCode(code)
+	if !ok {
 		return User{}, ErrBadCode
 	}
-	sum := sha256.Sum256(raw)
 	var u User
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var username, email, hash string
 		err := tx.QueryRow(ctx, `DELETE FROM signups WHERE code_hash = $1 AND expires_at > $2
-			RETURNING username, email, password_hash`, sum[:], s.now()).Scan(&username, &email, &hash)
+			RETURNING username, email, password_hash`, sum, s.now()).Scan(&username, &email, &hash)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrBadCode
 		}
@@ -169,6 +168,17 @@ func (s *Service) Verify(ctx context.Context, code string) (User, error) {
 		return User{}, fmt.Errorf("identity: verify: %w", err)
 	}
 	return u, nil
+}
+
+// hashCode is the SHA-256 a code is kept by, or false for a string no
+// code of newCode's can be.
+func hashCode(code string) ([]byte, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(code)
+	if err != nil || len(raw) != 32 {
+		return nil, false
+	}
+	sum := sha256.Sum256(raw)
+	return sum[:], true
 }
 
 // newCode is a fresh verification code and its SHA-256.
