@@ -122,6 +122,6 @@ func (s *Service) resetMail(email, username, code string) mail.Message {
 		fmt.Fprintf(&b, "or open %s#reset=%s\n\n", s.cfg.VerifyURL, code)
 	}
 	fmt.Fprintf(&b, "The code works once, for %s, and logs you out everywhere. If you did not ask for it, ignore this message: your password stays as it is.\n",
-		ResetTTL)
+		spoken(ResetTTL))
 	return mail.Message{To: email, Subject: "Set a new Nova password", Text: b.String()}
 }

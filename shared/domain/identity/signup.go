@@ -170,6 +170,18 @@ func (s *Service) Verify(ctx context.Context, code string) (User, error) {
 	return u, nil
 }
 
+// spoken is d as a mail says it: "24 hours", "1 hour", "90 minutes".
+func spoken(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "1 hour"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	default:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+}
+
 // hashCode is the SHA-256 a code is kept by, or false for a string no
 // code of newCode's can be.
 func hashCode(code string) ([]byte, bool) {
@@ -201,7 +213,7 @@ func (s *Service) codeMail(r Registration, code string) mail.Message {
 		fmt.Fprintf(&b, "or open %s#code=%s\n\n", s.cfg.VerifyURL, code)
 	}
 	fmt.Fprintf(&b, "The code works once, for %s. If you did not ask for this, ignore this message: no account is created.\n",
-		s.cfg.SignUpTTL)
+		spoken(s.cfg.SignUpTTL))
 	return mail.Message{To: r.Email, Subject: "Confirm your new Nova account", Text: b.String()}
 }
 

@@ -40,6 +40,9 @@ func TestSignUpDoesNotRevealWhetherAnAddressIsRegistered(t *testing.T) {
 		t.Fatalf("the owner's notice:\n%s", notice.Text)
 	}
 	// Carol's code makes her account, once.
+	if m := f.mailTo(t, "carol@example.com", 1); !strings.Contains(m.Text, "once, for 24 hours") || !strings.Contains(m.Text, "@carol") {
+		t.Fatalf("the code's mail:\n%s", m.Text)
+	}
 	code := f.code(t, "carol@example.com", 1)
 	u, err := f.svc.Verify(context.Background(), code)
 	if err != nil || u.Username != "carol" || u.Email != "carol@example.com" {
