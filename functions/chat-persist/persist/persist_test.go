@@ -12,6 +12,7 @@ import (
 	"github.com/nova-social/nova/functions/chat-persist/persist"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/identity/identitytest"
 	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
@@ -125,20 +126,12 @@ func TestUnstorableMessagesArePermanent(t *testing.T) {
 func TestTypedMessageOfBlockedPairRefused(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
-	a, b := id.NewUserID(), id.NewUserID()
-	for i, u := range []id.UserID{a, b} {
-		if _, err := r.pool.Exec(ctx, `INSERT INTO users (id, username, email, password_hash, created_at, updated_at)
-			VALUES ($1, $2, $2 || '@example.com', 'x', now(), now())`, string(u), []string{"ada_p", "bob_p"}[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a, b := identitytest.User(t, r.pool, "ada_p"), identitytest.User(t, r.pool, "bob_p")
 	conv, _, err := r.svc.CreateConversation(ctx, a, messaging.NewConversation{ParticipantIDs: []id.UserID{b}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.pool.Exec(ctx, `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, now())`, string(b), string(a)); err != nil {
-		t.Fatal(err)
-	}
+	identitytest.Block(t, r.pool, b, a)
 	before := r.outboxCount(t)
 	err = r.reactor.React(ctx, r.submitted(t, &eventsv1.ChatMessageSubmitted{
 		ConversationId: conv.ID, SenderId: string(a), ClientMessageId: "ws-blocked", Content: "hello?", SubmittedAt: timestamppb.Now(),

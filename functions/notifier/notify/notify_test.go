@@ -15,6 +15,7 @@ import (
 	"github.com/nova-social/nova/functions/notifier/notify"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/identity/identitytest"
 	"github.com/nova-social/nova/shared/domain/notification"
 	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -291,15 +292,7 @@ func TestMalformedIDsArePermanent(t *testing.T) {
 }
 
 // user makes an account row, for the blocks table's keys.
-func (r *rig) user(name string) id.UserID {
-	r.t.Helper()
-	u := id.NewUserID()
-	if _, err := r.pool.Exec(r.ctx, `INSERT INTO users (id, username, email, password_hash, created_at, updated_at)
-		VALUES ($1, $2, $2 || '@example.com', 'x', now(), now())`, string(u), name); err != nil {
-		r.t.Fatal(err)
-	}
-	return u
-}
+func (r *rig) user(name string) id.UserID { return identitytest.User(r.t, r.pool, name) }
 
 // No one is notified of a follow, like, comment or message by someone they
 // blocked or who blocked them; others still are, and an unblock brings
@@ -307,9 +300,7 @@ func (r *rig) user(name string) id.UserID {
 func TestBlockedPairIsNotNotified(t *testing.T) {
 	r := newRig(t)
 	ada, bob, cyd := r.user("ada"), r.user("bob"), r.user("cyd")
-	if _, err := r.pool.Exec(r.ctx, `INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, now())`, string(ada), string(bob)); err != nil {
-		t.Fatal(err)
-	}
+	identitytest.Block(t, r.pool, ada, bob)
 	post := id.NewPostID().String()
 	conv := id.NewPostID().String()
 	comment := engagement(eventsv1.EngagementKind_ENGAGEMENT_KIND_COMMENT, post, bob, ada)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/domain/identity/identitytest"
 	"github.com/nova-social/nova/shared/domain/messaging"
 	"github.com/nova-social/nova/shared/id"
 )
@@ -28,15 +29,7 @@ func newRelRig(t *testing.T) *relRig {
 	return &relRig{r}
 }
 
-func (r *relRig) user(name string) id.UserID {
-	r.t.Helper()
-	u := id.NewUserID()
-	if _, err := r.pool.Exec(r.ctx, `INSERT INTO users (id, username, email, password_hash, created_at, updated_at)
-		VALUES ($1, $2, $2 || '@example.com', 'x', now(), now())`, string(u), name); err != nil {
-		r.t.Fatal(err)
-	}
-	return u
-}
+func (r *relRig) user(name string) id.UserID { return identitytest.User(r.t, r.pool, name) }
 
 func (r *relRig) exec(sql string, args ...any) {
 	r.t.Helper()
@@ -49,9 +42,7 @@ func (r *relRig) follow(a, b id.UserID) {
 	r.exec(`INSERT INTO follows (follower_id, followee_id, created_at) VALUES ($1, $2, now())`, string(a), string(b))
 }
 
-func (r *relRig) block(a, b id.UserID) {
-	r.exec(`INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES ($1, $2, now())`, string(a), string(b))
-}
+func (r *relRig) block(a, b id.UserID) { identitytest.Block(r.t, r.pool, a, b) }
 
 // Added to a group by someone they do not follow, a user is invited: they
 // see the conversation but receive, read and send nothing until they
