@@ -25,15 +25,14 @@ func Mail(t testing.TB) *sink.Sink {
 	return s
 }
 
-// MailQueue migrates pool's mail queue and returns a Queue that sends to a
-// relay of t's own (Mail), for services that need one to start. It does
-// not run: a test that waits for mail runs it.
-func MailQueue(t testing.TB, pool *pgxpool.Pool) *mail.Queue {
+// MailQueue migrates pool's mail queue and returns a Queue that sends to
+// relay (Mail). It does not run: a test that waits for mail runs it.
+func MailQueue(t testing.TB, pool *pgxpool.Pool, relay *sink.Sink) *mail.Queue {
 	t.Helper()
 	if err := mail.Migrate(context.Background(), pool); err != nil {
 		t.Fatalf("mail queue migrations: %v", err)
 	}
-	cfg, err := mail.SMTPConfigFromEnv(Mail(t).Env())
+	cfg, err := mail.SMTPConfigFromEnv(relay.Env())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,7 +23,6 @@ import (
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/id"
-	"github.com/nova-social/nova/shared/mail"
 	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/password"
 	"github.com/nova-social/nova/shared/testrig"
@@ -66,9 +65,6 @@ func setup(t testing.TB, edit ...func(*identity.Config)) *fixture {
 	if err := identity.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	if err := mail.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	return build(t, pool, edit...)
 }
 
@@ -98,18 +94,7 @@ func build(t testing.TB, pool *pgxpool.Pool, edit ...func(*identity.Config)) *fi
 	}
 	codec := envelope.NewCodec(catalog.Default())
 	relay := testrig.Mail(t)
-	smtpCfg, err := mail.SMTPConfigFromEnv(relay.Env())
-	if err != nil {
-		t.Fatal(err)
-	}
-	smtp, err := mail.NewSMTP(smtpCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	queue, err := mail.NewQueue(mail.QueueConfig{Pool: pool, Sender: smtp, From: smtp.From(), Logger: quietLog})
-	if err != nil {
-		t.Fatal(err)
-	}
+	queue := testrig.MailQueue(t, pool, relay)
 	qctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); queue.Run(qctx) }()

@@ -83,7 +83,7 @@ func newRig(t testing.TB, store media.Store, opts ...option) *rig {
 		t.Fatal(err)
 	}
 	people, err := identity.New(identity.Config{Pool: pool, Outbox: outbox.New(codec), Signer: signer, Hasher: hasher, Logger: quiet(),
-		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID())), Mail: testrig.MailQueue(t, pool)})
+		Marks: session.NewMarks(testrig.Redis(t), session.InNamespace(testrig.ID())), Mail: testrig.MailQueue(t, pool, testrig.Mail(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
