@@ -273,3 +273,19 @@ func TestQueueGivesUpAfterItsWindow(t *testing.T) {
 	}
 	t.Fatal("never gave up on a relay that stayed down")
 }
+
+func TestForgetDropsAnAddressesUnsentMail(t *testing.T) {
+	ctx := context.Background()
+	pool := testrig.Postgres(t)
+	if err := mail.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	q := queue(t, pool, startSink(t, sink.Config{}).Env(), &clock{t: time.Now()})
+	enqueue(t, pool, q, mail.Message{To: "Fay@Example.com", Subject: "s", Text: "t"}, mail.Message{To: "gus@example.com", Subject: "s", Text: "t"})
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return q.Forget(ctx, tx, "fay@example.com") }); err != nil {
+		t.Fatal(err)
+	}
+	if got := rows(t, pool); len(got) != 1 || got["gus@example.com"].attempts != 0 {
+		t.Fatalf("after forgetting fay the queue holds %+v, want gus's alone", got)
+	}
+}

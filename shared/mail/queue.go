@@ -126,6 +126,15 @@ func (q *Queue) Enqueue(ctx context.Context, tx pgx.Tx, m Message) error {
 	return nil
 }
 
+// Forget deletes, in tx, the mail to addr (any case) not sent yet, failed
+// mail included: what an erased account's address leaves in the queue.
+func (q *Queue) Forget(ctx context.Context, tx pgx.Tx, addr string) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM mail_queue WHERE lower(recipient) = lower($1)`, addr); err != nil {
+		return fmt.Errorf("mail: forget %s: %w", addr, err)
+	}
+	return nil
+}
+
 // Wake has this replica's Run look for due mail now.
 func (q *Queue) Wake() {
 	select {

@@ -114,11 +114,13 @@ func (d *Deletion) Delete(ctx context.Context, uid id.UserID, pw string) error {
 		for _, q := range []string{
 			`DELETE FROM signups WHERE lower(email) = lower($1)`,
 			`DELETE FROM signup_mail WHERE email = lower($1)`,
-			`DELETE FROM mail_queue WHERE lower(recipient) = lower($1)`,
 		} {
 			if _, err := tx.Exec(ctx, q, email); err != nil {
 				return fmt.Errorf("erase the address: %w", err)
 			}
+		}
+		if err := s.cfg.Mail.Forget(ctx, tx, email); err != nil {
+			return err
 		}
 		_, err = s.box.Enqueue(ctx, tx, &eventsv1.UserDeleted{UserId: string(uid), DeletedAt: timestamppb.New(now)},
 			envelope.WithTime(now))
