@@ -8,6 +8,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	function "github.com/nova-social/nova/functions/analytics"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
@@ -32,7 +33,8 @@ func TestEngagementsOverHTTPCountOnce(t *testing.T) {
 	codec := envelope.NewCodec(catalog.Default())
 	author, fan, post := id.NewUserID(), id.NewUserID().String(), id.NewPostID().String()
 	for _, kind := range []eventsv1.EngagementKind{eventsv1.EngagementKind_ENGAGEMENT_KIND_VIEW, eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE} {
-		e, err := codec.New(&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: post, UserId: fan, AuthorId: author.String(), Kind: kind})
+		e, err := codec.New(&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: post, UserId: fan, AuthorId: author.String(), Kind: kind,
+			OccurredAt: timestamppb.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}

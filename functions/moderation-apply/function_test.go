@@ -2,6 +2,7 @@ package function_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	function "github.com/nova-social/nova/functions/moderation-apply"
@@ -58,10 +60,13 @@ func TestDecisionsAreAppliedToPosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decision := func(post content.Post, action eventsv1.ModerationAction, at time.Time) cloudevents.Event {
-		e, err := codec.New(&eventsv1.ModerationDecision{DecisionId: id.NewPostID().String(), PostId: post.ID, AuthorId: post.AuthorID,
+	decisionMsg := func(post content.Post, action eventsv1.ModerationAction, at time.Time) *eventsv1.ModerationDecision {
+		return &eventsv1.ModerationDecision{DecisionId: id.NewPostID().String(), PostId: post.ID, AuthorId: post.AuthorID,
 			Action: action, DecidedBy: "auto", ContentAt: timestamppb.New(at), DecidedAt: timestamppb.Now(),
-			Reasons: []*eventsv1.ModerationReason{{Code: "blocked_term", Detail: "buy followers"}}})
+			Reasons: []*eventsv1.ModerationReason{{Code: "blocked_term", Detail: "buy followers"}}}
+	}
+	decision := func(post content.Post, action eventsv1.ModerationAction, at time.Time) cloudevents.Event {
+		e, err := codec.New(decisionMsg(post, action, at))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +82,21 @@ func TestDecisionsAreAppliedToPosts(t *testing.T) {
 			t.Fatalf("decision %d answered %d", i, code)
 		}
 	}
-	if code := fn.Status(t, decision(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)); code < 400 || code >= 500 {
+	// A decision without action breaks the contract, so no codec builds
+	// it: its data goes in a decision event by hand.
+	noAction := decisionMsg(p, eventsv1.ModerationAction_MODERATION_ACTION_UNSPECIFIED, p.CreatedAt)
+	if _, err := codec.New(noAction); !errors.Is(err, envelope.ErrContract) {
+		t.Fatalf("codec built a decision without action: %v", err)
+	}
+	withoutAction := decision(p, eventsv1.ModerationAction_MODERATION_ACTION_HIDE, p.CreatedAt)
+	data, err := proto.Marshal(noAction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := withoutAction.SetData(withoutAction.DataContentType(), data); err != nil {
+		t.Fatal(err)
+	}
+	if code := fn.Status(t, withoutAction); code < 400 || code >= 500 {
 		t.Fatalf("a decision without action answered %d, want 4xx", code)
 	}
 

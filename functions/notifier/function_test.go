@@ -2,6 +2,7 @@ package function_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	function "github.com/nova-social/nova/functions/notifier"
@@ -145,8 +147,21 @@ func TestUndecodableEventIsRefusedWith4xx(t *testing.T) {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	codec := envelope.NewCodec(catalog.Default())
-	bad, err := codec.New(&eventsv1.UserFollowed{FollowerId: "someone", FolloweeId: id.NewUserID().String()})
+	// A malformed follower id breaks the contract, so no codec builds the
+	// event: its data goes in a follow event by hand.
+	malformed := &eventsv1.UserFollowed{FollowerId: "someone", FolloweeId: id.NewUserID().String(), FollowedAt: timestamppb.Now()}
+	if _, err := codec.New(malformed); !errors.Is(err, envelope.ErrContract) {
+		t.Fatalf("codec built a follow by %q: %v", malformed.FollowerId, err)
+	}
+	bad, err := codec.New(&eventsv1.UserFollowed{FollowerId: id.NewUserID().String(), FolloweeId: malformed.FolloweeId, FollowedAt: malformed.FollowedAt})
 	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := proto.Marshal(malformed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.SetData(bad.DataContentType(), data); err != nil {
 		t.Fatal(err)
 	}
 	if code := fn.Status(t, bad); code < 400 || code >= 500 {

@@ -2,6 +2,7 @@ package function_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -40,7 +41,7 @@ func TestEventsOverHTTPAreSearchable(t *testing.T) {
 			Visibility: eventsv1.PostVisibility_POST_VISIBILITY_FOLLOWERS_ONLY, CreatedAt: timestamppb.Now()},
 		// Not for the index: acknowledged and ignored.
 		&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: postID, UserId: fan, AuthorId: author,
-			Kind: eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE},
+			Kind: eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE, OccurredAt: timestamppb.Now()},
 	} {
 		e, err := codec.New(m)
 		if err != nil {
@@ -79,8 +80,21 @@ func TestUnusableEventsAreRefusedWith4xx(t *testing.T) {
 		t.Fatalf("undecodable event answered %d, want a 4xx so the source dead-letters it", code)
 	}
 	codec := envelope.NewCodec(catalog.Default())
-	bad, err := codec.New(&eventsv1.PostCreated{PostId: "not-a-uuid", UserId: id.NewUserID().String()})
+	// A malformed post id breaks the contract, so no codec builds the
+	// event: its data goes in a PostCreated by hand.
+	malformed := &eventsv1.PostCreated{PostId: "not-a-uuid", UserId: id.NewUserID().String(), CreatedAt: timestamppb.Now()}
+	if _, err := codec.New(malformed); !errors.Is(err, envelope.ErrContract) {
+		t.Fatalf("codec built a post %q: %v", malformed.PostId, err)
+	}
+	bad, err := codec.New(&eventsv1.PostCreated{PostId: id.NewPostID().String(), UserId: malformed.UserId, CreatedAt: malformed.CreatedAt})
 	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := proto.Marshal(malformed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.SetData(bad.DataContentType(), data); err != nil {
 		t.Fatal(err)
 	}
 	if code := fn.Status(t, bad); code < 400 || code >= 500 {

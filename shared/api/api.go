@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/nova-social/nova/shared/api/openapi"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/domain/analytics"
 	"github.com/nova-social/nova/shared/domain/content"
@@ -221,6 +222,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	s.Notifications.Mount(mux, authed)
 	s.Messaging.Mount(mux, authed)
 	if err := mountSearchAndAnalytics(mux, authed, s.pool, s.Identity, log); err != nil {
+		return s, err
+	}
+	// The API's own description, anonymous: GET /v1/openapi.json, /v1/docs.
+	if err := openapi.Mount(mux); err != nil {
 		return s, err
 	}
 	s.routes = mux.Patterns()

@@ -540,6 +540,9 @@ func matrix() []row {
 				}
 				return []string{j.D, `"d"`}
 			}},
+		// nova-api's description of itself is for anyone.
+		{pattern: "GET /v1/openapi.json", want: statuses(s200, s200, s200, s200), req: get("/v1/openapi.json")},
+		{pattern: "GET /v1/docs", want: statuses(s200, s200, s200, s200), req: get("/v1/docs")},
 		{pattern: "GET /v1/users/me", want: statuses(s401, s200, s200, s200), req: get("/v1/users/me"),
 			hidden: func(r *secRig) []string { return []string{r.people[owner].email} }, seers: []actor{owner}, show: true},
 		{pattern: "GET /v1/sessions", want: statuses(s401, s200, s200, s200), req: get("/v1/sessions"),
@@ -835,10 +838,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.FailNow()
 	}
 
+	// Every answer is also one the OpenAPI document describes.
+	doc := apiSpec(t)
 	for _, rw := range rows {
 		name := rw.pattern
 		if rw.variant != "" {
 			name += " (" + rw.variant + ")"
+		}
+		op := doc.Route(rw.pattern)
+		if op == nil {
+			t.Fatalf("%s is not in the OpenAPI document", rw.pattern)
 		}
 		for _, a := range actors {
 			q := rw.req(r, a)
@@ -850,6 +859,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				tok = q.token
 			}
 			code, hdr, body := r.send(q, tok)
+			if err := op.Check(code, hdr, body); err != nil {
+				t.Errorf("%s as %s: %v", name, a, err)
+			}
 			want := rw.want[a]
 			if code != want {
 				t.Errorf("%s as %s: %d %s, want %d", name, a, code, body, want)

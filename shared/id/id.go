@@ -97,6 +97,14 @@ func parse(kind, s string) (string, error) {
 	return s, nil
 }
 
+// Check validates s as an id whose kind the caller names only for the
+// error ("engagement", "subject"): the event contract's rule for fields
+// that hold an id of no typed kind, or of one of several.
+func Check(kind, s string) error {
+	_, err := parse(kind, s)
+	return err
+}
+
 // mint returns a fresh UUIDv7 in canonical form.
 func mint() string {
 	// NewV7 fails only when the system's random source does, and since

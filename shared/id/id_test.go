@@ -22,6 +22,12 @@ var parsers = map[string]func(string) (string, error){
 	"conversation": wrap(id.ParseConversationID),
 	"message":      wrap(id.ParseMessageID),
 	"notification": wrap(id.ParseNotificationID),
+	"entity": func(s string) (string, error) {
+		if err := id.Check("entity", s); err != nil {
+			return "", err
+		}
+		return s, nil
+	},
 }
 
 func wrap[T ~string](f func(string) (T, error)) func(string) (string, error) {

@@ -154,6 +154,13 @@ var novaBin struct {
 	err  error
 }
 
+// NovaBinary is the nova command for a test that runs it as a child
+// process itself (nova run, to send it signals): see novaBinary.
+func NovaBinary(t testing.TB) string {
+	t.Helper()
+	return novaBinary(t)
+}
+
 // novaBinary is NOVA_BIN (make builds bin/nova and sets it) or else the
 // nova command built from this repository's cmd/nova into the user's cache,
 // once per test process, under a lock that concurrent test processes share

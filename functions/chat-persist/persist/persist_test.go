@@ -2,6 +2,7 @@ package persist_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -103,15 +104,33 @@ func TestUnstorableMessagesArePermanent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, ev := range map[string]*eventsv1.ChatMessageSubmitted{
-		"outsider":     {ClientMessageId: "e1", ConversationId: conv.ID, SenderId: string(eve), Content: "let me in"},
-		"no such conv": {ClientMessageId: "e2", ConversationId: id.NewConversationID().String(), SenderId: string(a), Content: "x"},
-		"empty text":   {ClientMessageId: "e3", ConversationId: conv.ID, SenderId: string(a), Content: " "},
-		"bad sender":   {ClientMessageId: "e4", ConversationId: conv.ID, SenderId: "nobody", Content: "x"},
-		"bad conv":     {ClientMessageId: "e5", ConversationId: "general", SenderId: string(a), Content: "x"},
-		"bad media":    {ClientMessageId: "e6", ConversationId: conv.ID, SenderId: string(a), Type: eventsv1.MessageType_MESSAGE_TYPE_IMAGE, MediaIds: []string{"../etc/passwd"}},
+	now := timestamppb.Now()
+	for name, c := range map[string]struct {
+		ev *eventsv1.ChatMessageSubmitted
+		// contract: the event breaks the event contract, which its
+		// decoder refuses before any reactor sees it; the reactor is
+		// handed it anyway and must refuse it too.
+		contract bool
+	}{
+		"outsider":     {ev: &eventsv1.ChatMessageSubmitted{ClientMessageId: "e1", ConversationId: conv.ID, SenderId: string(eve), Content: "let me in", SubmittedAt: now}},
+		"no such conv": {ev: &eventsv1.ChatMessageSubmitted{ClientMessageId: "e2", ConversationId: id.NewConversationID().String(), SenderId: string(a), Content: "x", SubmittedAt: now}},
+		"empty text":   {ev: &eventsv1.ChatMessageSubmitted{ClientMessageId: "e3", ConversationId: conv.ID, SenderId: string(a), Content: " ", SubmittedAt: now}},
+		"bad sender":   {ev: &eventsv1.ChatMessageSubmitted{ClientMessageId: "e4", ConversationId: conv.ID, SenderId: "nobody", Content: "x", SubmittedAt: now}, contract: true},
+		"bad conv":     {ev: &eventsv1.ChatMessageSubmitted{ClientMessageId: "e5", ConversationId: "general", SenderId: string(a), Content: "x", SubmittedAt: now}, contract: true},
+		"bad media":    {ev: &eventsv1.ChatMessageSubmitted{ClientMessageId: "e6", ConversationId: conv.ID, SenderId: string(a), Type: eventsv1.MessageType_MESSAGE_TYPE_IMAGE, MediaIds: []string{"../etc/passwd"}, SubmittedAt: now}, contract: true},
 	} {
-		err := r.reactor.React(ctx, r.submitted(t, ev))
+		var d envelope.Decoded
+		if c.contract {
+			if _, err := r.codec.New(c.ev); !errors.Is(err, envelope.ErrContract) {
+				t.Errorf("%s: codec built it (%v), want ErrContract", name, err)
+			}
+			// A decoded event of the type, carrying the message.
+			d = r.submitted(t, &eventsv1.ChatMessageSubmitted{ClientMessageId: "ok", ConversationId: conv.ID, SenderId: string(a), Content: "x", SubmittedAt: now})
+			d.Message = c.ev
+		} else {
+			d = r.submitted(t, c.ev)
+		}
+		err := r.reactor.React(ctx, d)
 		if !delivery.IsPermanent(err) {
 			t.Errorf("%s: %v, want a permanent failure", name, err)
 		}

@@ -2,6 +2,7 @@ package attach_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -82,6 +83,26 @@ func (r *rig) react(m *eventsv1.MediaUploaded) (attach.Outcome, error) {
 	return r.reactor.React(r.ctx, d)
 }
 
+// reactBroken hands the reactor m, an event breaking the event contract:
+// its decoder refuses it before any reactor sees it (checked first), but
+// the reactor must refuse it on its own too.
+func (r *rig) reactBroken(m *eventsv1.MediaUploaded) (attach.Outcome, error) {
+	r.t.Helper()
+	if _, err := r.codec.New(m); !errors.Is(err, envelope.ErrContract) {
+		r.t.Fatalf("codec built %v: %v, want ErrContract", m, err)
+	}
+	e, err := r.codec.New(uploaded(id.NewUserID(), "", time.Now()))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d, err := r.codec.Decode(e)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	d.Message = m
+	return r.reactor.React(r.ctx, d)
+}
+
 func uploaded(user id.UserID, post id.PostID, at time.Time) *eventsv1.MediaUploaded {
 	return &eventsv1.MediaUploaded{MediaId: id.NewMediaID().String(), PostId: post.String(), UserId: user.String(),
 		Type: eventsv1.MediaType_MEDIA_TYPE_IMAGE, Url: "/v1/media/files/x", ThumbnailUrl: "/v1/media/files/t",
@@ -123,7 +144,7 @@ func TestOnlyTheOwnersMediaOnTheOwnersPost(t *testing.T) {
 	}
 	bad := uploaded(me, "", time.Now())
 	bad.UserId = "nobody"
-	if _, err := r.react(bad); !delivery.IsPermanent(err) {
+	if _, err := r.reactBroken(bad); !delivery.IsPermanent(err) {
 		t.Fatalf("bad user id: %v", err)
 	}
 }

@@ -2,8 +2,10 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -91,6 +93,26 @@ func (r *rig) deliver(e cloudevents.Event) error {
 	return r.reactor.React(r.ctx, d)
 }
 
+// broken is a decoded event carrying msg, which breaks the event contract:
+// its decoder refuses such an event before any reactor sees it (checked
+// here first), but the reactor must refuse it on its own too.
+func (r *rig) broken(msg proto.Message) envelope.Decoded {
+	r.t.Helper()
+	if _, err := r.codec.New(msg); !errors.Is(err, envelope.ErrContract) {
+		r.t.Fatalf("codec built %v: %v, want ErrContract", msg, err)
+	}
+	et, ok := catalog.Default().ByMessage(msg)
+	if !ok {
+		r.t.Fatalf("%T is not in the catalogue", msg)
+	}
+	e := cloudevents.NewEvent()
+	e.SetID(id.NewPostID().String())
+	e.SetSource(et.Source())
+	e.SetType(et.Type)
+	e.SetTime(time.Now())
+	return envelope.Decoded{Event: e, Type: et, Message: msg}
+}
+
 func (r *rig) mustDeliver(e cloudevents.Event) {
 	r.t.Helper()
 	if err := r.deliver(e); err != nil {
@@ -114,9 +136,12 @@ func (r *rig) online(u id.UserID) {
 	}
 }
 
+// sequence numbers the test messages: increasing in every conversation.
+var sequence atomic.Int64
+
 func message(conv string, from id.UserID, text string, to ...id.UserID) *eventsv1.MessageSent {
-	m := &eventsv1.MessageSent{MessageId: id.NewPostID().String(), ConversationId: conv, SenderId: from.String(),
-		Content: text, Type: eventsv1.MessageType_MESSAGE_TYPE_TEXT, SentAt: timestamppb.Now()}
+	m := &eventsv1.MessageSent{MessageId: id.NewMessageID().String(), ConversationId: conv, SenderId: from.String(),
+		Content: text, Type: eventsv1.MessageType_MESSAGE_TYPE_TEXT, SentAt: timestamppb.Now(), Sequence: sequence.Add(1)}
 	for _, u := range to {
 		m.RecipientIds = append(m.RecipientIds, u.String())
 	}
@@ -264,9 +289,9 @@ func TestOwnActionsAndOtherEngagementsNotifyNoOne(t *testing.T) {
 		engagement(eventsv1.EngagementKind_ENGAGEMENT_KIND_VIEW, post, fan, author),
 		engagement(eventsv1.EngagementKind_ENGAGEMENT_KIND_SHARE, post, fan, author),
 		engagement(eventsv1.EngagementKind_ENGAGEMENT_KIND_UNLIKE, post, fan, author),
-		&eventsv1.UserFollowed{FollowerId: author.String(), FolloweeId: author.String()},
-		&eventsv1.UserUnfollowed{FollowerId: fan.String(), FolloweeId: author.String()},
-		&eventsv1.UserRegistered{UserId: fan.String(), Username: "fan"},
+		&eventsv1.UserFollowed{FollowerId: author.String(), FolloweeId: author.String(), FollowedAt: timestamppb.Now()},
+		&eventsv1.UserUnfollowed{FollowerId: fan.String(), FolloweeId: author.String(), UnfollowedAt: timestamppb.Now()},
+		&eventsv1.UserRegistered{UserId: fan.String(), Username: "fan", RegisteredAt: timestamppb.Now()},
 	} {
 		r.mustDeliver(r.event(m))
 	}
@@ -281,11 +306,12 @@ func TestOwnActionsAndOtherEngagementsNotifyNoOne(t *testing.T) {
 func TestMalformedIDsArePermanent(t *testing.T) {
 	r := newRig(t)
 	for _, m := range []proto.Message{
-		&eventsv1.UserFollowed{FollowerId: "nobody", FolloweeId: id.NewUserID().String()},
-		&eventsv1.Engagement{PostId: "p", UserId: id.NewUserID().String(), AuthorId: id.NewUserID().String(), Kind: eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE},
-		message(id.NewPostID().String(), id.NewUserID(), "x", "not-a-user"),
+		&eventsv1.UserFollowed{FollowerId: "nobody", FolloweeId: id.NewUserID().String(), FollowedAt: timestamppb.Now()},
+		&eventsv1.Engagement{EngagementId: id.NewPostID().String(), PostId: "p", UserId: id.NewUserID().String(), AuthorId: id.NewUserID().String(),
+			Kind: eventsv1.EngagementKind_ENGAGEMENT_KIND_LIKE, OccurredAt: timestamppb.Now()},
+		message(id.NewConversationID().String(), id.NewUserID(), "x", "not-a-user"),
 	} {
-		if err := r.deliver(r.event(m)); !delivery.IsPermanent(err) {
+		if err := r.reactor.React(r.ctx, r.broken(m)); !delivery.IsPermanent(err) {
 			t.Fatalf("%T with a malformed id: %v, want a permanent error", m, err)
 		}
 	}

@@ -81,8 +81,9 @@ func (r *rig) record(e cloudevents.Event) bool {
 	return counted
 }
 
-func engagement(post, user, author string, kind eventsv1.EngagementKind) *eventsv1.Engagement {
-	return &eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: post, UserId: user, AuthorId: author, Kind: kind}
+func engagement(post, user, author string, kind eventsv1.EngagementKind, at time.Time) *eventsv1.Engagement {
+	return &eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: post, UserId: user, AuthorId: author, Kind: kind,
+		OccurredAt: timestamppb.New(at)}
 }
 
 const (
@@ -102,16 +103,16 @@ func TestCountersMatchEventsDespiteDuplicates(t *testing.T) {
 	at := r.now.Add(-10 * time.Minute)
 	var events []cloudevents.Event
 	add := func(m proto.Message, at time.Time) { events = append(events, r.event(m, at)) }
-	add(&eventsv1.UserRegistered{UserId: author, Username: "author"}, at.Add(-24*time.Hour))
+	add(&eventsv1.UserRegistered{UserId: author, Username: "author", RegisteredAt: timestamppb.New(at.Add(-24 * time.Hour))}, at.Add(-24*time.Hour))
 	add(&eventsv1.PostCreated{PostId: post, UserId: author, Content: "counted", CreatedAt: timestamppb.New(at)}, at)
 	for _, m := range []*eventsv1.Engagement{
-		engagement(post, a, author, view), engagement(post, a, author, view), engagement(post, b, author, view),
-		engagement(post, a, author, like), engagement(post, b, author, like), engagement(post, b, author, unlike),
-		engagement(post, a, author, comment), engagement(post, b, author, share),
+		engagement(post, a, author, view, at), engagement(post, a, author, view, at), engagement(post, b, author, view, at),
+		engagement(post, a, author, like, at), engagement(post, b, author, like, at), engagement(post, b, author, unlike, at),
+		engagement(post, a, author, comment, at), engagement(post, b, author, share, at),
 	} {
 		add(m, at)
 	}
-	add(&eventsv1.UserFollowed{FollowerId: a, FolloweeId: author}, at)
+	add(&eventsv1.UserFollowed{FollowerId: a, FolloweeId: author, FollowedAt: timestamppb.New(at)}, at)
 
 	counted := 0
 	for _, e := range events {
@@ -124,12 +125,12 @@ func TestCountersMatchEventsDespiteDuplicates(t *testing.T) {
 	}
 	// The same engagement re-sent by its producer under a fresh CloudEvents
 	// id counts once.
-	again := engagement(post, a, author, like)
+	again := engagement(post, a, author, like, at)
 	if !r.record(r.event(again, at)) || r.record(r.event(again, at)) {
 		t.Fatal("a re-sent engagement should count once")
 	}
 	// Concurrent redeliveries of one event: exactly one counts.
-	e := r.event(engagement(post, b, author, share), at)
+	e := r.event(engagement(post, b, author, share, at), at)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	n := 0
@@ -189,7 +190,7 @@ func TestReadRules(t *testing.T) {
 	r := newRig(t)
 	author, other := id.NewUserID(), id.NewUserID()
 	post := id.NewPostID().String()
-	r.record(r.event(&eventsv1.PostCreated{PostId: post, UserId: author.String()}, r.now))
+	r.record(r.event(&eventsv1.PostCreated{PostId: post, UserId: author.String(), CreatedAt: timestamppb.New(r.now)}, r.now))
 	for _, p := range []auth.Principal{{UserID: author, Role: auth.RoleUser}, {UserID: other, Role: auth.RoleAdmin}} {
 		if _, err := r.svc.Post(r.ctx, p, id.PostID(post)); err != nil {
 			t.Errorf("%+v: %v", p, err)
@@ -211,16 +212,28 @@ func TestReadRules(t *testing.T) {
 
 func TestMalformedIdsArePermanent(t *testing.T) {
 	r := newRig(t)
-	d, err := r.codec.Decode(r.event(&eventsv1.Engagement{EngagementId: "x", PostId: "nope", UserId: id.NewUserID().String(),
-		AuthorId: id.NewUserID().String(), Kind: like}, r.now))
-	if err != nil {
-		t.Fatal(err)
+	// decodedAs is a decoded Engagement carrying msg: the contract refuses
+	// such an event before any recorder sees it, which is checked first,
+	// but the recorder refuses it for good on its own too.
+	decodedAs := func(msg *eventsv1.Engagement) envelope.Decoded {
+		t.Helper()
+		if _, err := r.codec.New(msg); !errors.Is(err, envelope.ErrContract) {
+			t.Fatalf("codec built %v: %v, want ErrContract", msg, err)
+		}
+		d, err := r.codec.Decode(r.event(engagement(id.NewPostID().String(), id.NewUserID().String(), id.NewUserID().String(), like, r.now), r.now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Message = msg
+		return d
 	}
+	d := decodedAs(&eventsv1.Engagement{EngagementId: "x", PostId: "nope", UserId: id.NewUserID().String(),
+		AuthorId: id.NewUserID().String(), Kind: like, OccurredAt: timestamppb.New(r.now)})
 	if _, err := r.rec.Record(r.ctx, d); !delivery.IsPermanent(err) {
 		t.Fatalf("malformed post id: %v, want permanent", err)
 	}
-	d, _ = r.codec.Decode(r.event(&eventsv1.Engagement{EngagementId: "y", PostId: id.NewPostID().String(), UserId: id.NewUserID().String(),
-		AuthorId: id.NewUserID().String()}, r.now))
+	d = decodedAs(&eventsv1.Engagement{EngagementId: uuid.NewString(), PostId: id.NewPostID().String(), UserId: id.NewUserID().String(),
+		AuthorId: id.NewUserID().String(), OccurredAt: timestamppb.New(r.now)})
 	if _, err := r.rec.Record(r.ctx, d); !delivery.IsPermanent(err) {
 		t.Fatalf("unspecified kind: %v, want permanent", err)
 	}
@@ -231,10 +244,10 @@ func TestHTTPAndMetrics(t *testing.T) {
 	author, other, admin := id.NewUserID(), id.NewUserID(), id.NewUserID()
 	post := id.NewPostID().String()
 	at := r.now.Add(-time.Minute)
-	r.record(r.event(&eventsv1.PostCreated{PostId: post, UserId: author.String()}, at))
-	r.record(r.event(engagement(post, other.String(), author.String(), like), at))
-	r.record(r.event(engagement(post, other.String(), author.String(), like), at))
-	r.record(r.event(engagement(post, other.String(), author.String(), unlike), at))
+	r.record(r.event(&eventsv1.PostCreated{PostId: post, UserId: author.String(), CreatedAt: timestamppb.New(at)}, at))
+	r.record(r.event(engagement(post, other.String(), author.String(), like, at), at))
+	r.record(r.event(engagement(post, other.String(), author.String(), like, at), at))
+	r.record(r.event(engagement(post, other.String(), author.String(), unlike, at), at))
 
 	key, _ := auth.GenerateKey()
 	ks, _ := auth.NewKeySet(key)

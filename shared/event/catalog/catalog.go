@@ -25,8 +25,9 @@ type Topic struct {
 	// PlainRecordsFor are the functions that take plain records (not
 	// CloudEvents) from this topic, as KafkaSource wraps them: only where
 	// the design document's console-producer test writes them
-	// (kafka-console-producer to content-events, checked in feed-service).
-	// Every other consumer refuses them.
+	// (kafka-console-producer to content-events, checked in feed-service;
+	// content-sync takes them too, so such a post exists in content as in
+	// the feeds). Every other consumer refuses them.
 	PlainRecordsFor []string
 	// Writers are the functions that publish to this topic, through their
 	// outbox relay or their emitter. Each one's Kafka user may write the
@@ -225,8 +226,12 @@ func stringField(m proto.Message, name protoreflect.Name) string {
 func defaultTopics() []Topic {
 	return []Topic{
 		// nova-api writes posts; media-attach attaches processed media to
-		// them and moderation-apply removes them (PostUpdated, PostDeleted).
-		{ContentEvents, 6, 1, "content lifecycle events", []string{FeedFanout}, []string{NovaAPI, MediaAttach, ModerationApply}},
+		// them and moderation-apply removes them (PostUpdated, PostDeleted);
+		// content-sync withdraws (PostDeleted) what reached the topic
+		// without content and content would not have accepted. Plain
+		// records go to feed-fanout, the design document's console-producer
+		// test, and to content-sync, so they become posts in content too.
+		{ContentEvents, 6, 1, "content lifecycle events", []string{FeedFanout, ContentSync}, []string{NovaAPI, MediaAttach, ModerationApply, ContentSync}},
 		{MediaEvents, 3, 1, "media upload events", nil, []string{NovaAPI}},
 		{UserEvents, 3, 1, "user lifecycle events", nil, []string{NovaAPI}},
 		// Messages sent over REST (nova-api) and over the websocket
@@ -250,6 +255,7 @@ const (
 	Ranking         = "ranking"
 	TrustSafety     = "trust-safety"
 	ModerationApply = "moderation-apply"
+	ContentSync     = "content-sync"
 	MediaAttach     = "media-attach"
 	Notifier        = "notifier"
 	ChatPush        = "chat-push"
@@ -262,11 +268,11 @@ const (
 func defaultEvents() []EventType {
 	return []EventType{
 		{"com.nova.content.post.created", &eventsv1.PostCreated{}, ContentEvents, "user_id", "post_id", ContentService,
-			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking}},
+			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking, ContentSync}},
 		{"com.nova.content.post.updated", &eventsv1.PostUpdated{}, ContentEvents, "user_id", "post_id", ContentService,
-			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking}},
+			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking, ContentSync}},
 		{"com.nova.content.post.deleted", &eventsv1.PostDeleted{}, ContentEvents, "user_id", "post_id", ContentService,
-			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking}},
+			[]string{FeedFanout, SearchIndexer, Analytics, TrustSafety, Ranking, ContentSync}},
 		{"com.nova.media.media.uploaded", &eventsv1.MediaUploaded{}, MediaEvents, "user_id", "media_id", MediaService,
 			[]string{MediaAttach}},
 		{"com.nova.identity.user.registered", &eventsv1.UserRegistered{}, UserEvents, "user_id", "user_id", IdentityService,

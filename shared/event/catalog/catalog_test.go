@@ -35,8 +35,9 @@ const (
 )
 
 // helperMessages are the top-level messages of nova.events.v1 that are parts
-// of events rather than events.
-var helperMessages = []protoreflect.Name{"MediaMetadata", "MediaRef", "ModerationReason"}
+// of events rather than events (FieldRules is the contract's field option,
+// rules.proto).
+var helperMessages = []protoreflect.Name{"MediaMetadata", "MediaRef", "ModerationReason", "FieldRules"}
 
 // designTopics is the design document's topic table, in its order.
 var designTopics = []struct {
@@ -124,7 +125,7 @@ func TestDefaultCatalogue(t *testing.T) {
 		catalog.MessagingService, catalog.NotificationService, catalog.FeedService, catalog.RankingService,
 		catalog.TrustSafetyService, catalog.RealtimeChatService, catalog.AnalyticsService, catalog.SearchService}
 	functions := []string{catalog.FeedFanout, catalog.SearchIndexer, catalog.Analytics, catalog.Ranking,
-		catalog.TrustSafety, catalog.ModerationApply, catalog.MediaAttach, catalog.Notifier,
+		catalog.TrustSafety, catalog.ModerationApply, catalog.ContentSync, catalog.MediaAttach, catalog.Notifier,
 		catalog.ChatPush, catalog.ChatPersist}
 	ceType := regexp.MustCompile(`^com\.nova\.[a-z]+\.[a-z]+\.[a-z_]+$`)
 	onTopic := map[string]int{}

@@ -6,19 +6,23 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/lifecycle"
 )
 
 func TestApplyDecodesThenReacts(t *testing.T) {
 	codec := envelope.NewCodec(catalog.Default()).ForConsumer(catalog.FeedFanout)
-	good, err := codec.New(&eventsv1.UserFollowed{FollowerId: "a", FolloweeId: "b"})
+	followee := id.NewUserID().String()
+	good, err := codec.New(&eventsv1.UserFollowed{FollowerId: id.NewUserID().String(), FolloweeId: followee, FollowedAt: timestamppb.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,7 +31,7 @@ func TestApplyDecodesThenReacts(t *testing.T) {
 	if err := delivery.Apply(ctx, codec, good, func(_ context.Context, d envelope.Decoded) error { got = d; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := got.Message.(*eventsv1.UserFollowed); m.GetFolloweeId() != "b" {
+	if m, _ := got.Message.(*eventsv1.UserFollowed); m.GetFolloweeId() != followee {
 		t.Fatalf("reaction got %v", got.Message)
 	}
 
@@ -54,7 +58,7 @@ func TestApplyRefusesForgedAndPlainEvents(t *testing.T) {
 	ctx := context.Background()
 	cat := catalog.Default()
 	producer := envelope.NewCodec(cat)
-	post, err := producer.New(&eventsv1.PostCreated{PostId: "p", UserId: "u"})
+	post, err := producer.New(&eventsv1.PostCreated{PostId: id.NewPostID().String(), UserId: id.NewUserID().String(), CreatedAt: timestamppb.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,9 +69,11 @@ func TestApplyRefusesForgedAndPlainEvents(t *testing.T) {
 		e.SetID("partition:0/offset:1")
 		e.SetType(envelope.KafkaEventType)
 		e.SetSource(envelope.KafkaSourceURI("nova", "src", topic))
+		e.SetTime(time.Now()) // a KafkaSource's event has its record's time
 		_ = e.SetData("application/json", []byte(body))
 		return e
 	}
+	plainPost := `{"post_id":"` + id.NewPostID().String() + `","user_id":"` + id.NewUserID().String() + `"}`
 	cases := []struct {
 		name     string
 		consumer string
@@ -77,10 +83,11 @@ func TestApplyRefusesForgedAndPlainEvents(t *testing.T) {
 		{"the producer's event", catalog.FeedFanout, post, nil},
 		{"a PostCreated from another service", catalog.FeedFanout, forged, envelope.ErrForeignSource},
 		{"a PostCreated with no /nova/ source", catalog.SearchIndexer, func() event.Event { f := post.Clone(); f.SetSource("/attacker"); return f }(), envelope.ErrForeignSource},
-		{"a plain record feed-fanout takes", catalog.FeedFanout, plain(catalog.ContentEvents, `{"post_id":"p","user_id":"u"}`), nil},
-		{"a plain record search-indexer refuses", catalog.SearchIndexer, plain(catalog.ContentEvents, `{"post_id":"p","user_id":"u"}`), envelope.ErrPlainRefused},
-		{"a plain record from another topic", catalog.FeedFanout, plain(catalog.UserEvents, `{"follower_id":"a","followee_id":"b"}`), envelope.ErrPlainRefused},
-		{"a plain record typed for another topic", catalog.FeedFanout, plain(catalog.ContentEvents, `{"type":"com.nova.trustsafety.moderation.decided","post_id":"p"}`), envelope.ErrForeignSource},
+		{"a plain record feed-fanout takes", catalog.FeedFanout, plain(catalog.ContentEvents, plainPost), nil},
+		{"a plain record breaking the contract", catalog.FeedFanout, plain(catalog.ContentEvents, `{"post_id":"p","user_id":"u"}`), envelope.ErrContract},
+		{"a plain record search-indexer refuses", catalog.SearchIndexer, plain(catalog.ContentEvents, plainPost), envelope.ErrPlainRefused},
+		{"a plain record from another topic", catalog.FeedFanout, plain(catalog.UserEvents, `{"follower_id":"`+id.NewUserID().String()+`","followee_id":"`+id.NewUserID().String()+`"}`), envelope.ErrPlainRefused},
+		{"a plain record typed for another topic", catalog.FeedFanout, plain(catalog.ContentEvents, `{"type":"com.nova.trustsafety.moderation.decided","post_id":"`+id.NewPostID().String()+`"}`), envelope.ErrForeignSource},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -108,7 +115,10 @@ func TestApplyRefusesForgedAndPlainEvents(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	codec := envelope.NewCodec(catalog.Default())
-	bad, _ := codec.New(&eventsv1.UserFollowed{FollowerId: "a", FolloweeId: "b"})
+	bad, err := codec.New(&eventsv1.UserFollowed{FollowerId: id.NewUserID().String(), FolloweeId: id.NewUserID().String(), FollowedAt: timestamppb.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	bad.SetType("com.example.unknown")
 	_, decodeErr := codec.Decode(bad)
 	for _, c := range []struct {

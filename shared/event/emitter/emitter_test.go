@@ -13,6 +13,7 @@ import (
 	"github.com/nova-social/nova/shared/event/emitter"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
+	nid "github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -28,7 +29,7 @@ func TestEmitReachesTheCatalogueTopicWithItsKey(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	msg := &eventsv1.FeedUpdated{PostId: "post-1", AuthorId: "author-1", FeedsWritten: 3,
+	msg := &eventsv1.FeedUpdated{PostId: nid.NewPostID().String(), AuthorId: nid.NewUserID().String(), FeedsWritten: 3,
 		Kind: eventsv1.FeedUpdateKind_FEED_UPDATE_KIND_INSERTED, UpdatedAt: timestamppb.Now()}
 	id := "01a21480-0000-7000-8000-000000000001"
 	if err := em.Emit(ctx, msg, envelope.WithID(id)); err != nil {
@@ -40,7 +41,7 @@ func TestEmitReachesTheCatalogueTopicWithItsKey(t *testing.T) {
 		t.Fatalf("got %d records, want 1", len(recs))
 	}
 	cm := recs[0]
-	if string(cm.Key) != "post-1" {
+	if string(cm.Key) != msg.PostId {
 		t.Fatalf("key %q, want the post id", cm.Key)
 	}
 	if want := kafka.PartitionFor(cm.Key, 3); cm.Partition != want {

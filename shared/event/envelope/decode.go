@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/nova-social/nova/shared/event/catalog"
 )
 
 // Decode reads e into the typed message of its catalogue event. See the
@@ -51,12 +53,45 @@ func (c *Codec) Decode(e cloudevents.Event) (Decoded, error) {
 			return Decoded{}, failure(e, ErrUndecodable, "data is not a valid "+string(et.MessageName()), err)
 		}
 	default:
-		if err := unmarshalJSON(data, msg); err != nil {
+		// A field this version does not know is ignored, as protobuf's
+		// wire format ignores it: a newer producer's event stays readable.
+		if err := unmarshalJSON(data, msg, true); err != nil {
 			return Decoded{}, failure(e, ErrUndecodable, "data is not a JSON "+string(et.MessageName()), err)
 		}
 	}
-	if !keyFieldSet(et, msg) {
-		return Decoded{}, failure(e, ErrUndecodable, fmt.Sprintf("%s has no %s (its partition key)", et.MessageName(), et.KeyField), nil)
+	return c.decoded(e, et, msg, "")
+}
+
+// decoded finishes every successful parse the same way: the partition key,
+// then the event type's contract, so every consumer of an event answers it
+// alike whatever path it came by.
+func (c *Codec) decoded(e cloudevents.Event, et catalog.EventType, msg proto.Message, what string) (Decoded, error) {
+	if what == "" {
+		what = string(et.MessageName().Name())
+	}
+	key := et.Key(msg)
+	if key == "" {
+		return Decoded{}, failure(e, ErrUndecodable, fmt.Sprintf("%s has no %s (its partition key)", what, et.KeyField), nil)
+	}
+	// A partitionkey other than the key field would have put the event on
+	// another partition than the entity's other events: out of order.
+	if pk, ok := e.Extensions()[PartitionKeyExtension]; ok && e.Type() != KafkaEventType {
+		if s, _ := pk.(string); s != key {
+			return Decoded{}, failure(e, ErrContract,
+				fmt.Sprintf("partitionkey %q is not the event's %s %q", pk, et.KeyField, key), nil)
+		}
+	}
+	if c.contractErr == nil {
+		if ct := c.contracts[msg.ProtoReflect().Descriptor().FullName()]; ct != nil {
+			ct.fillEventTime(msg.ProtoReflect(), e.Time())
+		}
+	}
+	if err := c.Check(msg); err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) {
+			return Decoded{}, failure(e, de.Kind, de.Reason, nil)
+		}
+		return Decoded{}, failure(e, ErrContract, err.Error(), nil)
 	}
 	return Decoded{Event: e, Type: et, Message: msg}, nil
 }
@@ -93,7 +128,7 @@ func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
 	topic := TopicOf(e.Source())
 	if c.consumer != "" && !c.cat.TakesPlainRecords(topic, c.consumer) {
 		return Decoded{}, failure(e, ErrPlainRefused,
-			fmt.Sprintf("%s takes CloudEvents only from %q; plain records are taken only where the catalogue says (content-events, by feed-fanout)", c.consumer, topic), nil)
+			fmt.Sprintf("%s takes CloudEvents only from %q; plain records are taken only where the catalogue says (%s)", c.consumer, topic, c.plainTakers()), nil)
 	}
 	data := bytes.TrimSpace(e.Data())
 	if len(data) == 0 {
@@ -118,15 +153,11 @@ func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
 					return Decoded{}, failure(e, ErrUndecodable, "re-encode plain record", err)
 				}
 				msg := newMessage(et)
-				if err := unmarshalJSON(rest, msg); err != nil {
+				if err := unmarshalJSON(rest, msg, true); err != nil {
 					return Decoded{}, failure(e, ErrUndecodable,
 						fmt.Sprintf("plain record of type %q is not a JSON %s", name, et.MessageName()), err)
 				}
-				if !keyFieldSet(et, msg) {
-					return Decoded{}, failure(e, ErrUndecodable,
-						fmt.Sprintf("plain record of type %q has no %s (its partition key)", name, et.KeyField), nil)
-				}
-				return Decoded{Event: e, Type: et, Message: msg}, nil
+				return c.decoded(e, et, msg, fmt.Sprintf("plain record of type %q", name))
 			}
 		}
 	}
@@ -141,8 +172,10 @@ func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
 	}
 	var tried []string
 	for _, et := range candidates {
+		// With no type named, the fields are all that tell the events of
+		// the topic apart, so here they are read strictly.
 		msg := newMessage(et)
-		if err := unmarshalJSON(data, msg); err != nil {
+		if err := unmarshalJSON(data, msg, false); err != nil {
 			tried = append(tried, fmt.Sprintf("%s: %v", et.MessageName().Name(), err))
 			continue
 		}
@@ -150,10 +183,24 @@ func (c *Codec) decodePlain(e cloudevents.Event) (Decoded, error) {
 			tried = append(tried, fmt.Sprintf("%s: no %s", et.MessageName().Name(), et.KeyField))
 			continue
 		}
-		return Decoded{Event: e, Type: et, Message: msg}, nil
+		return c.decoded(e, et, msg, "plain record "+string(et.MessageName().Name()))
 	}
 	return Decoded{}, failure(e, ErrUndecodable,
 		fmt.Sprintf("plain record on %s matches none of its events (%s)", topic, strings.Join(tried, "; ")), nil)
+}
+
+// plainTakers says which consumers take plain records from which topics.
+func (c *Codec) plainTakers() string {
+	var out []string
+	for _, t := range c.cat.Topics() {
+		if len(t.PlainRecordsFor) > 0 {
+			out = append(out, t.Name+", by "+strings.Join(t.PlainRecordsFor, " and "))
+		}
+	}
+	if len(out) == 0 {
+		return "nowhere"
+	}
+	return strings.Join(out, "; ")
 }
 
 // TopicOf returns the topic named by a KafkaSource source
@@ -180,7 +227,7 @@ func failure(e cloudevents.Event, kind error, reason string, err error) *DecodeE
 // plain record where none is taken), as opposed to a failure worth retrying.
 func IsDecodeError(err error) bool {
 	return errors.Is(err, ErrUnknownType) || errors.Is(err, ErrUndecodable) ||
-		errors.Is(err, ErrForeignSource) || errors.Is(err, ErrPlainRefused)
+		errors.Is(err, ErrForeignSource) || errors.Is(err, ErrPlainRefused) || errors.Is(err, ErrContract)
 }
 
 // checkTimes refuses a google.protobuf.Timestamp or Duration anywhere in m

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/nova-social/nova/shared/event/catalog"
 )
@@ -38,6 +39,10 @@ type Codec struct {
 	// and full message name.
 	byName  map[string]catalog.EventType
 	byTopic map[string][]catalog.EventType
+	// contracts are the compiled rules of each event's message; contractErr
+	// a mistake in those rules, which every New and Decode then reports.
+	contracts   map[protoreflect.FullName]*contract
+	contractErr error
 }
 
 // NewCodec returns a codec for the events of cat.
@@ -53,7 +58,29 @@ func NewCodec(cat *catalog.Catalog) *Codec {
 		c.byName[string(et.MessageName().Name())] = et
 		c.byTopic[et.Topic] = append(c.byTopic[et.Topic], et)
 	}
+	mds := make([]protoreflect.MessageDescriptor, 0, len(cat.Events()))
+	for _, et := range cat.Events() {
+		mds = append(mds, et.Message.ProtoReflect().Descriptor())
+	}
+	c.contracts, c.contractErr = contracts(mds)
 	return c
+}
+
+// Check returns the first rule of its event type's contract msg breaks, as
+// a *DecodeError matching ErrContract; nil when msg keeps them all.
+func (c *Codec) Check(msg proto.Message) error {
+	if c.contractErr != nil {
+		return c.contractErr
+	}
+	md := msg.ProtoReflect().Descriptor()
+	ct, ok := c.contracts[md.FullName()]
+	if !ok {
+		return &DecodeError{Kind: ErrUnknownType, Reason: fmt.Sprintf("message %s is not in the catalogue", md.FullName())}
+	}
+	if err := ct.check(msg.ProtoReflect(), ""); err != nil {
+		return &DecodeError{Kind: ErrContract, Reason: err.Error()}
+	}
+	return nil
 }
 
 // ForConsumer returns a codec that decodes as the function named consumer
@@ -114,6 +141,15 @@ func (c *Codec) New(msg proto.Message, opts ...Option) (cloudevents.Event, error
 		// An unkeyed event would land on a random partition and lose its
 		// order relative to the entity's other events.
 		return cloudevents.Event{}, fmt.Errorf("envelope: %s: key field %s is empty", et.Type, et.KeyField)
+	}
+	// A producer is held to the contract its consumers enforce: an event
+	// they would refuse is never written.
+	if err := c.Check(msg); err != nil {
+		var de *DecodeError
+		if errors.As(err, &de) {
+			de.Type = et.Type
+		}
+		return cloudevents.Event{}, err
 	}
 	o := options{}
 	for _, opt := range opts {

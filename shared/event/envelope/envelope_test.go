@@ -81,7 +81,7 @@ func TestNewCarriesTheEventContract(t *testing.T) {
 
 func TestNewIDsAreUniqueAndOrdered(t *testing.T) {
 	c := codec()
-	msg := &eventsv1.PostDeleted{PostId: "p", UserId: "u"}
+	msg := &eventsv1.PostDeleted{PostId: "0190f1c2-7a3b-7c4d-8e5f-000000000070", UserId: "0190f1c2-7a3b-7c4d-8e5f-000000000075", DeletedAt: timestamppb.Now()}
 	prev := ""
 	for i := 0; i < 100; i++ {
 		e, err := c.New(msg)
@@ -98,7 +98,8 @@ func TestNewIDsAreUniqueAndOrdered(t *testing.T) {
 func TestNewOptions(t *testing.T) {
 	c := codec()
 	at := time.Date(2026, 2, 3, 4, 5, 6, 7, time.UTC)
-	msg := &eventsv1.PostCreated{PostId: "p1", UserId: "u1", Type: eventsv1.PostType_POST_TYPE_IMAGE}
+	msg := &eventsv1.PostCreated{PostId: "0190f1c2-7a3b-7c4d-8e5f-000000007031", UserId: "0190f1c2-7a3b-7c4d-8e5f-000000007531", Type: eventsv1.PostType_POST_TYPE_IMAGE,
+		CreatedAt: timestamppb.New(time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC))}
 	e, err := c.New(msg, envelope.WithID("fixed"), envelope.WithTime(at), envelope.WithSource("moderation-service"), envelope.WithJSON())
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestNewRejects(t *testing.T) {
 	if _, err := c.New(nil); !errors.Is(err, envelope.ErrUnknownType) {
 		t.Errorf("nil message: %v", err)
 	}
-	if _, err := c.New(&eventsv1.PostCreated{PostId: "p1"}); err == nil || !strings.Contains(err.Error(), "user_id") {
+	if _, err := c.New(&eventsv1.PostCreated{PostId: "0190f1c2-7a3b-7c4d-8e5f-000000007031"}); err == nil || !strings.Contains(err.Error(), "user_id") {
 		t.Errorf("message without its key: %v", err)
 	}
 }
@@ -204,6 +205,12 @@ func TestShortEnumNamesOfEveryEnum(t *testing.T) {
 				e.SetType(et.Type)
 				_ = e.SetData("application/json", data)
 				d, err := c.Decode(e)
+				if values.Get(j).Number() == 0 && envelope.Rules(fd).GetRequired() {
+					if !errors.Is(err, envelope.ErrContract) {
+						t.Errorf("%s %s=%s (a required enum unset): %v, want ErrContract", et.Type, fd.Name(), short, err)
+					}
+					continue
+				}
 				if err != nil {
 					t.Errorf("%s %s=%s: %v", et.Type, fd.Name(), short, err)
 					continue
@@ -282,8 +289,11 @@ func TestInvalidVectors(t *testing.T) {
 		name := filepath.Base(f)
 		t.Run(name, func(t *testing.T) {
 			want := envelope.ErrUndecodable
-			if strings.HasPrefix(name, "unknown-") {
+			switch {
+			case strings.HasPrefix(name, "unknown-"):
 				want = envelope.ErrUnknownType
+			case strings.HasPrefix(name, "contract-"):
+				want = envelope.ErrContract
 			}
 			_, err := c.Decode(readEvent(t, f))
 			if !errors.Is(err, want) {
@@ -309,19 +319,20 @@ func TestPlainRecordRules(t *testing.T) {
 		e.SetType(envelope.KafkaEventType)
 		e.SetSource(envelope.KafkaSourceURI("nova", "src", topic))
 		e.SetSubject("partition:0#1")
+		e.SetTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)) // KafkaSource sets the record's time
 		_ = e.SetData("", []byte(value))
 		return e
 	}
 	cases := []struct {
 		name, topic, value, want string
 	}{
-		{"first event of the topic", catalog.ContentEvents, `{"post_id":"p","user_id":"u"}`, "com.nova.content.post.created"},
-		{"type field as message name", catalog.ContentEvents, `{"type":"PostDeleted","post_id":"p","user_id":"u"}`, "com.nova.content.post.deleted"},
-		{"type field as full name", catalog.ContentEvents, `{"type":"nova.events.v1.PostUpdated","post_id":"p","user_id":"u"}`, "com.nova.content.post.updated"},
-		{"type field as CE type", catalog.UserEvents, `{"type":"com.nova.identity.user.followed","follower_id":"a","followee_id":"b"}`, "com.nova.identity.user.followed"},
-		{"type field naming an enum stays the message's", catalog.ContentEvents, `{"post_id":"p","user_id":"u","type":"VIDEO"}`, "com.nova.content.post.created"},
-		{"later event of the topic when the first does not parse", catalog.UserEvents, `{"follower_id":"a","followee_id":"b"}`, "com.nova.identity.user.followed"},
-		{"type field picks among the topic's events", catalog.ContentEvents, `{"type":"PostDeleted","post_id":"p","user_id":"u"}`, "com.nova.content.post.deleted"},
+		{"first event of the topic", catalog.ContentEvents, `{"post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075"}`, "com.nova.content.post.created"},
+		{"type field as message name", catalog.ContentEvents, `{"type":"PostDeleted","post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075"}`, "com.nova.content.post.deleted"},
+		{"type field as full name", catalog.ContentEvents, `{"type":"nova.events.v1.PostUpdated","post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075"}`, "com.nova.content.post.updated"},
+		{"type field as CE type", catalog.UserEvents, `{"type":"com.nova.identity.user.followed","follower_id":"0190f1c2-7a3b-7c4d-8e5f-000000000061","followee_id":"0190f1c2-7a3b-7c4d-8e5f-000000000062"}`, "com.nova.identity.user.followed"},
+		{"type field naming an enum stays the message's", catalog.ContentEvents, `{"post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075","type":"VIDEO"}`, "com.nova.content.post.created"},
+		{"later event of the topic when the first does not parse", catalog.UserEvents, `{"follower_id":"0190f1c2-7a3b-7c4d-8e5f-000000000061","followee_id":"0190f1c2-7a3b-7c4d-8e5f-000000000062"}`, "com.nova.identity.user.followed"},
+		{"type field picks among the topic's events", catalog.ContentEvents, `{"type":"PostDeleted","post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075"}`, "com.nova.content.post.deleted"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -336,7 +347,7 @@ func TestPlainRecordRules(t *testing.T) {
 	}
 	// A type field cannot carry an event onto a topic that does not carry
 	// it: a record on media-events is never a content event.
-	if _, err := c.Decode(plain(catalog.MediaEvents, `{"type":"PostDeleted","post_id":"p","user_id":"u"}`)); !errors.Is(err, envelope.ErrForeignSource) {
+	if _, err := c.Decode(plain(catalog.MediaEvents, `{"type":"PostDeleted","post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075"}`)); !errors.Is(err, envelope.ErrForeignSource) {
 		t.Errorf("PostDeleted on media-events: %v, want ErrForeignSource", err)
 	}
 }

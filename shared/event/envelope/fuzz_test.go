@@ -172,7 +172,7 @@ func FuzzDecodeBinary(f *testing.F) {
 		f.Add(hdr.String(), e.Data())
 	}
 	f.Add("Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Source: /apis/v1/namespaces/nova/kafkasources/x#content-events\r\nCe-Type: dev.knative.kafka.event\r\n",
-		[]byte(`{"post_id":"p","user_id":"u"}`))
+		[]byte(`{"post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075"}`))
 	f.Add("Ce-Specversion: 1.0\r\nCe-Id: 1\r\nCe-Source: /s\r\nCe-Type: com.nova.content.post.created\r\nContent-Type: application/json; charset=\"\r\n",
 		[]byte(`{}`))
 	f.Fuzz(func(t *testing.T, headers string, body []byte) {
@@ -222,7 +222,7 @@ func FuzzPayload(f *testing.F) {
 	}
 	// A length prefix claiming far more than the input holds.
 	f.Add(uint8(0), false, []byte{0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 'p'})
-	f.Add(uint8(1), true, []byte(`{"post_id":"p","user_id":"u","type":"TEXT","tags":["a"]}`))
+	f.Add(uint8(1), true, []byte(`{"post_id":"0190f1c2-7a3b-7c4d-8e5f-000000000070","user_id":"0190f1c2-7a3b-7c4d-8e5f-000000000075","type":"TEXT","tags":["a"]}`))
 	c := codec()
 	f.Fuzz(func(t *testing.T, sel uint8, asJSON bool, data []byte) {
 		et := events[int(sel)%len(events)]

@@ -12,23 +12,23 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// strictJSON rejects fields the message does not have: a misspelt field
-// would otherwise vanish and the event be handled with a value missing.
-var strictJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
-
 // unmarshalJSON reads protojson into msg, accepting the design document's
 // short enum names ("TEXT") besides the schema's prefixed ones
-// ("POST_TYPE_TEXT").
-func unmarshalJSON(data []byte, msg proto.Message) error {
+// ("POST_TYPE_TEXT"). With ignoreUnknown a field the message does not have
+// is skipped (a misspelt required field is still caught, by the contract);
+// an enum name the schema does not have is an error either way, since
+// dropping it would leave the field at its UNSPECIFIED value.
+func unmarshalJSON(data []byte, msg proto.Message, ignoreUnknown bool) error {
 	fixed, err := expandEnumNames(data, msg.ProtoReflect().Descriptor())
 	if err != nil {
 		return err
 	}
-	return strictJSON.Unmarshal(fixed, msg)
+	return protojson.UnmarshalOptions{DiscardUnknown: ignoreUnknown}.Unmarshal(fixed, msg)
 }
 
-// expandEnumNames rewrites short enum names in data to the schema's names.
-// Anything it does not understand is left for protojson to judge.
+// expandEnumNames rewrites short enum names in data to the schema's names,
+// and refuses an enum name the schema has in neither spelling. Anything
+// else it does not understand is left for protojson to judge.
 func expandEnumNames(data []byte, md protoreflect.MessageDescriptor) ([]byte, error) {
 	if !hasEnums(md, map[protoreflect.FullName]bool{}) {
 		return data, nil
@@ -46,8 +46,9 @@ func expandEnumNames(data []byte, md protoreflect.MessageDescriptor) ([]byte, er
 	if !ok {
 		return data, nil
 	}
-	if !fixMessage(obj, md) {
-		return data, nil
+	changed, err := fixMessage(obj, md)
+	if err != nil || !changed {
+		return data, err
 	}
 	return json.Marshal(obj)
 }
@@ -76,9 +77,9 @@ func hasEnums(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]
 }
 
 // fixMessage rewrites obj in place and reports whether it changed anything.
-func fixMessage(obj map[string]any, md protoreflect.MessageDescriptor) bool {
+func fixMessage(obj map[string]any, md protoreflect.MessageDescriptor) (bool, error) {
 	if strings.HasPrefix(string(md.FullName()), "google.protobuf.") {
-		return false // well-known types have their own JSON forms
+		return false, nil // well-known types have their own JSON forms
 	}
 	changed := false
 	fields := md.Fields()
@@ -90,67 +91,65 @@ func fixMessage(obj map[string]any, md protoreflect.MessageDescriptor) bool {
 		if fd == nil {
 			continue
 		}
+		var err error
 		switch {
 		case fd.IsMap():
 			if m, ok := v.(map[string]any); ok {
 				for mk, mv := range m {
-					if nv, ok := fixValue(fd.MapValue(), mv); ok {
-						m[mk] = nv
-						changed = true
-					} else if changedNested(fd.MapValue(), mv) {
-						changed = true
+					var nv any
+					if nv, err = fixValue(fd.MapValue(), mv, &changed); err != nil {
+						break
 					}
+					m[mk] = nv
 				}
 			}
 		case fd.IsList():
 			if l, ok := v.([]any); ok {
 				for i, lv := range l {
-					if nv, ok := fixValue(fd, lv); ok {
-						l[i] = nv
-						changed = true
-					} else if changedNested(fd, lv) {
-						changed = true
+					if l[i], err = fixValue(fd, lv, &changed); err != nil {
+						break
 					}
 				}
 			}
 		default:
-			if nv, ok := fixValue(fd, v); ok {
-				obj[k] = nv
-				changed = true
-			} else if changedNested(fd, v) {
-				changed = true
-			}
+			obj[k], err = fixValue(fd, v, &changed)
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s: %w", fd.Name(), err)
 		}
 	}
-	return changed
+	return changed, nil
 }
 
-// fixValue returns the schema name for a short enum name.
-func fixValue(fd protoreflect.FieldDescriptor, v any) (any, bool) {
-	s, ok := v.(string)
-	if !ok || fd.Kind() != protoreflect.EnumKind {
-		return nil, false
+// fixValue returns v with a short enum name replaced by the schema's name
+// (and nested messages fixed), setting *changed when it changed anything.
+func fixValue(fd protoreflect.FieldDescriptor, v any, changed *bool) (any, error) {
+	switch fd.Kind() {
+	case protoreflect.EnumKind:
+		s, ok := v.(string)
+		if !ok || fd.Enum().FullName() == "google.protobuf.NullValue" {
+			return v, nil
+		}
+		values := fd.Enum().Values()
+		if values.ByName(protoreflect.Name(s)) != nil {
+			return v, nil
+		}
+		full := EnumPrefix(fd.Enum()) + s
+		if values.ByName(protoreflect.Name(full)) == nil {
+			return nil, fmt.Errorf("%q is not a value of %s", s, fd.Enum().Name())
+		}
+		*changed = true
+		return full, nil
+	case protoreflect.MessageKind:
+		if m, ok := v.(map[string]any); ok {
+			c, err := fixMessage(m, fd.Message())
+			if c {
+				*changed = true
+			}
+			return m, err
+		}
 	}
-	values := fd.Enum().Values()
-	if values.ByName(protoreflect.Name(s)) != nil {
-		return nil, false
-	}
-	full := EnumPrefix(fd.Enum()) + s
-	if values.ByName(protoreflect.Name(full)) == nil {
-		return nil, false
-	}
-	return full, true
-}
-
-func changedNested(fd protoreflect.FieldDescriptor, v any) bool {
-	if fd.Kind() != protoreflect.MessageKind {
-		return false
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return false
-	}
-	return fixMessage(m, fd.Message())
+	return v, nil
 }
 
 // EnumPrefix is the prefix the schema puts before the design document's

@@ -22,7 +22,7 @@ import (
 func benchPost(i int) *eventsv1.PostCreated {
 	return &eventsv1.PostCreated{
 		PostId:     fmt.Sprintf("0190f1c2-7a3b-7c4d-8e5f-%012d", i),
-		UserId:     fmt.Sprintf("user-%d", i%500),
+		UserId:     fmt.Sprintf("0190f1c2-0000-7000-8000-%012d", i%500),
 		Content:    "A day at the lake: the water was cold, the light was perfect, and the dog refused to come out.",
 		Type:       eventsv1.PostType_POST_TYPE_IMAGE,
 		Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC,

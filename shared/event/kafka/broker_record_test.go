@@ -7,10 +7,10 @@ import (
 
 	"github.com/IBM/sarama"
 
-	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/id"
 )
 
 // The Knative Kafka Broker stores an event without a partitionkey under no
@@ -18,7 +18,8 @@ import (
 func TestSendKeyOptionalWritesUnkeyedRecords(t *testing.T) {
 	brokers := broker(t)
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
-	e, err := envelope.NewCodec(catalog.Default()).New(&eventsv1.PostDeleted{PostId: "p", UserId: "u"})
+	user := id.NewUserID()
+	e, err := envelope.NewCodec(catalog.Default()).New(postDeleted(user))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestSendKeyOptionalWritesUnkeyedRecords(t *testing.T) {
 				t.Errorf("event without partitionkey got a ce_partitionkey header")
 			}
 		default:
-			if string(m.Key) != "u" || h["ce_partitionkey"] != "u" {
+			if string(m.Key) != user.String() || h["ce_partitionkey"] != user.String() {
 				t.Errorf("keyed event stored under key %q, header %q", m.Key, h["ce_partitionkey"])
 			}
 		}

@@ -6,11 +6,20 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
+	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
+
+// postDeleted is a PostDeleted by user that keeps the event contract; its
+// Kafka key is user.
+func postDeleted(user id.UserID) *eventsv1.PostDeleted {
+	return &eventsv1.PostDeleted{PostId: id.NewPostID().String(), UserId: user.String(), DeletedAt: timestamppb.Now()}
+}
 
 // broker starts a Kafka broker with the catalogue's topics.
 func broker(t testing.TB, opts ...testrig.KafkaOption) []string {

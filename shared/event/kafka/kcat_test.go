@@ -7,9 +7,11 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/IBM/sarama"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -64,35 +66,43 @@ func readOne(t *testing.T, brokers []string) *sarama.ConsumerMessage {
 	return consume(t, brokers, 1)[0]
 }
 
+// The design document's ids ("test123", "user456") as the contract has
+// them: UUIDs.
+const (
+	kcatPost = "0190f1c2-7a3b-7c4d-8e5f-000000000123"
+	kcatUser = "0190f1c2-7a3b-7c4d-8e5f-000000000456"
+)
+
 func TestKcatBinaryCloudEvent(t *testing.T) {
 	brokers := broker(t)
-	kcat(t, brokers, `{"postId":"p1","userId":"user456","content":"from librdkafka","type":"IMAGE","visibility":"FOLLOWERS_ONLY","tags":["c"]}`+"\n",
-		"-t", catalog.ContentEvents, "-k", "user456",
+	kcat(t, brokers, `{"postId":"`+kcatPost+`","userId":"`+kcatUser+`","content":"from librdkafka","type":"IMAGE","visibility":"FOLLOWERS_ONLY","tags":["c"],"createdAt":"2026-01-02T03:04:05Z"}`+"\n",
+		"-t", catalog.ContentEvents, "-k", kcatUser,
 		"-H", "ce_specversion=1.0",
 		"-H", "ce_id=0190f1c2-7a3b-7c4d-8e5f-0123456789ab",
 		"-H", "ce_source=/nova/content-service",
 		"-H", "ce_type=com.nova.content.post.created",
-		"-H", "ce_subject=p1",
+		"-H", "ce_subject="+kcatPost,
 		"-H", "ce_time=2026-01-02T03:04:05Z",
-		"-H", "ce_partitionkey=user456",
+		"-H", "ce_partitionkey="+kcatUser,
 		"-H", "content-type=application/json")
 	m := readOne(t, brokers)
-	if want := kafka.PartitionFor([]byte("user456"), 6); m.Partition != want {
+	if want := kafka.PartitionFor([]byte(kcatUser), 6); m.Partition != want {
 		t.Errorf("partition %d, want %d", m.Partition, want)
 	}
 	e, err := kafka.EventFromRecord(m, src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.ID() != "0190f1c2-7a3b-7c4d-8e5f-0123456789ab" || e.Source() != "/nova/content-service" || e.Subject() != "p1" {
+	if e.ID() != "0190f1c2-7a3b-7c4d-8e5f-0123456789ab" || e.Source() != "/nova/content-service" || e.Subject() != kcatPost {
 		t.Errorf("attributes not passed through: %s", e)
 	}
 	d, err := envelope.NewCodec(catalog.Default()).Decode(e)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &eventsv1.PostCreated{PostId: "p1", UserId: "user456", Content: "from librdkafka",
-		Type: eventsv1.PostType_POST_TYPE_IMAGE, Visibility: eventsv1.PostVisibility_POST_VISIBILITY_FOLLOWERS_ONLY, Tags: []string{"c"}}
+	want := &eventsv1.PostCreated{PostId: kcatPost, UserId: kcatUser, Content: "from librdkafka",
+		Type: eventsv1.PostType_POST_TYPE_IMAGE, Visibility: eventsv1.PostVisibility_POST_VISIBILITY_FOLLOWERS_ONLY, Tags: []string{"c"},
+		CreatedAt: timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	if !proto.Equal(d.Message, want) {
 		t.Errorf("decoded %v, want %v", d.Message, want)
 	}
@@ -102,7 +112,7 @@ func TestKcatConsoleProducerRecord(t *testing.T) {
 	brokers := broker(t)
 	// The design document's integration test, with kcat in the place of
 	// kafka-console-producer: no key, no headers, a JSON body.
-	kcat(t, brokers, `{"post_id":"test123","user_id":"user456","content":"hello","type":"TEXT","visibility":"PUBLIC","tags":["kafka","test"]}`+"\n",
+	kcat(t, brokers, `{"post_id":"`+kcatPost+`","user_id":"`+kcatUser+`","content":"hello","type":"TEXT","visibility":"PUBLIC","tags":["kafka","test"]}`+"\n",
 		"-t", catalog.ContentEvents)
 	m := readOne(t, brokers)
 	e, err := kafka.EventFromRecord(m, src)
@@ -116,8 +126,10 @@ func TestKcatConsoleProducerRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &eventsv1.PostCreated{PostId: "test123", UserId: "user456", Content: "hello",
-		Type: eventsv1.PostType_POST_TYPE_TEXT, Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, Tags: []string{"kafka", "test"}}
+	// The record has no created_at: it is the record's time.
+	want := &eventsv1.PostCreated{PostId: kcatPost, UserId: kcatUser, Content: "hello",
+		Type: eventsv1.PostType_POST_TYPE_TEXT, Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, Tags: []string{"kafka", "test"},
+		CreatedAt: timestamppb.New(m.Timestamp)}
 	if d.Type.Type != "com.nova.content.post.created" || !proto.Equal(d.Message, want) {
 		t.Errorf("decoded %s %v, want %v", d.Type.Type, d.Message, want)
 	}
@@ -125,9 +137,11 @@ func TestKcatConsoleProducerRecord(t *testing.T) {
 
 func TestKcatUndecodableRecords(t *testing.T) {
 	brokers := broker(t)
-	kcat(t, brokers, "post test123 by user456\n", "-t", catalog.ContentEvents, "-k", "user456")
-	kcat(t, brokers, `{"post_id":"test123","user_id":"user456","colour":"red"}`+"\n", "-t", catalog.ContentEvents, "-k", "user456")
-	kcat(t, brokers, `{"postId":"p1"}`+"\n", "-t", catalog.ContentEvents,
+	kcat(t, brokers, "post test123 by user456\n", "-t", catalog.ContentEvents, "-k", kcatUser)
+	// A plain record names no type, so its fields are all that tell the
+	// topic's events apart: one no event has matches none of them.
+	kcat(t, brokers, `{"post_id":"`+kcatPost+`","user_id":"`+kcatUser+`","colour":"red"}`+"\n", "-t", catalog.ContentEvents, "-k", kcatUser)
+	kcat(t, brokers, `{"postId":"`+kcatPost+`"}`+"\n", "-t", catalog.ContentEvents,
 		"-H", "ce_specversion=1.0", "-H", "ce_id=1", "-H", "ce_source=/x", "-H", "ce_type=com.example.unknown")
 	codec := envelope.NewCodec(catalog.Default())
 	kinds := map[error]int{}

@@ -11,12 +11,14 @@ import (
 	kafkasarama "github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/binding"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/envelope/roundtrip"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -88,9 +90,10 @@ func TestSendKeepsOrderPerKey(t *testing.T) {
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
 	codec := envelope.NewCodec(catalog.Default())
 	const n = 300
+	users := []id.UserID{id.NewUserID(), id.NewUserID(), id.NewUserID()}
 	var recs []kafka.Record
 	for i := 0; i < n; i++ {
-		e, err := codec.New(&eventsv1.PostDeleted{PostId: "p", UserId: []string{"alice", "bob", "carol"}[i%3]})
+		e, err := codec.New(postDeleted(users[i%3]))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +123,8 @@ func TestSendRejectsBadRecords(t *testing.T) {
 	brokers := broker(t)
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
 	codec := envelope.NewCodec(catalog.Default())
-	good, err := codec.New(&eventsv1.PostDeleted{PostId: "p", UserId: "u"})
+	user := id.NewUserID()
+	good, err := codec.New(postDeleted(user))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,9 +133,9 @@ func TestSendRejectsBadRecords(t *testing.T) {
 	recs := []kafka.Record{
 		{Topic: catalog.ContentEvents, Event: good},
 		{Topic: "", Event: good},
-		{Topic: catalog.ContentEvents, Key: "someone-else", Event: good},
+		{Topic: catalog.ContentEvents, Key: id.NewUserID().String(), Event: good},
 		{Topic: catalog.ContentEvents, Event: unkeyed},
-		{Topic: catalog.ContentEvents, Key: "u", Event: unkeyed},
+		{Topic: catalog.ContentEvents, Key: user.String(), Event: unkeyed},
 	}
 	err = p.Send(context.Background(), recs...)
 	var failed []int
@@ -157,9 +161,15 @@ func TestSendReturnsBrokerErrors(t *testing.T) {
 	c.RefuseWrites(t, catalog.ContentEvents)
 	p := newProducer(t, kafka.DefaultProducerConfig(c.ListenAddrs()...))
 	codec := envelope.NewCodec(catalog.Default())
-	refused, _ := codec.New(&eventsv1.PostDeleted{PostId: "p", UserId: "u"})
-	accepted, _ := codec.New(&eventsv1.UserUnfollowed{FollowerId: "a", FolloweeId: "b"})
-	err := p.Send(context.Background(),
+	refused, err := codec.New(postDeleted(id.NewUserID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := codec.New(&eventsv1.UserUnfollowed{FollowerId: id.NewUserID().String(), FolloweeId: id.NewUserID().String(), UnfollowedAt: timestamppb.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Send(context.Background(),
 		kafka.Record{Topic: catalog.ContentEvents, Event: refused},
 		kafka.Record{Topic: catalog.UserEvents, Event: accepted})
 	var se *kafka.SendError
@@ -175,7 +185,10 @@ func TestSendHonoursContext(t *testing.T) {
 	brokers := broker(t)
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
 	codec := envelope.NewCodec(catalog.Default())
-	e, _ := codec.New(&eventsv1.PostDeleted{PostId: "p", UserId: "u"})
+	e, err := codec.New(postDeleted(id.NewUserID()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := p.Send(ctx, kafka.Record{Topic: catalog.ContentEvents, Event: e}); !errors.Is(err, context.Canceled) {
@@ -190,7 +203,10 @@ func TestClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	codec := envelope.NewCodec(catalog.Default())
-	e, _ := codec.New(&eventsv1.PostDeleted{PostId: "p", UserId: "u"})
+	e, err := codec.New(postDeleted(id.NewUserID()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Send(context.Background(), kafka.Record{Topic: catalog.ContentEvents, Event: e}); err != nil {
 		t.Fatal(err)
 	}

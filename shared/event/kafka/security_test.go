@@ -8,11 +8,13 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -178,7 +180,8 @@ func TestSCRAMUserWithoutWriteACLIsRefused(t *testing.T) {
 	k := scramBroker(t)
 	p := newProducer(t, quickConfig(k.ListenAddrs(), scram("writer", "writer-secret")))
 	// writer may write content-events, not user-events.
-	e, err := envelope.NewCodec(catalog.Default()).New(&eventsv1.UserFollowed{FollowerId: "u1", FolloweeId: "u2"})
+	e, err := envelope.NewCodec(catalog.Default()).New(&eventsv1.UserFollowed{
+		FollowerId: id.NewUserID().String(), FolloweeId: id.NewUserID().String(), FollowedAt: timestamppb.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

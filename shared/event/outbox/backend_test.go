@@ -41,7 +41,7 @@ func TestBackendPublishesWhatIsEnqueuedAndCloses(t *testing.T) {
 		t.Fatalf("Redis not opened: %v", err)
 	}
 	c := f.consume(t, catalog.ContentEvents)
-	id := f.enqueue(t, post("ann", 1))
+	id := f.enqueue(t, post(user("ann"), 1))
 	if r := c.until(t, 1)[0]; r.ID != id {
 		t.Fatalf("published %s, want %s", r.ID, id)
 	}

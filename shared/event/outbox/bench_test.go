@@ -102,7 +102,16 @@ func split(n int, job func(w, i int)) {
 	wg.Wait()
 }
 
-func benchKey(i int) string { return fmt.Sprintf("user-%03d", i%64) }
+// benchUsers are the 64 users the benchmarks' events are spread over.
+var benchUsers = func() []string {
+	out := make([]string, 64)
+	for i := range out {
+		out[i] = user(fmt.Sprintf("user-%03d", i))
+	}
+	return out
+}()
+
+func benchKey(i int) string { return benchUsers[i%len(benchUsers)] }
 
 // BenchmarkOutbox measures events from commit to broker ack:
 //

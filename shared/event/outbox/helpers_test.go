@@ -9,14 +9,17 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/event/outbox"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -103,13 +106,23 @@ func allTopics() []string {
 	return out
 }
 
-// post is a PostCreated by user, the content-events key.
+// usersNS names the user ids the tests derive from names.
+var usersNS = uuid.MustParse("0190f1c2-7a3b-7c4d-8e5f-0123456789ab")
+
+// user is the user id a test's name for a user stands for: the same name
+// always gives the same id.
+func user(name string) string {
+	return uuid.NewSHA1(usersNS, []byte(name)).String()
+}
+
+// post is a PostCreated by user (a user id), the content-events key.
 func post(user string, n int) *eventsv1.PostCreated {
 	return &eventsv1.PostCreated{
-		PostId:  fmt.Sprintf("post-%s-%d", user, n),
-		UserId:  user,
-		Content: fmt.Sprintf("post %d of %s", n, user),
-		Type:    eventsv1.PostType_POST_TYPE_TEXT,
+		PostId:    id.NewPostID().String(),
+		UserId:    user,
+		Content:   fmt.Sprintf("post %d of %s", n, user),
+		Type:      eventsv1.PostType_POST_TYPE_TEXT,
+		CreatedAt: timestamppb.Now(),
 	}
 }
 

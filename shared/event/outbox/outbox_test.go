@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -65,7 +66,7 @@ func TestRolledBackTransactionPublishesNothing(t *testing.T) {
 
 	errAbort := errors.New("abort")
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		if _, err := f.box.Enqueue(ctx, tx, post("alice", 1)); err != nil {
+		if _, err := f.box.Enqueue(ctx, tx, post(user("alice"), 1)); err != nil {
 			return err
 		}
 		return errAbort
@@ -75,7 +76,7 @@ func TestRolledBackTransactionPublishesNothing(t *testing.T) {
 	}
 	// Same key, committed after the rollback: once it is on Kafka, the
 	// rolled-back event would have been before it.
-	marker := f.enqueue(t, post("alice", 2))
+	marker := f.enqueue(t, post(user("alice"), 2))
 	recs := c.until(t, 1)
 	if len(recs) != 1 || recs[0].ID != marker {
 		t.Fatalf("Kafka holds %+v, want only the committed event %s", recs, marker)
@@ -89,7 +90,8 @@ func TestPublishedRecordIsTheEnqueuedEvent(t *testing.T) {
 	f.relay(t, f.pool, f.producer(t), outbox.Config{})
 	c := f.consume(t, catalog.ContentEvents)
 
-	msg := post("bob", 7)
+	bob := user("bob")
+	msg := post(bob, 7)
 	msg.Tags = []string{"go", "kafka"}
 	tx, err := f.pool.Begin(ctx)
 	if err != nil {
@@ -103,7 +105,7 @@ func TestPublishedRecordIsTheEnqueuedEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.until(t, 1)[0].Record
-	if string(r.Key) != "bob" {
+	if string(r.Key) != bob {
 		t.Fatalf("key %q", r.Key)
 	}
 	headers := map[string]string{}
@@ -114,8 +116,8 @@ func TestPublishedRecordIsTheEnqueuedEvent(t *testing.T) {
 		"ce_id":           ev.ID(),
 		"ce_source":       "/nova/content-service",
 		"ce_type":         "com.nova.content.post.created",
-		"ce_subject":      "post-bob-7",
-		"ce_partitionkey": "bob",
+		"ce_subject":      msg.PostId,
+		"ce_partitionkey": bob,
 		"ce_specversion":  "1.0",
 		"ce_dataschema":   ev.DataSchema(),
 	} {
@@ -234,7 +236,7 @@ func TestOneKeysEventsArriveInCommitOrder(t *testing.T) {
 	r := f.relay(t, f.pool, f.producer(t), outbox.Config{BatchSize: 50})
 	c := f.consume(t, catalog.ContentEvents)
 
-	log := writeConcurrently(t, f, []string{"u1", "u2", "u3", "u4", "u5"}, 8, 30)
+	log := writeConcurrently(t, f, []string{user("u1"), user("u2"), user("u3"), user("u4"), user("u5")}, 8, 30)
 	recs := c.until(t, log.total())
 	checkExactlyOnceInOrder(t, recs, log.order())
 	eventually(t, "the outbox to be empty", func() bool { return f.pending(t) == 0 })
@@ -260,7 +262,7 @@ func TestTwoRelaysPublishEachRowOnceInOrder(t *testing.T) {
 	c := f.consume(t, catalog.ContentEvents)
 	keys := make([]string, 24)
 	for i := range keys {
-		keys[i] = fmt.Sprintf("user-%02d", i)
+		keys[i] = user(fmt.Sprintf("user-%02d", i))
 	}
 	log := writeConcurrently(t, f, keys, 8, 40)
 	recs := c.until(t, log.total())
@@ -277,7 +279,7 @@ func TestBrokerDownRowsWaitThenGoInOrder(t *testing.T) {
 
 	r := f.relay(t, f.pool, f.producer(t), outbox.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, SendTimeout: waitLimit})
 	want := map[string][]string{}
-	keys := []string{"k1", "k2", "k3", "k4"}
+	keys := []string{user("k1"), user("k2"), user("k3"), user("k4")}
 	for i := range 40 {
 		k := keys[i%len(keys)]
 		want[k] = append(want[k], f.enqueue(t, post(k, i)))
@@ -322,12 +324,13 @@ func TestBrokerRestartedOnSamePort(t *testing.T) {
 	}
 	r := f.relay(t, f.pool, f.producer(t), outbox.Config{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, SendTimeout: waitLimit})
 	want := map[string][]string{}
-	want["a"] = append(want["a"], f.enqueue(t, post("a", 0)))
+	abc := []string{user("a"), user("b"), user("c")}
+	want[abc[0]] = append(want[abc[0]], f.enqueue(t, post(abc[0], 0)))
 	eventually(t, "the first event to be published", func() bool { return r.Stats().Published == 1 })
 
 	f.kafka.Close()
 	for i := 1; i < 30; i++ {
-		k := []string{"a", "b", "c"}[i%3]
+		k := abc[i%3]
 		want[k] = append(want[k], f.enqueue(t, post(k, i)))
 	}
 	eventually(t, "the relay to notice the broker is gone", func() bool { return r.Stats().Failed > 0 })
@@ -346,7 +349,7 @@ func TestRowsWrittenBeforeTheRelayStartsArePublished(t *testing.T) {
 	f := setup(t)
 	want := map[string][]string{}
 	for i := range 10 {
-		want["early"] = append(want["early"], f.enqueue(t, post("early", i)))
+		want[user("early")] = append(want[user("early")], f.enqueue(t, post(user("early"), i)))
 	}
 	f.relay(t, f.pool, f.producer(t), outbox.Config{})
 	checkExactlyOnceInOrder(t, f.consume(t, catalog.ContentEvents).until(t, 10), want)
@@ -357,7 +360,7 @@ func TestEnqueueAllMixesKeysWithoutDeadlock(t *testing.T) {
 	f := setup(t)
 	f.relay(t, f.pool, f.producer(t), outbox.Config{})
 	c := f.consume(t, catalog.ContentEvents)
-	keys := []string{"k1", "k2", "k3", "k4"}
+	keys := []string{user("k1"), user("k2"), user("k3"), user("k4")}
 	var (
 		mu   sync.Mutex
 		want = map[string]int{}
@@ -419,14 +422,14 @@ func TestRelayPublishesOnlyItsTopics(t *testing.T) {
 	users := f.consume(t, catalog.UserEvents)
 	var userID string
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		ev, err := f.box.Enqueue(ctx, tx, &eventsv1.UserRegistered{UserId: "u1", Username: "ann", Email: "ann@example.com"})
+		ev, err := f.box.Enqueue(ctx, tx, &eventsv1.UserRegistered{UserId: user("u1"), Username: "ann", Email: "ann@example.com", RegisteredAt: timestamppb.Now()})
 		userID = ev.ID()
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	postID := f.enqueue(t, post("u1", 1))
+	postID := f.enqueue(t, post(user("u1"), 1))
 
 	r := f.relay(t, f.pool, f.producer(t), outbox.Config{Topics: []string{catalog.ContentEvents}})
 	if got := content.until(t, 1); got[0].ID != postID {
@@ -452,7 +455,7 @@ func TestOutboxRefusesAnotherFunctionsTopic(t *testing.T) {
 	f := setup(t)
 	box := outbox.New(f.codec, catalog.NotificationEvents)
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		_, err := box.Enqueue(ctx, tx, post("u1", 1))
+		_, err := box.Enqueue(ctx, tx, post(user("u1"), 1))
 		return err
 	})
 	if !errors.Is(err, outbox.ErrForeignTopic) || !strings.Contains(err.Error(), catalog.ContentEvents) {

@@ -190,18 +190,18 @@ var File_nova_events_v1_analytics_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_analytics_proto_rawDesc = "" +
 	"\n" +
-	"\x1enova/events/v1/analytics.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x02\n" +
+	"\x1enova/events/v1/analytics.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"\xf7\x02\n" +
 	"\n" +
-	"Engagement\x12#\n" +
-	"\rengagement_id\x18\x01 \x01(\tR\fengagementId\x12\x17\n" +
-	"\apost_id\x18\x02 \x01(\tR\x06postId\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x1b\n" +
-	"\tauthor_id\x18\x04 \x01(\tR\bauthorId\x122\n" +
-	"\x04kind\x18\x05 \x01(\x0e2\x1e.nova.events.v1.EngagementKindR\x04kind\x12\x1d\n" +
+	"Engagement\x12-\n" +
+	"\rengagement_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\aR\fengagementId\x12!\n" +
+	"\apost_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12!\n" +
+	"\auser_id\x18\x03 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12%\n" +
+	"\tauthor_id\x18\x04 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\bauthorId\x12<\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1e.nova.events.v1.EngagementKindB\b\x8a\xb5\x18\x04\b\x01\x18\x01R\x04kind\x12%\n" +
 	"\n" +
-	"comment_id\x18\x06 \x01(\tR\tcommentId\x12!\n" +
-	"\fcomment_text\x18\a \x01(\tR\vcommentText\x12;\n" +
-	"\voccurred_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"comment_id\x18\x06 \x01(\tB\x06\x8a\xb5\x18\x02\x10\aR\tcommentId\x12!\n" +
+	"\fcomment_text\x18\a \x01(\tR\vcommentText\x12E\n" +
+	"\voccurred_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\n" +
 	"occurredAt*\xb9\x01\n" +
 	"\x0eEngagementKind\x12\x1f\n" +
 	"\x1bENGAGEMENT_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
@@ -245,6 +245,7 @@ func file_nova_events_v1_analytics_proto_init() {
 	if File_nova_events_v1_analytics_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -131,15 +131,15 @@ var File_nova_events_v1_chat_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_chat_proto_rawDesc = "" +
 	"\n" +
-	"\x19nova/events/v1/chat.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1enova/events/v1/messaging.proto\"\xce\x02\n" +
-	"\x14ChatMessageSubmitted\x12*\n" +
-	"\x11client_message_id\x18\x01 \x01(\tR\x0fclientMessageId\x12'\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x1b\n" +
-	"\tsender_id\x18\x03 \x01(\tR\bsenderId\x12\x18\n" +
-	"\acontent\x18\x04 \x01(\tR\acontent\x12/\n" +
-	"\x04type\x18\x05 \x01(\x0e2\x1b.nova.events.v1.MessageTypeR\x04type\x12\x1b\n" +
-	"\tmedia_ids\x18\x06 \x03(\tR\bmediaIds\x12=\n" +
-	"\fsubmitted_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\vsubmittedAt\x12\x1d\n" +
+	"\x19nova/events/v1/chat.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\x1a\x1enova/events/v1/messaging.proto\"\x87\x03\n" +
+	"\x14ChatMessageSubmitted\x125\n" +
+	"\x11client_message_id\x18\x01 \x01(\tB\t\x8a\xb5\x18\x05\b\x01 \x80\x01R\x0fclientMessageId\x121\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x04R\x0econversationId\x12%\n" +
+	"\tsender_id\x18\x03 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\bsenderId\x12\x18\n" +
+	"\acontent\x18\x04 \x01(\tR\acontent\x127\n" +
+	"\x04type\x18\x05 \x01(\x0e2\x1b.nova.events.v1.MessageTypeB\x06\x8a\xb5\x18\x02\x18\x01R\x04type\x12#\n" +
+	"\tmedia_ids\x18\x06 \x03(\tB\x06\x8a\xb5\x18\x02\x10\x03R\bmediaIds\x12G\n" +
+	"\fsubmitted_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\vsubmittedAt\x12\x1d\n" +
 	"\n" +
 	"gateway_id\x18\b \x01(\tR\tgatewayIdB=Z;github.com/nova-social/nova/schemas/nova/events/v1;eventsv1b\x06proto3"
 
@@ -176,6 +176,7 @@ func file_nova_events_v1_chat_proto_init() {
 	if File_nova_events_v1_chat_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	file_nova_events_v1_messaging_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -427,43 +427,43 @@ var File_nova_events_v1_content_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_content_proto_rawDesc = "" +
 	"\n" +
-	"\x1cnova/events/v1/content.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/media.proto\"\xc6\x02\n" +
-	"\vPostCreated\x12\x17\n" +
-	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x18\n" +
-	"\acontent\x18\x03 \x01(\tR\acontent\x12,\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x18.nova.events.v1.PostTypeR\x04type\x12>\n" +
+	"\x1cnova/events/v1/content.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\x1a\x1anova/events/v1/media.proto\"\xf4\x02\n" +
+	"\vPostCreated\x12!\n" +
+	"\apost_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\tR\acontent\x124\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x18.nova.events.v1.PostTypeB\x06\x8a\xb5\x18\x02\x18\x01R\x04type\x12F\n" +
 	"\n" +
-	"visibility\x18\x05 \x01(\x0e2\x1e.nova.events.v1.PostVisibilityR\n" +
+	"visibility\x18\x05 \x01(\x0e2\x1e.nova.events.v1.PostVisibilityB\x06\x8a\xb5\x18\x02\x18\x01R\n" +
 	"visibility\x12\x12\n" +
-	"\x04tags\x18\x06 \x03(\tR\x04tags\x129\n" +
+	"\x04tags\x18\x06 \x03(\tR\x04tags\x12C\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12.\n" +
-	"\x05media\x18\b \x03(\v2\x18.nova.events.v1.MediaRefR\x05media\"\xb8\x03\n" +
-	"\vPostUpdated\x12\x17\n" +
-	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tcreatedAt\x12.\n" +
+	"\x05media\x18\b \x03(\v2\x18.nova.events.v1.MediaRefR\x05media\"\xe6\x03\n" +
+	"\vPostUpdated\x12!\n" +
+	"\apost_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12\x1d\n" +
 	"\acontent\x18\x03 \x01(\tH\x00R\acontent\x88\x01\x01\x12\x12\n" +
-	"\x04tags\x18\x04 \x03(\tR\x04tags\x129\n" +
+	"\x04tags\x18\x04 \x03(\tR\x04tags\x12C\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12C\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tupdatedAt\x12K\n" +
 	"\n" +
-	"visibility\x18\x06 \x01(\x0e2\x1e.nova.events.v1.PostVisibilityH\x01R\n" +
+	"visibility\x18\x06 \x01(\x0e2\x1e.nova.events.v1.PostVisibilityB\x06\x8a\xb5\x18\x02\x18\x01H\x01R\n" +
 	"visibility\x88\x01\x01\x12.\n" +
 	"\x05media\x18\a \x03(\v2\x18.nova.events.v1.MediaRefR\x05media\x12\x1b\n" +
 	"\x06hidden\x18\b \x01(\bH\x02R\x06hidden\x88\x01\x01\x12#\n" +
-	"\rhidden_reason\x18\t \x01(\tR\fhiddenReason\x12,\n" +
+	"\rhidden_reason\x18\t \x01(\tR\fhiddenReason\x124\n" +
 	"\x04type\x18\n" +
-	" \x01(\x0e2\x18.nova.events.v1.PostTypeR\x04typeB\n" +
+	" \x01(\x0e2\x18.nova.events.v1.PostTypeB\x06\x8a\xb5\x18\x02\x18\x01R\x04typeB\n" +
 	"\n" +
 	"\b_contentB\r\n" +
 	"\v_visibilityB\t\n" +
-	"\a_hidden\"z\n" +
-	"\vPostDeleted\x12\x17\n" +
-	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\x129\n" +
+	"\a_hidden\"\x98\x01\n" +
+	"\vPostDeleted\x12!\n" +
+	"\apost_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12C\n" +
 	"\n" +
-	"deleted_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tdeletedAt*w\n" +
+	"deleted_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tdeletedAt*w\n" +
 	"\bPostType\x12\x19\n" +
 	"\x15POST_TYPE_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0ePOST_TYPE_TEXT\x10\x01\x12\x13\n" +
@@ -521,6 +521,7 @@ func file_nova_events_v1_content_proto_init() {
 	if File_nova_events_v1_content_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	file_nova_events_v1_media_proto_init()
 	file_nova_events_v1_content_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}

@@ -169,15 +169,15 @@ var File_nova_events_v1_feed_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_feed_proto_rawDesc = "" +
 	"\n" +
-	"\x19nova/events/v1/feed.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x01\n" +
-	"\vFeedUpdated\x12\x17\n" +
-	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x1b\n" +
-	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x122\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x1e.nova.events.v1.FeedUpdateKindR\x04kind\x12#\n" +
-	"\rfeeds_written\x18\x04 \x01(\x03R\ffeedsWritten\x12$\n" +
-	"\x0efanout_on_read\x18\x05 \x01(\bR\ffanoutOnRead\x129\n" +
+	"\x19nova/events/v1/feed.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"\xad\x02\n" +
+	"\vFeedUpdated\x12!\n" +
+	"\apost_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12%\n" +
+	"\tauthor_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\bauthorId\x12<\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1e.nova.events.v1.FeedUpdateKindB\b\x8a\xb5\x18\x04\b\x01\x18\x01R\x04kind\x12+\n" +
+	"\rfeeds_written\x18\x04 \x01(\x03B\x06\x8a\xb5\x18\x02(\x00R\ffeedsWritten\x12$\n" +
+	"\x0efanout_on_read\x18\x05 \x01(\bR\ffanoutOnRead\x12C\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt*\x8f\x01\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tupdatedAt*\x8f\x01\n" +
 	"\x0eFeedUpdateKind\x12 \n" +
 	"\x1cFEED_UPDATE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19FEED_UPDATE_KIND_INSERTED\x10\x01\x12\x1c\n" +
@@ -218,6 +218,7 @@ func file_nova_events_v1_feed_proto_init() {
 	if File_nova_events_v1_feed_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

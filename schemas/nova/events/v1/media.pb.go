@@ -337,28 +337,28 @@ var File_nova_events_v1_media_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_media_proto_rawDesc = "" +
 	"\n" +
-	"\x1anova/events/v1/media.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbe\x01\n" +
-	"\rMediaMetadata\x12\x14\n" +
-	"\x05width\x18\x01 \x01(\x05R\x05width\x12\x16\n" +
-	"\x06height\x18\x02 \x01(\x05R\x06height\x12\x1d\n" +
+	"\x1anova/events/v1/media.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"\xde\x01\n" +
+	"\rMediaMetadata\x12\x1c\n" +
+	"\x05width\x18\x01 \x01(\x05B\x06\x8a\xb5\x18\x02(\x00R\x05width\x12\x1e\n" +
+	"\x06height\x18\x02 \x01(\x05B\x06\x8a\xb5\x18\x02(\x00R\x06height\x12%\n" +
 	"\n" +
-	"size_bytes\x18\x03 \x01(\x03R\tsizeBytes\x12\x1b\n" +
-	"\tmime_type\x18\x04 \x01(\tR\bmimeType\x12.\n" +
-	"\x10duration_seconds\x18\x05 \x01(\x05H\x00R\x0fdurationSeconds\x88\x01\x01B\x13\n" +
-	"\x11_duration_seconds\"\xba\x02\n" +
-	"\rMediaUploaded\x12\x19\n" +
-	"\bmedia_id\x18\x01 \x01(\tR\amediaId\x12\x17\n" +
-	"\apost_id\x18\x02 \x01(\tR\x06postId\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId\x12-\n" +
-	"\x04type\x18\x04 \x01(\x0e2\x19.nova.events.v1.MediaTypeR\x04type\x12\x10\n" +
+	"size_bytes\x18\x03 \x01(\x03B\x06\x8a\xb5\x18\x02(\x00R\tsizeBytes\x12\x1b\n" +
+	"\tmime_type\x18\x04 \x01(\tR\bmimeType\x126\n" +
+	"\x10duration_seconds\x18\x05 \x01(\x05B\x06\x8a\xb5\x18\x02(\x00H\x00R\x0fdurationSeconds\x88\x01\x01B\x13\n" +
+	"\x11_duration_seconds\"\xea\x02\n" +
+	"\rMediaUploaded\x12#\n" +
+	"\bmedia_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x03R\amediaId\x12\x1f\n" +
+	"\apost_id\x18\x02 \x01(\tB\x06\x8a\xb5\x18\x02\x10\x02R\x06postId\x12!\n" +
+	"\auser_id\x18\x03 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x127\n" +
+	"\x04type\x18\x04 \x01(\x0e2\x19.nova.events.v1.MediaTypeB\b\x8a\xb5\x18\x04\b\x01\x18\x01R\x04type\x12\x10\n" +
 	"\x03url\x18\x05 \x01(\tR\x03url\x12#\n" +
 	"\rthumbnail_url\x18\x06 \x01(\tR\fthumbnailUrl\x129\n" +
-	"\bmetadata\x18\a \x01(\v2\x1d.nova.events.v1.MediaMetadataR\bmetadata\x12;\n" +
-	"\vuploaded_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"uploadedAt\"\xc6\x01\n" +
-	"\bMediaRef\x12\x19\n" +
-	"\bmedia_id\x18\x01 \x01(\tR\amediaId\x12-\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x19.nova.events.v1.MediaTypeR\x04type\x12\x10\n" +
+	"\bmetadata\x18\a \x01(\v2\x1d.nova.events.v1.MediaMetadataR\bmetadata\x12E\n" +
+	"\vuploaded_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\n" +
+	"uploadedAt\"\xda\x01\n" +
+	"\bMediaRef\x12#\n" +
+	"\bmedia_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x03R\amediaId\x127\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x19.nova.events.v1.MediaTypeB\b\x8a\xb5\x18\x04\b\x01\x18\x01R\x04type\x12\x10\n" +
 	"\x03url\x18\x03 \x01(\tR\x03url\x12#\n" +
 	"\rthumbnail_url\x18\x04 \x01(\tR\fthumbnailUrl\x129\n" +
 	"\bmetadata\x18\x05 \x01(\v2\x1d.nova.events.v1.MediaMetadataR\bmetadata*i\n" +
@@ -407,6 +407,7 @@ func file_nova_events_v1_media_proto_init() {
 	if File_nova_events_v1_media_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	file_nova_events_v1_media_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -203,18 +203,18 @@ var File_nova_events_v1_messaging_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_messaging_proto_rawDesc = "" +
 	"\n" +
-	"\x1enova/events/v1/messaging.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/media.proto\"\x8f\x03\n" +
-	"\vMessageSent\x12\x1d\n" +
+	"\x1enova/events/v1/messaging.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\x1a\x1anova/events/v1/media.proto\"\xd8\x03\n" +
+	"\vMessageSent\x12'\n" +
 	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12'\n" +
-	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12\x1b\n" +
-	"\tsender_id\x18\x03 \x01(\tR\bsenderId\x12#\n" +
-	"\rrecipient_ids\x18\x04 \x03(\tR\frecipientIds\x12\x18\n" +
-	"\acontent\x18\x05 \x01(\tR\acontent\x12/\n" +
-	"\x04type\x18\x06 \x01(\x0e2\x1b.nova.events.v1.MessageTypeR\x04type\x123\n" +
-	"\asent_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12*\n" +
-	"\x11client_message_id\x18\b \x01(\tR\x0fclientMessageId\x12\x1a\n" +
-	"\bsequence\x18\t \x01(\x03R\bsequence\x12.\n" +
+	"message_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x05R\tmessageId\x121\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x04R\x0econversationId\x12%\n" +
+	"\tsender_id\x18\x03 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\bsenderId\x12+\n" +
+	"\rrecipient_ids\x18\x04 \x03(\tB\x06\x8a\xb5\x18\x02\x10\x01R\frecipientIds\x12\x18\n" +
+	"\acontent\x18\x05 \x01(\tR\acontent\x127\n" +
+	"\x04type\x18\x06 \x01(\x0e2\x1b.nova.events.v1.MessageTypeB\x06\x8a\xb5\x18\x02\x18\x01R\x04type\x12=\n" +
+	"\asent_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\x06sentAt\x123\n" +
+	"\x11client_message_id\x18\b \x01(\tB\a\x8a\xb5\x18\x03 \x80\x01R\x0fclientMessageId\x12\"\n" +
+	"\bsequence\x18\t \x01(\x03B\x06\x8a\xb5\x18\x02(\x01R\bsequence\x12.\n" +
 	"\x05media\x18\n" +
 	" \x03(\v2\x18.nova.events.v1.MediaRefR\x05media*\x8a\x01\n" +
 	"\vMessageType\x12\x1c\n" +
@@ -260,6 +260,7 @@ func file_nova_events_v1_messaging_proto_init() {
 	if File_nova_events_v1_messaging_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	file_nova_events_v1_media_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -193,18 +193,18 @@ var File_nova_events_v1_notification_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_notification_proto_rawDesc = "" +
 	"\n" +
-	"!nova/events/v1/notification.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb8\x02\n" +
-	"\x13NotificationCreated\x12'\n" +
-	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12!\n" +
-	"\frecipient_id\x18\x02 \x01(\tR\vrecipientId\x124\n" +
-	"\x04kind\x18\x03 \x01(\x0e2 .nova.events.v1.NotificationKindR\x04kind\x12\x1b\n" +
-	"\tactor_ids\x18\x04 \x03(\tR\bactorIds\x12\x14\n" +
-	"\x05count\x18\x05 \x01(\x05R\x05count\x12\x1d\n" +
+	"!nova/events/v1/notification.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"\xf8\x02\n" +
+	"\x13NotificationCreated\x121\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x06R\x0enotificationId\x12+\n" +
+	"\frecipient_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\vrecipientId\x12>\n" +
+	"\x04kind\x18\x03 \x01(\x0e2 .nova.events.v1.NotificationKindB\b\x8a\xb5\x18\x04\b\x01\x18\x01R\x04kind\x12#\n" +
+	"\tactor_ids\x18\x04 \x03(\tB\x06\x8a\xb5\x18\x02\x10\x01R\bactorIds\x12\x1c\n" +
+	"\x05count\x18\x05 \x01(\x05B\x06\x8a\xb5\x18\x02(\x00R\x05count\x12%\n" +
 	"\n" +
-	"subject_id\x18\x06 \x01(\tR\tsubjectId\x12\x12\n" +
-	"\x04text\x18\a \x01(\tR\x04text\x129\n" +
+	"subject_id\x18\x06 \x01(\tB\x06\x8a\xb5\x18\x02\x10\aR\tsubjectId\x12\x12\n" +
+	"\x04text\x18\a \x01(\tR\x04text\x12C\n" +
 	"\n" +
-	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*\xcf\x01\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tcreatedAt*\xcf\x01\n" +
 	"\x10NotificationKind\x12!\n" +
 	"\x1dNOTIFICATION_KIND_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19NOTIFICATION_KIND_MESSAGE\x10\x01\x12\x1c\n" +
@@ -247,6 +247,7 @@ func file_nova_events_v1_notification_proto_init() {
 	if File_nova_events_v1_notification_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -129,16 +129,16 @@ var File_nova_events_v1_ranking_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_ranking_proto_rawDesc = "" +
 	"\n" +
-	"\x1cnova/events/v1/ranking.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfb\x01\n" +
-	"\x10PostScoreUpdated\x12\x17\n" +
-	"\apost_id\x18\x01 \x01(\tR\x06postId\x12\x1b\n" +
-	"\tauthor_id\x18\x02 \x01(\tR\bauthorId\x12\x14\n" +
-	"\x05score\x18\x03 \x01(\x01R\x05score\x12\x14\n" +
-	"\x05views\x18\x04 \x01(\x03R\x05views\x12\x14\n" +
-	"\x05likes\x18\x05 \x01(\x03R\x05likes\x12\x1a\n" +
-	"\bcomments\x18\x06 \x01(\x03R\bcomments\x12\x16\n" +
-	"\x06shares\x18\a \x01(\x03R\x06shares\x12;\n" +
-	"\vcomputed_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\x1cnova/events/v1/ranking.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"\xb7\x02\n" +
+	"\x10PostScoreUpdated\x12!\n" +
+	"\apost_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12#\n" +
+	"\tauthor_id\x18\x02 \x01(\tB\x06\x8a\xb5\x18\x02\x10\x01R\bauthorId\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x01R\x05score\x12\x1c\n" +
+	"\x05views\x18\x04 \x01(\x03B\x06\x8a\xb5\x18\x02(\x00R\x05views\x12\x1c\n" +
+	"\x05likes\x18\x05 \x01(\x03B\x06\x8a\xb5\x18\x02(\x00R\x05likes\x12\"\n" +
+	"\bcomments\x18\x06 \x01(\x03B\x06\x8a\xb5\x18\x02(\x00R\bcomments\x12\x1e\n" +
+	"\x06shares\x18\a \x01(\x03B\x06\x8a\xb5\x18\x02(\x00R\x06shares\x12E\n" +
+	"\vcomputed_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\n" +
 	"computedAtB=Z;github.com/nova-social/nova/schemas/nova/events/v1;eventsv1b\x06proto3"
 
 var (
@@ -172,6 +172,7 @@ func file_nova_events_v1_ranking_proto_init() {
 	if File_nova_events_v1_ranking_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

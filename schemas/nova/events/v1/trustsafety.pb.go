@@ -243,23 +243,23 @@ var File_nova_events_v1_trustsafety_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_trustsafety_proto_rawDesc = "" +
 	"\n" +
-	" nova/events/v1/trustsafety.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\">\n" +
-	"\x10ModerationReason\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail\"\xf6\x02\n" +
-	"\x12ModerationDecision\x12\x1f\n" +
-	"\vdecision_id\x18\x01 \x01(\tR\n" +
-	"decisionId\x12\x17\n" +
-	"\apost_id\x18\x02 \x01(\tR\x06postId\x12\x1b\n" +
-	"\tauthor_id\x18\x03 \x01(\tR\bauthorId\x128\n" +
-	"\x06action\x18\x04 \x01(\x0e2 .nova.events.v1.ModerationActionR\x06action\x12:\n" +
-	"\areasons\x18\x05 \x03(\v2 .nova.events.v1.ModerationReasonR\areasons\x12\x1d\n" +
+	" nova/events/v1/trustsafety.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"F\n" +
+	"\x10ModerationReason\x12\x1a\n" +
+	"\x04code\x18\x01 \x01(\tB\x06\x8a\xb5\x18\x02\b\x01R\x04code\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\"\xb0\x03\n" +
+	"\x12ModerationDecision\x12)\n" +
+	"\vdecision_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\aR\n" +
+	"decisionId\x12!\n" +
+	"\apost_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x02R\x06postId\x12%\n" +
+	"\tauthor_id\x18\x03 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\bauthorId\x12B\n" +
+	"\x06action\x18\x04 \x01(\x0e2 .nova.events.v1.ModerationActionB\b\x8a\xb5\x18\x04\b\x01\x18\x01R\x06action\x12:\n" +
+	"\areasons\x18\x05 \x03(\v2 .nova.events.v1.ModerationReasonR\areasons\x12%\n" +
 	"\n" +
-	"decided_by\x18\x06 \x01(\tR\tdecidedBy\x129\n" +
+	"decided_by\x18\x06 \x01(\tB\x06\x8a\xb5\x18\x02\b\x01R\tdecidedBy\x129\n" +
 	"\n" +
-	"content_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcontentAt\x129\n" +
+	"content_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcontentAt\x12C\n" +
 	"\n" +
-	"decided_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tdecidedAt*\xa8\x01\n" +
+	"decided_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tdecidedAt*\xa8\x01\n" +
 	"\x10ModerationAction\x12!\n" +
 	"\x1dMODERATION_ACTION_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17MODERATION_ACTION_ALLOW\x10\x01\x12\x1a\n" +
@@ -304,6 +304,7 @@ func file_nova_events_v1_trustsafety_proto_init() {
 	if File_nova_events_v1_trustsafety_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

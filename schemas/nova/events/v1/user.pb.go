@@ -434,48 +434,48 @@ var File_nova_events_v1_user_proto protoreflect.FileDescriptor
 
 const file_nova_events_v1_user_proto_rawDesc = "" +
 	"\n" +
-	"\x19nova/events/v1/user.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n" +
-	"\x0eUserRegistered\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1a\n" +
-	"\busername\x18\x02 \x01(\tR\busername\x12\x14\n" +
-	"\x05email\x18\x03 \x01(\tR\x05email\x12?\n" +
-	"\rregistered_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\fregisteredAt\"\x82\x02\n" +
-	"\x12UserProfileUpdated\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1f\n" +
+	"\x19nova/events/v1/user.proto\x12\x0enova.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1anova/events/v1/rules.proto\"\xb8\x01\n" +
+	"\x0eUserRegistered\x12!\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12\"\n" +
+	"\busername\x18\x02 \x01(\tB\x06\x8a\xb5\x18\x02\b\x01R\busername\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12I\n" +
+	"\rregistered_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\fregisteredAt\"\x96\x02\n" +
+	"\x12UserProfileUpdated\x12!\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12\x1f\n" +
 	"\busername\x18\x02 \x01(\tH\x00R\busername\x88\x01\x01\x12&\n" +
 	"\fdisplay_name\x18\x03 \x01(\tH\x01R\vdisplayName\x88\x01\x01\x12\"\n" +
 	"\n" +
-	"avatar_url\x18\x04 \x01(\tH\x02R\tavatarUrl\x88\x01\x01\x129\n" +
+	"avatar_url\x18\x04 \x01(\tH\x02R\tavatarUrl\x88\x01\x01\x12C\n" +
 	"\n" +
-	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAtB\v\n" +
+	"updated_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tupdatedAtB\v\n" +
 	"\t_usernameB\x0f\n" +
 	"\r_display_nameB\r\n" +
-	"\v_avatar_url\"\x8d\x01\n" +
-	"\fUserFollowed\x12\x1f\n" +
-	"\vfollower_id\x18\x01 \x01(\tR\n" +
-	"followerId\x12\x1f\n" +
-	"\vfollowee_id\x18\x02 \x01(\tR\n" +
-	"followeeId\x12;\n" +
-	"\vfollowed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"followedAt\"\x93\x01\n" +
-	"\x0eUserUnfollowed\x12\x1f\n" +
-	"\vfollower_id\x18\x01 \x01(\tR\n" +
-	"followerId\x12\x1f\n" +
-	"\vfollowee_id\x18\x02 \x01(\tR\n" +
-	"followeeId\x12?\n" +
-	"\runfollowed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\funfollowedAt\"\xbd\x01\n" +
-	"\x0fUserRoleChanged\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
-	"\x04role\x18\x02 \x01(\tR\x04role\x12#\n" +
+	"\v_avatar_url\"\xab\x01\n" +
+	"\fUserFollowed\x12)\n" +
+	"\vfollower_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\n" +
+	"followerId\x12)\n" +
+	"\vfollowee_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\n" +
+	"followeeId\x12E\n" +
+	"\vfollowed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\n" +
+	"followedAt\"\xb1\x01\n" +
+	"\x0eUserUnfollowed\x12)\n" +
+	"\vfollower_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\n" +
+	"followerId\x12)\n" +
+	"\vfollowee_id\x18\x02 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\n" +
+	"followeeId\x12I\n" +
+	"\runfollowed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\funfollowedAt\"\xd9\x01\n" +
+	"\x0fUserRoleChanged\x12!\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12\x1a\n" +
+	"\x04role\x18\x02 \x01(\tB\x06\x8a\xb5\x18\x02\b\x01R\x04role\x12#\n" +
 	"\rprevious_role\x18\x03 \x01(\tR\fpreviousRole\x12\x1d\n" +
 	"\n" +
-	"changed_by\x18\x04 \x01(\tR\tchangedBy\x129\n" +
+	"changed_by\x18\x04 \x01(\tR\tchangedBy\x12C\n" +
 	"\n" +
-	"changed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tchangedAt\"a\n" +
-	"\vUserDeleted\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\x129\n" +
+	"changed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tchangedAt\"u\n" +
+	"\vUserDeleted\x12!\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\x8a\xb5\x18\x04\b\x01\x10\x01R\x06userId\x12C\n" +
 	"\n" +
-	"deleted_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tdeletedAtB=Z;github.com/nova-social/nova/schemas/nova/events/v1;eventsv1b\x06proto3"
+	"deleted_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\b\x8a\xb5\x18\x04\b\x010\x01R\tdeletedAtB=Z;github.com/nova-social/nova/schemas/nova/events/v1;eventsv1b\x06proto3"
 
 var (
 	file_nova_events_v1_user_proto_rawDescOnce sync.Once
@@ -518,6 +518,7 @@ func file_nova_events_v1_user_proto_init() {
 	if File_nova_events_v1_user_proto != nil {
 		return
 	}
+	file_nova_events_v1_rules_proto_init()
 	file_nova_events_v1_user_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -7,12 +7,14 @@
 package roundtrip
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"testing"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"github.com/cloudevents/sdk-go/v2/types"
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -141,7 +143,8 @@ func extension(e cloudevents.Event, name string) string {
 
 // Sample returns a message of et's kind with every field set (repeated
 // fields with two elements, optional fields present, enums at a non-zero
-// value), varied by n so samples of one type differ.
+// value, ids as valid ids), varied by n so samples of one type differ. It
+// keeps its event type's contract.
 func Sample(et catalog.EventType, n int) proto.Message {
 	m := et.Message.ProtoReflect().New()
 	fill(m, n, 0)
@@ -193,7 +196,16 @@ func scalar(fd protoreflect.FieldDescriptor, n, j int) protoreflect.Value {
 	k := int64(fd.Number()) + int64(n)*100 + int64(j)
 	switch fd.Kind() {
 	case protoreflect.StringKind:
-		return protoreflect.ValueOfString(fmt.Sprintf("%s-%d-%d", fd.Name(), n, j))
+		text := fmt.Sprintf("%s-%d-%d", fd.Name(), n, j)
+		if r := envelope.Rules(fd); envelope.IDKind(r) != "" {
+			// A UUIDv8 drawn from the text: distinct per field and sample,
+			// and the same on every run.
+			h := sha256.Sum256([]byte(text))
+			h[6] = 0x80 | h[6]&0x0f
+			h[8] = 0x80 | h[8]&0x3f
+			return protoreflect.ValueOfString(uuid.UUID(h[:16]).String())
+		}
+		return protoreflect.ValueOfString(text)
 	case protoreflect.BytesKind:
 		return protoreflect.ValueOfBytes([]byte{byte(n), byte(j), 0xff})
 	case protoreflect.BoolKind:
