@@ -46,11 +46,17 @@ ARGS ?=
 # module versions, and the Strimzi validator with its npm packages.
 MANIFEST_DIR := cmd/nova/internal/manifests/validation
 STRIMZI_DIR := $(MANIFEST_DIR)/strimzi
+# nova-api's OpenAPI document and Redocly CLI, the linter openapi-lint runs
+# on it, pinned with its integrity in the package-lock.json there.
+OPENAPI_DIR := shared/api/openapi
+# The AsyncAPI CLI asyncapi-lint validates schemas/asyncapi.json with, pinned
+# with its integrity in the package-lock.json there.
+ASYNCAPI_DIR := shared/event/asyncapi/lint
 # The fault suite (cmd/nova/internal/e2e) writes its report here; make test
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help nova run test test-short vet lint lint-tools bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps manifests-check work release pin unpin modules
+.PHONY: help nova install run test test-short vet lint lint-tools bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps openapi-deps openapi-lint asyncapi asyncapi-deps asyncapi-lint manifests-check work release pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,11 +68,35 @@ nova: ## build the nova command into bin/ (the tests run its nova kafka and nova
 	@mkdir -p $(BIN)
 	@cd cmd/nova && $(CHECK_ENV) go build -o $(NOVA) .
 
-run: ## run the whole system on this machine (nova run; extra flags in ARGS="...")
-	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
-	cd cmd/nova && go run . run $(ARGS)
+# install puts nova where go install does (GOBIN, else the first GOPATH
+# entry's bin), says where, and says so when that folder is not on PATH.
+install: ## install the nova command with go install (into GOBIN, default $(go env GOPATH)/bin) and say where
+	@cd cmd/nova && $(CHECK_ENV) go install .
+	@dir=$$(cd cmd/nova && go env GOBIN); \
+	if [ -z "$$dir" ]; then gopath=$$(cd cmd/nova && go env GOPATH); dir="$${gopath%%:*}/bin"; fi; \
+	echo "installed nova as $$dir/nova"; \
+	case ":$$PATH:" in *":$$dir:"*) ;; \
+		*) echo "$$dir is not on PATH; add it, e.g. in ~/.profile: export PATH=\"$$dir:\$$PATH\"";; \
+	esac
 
-test: nova lint proto-check schemas-check eventing-check strimzi-deps ## lint, proto and schema staleness, deploy-check, then go vet and go test -race in every module
+# run builds bin/nova, then becomes it (exec), so nova's exit status is the
+# recipe's: `go run` answers a Ctrl-C with status 1 however cleanly the
+# program stopped, which make reports as an error. go build -v names each
+# package it compiles; the filter passes module downloads and errors through
+# and counts the rest, so a first build is not a minute of silence.
+run: ## build bin/nova, then run the whole system on this machine (nova run; extra flags in ARGS="...")
+	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
+	@mkdir -p $(BIN)
+	@echo "building bin/nova (a first build downloads modules and compiles about 900 packages: a minute or two; after that, seconds)…"
+	@start=$$(date +%s); \
+	(cd cmd/nova && $(CHECK_ENV) go build -v -o $(NOVA) . 2>&1) | awk '\
+		/^go: downloading / { print "  " $$0; fflush(); next } \
+		/^[^ \t#]+$$/ { if (++n % 100 == 0) { printf "  %d packages compiled…\n", n; fflush() } next } \
+		{ print; fflush() }'; \
+	echo "built bin/nova in $$(( $$(date +%s) - start ))s; starting it"
+	@exec $(NOVA) run $(ARGS)
+
+test: nova lint proto-check schemas-check openapi-lint asyncapi-lint eventing-check strimzi-deps ## lint, proto and schema staleness, the OpenAPI and AsyncAPI lints, deploy-check, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \
@@ -211,6 +241,40 @@ strimzi-deps: ## install the Strimzi validator's pinned npm packages (npm ci) fo
 		(cd $(STRIMZI_DIR) && npm ci --no-audit --no-fund --loglevel=error) \
 			|| { echo "make strimzi-deps: npm ci failed in $(STRIMZI_DIR)" >&2; exit 1; }; \
 	fi
+
+openapi-deps: ## install the pinned Redocly CLI (npm ci) for openapi-lint
+	@command -v npm >/dev/null || { echo "make openapi-deps: npm (Node.js) is not installed" >&2; exit 1; }
+	@node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 22 || (a === 22 && b >= 12) || (a === 20 && b >= 19) ? 0 : 1)' \
+		|| { echo "make openapi-deps: Redocly CLI needs Node.js 20.19+ or 22.12+, not $$(node --version)" >&2; exit 1; }
+	@if [ ! -f $(OPENAPI_DIR)/node_modules/.package-lock.json ] \
+		|| [ $(OPENAPI_DIR)/package-lock.json -nt $(OPENAPI_DIR)/node_modules/.package-lock.json ]; then \
+		echo "openapi-deps: npm ci in $(OPENAPI_DIR)"; \
+		(cd $(OPENAPI_DIR) && npm ci --no-audit --no-fund --loglevel=error) \
+			|| { echo "make openapi-deps: npm ci failed in $(OPENAPI_DIR)" >&2; exit 1; }; \
+	fi
+
+openapi-lint: openapi-deps ## redocly lint of nova-api's OpenAPI document (rules in shared/api/openapi/redocly.yaml; every problem fails)
+	@cd $(OPENAPI_DIR) && REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly lint openapi.yaml \
+		|| { echo "make openapi-lint: $(OPENAPI_DIR)/openapi.yaml does not pass redocly lint" >&2; exit 1; }
+
+asyncapi: ## regenerate schemas/asyncapi.json and docs/events.md from the catalogue and the schema (go test ./shared/event/asyncapi fails while they are stale)
+	$(CHECK_ENV) go test ./shared/event/asyncapi -run TestDocumentsAreCurrent -count=1 -update
+
+asyncapi-deps: ## install the pinned AsyncAPI CLI (npm ci) for asyncapi-lint
+	@command -v npm >/dev/null || { echo "make asyncapi-deps: npm (Node.js) is not installed" >&2; exit 1; }
+	@if [ ! -f $(ASYNCAPI_DIR)/node_modules/.package-lock.json ] \
+		|| [ $(ASYNCAPI_DIR)/package-lock.json -nt $(ASYNCAPI_DIR)/node_modules/.package-lock.json ]; then \
+		echo "asyncapi-deps: npm ci in $(ASYNCAPI_DIR) (a first install takes a minute or two)"; \
+		(cd $(ASYNCAPI_DIR) && npm ci --no-audit --no-fund --loglevel=error) \
+			|| { echo "make asyncapi-deps: npm ci failed in $(ASYNCAPI_DIR)" >&2; exit 1; }; \
+	fi
+
+# CI=true keeps the CLI from sending usage metrics; its settings file stays
+# beside its node_modules.
+asyncapi-lint: asyncapi-deps ## validate schemas/asyncapi.json with the AsyncAPI CLI (every diagnostic, down to info, fails)
+	@CI=true ASYNCAPI_METRICS_CONFIG_PATH=$(CURDIR)/$(ASYNCAPI_DIR)/node_modules/.asyncapi-analytics SUPPRESS_NO_CONFIG_WARNING=1 \
+		$(ASYNCAPI_DIR)/node_modules/.bin/asyncapi validate schemas/asyncapi.json --fail-severity=info 2>&1 | grep -v '^WARNING: ' ; \
+		[ $${PIPESTATUS[0]} -eq 0 ] || { echo "make asyncapi-lint: schemas/asyncapi.json does not pass asyncapi validate" >&2; exit 1; }
 
 manifests-check: nova strimzi-deps ## validate what kubectl apply -k sends, for eventing/ and every eventing/overlays/*/ (nova manifests)
 	@$(NOVA) manifests --root $(CURDIR)

@@ -189,3 +189,7 @@ require (
 )
 
 replace github.com/nova-social/nova/functions/moderation-apply => ../../functions/moderation-apply
+
+require github.com/nova-social/nova/functions/content-sync v0.0.0
+
+replace github.com/nova-social/nova/functions/content-sync => ../../functions/content-sync

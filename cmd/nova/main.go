@@ -1,4 +1,4 @@
-// Command nova runs Nova on one machine and talks to it: nova run, send,
+// Command nova runs Nova on one machine and talks to it: nova run, env, send,
 // tail, lag, dead-letters, replay, bench, release, pin, unpin,
 // deploy-check and manifests. See internal/cli.
 package main

@@ -1,6 +1,7 @@
 // Package store keeps dead-lettered events in PostgreSQL: each event once per
-// (source, id), with the reason its delivery failed and where it was read
-// from, listed newest first and marked when someone replays it.
+// (source, id) and destination that failed it (several consumers of a topic
+// can each dead-letter it), with the reason its delivery failed and where it
+// was read from, listed newest first and marked when someone replays it.
 package store
 
 import (
@@ -51,7 +52,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 // id "partition:<p>/offset:<o>" and a source ending "#<topic>".
 var wrappedID = regexp.MustCompile(`^partition:(\d+)/offset:(\d+)$`)
 
-// ErrNotFound means no dead letter has that source and id.
+// ErrNotFound means no dead letter has that source, id (and destination).
 var ErrNotFound = errors.New("dead letter not found")
 
 // Entry is one dead-lettered event.
@@ -63,7 +64,7 @@ type Entry struct {
 	Subject   string
 	EventTime time.Time // zero when the event has none
 
-	ErrorDest string // the URL delivery failed to
+	ErrorDest string // the URL delivery failed to; with Source and ID, the entry's key
 	ErrorCode int    // the last HTTP status, 0 when there was none
 	ErrorData string // the failing response's body, decoded
 
@@ -153,13 +154,16 @@ type Store struct {
 // New returns a store on a migrated database.
 func New(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
 
-// Save stores a dead-lettered event. It returns false when the same failure
-// was stored already: redelivery of a dead letter is normal (at-least-once),
-// and the first copy is the one kept. A new failure of an event already
-// stored replaces the entry (with a new Seq) and leaves it pending: after a
-// replay, or for a second copy of the event read at another offset, so a
-// failure is never hidden behind an earlier one's replay. Without Kafka
-// coordinates (a cluster's KafkaSource) only a replayed entry is replaced.
+// Save stores a dead-lettered event, one entry per destination that failed
+// it (knativeerrordest): every consumer of a topic that dead-letters the
+// same event keeps its own entry and reason. It returns false when the same
+// failure at the same destination was stored already: redelivery of a dead
+// letter is normal (at-least-once), and the first copy is the one kept. A
+// new failure at a destination already stored replaces that destination's
+// entry (with a new Seq) and leaves it pending: after a replay, or for a
+// second copy of the event read at another offset, so a failure is never
+// hidden behind an earlier one's replay. Without Kafka coordinates (a
+// cluster's KafkaSource) only a replayed entry is replaced.
 //
 // Save trusts the Kafka coordinates the event carries: call it only for
 // an event a dispatcher delivered (its verified identity says so).
@@ -198,7 +202,7 @@ func (s *Store) save(ctx context.Context, e event.Event, ent Entry) (bool, error
 INSERT INTO dead_letters (source, id, type, subject, event_time, error_dest, error_code, error_data,
                           topic, kafka_partition, kafka_offset, event)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-ON CONFLICT (source, id) DO UPDATE SET
+ON CONFLICT (source, id, error_dest) DO UPDATE SET
     seq = EXCLUDED.seq, type = EXCLUDED.type, subject = EXCLUDED.subject, event_time = EXCLUDED.event_time,
     error_dest = EXCLUDED.error_dest, error_code = EXCLUDED.error_code, error_data = EXCLUDED.error_data,
     topic = EXCLUDED.topic, kafka_partition = EXCLUDED.kafka_partition, kafka_offset = EXCLUDED.kafka_offset,
@@ -210,7 +214,7 @@ WHERE dead_letters.replayed_at IS NOT NULL
 		ent.Source, ent.ID, ent.Type, ent.Subject, evTime, ent.ErrorDest, ent.ErrorCode, ent.ErrorData,
 		topic, ent.Partition, ent.Offset, raw)
 	if err != nil {
-		return false, fmt.Errorf("dead-letter: store %s %s: %w", ent.Source, ent.ID, err)
+		return false, fmt.Errorf("dead-letter: store %s %s for %q: %w", ent.Source, ent.ID, ent.ErrorDest, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }
@@ -219,9 +223,14 @@ WHERE dead_letters.replayed_at IS NOT NULL
 type Filter struct {
 	Topic  string
 	Source string
-	// ID is the CloudEvents id; with Source it names one event.
+	// ID is the CloudEvents id; with Source it names one event (an entry
+	// per destination that failed it).
 	ID   string
 	Type string
+	// Partition and Offset, with Topic, name one record: the entries of
+	// every consumer that failed it.
+	Partition *int32
+	Offset    *int64
 	// Since leaves out entries received before it.
 	Since time.Time
 	// Pending leaves out entries already replayed.
@@ -256,6 +265,14 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 		args = append(args, f.Type)
 		where = append(where, fmt.Sprintf("type = $%d", len(args)))
 	}
+	if f.Partition != nil {
+		args = append(args, *f.Partition)
+		where = append(where, fmt.Sprintf("kafka_partition = $%d", len(args)))
+	}
+	if f.Offset != nil {
+		args = append(args, *f.Offset)
+		where = append(where, fmt.Sprintf("kafka_offset = $%d", len(args)))
+	}
 	if !f.Since.IsZero() {
 		args = append(args, f.Since)
 		where = append(where, fmt.Sprintf("received_at >= $%d", len(args)))
@@ -285,17 +302,19 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Entry, error) {
 	return out, nil
 }
 
-// Get returns one dead letter.
-func (s *Store) Get(ctx context.Context, source, id string) (Entry, error) {
+// Get returns the entry of the event (source, id) that failed at dest
+// (Entry.ErrorDest). List with Filter{Source, ID} returns every
+// destination's.
+func (s *Store) Get(ctx context.Context, source, id, dest string) (Entry, error) {
 	rows, err := s.pool.Query(ctx, `SELECT seq, source, id, type, subject, event_time, error_dest, error_code, error_data,
        topic, kafka_partition, kafka_offset, event, received_at, replayed_at FROM dead_letters
-WHERE source = $1 AND id = $2`, source, id)
+WHERE source = $1 AND id = $2 AND error_dest = $3`, source, id, dest)
 	if err != nil {
 		return Entry{}, fmt.Errorf("dead-letter: get: %w", err)
 	}
 	e, err := pgx.CollectExactlyOneRow(rows, scanEntry)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Entry{}, fmt.Errorf("%w: %s %s", ErrNotFound, source, id)
+		return Entry{}, fmt.Errorf("%w: %s %s for %q", ErrNotFound, source, id, dest)
 	}
 	if err != nil {
 		return Entry{}, fmt.Errorf("dead-letter: get: %w", err)
@@ -303,8 +322,10 @@ WHERE source = $1 AND id = $2`, source, id)
 	return e, nil
 }
 
-// MarkReplayed records that the event was sent again, so listings of
-// pending dead letters leave it out. Marking twice keeps the first time.
+// MarkReplayed records that the event was sent again, which every consumer
+// of its topic receives: each of its entries, whatever destination failed
+// it, is marked, so listings of pending dead letters leave them out.
+// Marking twice keeps the first time.
 func (s *Store) MarkReplayed(ctx context.Context, source, id string) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE dead_letters SET replayed_at = coalesce(replayed_at, now())
 WHERE source = $1 AND id = $2`, source, id)
@@ -317,13 +338,14 @@ WHERE source = $1 AND id = $2`, source, id)
 	return nil
 }
 
-// MarkReplayedIf marks the entry replayed only if it is still the failure
-// numbered seq (Entry.Seq). It returns false when the event was stored
-// again since, say because the replayed copy already failed too: that newer
-// failure must stay pending.
-func (s *Store) MarkReplayedIf(ctx context.Context, source, id string, seq int64) (bool, error) {
+// MarkReplayedIf marks the entry numbered seq (Entry.Seq) replayed, if it
+// is still that failure. It returns false when the entry was stored again
+// since (a new failure at its destination gets a new Seq), say because
+// the replayed copy already failed too: that newer failure must stay
+// pending.
+func (s *Store) MarkReplayedIf(ctx context.Context, seq int64) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE dead_letters SET replayed_at = coalesce(replayed_at, now())
-WHERE source = $1 AND id = $2 AND seq = $3`, source, id, seq)
+WHERE seq = $1`, seq)
 	if err != nil {
 		return false, fmt.Errorf("dead-letter: mark replayed: %w", err)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -12,6 +14,7 @@ import (
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
+	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -113,15 +116,18 @@ func TestSaveListMarkReplayed(t *testing.T) {
 	if err != nil || len(pending) != 1 || pending[0].ID != plain.ID() {
 		t.Fatalf("pending after replay: %v %v", pending, err)
 	}
-	e, err := s.Get(ctx, first.Source(), first.ID())
+	e, err := s.Get(ctx, first.Source(), first.ID(), "http://feed-fanout.nova.svc")
 	if err != nil || e.ReplayedAt == nil {
 		t.Fatalf("get replayed: %+v %v", e, err)
 	}
 	if err := s.MarkReplayed(ctx, "/nowhere", "x"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("mark unknown: %v, want ErrNotFound", err)
 	}
-	if _, err := s.Get(ctx, "/nowhere", "x"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Get(ctx, "/nowhere", "x", ""); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("get unknown: %v, want ErrNotFound", err)
+	}
+	if _, err := s.Get(ctx, first.Source(), first.ID(), "http://analytics.nova.svc"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("get at a destination that never failed it: %v, want ErrNotFound", err)
 	}
 }
 
@@ -182,7 +188,7 @@ func TestFailingAgainAfterReplayIsPendingAgain(t *testing.T) {
 	if err != nil || !saved {
 		t.Fatalf("save after replay: saved=%v err=%v, want true nil", saved, err)
 	}
-	got, err := s.Get(ctx, e.Source(), e.ID())
+	got, err := s.Get(ctx, e.Source(), e.ID(), "http://feed-fanout.nova.svc")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,16 +211,9 @@ func TestFailureDuringReplayIsNotMarked(t *testing.T) {
 	if _, err := s.Save(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	first, err := s.Get(ctx, e.Source(), e.ID())
+	first, err := s.Get(ctx, e.Source(), e.ID(), "http://feed-fanout.nova.svc")
 	if err != nil {
 		t.Fatal(err)
-	}
-	// Another consumer group dead-letters the same record: same offset, the
-	// first copy is kept.
-	same := e.Clone()
-	same.SetExtension(delivery.ExtErrorDest, "http://search-indexer.nova.svc")
-	if saved, err := s.Save(ctx, same); err != nil || saved {
-		t.Fatalf("same record again: saved=%v err=%v, want false nil", saved, err)
 	}
 	replayed := e.Clone()
 	replayed.SetExtension(delivery.ExtKafkaOffset, "41")
@@ -222,17 +221,156 @@ func TestFailureDuringReplayIsNotMarked(t *testing.T) {
 	if saved, err := s.Save(ctx, replayed); err != nil || !saved {
 		t.Fatalf("replayed copy failing: saved=%v err=%v, want true nil", saved, err)
 	}
-	if ok, err := s.MarkReplayedIf(ctx, e.Source(), e.ID(), first.Seq); err != nil || ok {
+	if ok, err := s.MarkReplayedIf(ctx, first.Seq); err != nil || ok {
 		t.Fatalf("mark the older failure: ok=%v err=%v, want false nil", ok, err)
 	}
-	got, err := s.Get(ctx, e.Source(), e.ID())
+	got, err := s.Get(ctx, e.Source(), e.ID(), "http://feed-fanout.nova.svc")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.ReplayedAt != nil || got.ErrorData != "failed again" || got.Seq == first.Seq {
 		t.Fatalf("entry: replayed %v data %q seq %d (first %d)", got.ReplayedAt, got.ErrorData, got.Seq, first.Seq)
 	}
-	if ok, err := s.MarkReplayedIf(ctx, e.Source(), e.ID(), got.Seq); err != nil || !ok {
+	if ok, err := s.MarkReplayedIf(ctx, got.Seq); err != nil || !ok {
 		t.Fatalf("mark the current failure: ok=%v err=%v", ok, err)
+	}
+}
+
+// failedAt is e as the consumer at dest dead-letters it, with its reason.
+func failedAt(e event.Event, dest, reason string) event.Event {
+	out := e.Clone()
+	out.SetExtension(delivery.ExtErrorDest, dest)
+	out.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString([]byte(reason)))
+	return out
+}
+
+// Several consumers of a topic dead-letter the same event: each keeps its
+// own entry and reason, and what Save does with a redelivery, a failure
+// after a replay or at another offset concerns that destination's entry
+// alone.
+func TestEachDestinationKeepsItsOwnEntry(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	const fanout, search = "http://127.0.0.1:8082", "http://search-indexer.nova.svc.cluster.local"
+	e := deadLettered("ev-shared")
+	a, b := failedAt(e, fanout, "feed store unavailable"), failedAt(e, search, "index refused the document")
+	for _, x := range []event.Event{a, b} {
+		if saved, err := s.Save(ctx, x); err != nil || !saved {
+			t.Fatalf("save for %v: saved=%v err=%v, want true nil", x.Extensions()[delivery.ExtErrorDest], saved, err)
+		}
+	}
+	get := func(dest string) store.Entry {
+		t.Helper()
+		got, err := s.Get(ctx, e.Source(), e.ID(), dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	all, err := s.List(ctx, store.Filter{Source: e.Source(), ID: e.ID()})
+	if err != nil || len(all) != 2 {
+		t.Fatalf("entries of the event: %+v %v, want two", all, err)
+	}
+	firstA, firstB := get(fanout), get(search)
+	if firstA.ErrorData != "feed store unavailable" || firstB.ErrorData != "index refused the document" || firstA.Seq == firstB.Seq {
+		t.Fatalf("entries: %q seq %d, %q seq %d", firstA.ErrorData, firstA.Seq, firstB.ErrorData, firstB.Seq)
+	}
+
+	// A redelivery of one consumer's dead letter changes nothing.
+	if saved, err := s.Save(ctx, failedAt(e, fanout, "redelivered")); err != nil || saved {
+		t.Fatalf("redelivery: saved=%v err=%v, want false nil", saved, err)
+	}
+	if got := get(fanout); got.Seq != firstA.Seq || got.ErrorData != "feed store unavailable" {
+		t.Errorf("after a redelivery: seq %d reason %q, want %d %q", got.Seq, got.ErrorData, firstA.Seq, "feed store unavailable")
+	}
+
+	// Marking one entry by its Seq leaves the other pending.
+	if ok, err := s.MarkReplayedIf(ctx, firstB.Seq); err != nil || !ok {
+		t.Fatalf("mark %s: ok=%v err=%v", search, ok, err)
+	}
+	if get(search).ReplayedAt == nil || get(fanout).ReplayedAt != nil {
+		t.Fatalf("marking %s's entry marked %v and %s's %v", search, get(search).ReplayedAt, fanout, get(fanout).ReplayedAt)
+	}
+	pending, err := s.List(ctx, store.Filter{ID: e.ID(), Pending: true})
+	if err != nil || len(pending) != 1 || pending[0].ErrorDest != fanout {
+		t.Fatalf("pending: %+v %v, want %s's entry alone", pending, err, fanout)
+	}
+
+	// The event replayed: both marked. One consumer fails the replayed copy
+	// again (read at a new offset): its entry is pending again with the new
+	// reason, the other stays replayed.
+	if err := s.MarkReplayed(ctx, e.Source(), e.ID()); err != nil {
+		t.Fatal(err)
+	}
+	again := failedAt(e, search, "still refused")
+	again.SetExtension(delivery.ExtKafkaOffset, "90")
+	if saved, err := s.Save(ctx, again); err != nil || !saved {
+		t.Fatalf("failing again after the replay: saved=%v err=%v, want true nil", saved, err)
+	}
+	if got := get(search); got.ReplayedAt != nil || got.ErrorData != "still refused" || *got.Offset != 90 || got.Seq == firstB.Seq {
+		t.Errorf("%s's entry after failing again: replayed %v reason %q offset %d seq %d", search, got.ReplayedAt, got.ErrorData, *got.Offset, got.Seq)
+	}
+	if got := get(fanout); got.ReplayedAt == nil || got.ErrorData != "feed store unavailable" {
+		t.Errorf("%s's entry after the other failed again: replayed %v reason %q", fanout, got.ReplayedAt, got.ErrorData)
+	}
+	// Failing again at the same offset after a replay (the same failure
+	// delivered once more) is pending again too, for that destination only.
+	if saved, err := s.Save(ctx, failedAt(e, fanout, "feed store unavailable")); err != nil || !saved {
+		t.Fatalf("%s failing again after the replay: saved=%v err=%v, want true nil", fanout, saved, err)
+	}
+	if got := get(fanout); got.ReplayedAt != nil {
+		t.Errorf("%s's entry is still marked replayed after failing again", fanout)
+	}
+
+	// A pending entry: a copy read at another offset replaces that
+	// destination's entry only.
+	other := failedAt(e, fanout, "failed at another offset")
+	other.SetExtension(delivery.ExtKafkaOffset, "95")
+	beforeB := get(search)
+	if saved, err := s.Save(ctx, other); err != nil || !saved {
+		t.Fatalf("another offset: saved=%v err=%v, want true nil", saved, err)
+	}
+	if got := get(fanout); got.ErrorData != "failed at another offset" || *got.Offset != 95 {
+		t.Errorf("%s's entry at another offset: %q offset %d", fanout, got.ErrorData, *got.Offset)
+	}
+	if got := get(search); got.Seq != beforeB.Seq || got.ErrorData != beforeB.ErrorData {
+		t.Errorf("%s's entry changed by another destination's failure", search)
+	}
+	if all, err := s.List(ctx, store.Filter{}); err != nil || len(all) != 2 {
+		t.Fatalf("store holds %d entries (%v), want two", len(all), err)
+	}
+}
+
+// A store made by the first migration, holding entries, keeps them when
+// the key becomes (source, id, error_dest); other destinations can then be
+// added to an event stored before.
+func TestMigrationKeepsExistingEntries(t *testing.T) {
+	ctx := context.Background()
+	pool := testrig.Postgres(t)
+	first, err := fs.ReadFile(store.Migrations(), "0001_dead_letters.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.Apply(ctx, pool, store.Component, fstest.MapFS{"0001_dead_letters.sql": {Data: first}}); err != nil {
+		t.Fatal(err)
+	}
+	old := deadLettered("ev-old")
+	if _, err := pool.Exec(ctx, `INSERT INTO dead_letters (source, id, type, error_dest, error_data, event)
+VALUES ($1, $2, $3, 'http://feed-fanout.nova.svc', 'old reason', '{"specversion":"1.0","id":"ev-old","source":"/nova/content-service","type":"com.nova.content.post.created"}')`,
+		old.Source(), old.ID(), old.Type()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	s := store.New(pool)
+	if got, err := s.Get(ctx, old.Source(), old.ID(), "http://feed-fanout.nova.svc"); err != nil || got.ErrorData != "old reason" {
+		t.Fatalf("entry stored before the migration: %+v %v", got, err)
+	}
+	if saved, err := s.Save(ctx, failedAt(old, "http://analytics.nova.svc", "new reason")); err != nil || !saved {
+		t.Fatalf("another destination: saved=%v err=%v, want true nil", saved, err)
+	}
+	if all, err := s.List(ctx, store.Filter{ID: old.ID()}); err != nil || len(all) != 2 {
+		t.Fatalf("entries: %+v %v, want two", all, err)
 	}
 }

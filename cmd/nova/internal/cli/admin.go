@@ -31,9 +31,9 @@ func adminCmd(ctx context.Context, args []string, st Streams) error {
 		return ErrUsage
 	}
 	verb := args[0]
-	fs := newFlags("admin "+verb, "[flags]", st)
+	fs := newTool("admin "+verb, "[flags]", st)
 	var dsn, uid, by string
-	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "nova-api's PostgreSQL [DATABASE_URL]")
+	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "nova-api's PostgreSQL"+runningNova+" [DATABASE_URL]")
 	switch verb {
 	case "grant", "revoke":
 		fs.StringVar(&uid, "user", "", "the user's id (GET /v1/users/me shows it)")
@@ -43,7 +43,7 @@ func adminCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintf(st.Err, "nova admin: unknown subcommand %q\nusage: nova admin %s\n", verb, adminUsage)
 		return ErrUsage
 	}
-	if pos, err := parse(fs, args[1:]); err != nil {
+	if pos, err := fs.parse(args[1:]); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		fs.Usage()
@@ -112,9 +112,9 @@ func operator() string {
 // identity tables: the command never creates a database or a schema, so a
 // mistyped URL is an error rather than an empty Nova.
 func openRoles(ctx context.Context, dsn string) (*identity.Roles, *pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+	pool, err := openDatabase(ctx, dsn)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, nil, err
 	}
 	var users, box bool
 	err = pool.QueryRow(ctx, `SELECT to_regclass('users') IS NOT NULL, to_regclass($1) IS NOT NULL`, outbox.Table).Scan(&users, &box)

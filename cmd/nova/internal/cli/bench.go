@@ -24,7 +24,7 @@ func benchCmd(ctx context.Context, args []string, st Streams) error {
 
 // benchProducerCmd is kafka-producer-perf-test for Nova's producer.
 func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
-	fs := newFlags("bench", "[flags]   (nova bench mixed -h: the mixed workload on a running Nova)", st)
+	fs := newTool("bench", "[flags]   (nova bench mixed -h: the mixed workload on a running Nova)", st)
 	var (
 		cfg        load.ProducerConfig
 		brokers    string
@@ -37,16 +37,17 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 	fs.IntVar(&cfg.RecordSize, "record-size", load.DefaultRecordSize, "bytes of each record's value")
 	fs.Float64Var(&cfg.Throughput, "throughput", -1, "records/s cap; -1 sends as fast as the producer takes them")
 	fs.StringVar(&cfg.Topic, "topic", load.DefaultBenchTopic, "topic to write; created when missing (no function reads "+load.DefaultBenchTopic+"; a catalogue topic feeds its consumers)")
-	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to, e.g. the broker nova run prints [KAFKA_BROKERS]")
-	benchSec := kafkaSecurity(fs)
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to"+runningNova+" [KAFKA_BROKERS]")
+	benchSec := kafkaSecurity(fs.FlagSet, fs.getenv)
 	fs.BoolVar(&embedded, "embedded", false, "start an in-memory Kafka in this process instead (self-contained; the broker shares the CPU)")
+	fs.usedIf("kafka-brokers", func() bool { return !embedded })
 	fs.BoolVar(&baseline, "baseline", true, "also run a raw Sarama producer of plain byte records and compare")
 	fs.IntVar(&cfg.InFlight, "in-flight", load.DefaultInFlight, "records sent and not yet acknowledged, at most (both producers)")
 	fs.IntVar(&cfg.Batch, "batch", 1, "records per Send of Nova's producer (1: each record's own latency; the outbox relay sends up to 500)")
 	fs.DurationVar(&cfg.ReportInterval, "reporting-interval", load.DefaultReportInterval, "period of the progress lines")
 	fs.BoolVar(&keepTopic, "keep-topic", false, "keep a topic this run created (by default it is deleted at the end)")
 	fs.IntVar(&partitions, "partitions", load.DefaultBenchPartition, "partitions of a topic this run creates")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func benchProducerCmd(ctx context.Context, args []string, st Streams) error {
 	if err := cfg.Validate(); err != nil {
 		return badUsage(st, "bench", err)
 	}
-	if err := load.CheckBrokers(ctx, cfg.Brokers, cfg.Security, 5*time.Second); err != nil {
+	if err := checkKafka(ctx, cfg.Brokers, cfg.Security); err != nil {
 		return fmt.Errorf("%w\nStart Nova (make run) or another Kafka, point --kafka-brokers / KAFKA_BROKERS at it, or pass --embedded for a self-contained run", err)
 	}
 	created, err := load.EnsureTopic(ctx, cfg.Brokers, cfg.Security, cfg.Topic, int32(partitions))
@@ -139,7 +140,7 @@ func failedRecords(r load.ProducerResult) error {
 
 // benchMixedCmd runs the mixed workload against a running Nova.
 func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
-	fs := newFlags("bench mixed", "[flags]", st)
+	fs := newTool("bench mixed", "[flags]", st)
 	var (
 		cfg         load.MixedConfig
 		mix         string
@@ -149,7 +150,7 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 		baseline    bool
 		checkFeeds  int
 	)
-	fs.StringVar(&cfg.API, "api", "http://127.0.0.1:8080", "nova-api's URL [NOVA_API]")
+	fs.StringVar(&cfg.API, "api", "http://127.0.0.1:8080", "nova-api's URL"+runningNova+" [NOVA_API]")
 	fs.DurationVar(&cfg.Duration, "duration", load.DefaultMixedDuration, "how long the load runs")
 	fs.IntVar(&cfg.Users, "users", load.DefaultUsers, "users registered for the run")
 	fs.IntVar(&cfg.Follows, "follows", load.DefaultFollows, "users each one follows")
@@ -158,16 +159,17 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&mix, "mix", load.DefaultMix().String(), "weights of the operations")
 	fs.BoolVar(&baseline, "baseline", true, "first measure GET "+load.BaselinePath+" at the same rate and concurrency")
 	fs.DurationVar(&cfg.Baseline, "baseline-duration", load.DefaultBaseline, "how long the baseline runs")
-	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka whose consumer lag is followed; empty: none [KAFKA_BROKERS]")
-	sec := kafkaSecurity(fs)
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka whose consumer lag is followed; empty: none"+runningNova+" [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs.FlagSet, fs.getenv)
 	fs.StringVar(&metricsURL, "metrics-url", "", "read the lag from the dispatcher's kafka_consumer_lag here instead (e.g. http://127.0.0.1:9464/metrics; refreshed every 5s)")
-	fs.StringVar(&databaseURL, "database-url", "", "nova-api's PostgreSQL: also wait for its outbox to empty (e.g. the --database-url of nova run)")
+	fs.usedIf("kafka-brokers", func() bool { return metricsURL == "" })
+	fs.StringVar(&databaseURL, "database-url", "", "nova-api's PostgreSQL: also wait for its outbox to empty; empty: no wait"+runningNova+" [DATABASE_URL]")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", load.DefaultDrainTimeout, "how long to wait for the backlogs to drain after the load")
 	fs.IntVar(&checkFeeds, "check-feeds", 20, "afterwards look for the last N posts in their followers' feeds (0: skip)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the choice of operations (0: random)")
-	fs.StringVar(&cfg.MailDir, "mail-dir", "", "where nova run's local mail relay keeps the mail, read for the users' verification codes (default <root>/.nova/mail, the root found from the working directory) [NOVA_MAIL_DIR]")
+	fs.StringVar(&cfg.MailDir, "mail-dir", "", "where nova run's local mail relay keeps the mail, read for the users' verification codes (default: the running Nova's, else <root>/.nova/mail, the root found from the working directory) [NOVA_MAIL_DIR]")
 	fs.DurationVar(&cfg.MailTimeout, "mail-timeout", load.DefaultMailTimeout, "how long to wait for each user's verification mail")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
@@ -199,12 +201,19 @@ func benchMixedCmd(ctx context.Context, args []string, st Streams) error {
 		cfg.Backlogs = append(cfg.Backlogs, &load.MetricsLag{URL: metricsURL})
 	case brokers != "":
 		bs := kafka.ParseBrokers(brokers)
-		if err := load.CheckBrokers(ctx, bs, sec(), 5*time.Second); err != nil {
+		if err := checkKafka(ctx, bs, sec()); err != nil {
 			return fmt.Errorf("%w\nThe lag is read from the Kafka nova run uses: pass its --kafka-brokers (or --kafka-brokers '' to go without lag figures)", err)
 		}
 		cfg.Backlogs = append(cfg.Backlogs, load.NewKafkaLag(bs, sec()))
 	}
 	if databaseURL != "" {
+		// Connect once first: the backlog's own pool would only fail later,
+		// and never says that a mistyped database does not exist.
+		pool, err := openDatabase(ctx, databaseURL)
+		if err != nil {
+			return err
+		}
+		pool.Close()
 		o, err := load.NewOutboxBacklog(ctx, databaseURL)
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-// Package cli is the nova command: run, send, tail, lag, dead-letters,
+// Package cli is the nova command: run, env, send, tail, lag, dead-letters,
 // replay, bench, release, pin, unpin, deploy-check, manifests and admin.
 // main only hands it the process's arguments, streams and signals.
 package cli
@@ -23,6 +23,7 @@ type Streams struct {
 const usage = `nova: Nova's local runtime and tools
 
   nova run                      the whole system on this machine (make run)
+  nova env                      where the running nova run serves, as exports: eval "$(nova env)"
   nova send TYPE [JSON]         produce a typed event to its topic (JSON from stdin when omitted)
   nova send --to URL TYPE JSON  POST it to a function as a binary-mode CloudEvent instead (without a
                                 dispatcher's token: refused unless the function runs with NOVA_EVENT_AUTH=off)
@@ -41,7 +42,10 @@ const usage = `nova: Nova's local runtime and tools
   nova admin grant --user ID    give a user the admin role (revoke --user ID takes it back; list shows who holds it)
 
 Every command takes -h for its flags. KAFKA_BROKERS, DATABASE_URL and
-REDIS_URL set the defaults of the matching flags.
+REDIS_URL set the defaults of the matching flags. The tools (send, tail,
+lag, dead-letters, replay, bench, admin) otherwise talk to the running
+nova run of this checkout (its .nova/env, which nova env prints; NOVA_ROOT
+names another checkout), else to the built-in defaults, and say so.
 `
 
 // ErrUsage marks a command line that could not be understood; the usage has
@@ -59,6 +63,8 @@ func Main(ctx context.Context, args []string, st Streams) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
 		err = runCmd(ctx, rest, st)
+	case "env":
+		err = envCmd(ctx, rest, st)
 	case "send":
 		err = sendCmd(ctx, rest, st)
 	case "tail":
@@ -114,7 +120,9 @@ var envVar = regexp.MustCompile(`\[([A-Z][A-Z0-9_]*)\]$`)
 // fromEnv sets each flag not given on the command line from the variable
 // its usage names, parsed as the flag parses its argument: a bad value
 // (NOVA_PORT_BASE=abc) is refused with its name, never taken as the default.
-func fromEnv(fs *flag.FlagSet) error {
+// lookup finds a variable's value and says where it was found ("" when
+// nowhere): the environment, or for a tool also the running Nova's file.
+func fromEnv(fs *flag.FlagSet, lookup func(key string) (value, from string)) error {
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	var errs []error
@@ -123,14 +131,18 @@ func fromEnv(fs *flag.FlagSet) error {
 		if m == nil || given[f.Name] {
 			return
 		}
-		if v := os.Getenv(m[1]); v != "" {
+		if v, from := lookup(m[1]); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid value %q in %s for flag -%s: %w", v, m[1], f.Name, err))
+				errs = append(errs, fmt.Errorf("invalid value %q in %s%s for flag -%s: %w", v, m[1], from, f.Name, err))
 			}
 		}
 	})
 	return errors.Join(errs...)
 }
+
+// environment is fromEnv's lookup for commands that read only the
+// process's environment.
+func environment(key string) (string, string) { return os.Getenv(key), "" }
 
 // newFlags returns a flag set whose errors and help go to st.Err.
 func newFlags(name, synopsis string, st Streams) *flag.FlagSet {
@@ -146,6 +158,11 @@ func newFlags(name, synopsis string, st Streams) *flag.FlagSet {
 // parse parses args, allowing flags after positional arguments too
 // (nova tail content-events --from-beginning).
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	return parseWith(fs, args, environment)
+}
+
+// parseWith is parse with flags not given taken from lookup (fromEnv).
+func parseWith(fs *flag.FlagSet, args []string, lookup func(string) (string, string)) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -159,7 +176,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if len(args) > 0 {
 				pos = append(pos, args[1:]...)
 			}
-			if err := fromEnv(fs); err != nil {
+			if err := fromEnv(fs, lookup); err != nil {
 				// As the flag package does for a bad argument: the
 				// fault, then the usage.
 				fmt.Fprintln(fs.Output(), err)

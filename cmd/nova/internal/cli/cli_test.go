@@ -32,12 +32,12 @@ func TestSendThenTail(t *testing.T) {
 	brokers := strings.Join(k.ListenAddrs(), ",")
 
 	code, out, errs := run(t, "", "send", "--kafka-brokers", brokers, "com.nova.content.post.created",
-		`{"post_id":"p1","user_id":"u1","content":"hello","type":"TEXT","visibility":"PUBLIC","tags":["a"]}`)
-	if code != 0 || !strings.Contains(out, "to content-events key=u1") {
+		`{"post_id":"0193a1b2-0002-7000-8000-000000000001","user_id":"0193a1b2-0001-7000-8000-000000000001","content":"hello","type":"TEXT","visibility":"PUBLIC","tags":["a"]}`)
+	if code != 0 || !strings.Contains(out, "to content-events key=0193a1b2-0001-7000-8000-000000000001") {
 		t.Fatalf("send: %d %q %q", code, out, errs)
 	}
 	// JSON from stdin.
-	if code, out, errs := run(t, `{"post_id":"p2","user_id":"u1"}`, "send", "--kafka-brokers", brokers, "com.nova.content.post.deleted"); code != 0 {
+	if code, out, errs := run(t, `{"post_id":"0193a1b2-0002-7000-8000-000000000002","user_id":"0193a1b2-0001-7000-8000-000000000001"}`, "send", "--kafka-brokers", brokers, "com.nova.content.post.deleted"); code != 0 {
 		t.Fatalf("send from stdin: %d %q %q", code, out, errs)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.ListenAddrs()...))
@@ -45,8 +45,8 @@ func TestSendThenTail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	plain := &kgo.Record{Topic: catalog.ContentEvents, Key: []byte("u1"), Value: []byte(`{"post_id":"test123","user_id":"u1","content":"x"}`)}
-	junk := &kgo.Record{Topic: catalog.ContentEvents, Key: []byte("u1"), Value: []byte(`not json`)}
+	plain := &kgo.Record{Topic: catalog.ContentEvents, Key: []byte("0193a1b2-0001-7000-8000-000000000001"), Value: []byte(`{"post_id":"0193a1b2-0002-7000-8000-000000000003","user_id":"0193a1b2-0001-7000-8000-000000000001","content":"x"}`)}
+	junk := &kgo.Record{Topic: catalog.ContentEvents, Key: []byte("0193a1b2-0001-7000-8000-000000000001"), Value: []byte(`not json`)}
 	if err := cl.ProduceSync(context.Background(), plain, junk).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,13 +74,13 @@ func TestSendThenTail(t *testing.T) {
 		byType[l.Type] = l
 	}
 	created := byType["com.nova.content.post.created"]
-	if created.Error != "" || !strings.Contains(string(created.Data), `"type":"POST_TYPE_TEXT"`) || created.Key != "u1" || created.Subject != "p1" {
+	if created.Error != "" || !strings.Contains(string(created.Data), `"type":"POST_TYPE_TEXT"`) || created.Key != "0193a1b2-0001-7000-8000-000000000001" || created.Subject != "0193a1b2-0002-7000-8000-000000000001" {
 		t.Errorf("created = %+v (data %s)", created, created.Data)
 	}
 	if l, ok := byType["com.nova.content.post.deleted"]; !ok || l.Error != "" {
 		t.Errorf("deleted = %+v", l)
 	}
-	if l := byType["com.nova.content.post.created (plain record)"]; !strings.Contains(string(l.Data), "test123") {
+	if l := byType["com.nova.content.post.created (plain record)"]; !strings.Contains(string(l.Data), "0193a1b2-0002-7000-8000-000000000003") {
 		t.Errorf("plain record = %+v", l)
 	}
 	var sawJunk bool

@@ -45,6 +45,13 @@ func kafkaCmd(ctx context.Context, args []string, st Streams) error {
 	}
 	cfg.InMemory = cfg.DataDir == ""
 	cfg.Logger = slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: logLevel}))
+	if !cfg.InMemory {
+		lock, err := broker.LockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+	}
 	b, err := broker.Open(ctx, cfg)
 	if err != nil {
 		return err

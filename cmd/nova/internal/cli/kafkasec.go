@@ -2,7 +2,6 @@ package cli
 
 import (
 	"flag"
-	"os"
 
 	"github.com/nova-social/nova/shared/event/kafka"
 )
@@ -11,8 +10,9 @@ import (
 // Kafka, each defaulting to the variable a function reads
 // (kafka.SecurityFromEnv). The password is taken only from
 // KAFKA_SASL_PASSWORD, never a flag, so it stays out of ps. The returned
-// func reads them once the flags are parsed.
-func kafkaSecurity(fs *flag.FlagSet) func() kafka.Security {
+// func reads them once the flags are parsed; getenv reads the variables
+// that have no flag (a tool's also finds the running Nova's login).
+func kafkaSecurity(fs *flag.FlagSet, getenv func(string) string) func() kafka.Security {
 	var tls bool
 	var ca, cert, key, mech, user string
 	fs.BoolVar(&tls, "kafka-tls", false, "connect to Kafka over TLS [KAFKA_TLS]")
@@ -25,11 +25,11 @@ func kafkaSecurity(fs *flag.FlagSet) func() kafka.Security {
 		env := map[string]string{
 			kafka.EnvTLSCAFile: ca, kafka.EnvTLSCertFile: cert, kafka.EnvTLSKeyFile: key,
 			kafka.EnvSASLMech: mech, kafka.EnvSASLUsername: user,
-			kafka.EnvSASLPassword: os.Getenv(kafka.EnvSASLPassword),
+			kafka.EnvSASLPassword: getenv(kafka.EnvSASLPassword),
 			// PEM in the environment, as a function takes it from a Secret.
-			kafka.EnvTLSCACert: os.Getenv(kafka.EnvTLSCACert),
-			kafka.EnvTLSCert:   os.Getenv(kafka.EnvTLSCert),
-			kafka.EnvTLSKey:    os.Getenv(kafka.EnvTLSKey),
+			kafka.EnvTLSCACert: getenv(kafka.EnvTLSCACert),
+			kafka.EnvTLSCert:   getenv(kafka.EnvTLSCert),
+			kafka.EnvTLSKey:    getenv(kafka.EnvTLSKey),
 		}
 		if tls {
 			env[kafka.EnvTLS] = "true"

@@ -48,14 +48,20 @@ func WriteLag(w io.Writer, rows []broker.GroupLag) {
 }
 
 func lagCmd(ctx context.Context, args []string, st Streams) error {
-	fs := newFlags("lag", "[flags] [GROUP...]", st)
-	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "Kafka to ask [KAFKA_BROKERS]")
-	sec := kafkaSecurity(fs)
-	groups, err := parse(fs, args)
+	fs := newTool("lag", "[flags] [GROUP...]", st)
+	brokers := fs.String("kafka-brokers", "127.0.0.1:9092", "Kafka to ask"+runningNova+" [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs.FlagSet, fs.getenv)
+	groups, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
-	rows, err := broker.Lag(ctx, kafka.ParseBrokers(*brokers), sec(), groups...)
+	addrs, login := kafka.ParseBrokers(*brokers), sec()
+	if err := checkKafka(ctx, addrs, login); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, kafkaWait)
+	defer cancel()
+	rows, err := broker.Lag(ctx, addrs, login, groups...)
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,15 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
@@ -19,10 +20,30 @@ import (
 
 // ReplayResult says what a replay did.
 type ReplayResult struct {
-	// Selected are the pending entries that matched, oldest first.
+	// Selected are the pending entries that matched, oldest first, with
+	// the other pending entries of the same records (the other consumers
+	// that failed them).
 	Selected []store.Entry
-	// Replayed are those produced again and marked replayed.
-	Replayed []store.Entry
+	// Written are the records produced again, one per failed record
+	// however many consumers failed it.
+	Written []ReplayedRecord
+}
+
+// ReplayedRecord is one record written back to its topic.
+type ReplayedRecord struct {
+	Record kafka.Record
+	// Resolved are the dead-letter entries it answers, marked replayed:
+	// every consumer that failed the record gets it again.
+	Resolved []store.Entry
+}
+
+// Resolved are the entries marked replayed.
+func (r ReplayResult) Resolved() []store.Entry {
+	var out []store.Entry
+	for _, w := range r.Written {
+		out = append(out, w.Resolved...)
+	}
+	return out
 }
 
 // ErrNotReplayable marks an entry that cannot be sent back as it was read:
@@ -46,9 +67,10 @@ func replayProducer(brokers []string, sec kafka.Security) (*kafka.Producer, erro
 }
 
 // Replay selects the pending dead letters of the database at dsn that
-// match f, sends each back to the topic it was read from and marks it
-// replayed. f.Pending and f.OldestFirst are forced on: a replayed entry is
-// never sent again by a later replay, and events of one key go back in the
+// match f, sends each failed record back to the topic it was read from,
+// once however many consumers failed it, and marks its entries replayed.
+// f.Pending and f.OldestFirst are forced on: a replayed entry is never
+// sent again by a later replay, and events of one key go back in the
 // order they failed. Entries that could not be sent stay pending and are
 // named in the error.
 func Replay(ctx context.Context, dsn string, brokers []string, sec kafka.Security, f store.Filter) (ReplayResult, error) {
@@ -58,85 +80,141 @@ func Replay(ctx context.Context, dsn string, brokers []string, sec kafka.Securit
 	}
 	defer pool.Close()
 	s := store.New(pool)
-	f.Pending, f.OldestFirst = true, true
-	entries, err := s.List(ctx, f)
-	if err != nil {
-		return ReplayResult{}, err
-	}
+	entries, err := selectPending(ctx, s, f)
 	res := ReplayResult{Selected: entries}
-	if len(entries) == 0 {
-		return res, nil
+	if err != nil || len(entries) == 0 {
+		return res, err
+	}
+	// Kafka asked first: down, a refused login or a topic gone is said in
+	// seconds, and the entries of a missing topic stay pending.
+	var topics []string
+	for _, e := range entries {
+		if e.Topic != "" && !slices.Contains(topics, e.Topic) {
+			topics = append(topics, e.Topic)
+		}
+	}
+	missing, err := kafkaTopics(ctx, brokers, sec, topics...)
+	if err != nil {
+		return res, err
 	}
 	p, err := replayProducer(brokers, sec)
 	if err != nil {
 		return res, err
 	}
 	defer p.Close()
-	res.Replayed, err = replayEntries(ctx, s, p, entries)
+	res.Written, err = replayRecords(ctx, s, p, GroupDeadLetters(entries), missing)
 	return res, err
 }
 
-func openDeadLetters(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
-	pool, err := system.OpenDatabase(ctx, dsn)
+// selectPending lists the pending entries matching f, oldest first, and
+// adds the pending entries of the same records that f left out (another
+// consumer's, or past the limit): the record goes back once for all of
+// them, so none of them may send it again later.
+func selectPending(ctx context.Context, s *store.Store, f store.Filter) ([]store.Entry, error) {
+	f.Pending, f.OldestFirst = true, true
+	entries, err := s.List(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	// The table exists once the dead-letter function has started; migrating
-	// here lets a replay find nothing (rather than fail) before that.
-	if err := store.Migrate(ctx, pool); err != nil {
-		pool.Close()
-		return nil, err
+	have := map[int64]bool{}
+	for _, e := range entries {
+		have[e.Seq] = true
 	}
-	return pool, nil
+	var more []store.Entry
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e.Topic == "" || e.Partition == nil || e.Offset == nil || seen[recordOf(e)] {
+			continue
+		}
+		seen[recordOf(e)] = true
+		// Every consumer's entry of the record: a few, one per destination
+		// (or KafkaSource) that failed it.
+		sibs, err := s.List(ctx, store.Filter{Topic: e.Topic, Partition: e.Partition, Offset: e.Offset,
+			Pending: true, OldestFirst: true, Limit: 10000})
+		if err != nil {
+			return nil, fmt.Errorf("dead-letter: the other consumers of %s: %w", recordOf(e), err)
+		}
+		for _, sib := range sibs {
+			if !have[sib.Seq] {
+				have[sib.Seq] = true
+				more = append(more, sib)
+			}
+		}
+	}
+	if len(more) == 0 {
+		return entries, nil
+	}
+	entries = append(entries, more...)
+	slices.SortStableFunc(entries, func(a, b store.Entry) int { return cmp.Compare(a.Seq, b.Seq) })
+	return entries, nil
 }
 
-// replayEntries produces the entries one at a time, in the order given, and
-// marks each replayed once the broker has acknowledged it. Sending before
-// marking means a crash in between leaves the entry pending and a second
-// replay sends it again; consumers deduplicate on source and id, so that
-// costs nothing, whereas marking first could lose the event. The mark names
-// the failure that was sent (Seq), so a failure of the replayed copy that is
-// stored before the mark stays pending.
-func replayEntries(ctx context.Context, s *store.Store, p *kafka.Producer, entries []store.Entry) ([]store.Entry, error) {
+// replayRecords produces each failed record once, in the order given, and
+// marks the entries of every consumer that failed it replayed once the
+// broker has acknowledged it. Sending before marking means a crash in
+// between leaves the entries pending and a second replay sends the record
+// again; consumers deduplicate on source and id, so that costs nothing,
+// whereas marking first could lose the event. Each mark names the failure
+// that was sent (Seq), so a failure of the replayed copy that is stored
+// before the mark stays pending.
+func replayRecords(ctx context.Context, s *store.Store, p *kafka.Producer, groups []Failed, missing map[string]error) ([]ReplayedRecord, error) {
 	var (
-		done []store.Entry
+		done []ReplayedRecord
 		errs []error
 	)
-	for _, e := range entries {
-		// Someone may have replayed it since it was listed.
-		cur, err := s.Get(ctx, e.Source, e.ID)
+	for _, g := range groups {
+		// Someone may have replayed some since they were listed, or a new
+		// failure read elsewhere may have replaced one.
+		var pending []store.Entry
+		for _, e := range g.Entries {
+			cur, err := s.Get(ctx, e.Source, e.ID, e.ErrorDest)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if cur.ReplayedAt == nil && recordOf(cur) == recordOf(e) {
+				pending = append(pending, cur)
+			}
+		}
+		if len(pending) == 0 {
+			continue
+		}
+		first := pending[0]
+		rec, err := replayRecord(first)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		if cur.ReplayedAt != nil {
+		if err := missing[rec.Topic]; err != nil {
+			errs = append(errs, fmt.Errorf("%s %s: %w", first.Source, first.ID, err))
 			continue
 		}
-		rec, err := replayRecord(cur)
+		sctx, cancel := context.WithTimeout(ctx, kafkaWait)
+		err = p.Send(sctx, rec)
+		cancel()
 		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := p.Send(ctx, rec); err != nil {
-			errs = append(errs, fmt.Errorf("%s %s: %w", e.Source, e.ID, err))
+			errs = append(errs, fmt.Errorf("%s %s: %w", first.Source, first.ID, err))
 			if ctx.Err() != nil {
 				break
 			}
 			continue
 		}
-		marked, err := s.MarkReplayedIf(ctx, cur.Source, cur.ID, cur.Seq)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s %s was sent again but not marked replayed: %w", e.Source, e.ID, err))
-			continue
+		written := ReplayedRecord{Record: rec}
+		for _, e := range pending {
+			marked, err := s.MarkReplayedIf(ctx, e.Seq)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s was sent again but not marked replayed: %w", entryRef(e), err))
+			case !marked:
+				// The copy just sent has failed already and was stored as
+				// a new, pending failure.
+				errs = append(errs, fmt.Errorf("%s was sent again and failed again at once; it stays pending (nova dead-letters --id %s)",
+					entryRef(e), e.ID))
+			default:
+				written.Resolved = append(written.Resolved, e)
+			}
 		}
-		if !marked {
-			// The copy just sent has failed already and was stored as a
-			// new, pending failure.
-			errs = append(errs, fmt.Errorf("%s %s was sent again and failed again at once; it stays pending (nova dead-letters --id %s)",
-				e.Source, e.ID, e.ID))
-			continue
-		}
-		done = append(done, cur)
+		done = append(done, written)
 	}
 	return done, errors.Join(errs...)
 }
@@ -163,6 +241,15 @@ func replayRecord(e store.Entry) (kafka.Record, error) {
 		return kafka.Record{}, fmt.Errorf("%s %s: %w: it has no partitionkey, so its partition cannot be found again", e.Source, e.ID, ErrNotReplayable)
 	}
 	return kafka.Record{Topic: e.Topic, Key: key, Event: ev}, nil
+}
+
+// entryRef names one entry in a message: the event, and the destination
+// that failed it.
+func entryRef(e store.Entry) string {
+	if e.ErrorDest == "" {
+		return e.Source + " " + e.ID
+	}
+	return e.Source + " " + e.ID + " at " + e.ErrorDest
 }
 
 func extensionString(ext map[string]any, name string) string {
@@ -204,15 +291,15 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func replayCmd(ctx context.Context, args []string, st Streams) error {
-	fs := newFlags("replay", "[flags]", st)
+	fs := newTool("replay", "[flags]", st)
 	var (
 		dsn, brokers, since string
 		f                   store.Filter
 		dryRun              bool
 	)
-	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "PostgreSQL holding the dead-letter store [DATABASE_URL]")
-	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to [KAFKA_BROKERS]")
-	sec := kafkaSecurity(fs)
+	fs.StringVar(&dsn, "database-url", system.DefaultDatabaseURL, "PostgreSQL holding the dead-letter store"+runningNova+" [DATABASE_URL]")
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to"+runningNova+" [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs.FlagSet, fs.getenv)
 	fs.StringVar(&f.Topic, "topic", "", "only events read from this topic")
 	fs.StringVar(&f.Source, "source", "", "only events with this CloudEvents source")
 	fs.StringVar(&f.ID, "id", "", "only the event with this CloudEvents id (with --source when ids may repeat across sources)")
@@ -220,7 +307,7 @@ func replayCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&since, "since", "", "only events dead-lettered since then: a duration back from now (2h) or an RFC 3339 time")
 	fs.IntVar(&f.Limit, "limit", 100, "at most this many, oldest first")
 	fs.BoolVar(&dryRun, "dry-run", false, "list what would be replayed and send nothing")
-	if pos, err := parse(fs, args); err != nil {
+	if pos, err := fs.parse(args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		fs.Usage()
@@ -235,30 +322,65 @@ func replayCmd(ctx context.Context, args []string, st Streams) error {
 		fmt.Fprintln(st.Err, "--limit must be positive")
 		return ErrUsage
 	}
-	return replaySelected(ctx, st, dsn, kafka.ParseBrokers(brokers), sec(), f, dryRun)
+	return replaySelected(ctx, st, fs.consumerNames(), dsn, kafka.ParseBrokers(brokers), sec(), f, dryRun)
 }
 
 // replaySelected is nova replay (and nova dead-letters --replay): it sends
-// the pending entries matching f, or with dryRun lists them.
-func replaySelected(ctx context.Context, st Streams, dsn string, brokers []string, sec kafka.Security, f store.Filter, dryRun bool) error {
+// the pending entries matching f, or with dryRun lists them, naming their
+// consumers by names.
+func replaySelected(ctx context.Context, st Streams, names Names, dsn string, brokers []string, sec kafka.Security, f store.Filter, dryRun bool) error {
 	if dryRun {
-		f.Pending, f.OldestFirst = true, true
-		entries, err := DeadLetters(ctx, dsn, f)
+		pool, err := openDeadLetters(ctx, dsn)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		entries, err := selectPending(ctx, store.New(pool), f)
 		if err != nil {
 			return err
 		}
 		if len(entries) > 0 {
-			WriteDeadLetters(st.Out, entries)
+			WriteDeadLetters(st.Out, names, entries)
 		}
-		fmt.Fprintf(st.Out, "would replay %d dead letters\n", len(entries))
+		fmt.Fprintf(st.Out, "would write %s for %s%s\n", plural(len(GroupDeadLetters(entries)), "record", "records"),
+			plural(len(entries), "dead-letter entry", "dead-letter entries"), named(names.consumers(entries)))
 		return nil
 	}
 	res, err := Replay(ctx, dsn, brokers, sec, f)
-	for _, e := range res.Replayed {
-		fmt.Fprintf(st.Out, "replayed %s %s %s to %s key %s\n", e.Type, e.Source, e.ID, e.Topic, replayKey(e))
+	for _, w := range res.Written {
+		e := w.Resolved
+		if len(e) == 0 {
+			fmt.Fprintf(st.Out, "wrote %s %s to %s key %s, for no entry (each failed again at once)\n",
+				w.Record.Event.Type(), w.Record.Event.ID(), w.Record.Topic, w.Record.Key)
+			continue
+		}
+		fmt.Fprintf(st.Out, "wrote %s %s to %s key %s for %s%s\n", w.Record.Event.Type(), w.Record.Event.ID(),
+			w.Record.Topic, w.Record.Key, plural(len(e), "dead-letter entry", "dead-letter entries"), named(names.consumers(e)))
 	}
-	fmt.Fprintf(st.Out, "replayed %d of %d dead letters\n", len(res.Replayed), len(res.Selected))
+	resolved := res.Resolved()
+	summary := fmt.Sprintf("wrote %s for %s%s", plural(len(res.Written), "record", "records"),
+		plural(len(resolved), "dead-letter entry", "dead-letter entries"), named(names.consumers(resolved)))
+	if left := len(res.Selected) - len(resolved); left > 0 {
+		summary += fmt.Sprintf("; %s of %d selected left pending", plural(left, "entry", "entries"), len(res.Selected))
+	}
+	fmt.Fprintln(st.Out, summary)
 	return err
+}
+
+// plural is "1 record", "2 records".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// named is " (a, b)", or "" for no names.
+func named(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(names, ", ") + ")"
 }
 
 func replayKey(e store.Entry) string {

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"encoding/base64"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,13 +15,14 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/instance"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/id"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -43,7 +45,6 @@ func newReplayFixture(t *testing.T) *replayFixture {
 	k := testrig.Kafka(t)
 	dsn := testrig.PostgresURL(t)
 	f := &replayFixture{t: t, brokers: k.ListenAddrs(), dsn: dsn, codec: envelope.NewCodec(catalog.Default())}
-	ctx := context.Background()
 	p, err := kafka.NewProducer(kafka.DefaultProducerConfig(f.brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -57,18 +58,34 @@ func newReplayFixture(t *testing.T) *replayFixture {
 	}
 	t.Cleanup(cl.Close)
 	f.client = cl
-	// The store through the command's own path, so the table exists.
-	if _, err := cli.DeadLetters(ctx, dsn, store.Filter{}); err != nil {
-		t.Fatal(err)
+	f.store = deadLetterStore(t, dsn)
+	// The tools name consumers after the running Nova's functions: no
+	// running Nova here (a developer's nova run of this checkout would
+	// name the fixture's addresses), unless the test set one up.
+	if os.Getenv("NOVA_ROOT") == "" {
+		t.Setenv("NOVA_ROOT", t.TempDir())
 	}
-	sp, err := pgxpool.New(ctx, dsn)
+	t.Setenv(instance.FunctionURLs, "")
+	return f
+}
+
+// deadLetterStore is the dead-letter store of the database at dsn, its
+// table made as the dead-letter function makes it under nova run: the
+// tools never create it.
+func deadLetterStore(t *testing.T, dsn string) *store.Store {
+	t.Helper()
+	sp, err := pgxpool.New(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sp.Close)
-	f.store = store.New(sp)
-	return f
+	if err := store.Migrate(context.Background(), sp); err != nil {
+		t.Fatal(err)
+	}
+	return store.New(sp)
 }
+
+func newCodec() *envelope.Codec { return envelope.NewCodec(catalog.Default()) }
 
 // read returns the next n content-events records.
 func (f *replayFixture) read(n int) []*kgo.Record {
@@ -87,6 +104,10 @@ func (f *replayFixture) read(n int) []*kgo.Record {
 	return got
 }
 
+// fixtureDest is the address deadLetter's consumer failed at, as under
+// nova run.
+const fixtureDest = "http://127.0.0.1:8081/"
+
 // deadLetter produces msg to content-events, reads it back, and stores it
 // as the dispatcher would dead-letter it after a delivery that ended with
 // status.
@@ -101,7 +122,7 @@ func (f *replayFixture) deadLetter(msg proto.Message, status int, reason string)
 	}
 	rec := f.read(1)[0]
 	dl := e.Clone()
-	dl.SetExtension(delivery.ExtErrorDest, "http://127.0.0.1:8081/")
+	dl.SetExtension(delivery.ExtErrorDest, fixtureDest)
 	dl.SetExtension(delivery.ExtErrorCode, strconv.Itoa(status))
 	dl.SetExtension(delivery.ExtErrorData, base64.StdEncoding.EncodeToString([]byte(reason)))
 	dl.SetExtension(delivery.ExtKafkaTopic, rec.Topic)
@@ -134,22 +155,22 @@ func TestReplaySendsBackToTheSamePartitionOnce(t *testing.T) {
 	f := newReplayFixture(t)
 	ctx := context.Background()
 	brokers := strings.Join(f.brokers, ",")
-	user := "user-" + testrig.ID()
-	orig, origRec := f.deadLetter(created("p-"+testrig.ID(), user), 500, "feed store unavailable")
-	other, _ := f.deadLetter(&eventsv1.PostDeleted{PostId: "p-other", UserId: "user-other"}, 400, "bad")
+	user := id.NewUserID().String()
+	orig, origRec := f.deadLetter(created(id.NewPostID().String(), user), 500, "feed store unavailable")
+	other, _ := f.deadLetter(&eventsv1.PostDeleted{PostId: id.NewPostID().String(), UserId: id.NewUserID().String(), DeletedAt: timestamppb.Now()}, 400, "bad")
 
 	// A dry run lists and sends nothing.
 	code, out, errs := run(t, "", "replay", "--dry-run", "--database-url", f.dsn, "--kafka-brokers", brokers,
 		"--type", orig.Type())
-	if code != 0 || !strings.Contains(out, orig.ID()) || strings.Contains(out, other.ID()) || !strings.Contains(out, "would replay 1 dead letters") {
+	if code != 0 || !strings.Contains(out, orig.ID()) || strings.Contains(out, other.ID()) || !strings.Contains(out, "would write 1 record for 1 dead-letter entry") {
 		t.Fatalf("dry run: %d %q %q", code, out, errs)
 	}
-	if e, err := f.store.Get(ctx, orig.Source(), orig.ID()); err != nil || e.ReplayedAt != nil {
+	if e, err := f.store.Get(ctx, orig.Source(), orig.ID(), fixtureDest); err != nil || e.ReplayedAt != nil {
 		t.Fatalf("dry run marked the entry: %+v %v", e.ReplayedAt, err)
 	}
 
 	code, out, errs = run(t, "", "replay", "--database-url", f.dsn, "--kafka-brokers", brokers, "--type", orig.Type())
-	if code != 0 || !strings.Contains(out, "replayed 1 of 1 dead letters") {
+	if code != 0 || !strings.Contains(out, "wrote 1 record for 1 dead-letter entry (127.0.0.1:8081)\n") {
 		t.Fatalf("replay: %d %q %q", code, out, errs)
 	}
 	rec := f.read(1)[0]
@@ -174,20 +195,20 @@ func TestReplaySendsBackToTheSamePartitionOnce(t *testing.T) {
 	if string(rec.Value) != string(orig.Data()) {
 		t.Errorf("replayed data %x, want %x", rec.Value, orig.Data())
 	}
-	got, err := f.store.Get(ctx, orig.Source(), orig.ID())
+	got, err := f.store.Get(ctx, orig.Source(), orig.ID(), fixtureDest)
 	if err != nil || got.ReplayedAt == nil {
 		t.Fatalf("entry not marked replayed: %+v %v", got.ReplayedAt, err)
 	}
 
 	// Replayed entries are not sent again.
 	code, out, errs = run(t, "", "replay", "--database-url", f.dsn, "--kafka-brokers", brokers, "--type", orig.Type())
-	if code != 0 || !strings.Contains(out, "replayed 0 of 0 dead letters") {
+	if code != 0 || !strings.Contains(out, "wrote 0 records for 0 dead-letter entries\n") {
 		t.Fatalf("second replay: %d %q %q", code, out, errs)
 	}
 	// nova dead-letters --replay is the same command: it replays the
 	// other one (and only it).
 	code, out, errs = run(t, "", "dead-letters", "--replay", "--database-url", f.dsn, "--kafka-brokers", brokers)
-	if code != 0 || !strings.Contains(out, "replayed 1 of 1 dead letters") {
+	if code != 0 || !strings.Contains(out, "wrote 1 record for 1 dead-letter entry") {
 		t.Fatalf("dead-letters --replay: %d %q %q", code, out, errs)
 	}
 	if id, _ := header(f.read(1)[0], "ce_id"); id != other.ID() {
@@ -207,12 +228,12 @@ func TestReplayByIDAndUnreplayableEntries(t *testing.T) {
 	f := newReplayFixture(t)
 	ctx := context.Background()
 	brokers := strings.Join(f.brokers, ",")
-	a, _ := f.deadLetter(created("p-a", "user-a"), 500, "boom")
-	b, _ := f.deadLetter(created("p-b", "user-b"), 500, "boom")
+	a, _ := f.deadLetter(created(id.NewPostID().String(), id.NewUserID().String()), 500, "boom")
+	b, _ := f.deadLetter(created(id.NewPostID().String(), id.NewUserID().String()), 500, "boom")
 
 	// As a cluster's KafkaSource dead-letters a CloudEvent: no Kafka
 	// coordinates, so the topic is unknown.
-	lost, err := f.codec.New(created("p-c", "user-c"))
+	lost, err := f.codec.New(created(id.NewPostID().String(), id.NewUserID().String()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,23 +243,23 @@ func TestReplayByIDAndUnreplayableEntries(t *testing.T) {
 	}
 
 	code, out, errs := run(t, "", "replay", "--database-url", f.dsn, "--kafka-brokers", brokers, "--id", b.ID())
-	if code != 0 || !strings.Contains(out, "replayed 1 of 1 dead letters") {
+	if code != 0 || !strings.Contains(out, "wrote 1 record for 1 dead-letter entry") {
 		t.Fatalf("replay --id: %d %q %q", code, out, errs)
 	}
 	if id, _ := header(f.read(1)[0], "ce_id"); id != b.ID() {
 		t.Errorf("replay --id sent %q, want %q", id, b.ID())
 	}
-	if e, _ := f.store.Get(ctx, a.Source(), a.ID()); e.ReplayedAt != nil {
+	if e, _ := f.store.Get(ctx, a.Source(), a.ID(), fixtureDest); e.ReplayedAt != nil {
 		t.Errorf("replay --id %s also marked %s", b.ID(), a.ID())
 	}
 
 	code, out, errs = run(t, "", "replay", "--database-url", f.dsn, "--kafka-brokers", brokers)
-	if code != 1 || !strings.Contains(out, "replayed 1 of 2 dead letters") || !strings.Contains(errs, "not replayable") ||
+	if code != 1 || !strings.Contains(out, "wrote 1 record for 1 dead-letter entry (127.0.0.1:8081); 1 entry of 2 selected left pending") || !strings.Contains(errs, "not replayable") ||
 		!strings.Contains(errs, lost.ID()) {
 		t.Fatalf("replay with an unknown topic: %d %q %q", code, out, errs)
 	}
-	if e, _ := f.store.Get(ctx, lost.Source(), lost.ID()); e.ReplayedAt != nil {
-		t.Errorf("an entry that was not sent is marked replayed")
+	if e, err := f.store.Get(ctx, lost.Source(), lost.ID(), ""); err != nil || e.ReplayedAt != nil {
+		t.Errorf("an entry that was not sent: replayed %v, %v; want it pending", e.ReplayedAt, err)
 	}
 
 	// nova dead-letters shows it, pending, by id.
@@ -258,7 +279,7 @@ func TestReplayByIDAndUnreplayableEntries(t *testing.T) {
 	}
 	// --since in the future selects nothing.
 	code, out, _ = run(t, "", "replay", "--dry-run", "--database-url", f.dsn, "--since", time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
-	if code != 0 || !strings.Contains(out, "would replay 0 dead letters") {
+	if code != 0 || !strings.Contains(out, "would write 0 records for 0 dead-letter entries") {
 		t.Errorf("replay --since ahead: %d %q", code, out)
 	}
 }

@@ -33,6 +33,7 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	fs.BoolVar(&cfg.KafkaNoAuth, "kafka-no-auth", false, "run the embedded Kafka in plaintext without logins or ACLs (by default: TLS, each function's SCRAM login, the KafkaUsers' ACLs)")
 	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", "", "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", system.DefaultDatabaseURL, "PostgreSQL; its database is created when missing [DATABASE_URL]")
+	fs.Var(&cfg.DBPools, "db-pools", fmt.Sprintf("PostgreSQL pool sizes, function=N,... (default nova-api=%d, the others %d, one more with an outbox relay; DATABASE_URL's pool_max_conns sizes every one) [NOVA_DB_POOLS]", system.DefaultAPIPool, system.DefaultPoolSize))
 	fs.StringVar(&cfg.RedisURL, "redis-url", system.DefaultRedisURL, "Redis [REDIS_URL]")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error [NOVA_LOG_LEVEL]")
 	if _, err := parse(fs, args); err != nil {
@@ -55,6 +56,8 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	if err := s.WriteKafkaClientEnv(filepath.Join(s.Root(), ".nova")); err != nil {
 		fmt.Fprintf(st.Err, "warning: %v\n", err)
 	}
+	// Where this run serves, for the other nova commands; gone once it stops.
+	defer writeRunEnv(s, cfg.RedisURL, st)()
 	s.WriteStatus(st.Out)
 	fmt.Fprintln(st.Out, "\nCtrl-C stops everything.")
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -29,6 +30,9 @@ func BuildEvent(codec *envelope.Codec, typ string, data []byte, opts ...envelope
 	draft.SetID("draft")
 	draft.SetSource(et.Source())
 	draft.SetType(typ)
+	// Data that leaves its event time out happened now: the decoder fills
+	// it from the draft's time, as it would from a hand-written event's.
+	draft.SetTime(time.Now())
 	if err := draft.SetData(envelope.ContentTypeJSON, data); err != nil {
 		return cloudevents.Event{}, et, err
 	}
@@ -42,14 +46,25 @@ func BuildEvent(codec *envelope.Codec, typ string, data []byte, opts ...envelope
 }
 
 // Produce publishes e to topic with Nova's producer and waits for the ack.
+// Kafka is asked first whether it answers and has the topic, so a broker
+// that is down, a refused login or a missing topic is an error in seconds
+// (the producer itself would keep retrying).
 func Produce(ctx context.Context, brokers []string, sec kafka.Security, topic string, e cloudevents.Event) error {
+	if err := checkKafka(ctx, brokers, sec, topic); err != nil {
+		return err
+	}
 	cfg := kafka.DefaultProducerConfig(brokers...)
 	cfg.Security = sec
 	p, err := kafka.NewProducer(cfg)
 	if err != nil {
 		return fmt.Errorf("connect to Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}
-	sendErr := p.Send(ctx, kafka.Record{Topic: topic, Event: e})
+	sctx, cancel := context.WithTimeout(ctx, kafkaWait)
+	defer cancel()
+	sendErr := p.Send(sctx, kafka.Record{Topic: topic, Event: e})
+	if errors.Is(sendErr, context.DeadlineExceeded) && ctx.Err() == nil {
+		sendErr = fmt.Errorf("Kafka at %s did not acknowledge the event on %s within %s: %w", strings.Join(brokers, ","), topic, kafkaWait, sendErr)
+	}
 	return errors.Join(sendErr, p.Close())
 }
 
@@ -75,19 +90,20 @@ func Post(ctx context.Context, url string, e cloudevents.Event) (int, error) {
 }
 
 func sendCmd(ctx context.Context, args []string, st Streams) error {
-	fs := newFlags("send", "[flags] TYPE [JSON]  (JSON from --data, the argument, or stdin)", st)
+	fs := newTool("send", "[flags] TYPE [JSON]  (JSON from --data, the argument, or stdin)", st)
 	var (
 		brokers, to, data, id, src string
 		asJSON                     bool
 	)
-	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to [KAFKA_BROKERS]")
-	sec := kafkaSecurity(fs)
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to produce to"+runningNova+" [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs.FlagSet, fs.getenv)
 	fs.StringVar(&to, "to", "", "POST the event to this function URL instead of producing it")
+	fs.usedIf("kafka-brokers", func() bool { return to == "" })
 	fs.StringVar(&data, "data", "", "the message as JSON")
 	fs.StringVar(&id, "id", "", "event id (default: a fresh UUIDv7)")
 	fs.StringVar(&src, "source", "", "event source (default: /nova/<the producing service>; functions refuse any other, which is how to test that they do)")
 	fs.BoolVar(&asJSON, "json", false, "carry the data as JSON (application/json) instead of protobuf")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

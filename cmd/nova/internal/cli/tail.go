@@ -75,6 +75,11 @@ func Describe(codec *envelope.Codec, msg *sarama.ConsumerMessage) Line {
 // limit records when limit > 0. It reads every partition without joining a
 // consumer group, so it changes no one's offsets.
 func Tail(ctx context.Context, brokers []string, sec kafka.Security, topic string, fromStart bool, limit int, pretty bool, w io.Writer) error {
+	// The consumer waits for ever for a broker or a topic that is not
+	// there; asking first makes either an error in seconds.
+	if err := checkKafka(ctx, brokers, sec, topic); err != nil {
+		return err
+	}
 	start := kgo.NewOffset().AtEnd()
 	if fromStart {
 		start = kgo.NewOffset().AtStart()
@@ -132,18 +137,18 @@ func saramaMessage(r *kgo.Record) *sarama.ConsumerMessage {
 }
 
 func tailCmd(ctx context.Context, args []string, st Streams) error {
-	fs := newFlags("tail", "[flags] TOPIC", st)
+	fs := newTool("tail", "[flags] TOPIC", st)
 	var (
 		brokers          string
 		fromStart, plain bool
 		limit            int
 	)
-	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to read [KAFKA_BROKERS]")
-	sec := kafkaSecurity(fs)
+	fs.StringVar(&brokers, "kafka-brokers", "127.0.0.1:9092", "Kafka to read"+runningNova+" [KAFKA_BROKERS]")
+	sec := kafkaSecurity(fs.FlagSet, fs.getenv)
 	fs.BoolVar(&fromStart, "from-beginning", false, "start at the oldest record instead of the next new one")
 	fs.IntVar(&limit, "n", 0, "stop after this many records (0: until Ctrl-C)")
 	fs.BoolVar(&plain, "compact", false, "one line per event instead of indented JSON")
-	pos, err := parse(fs, args)
+	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}

@@ -104,7 +104,7 @@ func TestForgedEventsChangeNothing(t *testing.T) {
 			map[string]string{delivery.ExtKafkaTopic: catalog.ContentEvents, delivery.ExtKafkaPartition: "0", delivery.ExtKafkaOffset: "1"}},
 	}
 	// The remaining functions, with an event they would apply.
-	for _, fn := range []string{"notifier", "analytics", "ranking", "trust-safety"} {
+	for _, fn := range []string{"notifier", "analytics", "ranking", "trust-safety", "content-sync"} {
 		forgeries = append(forgeries, forgery{"feed " + fn + " a post by the victim", fn,
 			&eventsv1.PostCreated{PostId: uuid.NewString(), UserId: victim.ID, Content: "forged",
 				Visibility: eventsv1.PostVisibility_POST_VISIBILITY_PUBLIC, CreatedAt: now}, nil})

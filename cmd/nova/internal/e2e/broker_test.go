@@ -76,7 +76,7 @@ func TestBrokerOverlay(t *testing.T) {
 	poison := r.sendPoison(ctx, author.ID)
 	after := r.post(author, "after the poison", "PUBLIC")
 	r.feedIs(fan, after, hello)
-	dl := r.deadLetter(dls, poison.Source(), poison.ID())
+	dl := r.deadLetter(dls, poison.Source(), poison.ID(), "feed-fanout")
 	if dl.ErrorCode != http.StatusBadRequest || dl.ErrorData == "" || dl.Topic != brokerTopic || dl.Partition == nil ||
 		*dl.Partition != kafka.PartitionFor([]byte(author.ID), 6) || !strings.HasPrefix(dl.ErrorDest, "http://") {
 		t.Fatalf("poison dead letter: code %d reason %q from %s %v to %s; want 400 with a reason, from the Broker's topic at the key's partition",
@@ -102,7 +102,7 @@ func TestBrokerOverlay(t *testing.T) {
 	if failedID == "" {
 		t.Fatal("the outage never saw the victim's post")
 	}
-	dl = r.deadLetter(dls, "/nova/content-service", failedID)
+	dl = r.deadLetter(dls, "/nova/content-service", failedID, "feed-fanout")
 	if attempts != 6 {
 		t.Errorf("feed-fanout was tried %d times for the failing event, want 6 (its Trigger's retry: 5)", attempts)
 	}
@@ -119,7 +119,7 @@ func TestBrokerOverlay(t *testing.T) {
 	code := cli.Main(ctx, append(append([]string{"replay", "--database-url", r.sys.DatabaseURL()}, r.toolArgs(t)...),
 		"--source", "/nova/content-service", "--id", failedID),
 		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
-	if code != 0 || !strings.Contains(stdout.String(), "replayed 1 of 1 dead letters") || !strings.Contains(stdout.String(), brokerTopic) {
+	if code != 0 || !strings.Contains(stdout.String(), "wrote 1 record for 1 dead-letter entry") || !strings.Contains(stdout.String(), brokerTopic) {
 		t.Fatalf("nova replay: exit %d, %q %q", code, stdout.String(), stderr.String())
 	}
 	r.feedIs(fan, later, failed, after, hello)

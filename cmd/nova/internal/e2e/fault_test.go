@@ -17,6 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/nova-social/nova/cmd/nova/internal/cli"
 	deadletter "github.com/nova-social/nova/functions/dead-letter/store"
 	"github.com/nova-social/nova/shared/domain/feed"
 	"github.com/nova-social/nova/shared/domain/pendingmedia"
@@ -80,7 +81,8 @@ func TestFaultSuite(t *testing.T) {
 	}
 	rep.dlq = r.deadLetters(t)
 	if n := len(rep.dlq); n != 0 {
-		t.Errorf("%d events in the dead-letter store, want 0", n)
+		t.Errorf("%d events in the dead-letter store (%d entries, one per consumer that failed one), want 0",
+			len(cli.GroupDeadLetters(rep.dlq)), n)
 	}
 }
 
@@ -817,7 +819,7 @@ func (rep *faultReport) String() string {
 	}
 	fmt.Fprintf(&b, "\ndead-letter store: %d entries (want 0)\n", len(rep.dlq))
 	for _, e := range first(rep.dlq, 20) {
-		fmt.Fprintf(&b, "  %s %s on %s: %d %s\n", e.Type, e.ID, e.Topic, e.ErrorCode, strings.TrimSpace(e.ErrorData))
+		fmt.Fprintf(&b, "  %s %s on %s, failed at %s: %d %s\n", e.Type, e.ID, e.Topic, e.ErrorDest, e.ErrorCode, strings.TrimSpace(e.ErrorData))
 	}
 	return b.String()
 }

@@ -3,8 +3,10 @@ package e2e_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/instance"
+	"github.com/nova-social/nova/cmd/nova/internal/registry"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
@@ -105,35 +109,74 @@ func (r *rig) sendPoison(ctx context.Context, key string) cloudevents.Event {
 	return poison
 }
 
-// onlyPoisonAndReplayed requires the dead-letter store to hold two entries,
-// the poison and the event replayed from it, listing them otherwise.
+// onlyPoisonAndReplayed requires the dead-letter store to hold two failed
+// records, the poison (an entry per consumer that refused it) and the event
+// replayed from it, listing them otherwise.
 func (r *rig) onlyPoisonAndReplayed(ctx context.Context, dls *store.Store) {
 	r.t.Helper()
-	all, err := dls.List(ctx, store.Filter{})
+	all, err := dls.List(ctx, store.Filter{Limit: 1000})
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if len(all) != 2 {
+	if n := len(cli.GroupDeadLetters(all)); n != 2 {
 		for _, e := range all {
-			r.t.Logf("dead letter %s %s %s code %d %q", e.Type, e.Source, e.ID, e.ErrorCode, e.ErrorData)
+			r.t.Logf("dead letter %s %s %s at %s code %d %q", e.Type, e.Source, e.ID, e.ErrorDest, e.ErrorCode, e.ErrorData)
 		}
-		r.t.Fatalf("%d dead letters, want the poison and the replayed event", len(all))
+		r.t.Fatalf("%d failed records in the dead-letter store, want the poison and the replayed event", n)
 	}
 }
 
-// deadLetter waits until the dead-letter store holds the event.
-func (r *rig) deadLetter(s *store.Store, src, id string) store.Entry {
+// deadLetter waits until the dead-letter store holds the event as function
+// failed it: the entry whose destination is the function's address.
+func (r *rig) deadLetter(s *store.Store, src, id, function string) store.Entry {
 	r.t.Helper()
+	dest, ok := r.sys.FunctionURL(function)
+	if !ok {
+		r.t.Fatalf("%s is not hosted", function)
+	}
 	var e store.Entry
-	r.eventually("dead letter "+src+" "+id+" stored", func() (bool, string) {
+	r.eventually("dead letter "+src+" "+id+" of "+function+" stored", func() (bool, string) {
 		var err error
-		e, err = s.Get(context.Background(), src, id)
+		e, err = s.Get(context.Background(), src, id, dest)
 		if err != nil {
 			return false, err.Error()
 		}
 		return true, ""
 	})
 	return e
+}
+
+// nameFunctions tells the nova tools where each function listens, as
+// nova run's .nova/env does, so that they name the consumers of dead
+// letters.
+func (r *rig) nameFunctions(t *testing.T) {
+	t.Helper()
+	var fns []instance.Function
+	for _, f := range registry.Functions() {
+		if u, ok := r.sys.FunctionURL(f.Name); ok {
+			fns = append(fns, instance.Function{Name: f.Name, URL: u})
+		}
+	}
+	t.Setenv(instance.FunctionURLs, instance.FormatFunctionURLs(fns))
+}
+
+// consumersOf are the functions KafkaSources deliver topic to, sorted.
+func consumersOf(sources []source.KafkaSource, topic string) []string {
+	var out []string
+	for _, s := range sources {
+		if slices.Contains(s.Topics, topic) && s.Sink.Ref != nil && !slices.Contains(out, s.Sink.Ref.Name) {
+			out = append(out, s.Sink.Ref.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// nova runs a nova command, returning its exit code and output.
+func nova(ctx context.Context, args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(ctx, args, cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
+	return code, stdout.String(), stderr.String()
 }
 
 // A record that can never be handled, and an event whose function keeps
@@ -176,13 +219,14 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 	t.Logf("users ready after %s", time.Since(began).Round(time.Millisecond))
 
 	// a) A PostCreated whose data is not a PostCreated: no retry can fix
-	// it, so every consumer of content-events answers 400 at once.
+	// it, so every consumer of content-events answers 400 at once, and
+	// each one's dead letter is kept.
 	poison := r.sendPoison(ctx, poisoned.ID)
 	// Produced after the poison with the same key, so behind it on its
 	// partition.
 	after := r.post(poisoned, "after the poison", "PUBLIC")
 	r.feedIs(fan, after)
-	dl := r.deadLetter(dls, poison.Source(), poison.ID())
+	dl := r.deadLetter(dls, poison.Source(), poison.ID(), "feed-fanout")
 	if dl.ErrorCode != http.StatusBadRequest || dl.ErrorData == "" || dl.Topic != catalog.ContentEvents ||
 		dl.Partition == nil || *dl.Partition != partitionOf(poisoned.ID) || dl.ReplayedAt != nil {
 		t.Fatalf("poison dead letter: code %d reason %q from %s %v replayed %v; want 400 with a reason from %s[%d]",
@@ -190,6 +234,27 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 	}
 	t.Logf("poison record: dead-lettered with %d %q; the post behind it on partition %d was applied",
 		dl.ErrorCode, oneLine(dl.ErrorData), *dl.Partition)
+	consumers := consumersOf(sources, catalog.ContentEvents)
+	for _, c := range consumers {
+		e := r.deadLetter(dls, poison.Source(), poison.ID(), c)
+		if e.ErrorCode != http.StatusBadRequest || e.ErrorData != dl.ErrorData || e.Topic != dl.Topic ||
+			e.Partition == nil || *e.Partition != *dl.Partition || e.Offset == nil || *e.Offset != *dl.Offset {
+			t.Errorf("%s's dead letter of the poison: code %d reason %q from %s %v@%v; want feed-fanout's: %d %q from %s %d@%d",
+				c, e.ErrorCode, e.ErrorData, e.Topic, e.Partition, e.Offset, dl.ErrorCode, dl.ErrorData, dl.Topic, *dl.Partition, *dl.Offset)
+		}
+	}
+	// nova dead-letters shows one record, refused by each of them.
+	r.nameFunctions(t)
+	code, stdout, stderr := nova(ctx, "dead-letters", "--database-url", r.sys.DatabaseURL())
+	if lines := strings.Split(strings.TrimSpace(stdout), "\n"); code != 0 || len(lines) != 2 ||
+		!strings.Contains(lines[1], poison.ID()) || !strings.Contains(lines[1], strings.Join(consumers, ",")) {
+		t.Fatalf("nova dead-letters: exit %d, want one line for the poison with the consumers %v:\n%s%s", code, consumers, stdout, stderr)
+	}
+	code, stdout, stderr = nova(ctx, "dead-letters", "--database-url", r.sys.DatabaseURL(), "--id", poison.ID())
+	if want := fmt.Sprintf("failed by %d: %s", len(consumers), strings.Join(consumers, ", ")); code != 0 || !strings.Contains(stdout, want) {
+		t.Fatalf("nova dead-letters --id: exit %d, want %q:\n%s%s", code, want, stdout, stderr)
+	}
+	t.Logf("poison: one record dead-lettered by the %d consumers of %s: %s", len(consumers), catalog.ContentEvents, strings.Join(consumers, ", "))
 
 	t.Logf("poison done after %s", time.Since(began).Round(time.Millisecond))
 
@@ -205,7 +270,7 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 	if failedID == "" {
 		t.Fatal("the outage never saw the victim's post")
 	}
-	dl = r.deadLetter(dls, "/nova/content-service", failedID)
+	dl = r.deadLetter(dls, "/nova/content-service", failedID, "feed-fanout")
 	if want := int(fanout.Delivery.Retry) + 1; attempts != want {
 		t.Errorf("feed-fanout was tried %d times for the failing event, want %d (retry: %d in %s)",
 			attempts, want, fanout.Delivery.Retry, fanout.File)
@@ -228,12 +293,10 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 
 	// The cause is fixed; nova replay sends the event back.
 	out.arm(false)
-	var stdout, stderr bytes.Buffer
-	code := cli.Main(ctx, append(append([]string{"replay", "--database-url", r.sys.DatabaseURL()}, r.toolArgs(t)...),
-		"--source", "/nova/content-service", "--id", failedID),
-		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
-	if code != 0 || !strings.Contains(stdout.String(), "replayed 1 of 1 dead letters") {
-		t.Fatalf("nova replay: exit %d, %q %q", code, stdout.String(), stderr.String())
+	code, stdout, stderr = nova(ctx, append(append([]string{"replay", "--database-url", r.sys.DatabaseURL()}, r.toolArgs(t)...),
+		"--source", "/nova/content-service", "--id", failedID)...)
+	if code != 0 || !strings.Contains(stdout, "wrote 1 record for 1 dead-letter entry (feed-fanout)") {
+		t.Fatalf("nova replay: exit %d, %q %q", code, stdout, stderr)
 	}
 	r.feedIs(fan, later, failed, after)
 	r.settle()
@@ -243,21 +306,19 @@ func TestPoisonEventsAreDeadLetteredAndReplayed(t *testing.T) {
 	if _, n := out.state(); n != attempts {
 		t.Errorf("the outage saw %d more attempts after it was fixed", n-attempts)
 	}
-	got, err := dls.Get(ctx, "/nova/content-service", failedID)
-	if err != nil || got.ReplayedAt == nil {
-		t.Fatalf("dead letter after replay: replayed %v, %v", got.ReplayedAt, err)
+	if got := r.deadLetter(dls, "/nova/content-service", failedID, "feed-fanout"); got.ReplayedAt == nil {
+		t.Fatalf("dead letter after replay: not marked replayed")
 	}
 	// Nothing else was dead-lettered along the way: only the poison (now
 	// the only pending entry) and the replayed event.
 	r.onlyPoisonAndReplayed(ctx, dls)
 	// A second replay finds nothing left to send but the poison, which
 	// fails again in the same way: it is not something a replay can fix.
-	stdout.Reset()
-	stderr.Reset()
-	code = cli.Main(ctx, []string{"replay", "--dry-run", "--database-url", r.sys.DatabaseURL()},
-		cli.Streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr})
-	if code != 0 || !strings.Contains(stdout.String(), "would replay 1 dead letters") || !strings.Contains(stdout.String(), poison.ID()) {
-		t.Fatalf("nova replay --dry-run: exit %d, %q %q", code, stdout.String(), stderr.String())
+	// It would go back once, for every consumer that refused it.
+	code, stdout, stderr = nova(ctx, "replay", "--dry-run", "--database-url", r.sys.DatabaseURL())
+	want := fmt.Sprintf("would write 1 record for %d dead-letter entries (%s)", len(consumers), strings.Join(consumers, ", "))
+	if code != 0 || !strings.Contains(stdout, want) || !strings.Contains(stdout, poison.ID()) {
+		t.Fatalf("nova replay --dry-run: exit %d, want %q: %q %q", code, want, stdout, stderr)
 	}
 }
 

@@ -19,8 +19,8 @@ func TestLoadBase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Sources) != 10 || len(set.Brokers) != 0 || len(set.Triggers) != 0 {
-		t.Fatalf("%d KafkaSources, %d Brokers, %d Triggers; want the ten function sources alone",
+	if len(set.Sources) != 11 || len(set.Brokers) != 0 || len(set.Triggers) != 0 {
+		t.Fatalf("%d KafkaSources, %d Brokers, %d Triggers; want the eleven function sources alone",
 			len(set.Sources), len(set.Brokers), len(set.Triggers))
 	}
 	kafkaBrokers := set.ConfigMaps["nova-config"]["KAFKA_BROKERS"]
@@ -46,8 +46,8 @@ func TestLoadBrokerOverlay(t *testing.T) {
 	if len(set.Sources) != 1 || set.Sources[0].Name != "nova-ingest" {
 		t.Fatalf("KafkaSources %v, want the ingest source alone (the function sources deleted)", set.Sources)
 	}
-	if len(set.Brokers) != 1 || len(set.Triggers) != 10 {
-		t.Fatalf("%d Brokers, %d Triggers; want 1 and 10", len(set.Brokers), len(set.Triggers))
+	if len(set.Brokers) != 1 || len(set.Triggers) != 11 {
+		t.Fatalf("%d Brokers, %d Triggers; want 1 and 11", len(set.Brokers), len(set.Triggers))
 	}
 	b := set.Brokers[0]
 	kafkaBrokers := set.ConfigMaps["nova-config"]["KAFKA_BROKERS"]
@@ -196,8 +196,8 @@ func TestLoadHoldsPoliciesAndSendersTogether(t *testing.T) {
 				functions++
 			}
 		}
-		if functions != 11 {
-			t.Fatalf("%s: %d EventPolicies of functions, want one per event function (11)", dir, functions)
+		if functions != 12 {
+			t.Fatalf("%s: %d EventPolicies of functions, want one per event function (12)", dir, functions)
 		}
 	}
 	for _, c := range []struct {

@@ -9,6 +9,7 @@ import (
 	analytics "github.com/nova-social/nova/functions/analytics"
 	chatpersist "github.com/nova-social/nova/functions/chat-persist"
 	chatpush "github.com/nova-social/nova/functions/chat-push"
+	contentsync "github.com/nova-social/nova/functions/content-sync"
 	deadletter "github.com/nova-social/nova/functions/dead-letter"
 	feedfanout "github.com/nova-social/nova/functions/feed-fanout"
 	mediaattach "github.com/nova-social/nova/functions/media-attach"
@@ -55,5 +56,6 @@ func Functions() []Function {
 		{Name: "ranking", Dir: "functions/ranking", Slot: 10, New: func() any { return ranking.New() }},
 		{Name: "trust-safety", Dir: "functions/trust-safety", Slot: 11, New: func() any { return trustsafety.New() }},
 		{Name: "moderation-apply", Dir: "functions/moderation-apply", Slot: 12, New: func() any { return moderationapply.New() }},
+		{Name: "content-sync", Dir: "functions/content-sync", Slot: 13, New: func() any { return contentsync.New() }},
 	}
 }

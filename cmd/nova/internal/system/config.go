@@ -64,7 +64,11 @@ type Config struct {
 	KafkaNoAuth bool
 
 	DatabaseURL string
-	RedisURL    string
+	// DBPools sizes the PostgreSQL pool of the functions it names; the
+	// others take DATABASE_URL's pool_max_conns if it has one, else
+	// DefaultAPIPool (nova-api) or DefaultPoolSize.
+	DBPools  PoolSizes
+	RedisURL string
 	// MailDir is where the local mail relay keeps the mail, when the
 	// environment names no relay (SMTP_ADDR). Default MailDir(Root).
 	MailDir string

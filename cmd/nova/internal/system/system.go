@@ -17,7 +17,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
@@ -33,6 +32,7 @@ import (
 	"github.com/nova-social/nova/shared/httpapi"
 	"github.com/nova-social/nova/shared/mail"
 	"github.com/nova-social/nova/shared/mail/sink"
+	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/redisdb"
 )
 
@@ -50,7 +50,8 @@ type System struct {
 	redisPass string
 	logins    *KafkaLogins // the embedded broker's users; nil without them
 	clientEnv string       // the file with the superuser's login, for tools
-	pool      *pgxpool.Pool
+	dataLock  *broker.DataLock
+	dbBudget  DBBudget
 	functions []*hosted
 	sources   []source.KafkaSource
 	brokers   []eventbroker.Broker
@@ -110,6 +111,14 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 	}()
 
+	// The embedded Kafka's data folder is this run's alone, or nothing is
+	// touched: a second run in the same checkout would rewrite it.
+	if len(cfg.Kafka.Brokers) == 0 && !cfg.Kafka.InMemory {
+		if s.dataLock, err = broker.LockDataDir(cfg.Kafka.DataDir); err != nil {
+			return s, err
+		}
+	}
+
 	// Read the manifests first: a malformed KafkaSource, Broker, Trigger or
 	// func.yaml should fail before anything listens. They are what kubectl
 	// apply -k would apply: the kustomization built, not the folder's files.
@@ -130,12 +139,38 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		}
 	}
 
-	// Stores.
-	if s.pool, err = OpenDatabase(ctx, cfg.DatabaseURL); err != nil {
+	// Every fixed port at once, before anything listens: one answer
+	// naming each taken port, who holds it and how to move it.
+	if err := checkPorts(wantedPorts(cfg, m)); err != nil {
 		return s, err
 	}
-	if err := outbox.Migrate(ctx, s.pool); err != nil {
-		return s, fmt.Errorf("outbox migrations: %w", err)
+	fns := make([]funcSpec, len(cfg.Functions))
+	for i, f := range cfg.Functions {
+		fns[i] = funcSpec{name: f.Name, spec: specs[i]}
+	}
+	if s.dbBudget, err = planDatabase(cfg.DatabaseURL, fns, cfg.DBPools); err != nil {
+		return s, err
+	}
+
+	// Stores. This connection is the run's own, for the migrations and the
+	// server's limits; the functions open theirs.
+	pool, err := OpenDatabase(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return s, err
+	}
+	err = outbox.Migrate(ctx, pool)
+	if err != nil {
+		err = fmt.Errorf("outbox migrations: %w", err)
+	} else {
+		err = checkServer(ctx, pool, &s.dbBudget)
+	}
+	pool.Close()
+	if err != nil {
+		return s, err
+	}
+	if free := s.dbBudget.MaxConnections - s.dbBudget.Reserved - s.dbBudget.InUse; s.dbBudget.Total() > free {
+		s.log.Warn("other clients hold PostgreSQL connections this run may need at its busiest",
+			"budget", s.dbBudget.Total(), "held_by_others", s.dbBudget.InUse, "max_connections", s.dbBudget.MaxConnections)
 	}
 	if err := PingRedis(ctx, cfg.RedisURL); err != nil {
 		return s, err
@@ -273,6 +308,9 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			fcfg, err := resolver.Config(specs[i])
 			if err != nil {
 				return s, err
+			}
+			if u, ok := s.dbBudget.URLs[f.Name]; ok {
+				fcfg[postgres.EnvURL] = u
 			}
 			addr := net.JoinHostPort(cfg.Host, "0")
 			if cfg.PortBase > 0 {
@@ -575,6 +613,9 @@ func (s *System) WriteStatus(w io.Writer) {
 		fmt.Fprintf(tw, "  broker %s\t%s\tKafka Broker ingress, topic %s\n", b.Ref(), s.IngressURL()+b.Path(), b.Topic())
 	}
 	_ = tw.Flush()
+	if len(s.dbBudget.Functions) > 0 {
+		fmt.Fprintf(w, "\n%s; pool sizes: --db-pools or NOVA_DB_POOLS\n", s.dbBudget)
+	}
 }
 
 func (s *System) relPath(p string) string {
@@ -634,15 +675,14 @@ func (s *System) Stop(ctx context.Context) error {
 		if s.mail != nil {
 			errs = append(errs, s.mail.Close())
 		}
-		if s.pool != nil {
-			s.pool.Close()
-		}
 		if s.broker != nil {
 			s.broker.Close()
 		}
 		if s.redisUser != "" {
 			errs = append(errs, DeleteRedisUser(ctx, s.cfg.RedisURL, s.redisUser))
 		}
+		// Last: the data folder is free once the broker has written it out.
+		errs = append(errs, s.dataLock.Close())
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr

@@ -275,7 +275,7 @@ func TestRunDeadLettersAndResumes(t *testing.T) {
 	// nothing is stored, so nothing can be planted for replay.
 	dlURL, _ := s.FunctionURL("dead-letter")
 	e, _, err := cli.BuildEvent(envelope.NewCodec(catalog.Default()), "com.nova.identity.user.registered",
-		[]byte(`{"user_id":"u-posted","username":"posted"}`))
+		[]byte(`{"user_id":"0193a1b2-0001-7000-8000-0000000000aa","username":"posted"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,11 +323,11 @@ func TestPostedEventDecodes(t *testing.T) {
 	// BuildEvent gives the typed event of the contract from JSON with the
 	// design document's short enum names.
 	e, et, err := cli.BuildEvent(envelope.NewCodec(catalog.Default()), "com.nova.content.post.created",
-		[]byte(`{"post_id":"p1","user_id":"u1","content":"hi","type":"IMAGE","visibility":"PUBLIC"}`))
+		[]byte(`{"post_id":"0193a1b2-0002-7000-8000-000000000001","user_id":"0193a1b2-0001-7000-8000-000000000001","content":"hi","type":"IMAGE","visibility":"PUBLIC"}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if et.Topic != catalog.ContentEvents || e.Extensions()[envelope.PartitionKeyExtension] != "u1" || e.Subject() != "p1" {
+	if et.Topic != catalog.ContentEvents || e.Extensions()[envelope.PartitionKeyExtension] != "0193a1b2-0001-7000-8000-000000000001" || e.Subject() != "0193a1b2-0002-7000-8000-000000000001" {
 		t.Fatalf("event %s on %s", e, et.Topic)
 	}
 	d, err := envelope.NewCodec(catalog.Default()).Decode(e)
