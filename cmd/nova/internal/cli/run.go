@@ -30,6 +30,7 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	fs.StringVar(&brokers, "kafka-brokers", "", "use this Kafka cluster instead of the embedded broker [KAFKA_BROKERS]")
 	fs.BoolVar(&cfg.Kafka.CreateTopics, "create-topics", false, "with --kafka-brokers: create missing catalogue topics")
 	fs.IntVar(&cfg.Kafka.Port, "kafka-port", broker.DefaultPort, "port of the embedded Kafka [NOVA_KAFKA_PORT]")
+	fs.BoolVar(&cfg.EventAuthOff, "event-auth-off", false, "let every event function admit any sender (NOVA_EVENT_AUTH=off), to post events to them by hand; by default they admit only the dispatcher's tokens, as in the cluster")
 	fs.BoolVar(&cfg.KafkaNoAuth, "kafka-no-auth", false, "run the embedded Kafka in plaintext without logins or ACLs (by default: TLS, each function's SCRAM login, the KafkaUsers' ACLs)")
 	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", "", "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", system.DefaultDatabaseURL, "PostgreSQL; its database is created when missing [DATABASE_URL]")

@@ -164,7 +164,6 @@ func TestToolsFindTheRunningNova(t *testing.T) {
 	}
 }
 
-
 // nova run writes where it serves to its .nova/env (its owner's only),
 // the tools started in its checkout find it there with no flag or
 // variable (its Kafka's TLS and login included), and it is gone once the

@@ -62,6 +62,11 @@ type Config struct {
 	// ACLs. By default it demands TLS and each function's SCRAM login and
 	// enforces the KafkaUsers' ACLs, as the cluster does.
 	KafkaNoAuth bool
+	// EventAuthOff runs every event function with NOVA_EVENT_AUTH=off (the
+	// mode for clusters without Knative's authentication-oidc), in place of
+	// nova-config's "oidc": any local process may then post events to the
+	// functions by hand, as the README's curl examples do.
+	EventAuthOff bool
 
 	DatabaseURL string
 	// DBPools sizes the PostgreSQL pool of the functions it names; the

@@ -127,6 +127,10 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		return s, err
 	}
 	configMaps := m.ConfigMaps
+	if cfg.EventAuthOff {
+		configMaps = withEventAuthOff(configMaps)
+		s.log.Warn("event functions admit every sender (--event-auth=off): any local process may post events to them")
+	}
 	s.sources, s.brokers, s.triggers = m.Sources, m.Brokers, m.Triggers
 	s.manifests = m
 	specs := make([]*funchost.FuncYAML, len(cfg.Functions))
@@ -695,6 +699,22 @@ func wait(ctx context.Context, done <-chan struct{}) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// novaConfig is the ConfigMap every func.yaml reads its settings from.
+const novaConfig = "nova-config"
+
+// withEventAuthOff returns configMaps with nova-config's NOVA_EVENT_AUTH
+// set to off, the value every function's func.yaml reads it from.
+func withEventAuthOff(configMaps map[string]map[string]string) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(configMaps))
+	for name, data := range configMaps {
+		out[name] = data
+	}
+	cfg := copyMap(out[novaConfig])
+	cfg[sender.EnvAuth] = string(sender.ModeOff)
+	out[novaConfig] = cfg
+	return out
 }
 
 func copyMap(m map[string]string) map[string]string {
