@@ -31,7 +31,9 @@ MODULES = $(shell find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bi
 # Each module is checked on its own, as `kn func build` sees it: go.work is for
 # editors and `go run`, not for deciding whether a module builds.
 CHECK_ENV := GOWORK=off
-TESTFLAGS ?= -timeout 8m
+# The end-to-end package (cmd/nova/internal/e2e) takes about 8 minutes
+# under -race on two cores; the others far less.
+TESTFLAGS ?= -timeout 12m
 BENCH ?= .
 BENCHFLAGS ?=
 # How long make fuzz runs each fuzz target; FUZZFLAGS go to each go test -fuzz
