@@ -81,16 +81,16 @@ func (c *Codec) decoded(e cloudevents.Event, et catalog.EventType, msg proto.Mes
 				fmt.Sprintf("partitionkey %q is not the event's %s %q", pk, et.KeyField, key), nil)
 		}
 	}
-	if c.contractErr == nil {
-		if ct := c.contracts[msg.ProtoReflect().Descriptor().FullName()]; ct != nil {
-			ct.fillEventTime(msg.ProtoReflect(), e.Time())
-		}
-	}
-	if err := c.Check(msg); err != nil {
+	ct, err := c.contractOf(msg)
+	if err != nil {
 		var de *DecodeError
 		if errors.As(err, &de) {
 			return Decoded{}, failure(e, de.Kind, de.Reason, nil)
 		}
+		return Decoded{}, failure(e, ErrContract, err.Error(), nil)
+	}
+	ct.fillEventTime(msg.ProtoReflect(), e.Time())
+	if err := ct.check(msg.ProtoReflect(), ""); err != nil {
 		return Decoded{}, failure(e, ErrContract, err.Error(), nil)
 	}
 	return Decoded{Event: e, Type: et, Message: msg}, nil

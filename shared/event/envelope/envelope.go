@@ -69,18 +69,27 @@ func NewCodec(cat *catalog.Catalog) *Codec {
 // Check returns the first rule of its event type's contract msg breaks, as
 // a *DecodeError matching ErrContract; nil when msg keeps them all.
 func (c *Codec) Check(msg proto.Message) error {
-	if c.contractErr != nil {
-		return c.contractErr
-	}
-	md := msg.ProtoReflect().Descriptor()
-	ct, ok := c.contracts[md.FullName()]
-	if !ok {
-		return &DecodeError{Kind: ErrUnknownType, Reason: fmt.Sprintf("message %s is not in the catalogue", md.FullName())}
+	ct, err := c.contractOf(msg)
+	if err != nil {
+		return err
 	}
 	if err := ct.check(msg.ProtoReflect(), ""); err != nil {
 		return &DecodeError{Kind: ErrContract, Reason: err.Error()}
 	}
 	return nil
+}
+
+// contractOf returns the compiled rules of msg's event type.
+func (c *Codec) contractOf(msg proto.Message) (*contract, error) {
+	if c.contractErr != nil {
+		return nil, c.contractErr
+	}
+	md := msg.ProtoReflect().Descriptor()
+	ct, ok := c.contracts[md.FullName()]
+	if !ok {
+		return nil, &DecodeError{Kind: ErrUnknownType, Reason: fmt.Sprintf("message %s is not in the catalogue", md.FullName())}
+	}
+	return ct, nil
 }
 
 // ForConsumer returns a codec that decodes as the function named consumer
