@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/functions/realtime-gateway/gateway"
 	"github.com/nova-social/nova/shared/auth"
@@ -33,6 +34,7 @@ import (
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/ratelimit"
 	"github.com/nova-social/nova/shared/redisdb"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Name is the function's name.
@@ -40,8 +42,9 @@ const Name = "realtime-gateway"
 
 // Gateway is the function instance.
 type Gateway struct {
-	log  *slog.Logger
-	life *lifecycle.Lifecycle[*unit]
+	log     *slog.Logger
+	life    *lifecycle.Lifecycle[*unit]
+	tracing *telemetry.Tracing // set by Start
 }
 
 // New returns an unstarted instance.
@@ -52,6 +55,9 @@ func New() *Gateway {
 
 // Config is read from the function's environment (func.yaml run.envs).
 type Config struct {
+	// Tracer is the function's tracer provider, set by Start from the
+	// OTEL_* variables; nil with tracing off.
+	Tracer       trace.TracerProvider
 	ID           string
 	Redis        redisdb.Config
 	KafkaBrokers []string
@@ -118,6 +124,12 @@ func (f *Gateway) Start(_ context.Context, env map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("realtime-gateway: %w", err)
 	}
+	if f.tracing, err = telemetry.FromEnv(env, Name); err != nil {
+		return fmt.Errorf("realtime-gateway: %w", err)
+	}
+	if f.tracing.Enabled() {
+		cfg.Tracer = f.tracing.Provider()
+	}
 	return f.life.Start(func(ctx context.Context) (*unit, error) {
 		return open(ctx, cfg, keys, verifier, f.log)
 	})
@@ -164,6 +176,7 @@ func open(ctx context.Context, cfg Config, keys auth.KeySource, verifier *auth.V
 		Members:      gateway.APIMembers{Base: cfg.APIURL, Client: &http.Client{Timeout: 10 * time.Second}},
 		Emitter:      emitter.NewKafka(envelope.NewCodec(catalog.Default()), producer),
 		PingInterval: cfg.PingInterval, SendQueue: cfg.SendQueue, RefuseQueryToken: !cfg.QueryToken,
+		Tracer: cfg.Tracer,
 	})
 	if err != nil {
 		return nil, err
@@ -204,8 +217,14 @@ func (u *unit) Close(ctx context.Context) error {
 	return errors.Join(append(errs, u.producer.Close(), u.rdb.Close())...)
 }
 
-// Stop closes the gateway.
-func (f *Gateway) Stop(ctx context.Context) error { return f.life.Stop(ctx) }
+// Stop closes the gateway, then exports the spans still buffered.
+func (f *Gateway) Stop(ctx context.Context) error {
+	err := f.life.Stop(ctx)
+	if f.tracing != nil {
+		err = errors.Join(err, f.tracing.Shutdown(ctx))
+	}
+	return err
+}
 
 // Ready reports whether the gateway is started and Redis answers; when not,
 // the error says why.

@@ -43,6 +43,8 @@ import (
 	"github.com/nova-social/nova/shared/password"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/ratelimit"
+	"github.com/nova-social/nova/shared/redisdb"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Server is an assembled nova-api.
@@ -56,6 +58,7 @@ type Server struct {
 	mail     *mail.Queue
 	handler  http.Handler
 	routes   []string
+	tracing  *telemetry.Tracing
 
 	Identity *identity.Service
 	Content  *content.Service
@@ -84,6 +87,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 			s.Close()
 		}
 	}()
+	if s.tracing, err = telemetry.Open(cfg.Tracing); err != nil {
+		return s, fmt.Errorf("nova-api: %w", err)
+	}
 	if s.pool, err = postgres.Open(ctx, cfg.Database); err != nil {
 		return s, fmt.Errorf("nova-api: %w", err)
 	}
@@ -108,7 +114,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	if err != nil {
 		return s, fmt.Errorf("nova-api: %w", err)
 	}
-	s.rdb = redis.NewClient(opt)
+	s.rdb = redisdb.NewClient(opt)
 
 	keys, err := cfg.Keys.SigningKeys()
 	if err != nil {
@@ -232,7 +238,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 	mux.Handle("/", httpapi.Fallback(mux.ServeMux, log))
 	chain := append([]httpapi.Middleware{httpapi.Recoverer(log), httpapi.RequestID, httpapi.AccessLog(log), httpapi.SecurityHeaders},
 		limits...)
-	s.handler = httpapi.Chain(mux, append(chain, httpapi.ValidUTF8(log))...)
+	s.handler = traced(s.tracing, httpapi.Chain(nameSpans(mux), append(chain, httpapi.ValidUTF8(log))...))
 
 	if cfg.Relay {
 		pcfg := kafka.DefaultProducerConfig(cfg.KafkaBrokers...)
@@ -240,7 +246,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 		if s.producer, err = kafka.NewProducer(pcfg); err != nil {
 			return s, fmt.Errorf("nova-api: kafka: %w", err)
 		}
-		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Topics: topics, Logger: log}); err != nil {
+		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Topics: topics, Logger: log,
+			Tracer: s.tracing.Provider()}); err != nil {
 			return s, err
 		}
 	}
@@ -294,6 +301,13 @@ func (s *Server) Close() error {
 	}
 	if s.pool != nil {
 		s.pool.Close()
+	}
+	if s.tracing != nil {
+		// Spans still buffered go out; a collector that does not answer
+		// delays a stop by at most this long.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs = append(errs, s.tracing.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
 }

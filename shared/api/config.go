@@ -18,6 +18,7 @@ import (
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/ratelimit"
 	"github.com/nova-social/nova/shared/redisdb"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Config is nova-api's configuration, read from the function's environment
@@ -68,6 +69,9 @@ type Config struct {
 	// VerifyURL is the app page sign-up mail links to (NOVA_VERIFY_URL);
 	// empty: the mail holds the code alone.
 	VerifyURL string
+	// Tracing exports nova-api's spans (the standard OTEL_* variables);
+	// off unless an OTLP endpoint is named.
+	Tracing telemetry.Config
 }
 
 // ConfigFrom reads the configuration from env.
@@ -113,6 +117,9 @@ func ConfigFrom(env map[string]string) (Config, error) {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	if c.SMTP, err = mail.SMTPConfigFromEnv(env); err != nil {
+		return c, fmt.Errorf("nova-api: %w", err)
+	}
+	if c.Tracing, err = telemetry.ConfigFromEnv(env, catalog.NovaAPI); err != nil {
 		return c, fmt.Errorf("nova-api: %w", err)
 	}
 	return c, c.Validate()

@@ -57,6 +57,7 @@ func (c Config) PoolConfig() (*pgxpool.Config, error) {
 	if c.Password != "" && !hasPassword(c.URL) {
 		pc.ConnConfig.Password = c.Password
 	}
+	pc.ConnConfig.Tracer = tracer{}
 	return pc, nil
 }
 

@@ -70,7 +70,7 @@ func Open(ctx context.Context, c Config) (*redis.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	rdb := redis.NewClient(opt)
+	rdb := NewClient(opt)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
 		return nil, fmt.Errorf("redis: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nova-social/nova/shared/auth"
@@ -92,6 +93,9 @@ type Config struct {
 	// "bearer.<token>" subprotocol yet; such a handshake is answered with
 	// a Deprecation header.
 	RefuseQueryToken bool
+	// Tracer starts the span of each push delivered to the sockets, ending
+	// the trace of the reaction that pushed. Nil: no spans.
+	Tracer trace.TracerProvider
 }
 
 // Defaults returns c with zero fields set to their defaults.

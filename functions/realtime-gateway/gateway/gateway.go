@@ -177,7 +177,7 @@ func (g *Gateway) Run(ctx context.Context, sub *redis.PubSub) error {
 				g.cfg.Logger.Warn("undecodable push", "error", err)
 				continue
 			}
-			g.Deliver(d)
+			g.deliverTraced(ctx, d)
 		}
 	}
 }

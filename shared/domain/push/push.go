@@ -30,9 +30,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/domain/presence"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Channel is the pub/sub channel of a gateway replica.
@@ -43,6 +46,9 @@ func Channel(gatewayID string) string { return "gateway:" + gatewayID }
 type Delivery struct {
 	UserIDs []id.UserID     `json:"user_ids"` // validated as they are decoded
 	Frame   json.RawMessage `json:"frame"`
+	// TraceParent is the W3C trace context of the reaction that pushed, so
+	// the gateway's delivery to the sockets ends that trace.
+	TraceParent string `json:"traceparent,omitempty"`
 }
 
 // Pusher publishes frames to the gateways holding users' connections.
@@ -101,8 +107,9 @@ func (p *Pusher) Push(ctx context.Context, users []id.UserID, frame []byte) (Res
 	}
 	pipe := p.rdb.Pipeline()
 	heard := make(map[string]*redis.IntCmd, len(byGateway))
+	tp := traceParent(ctx)
 	for gw, us := range byGateway {
-		b, err := json.Marshal(Delivery{UserIDs: us, Frame: frame})
+		b, err := json.Marshal(Delivery{UserIDs: us, Frame: frame, TraceParent: tp})
 		if err != nil {
 			return Result{}, fmt.Errorf("push: encode delivery: %w", err)
 		}
@@ -171,3 +178,13 @@ func MarkGone(ctx context.Context, rdb redis.Cmdable, gatewayID string) error {
 // and that is alive had no subscriber on its channel, so its users' frames
 // were lost. It is worth retrying: the gateway is resubscribing.
 var ErrNotListening = errors.New("gateway not listening on its channel")
+
+// traceParent is ctx's span context as a traceparent value, or "".
+func traceParent(ctx context.Context) string {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ""
+	}
+	c := propagation.MapCarrier{}
+	telemetry.Inject(ctx, c)
+	return c[telemetry.TraceParent]
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Sender sends records to Kafka; *kafka.Producer is one.
@@ -42,6 +43,8 @@ func (k *Kafka) Emit(ctx context.Context, msg proto.Message, opts ...envelope.Op
 	if err != nil {
 		return fmt.Errorf("emitter: build %s: %w", et.Type, err)
 	}
+	// Where the event was made: the reaction's trace.
+	telemetry.SetEventTrace(ctx, &e)
 	if err := k.sender.Send(ctx, kafka.Record{Topic: et.Topic, Key: et.Key(msg), Event: e}); err != nil {
 		return fmt.Errorf("emitter: send %s: %w", et.Type, err)
 	}

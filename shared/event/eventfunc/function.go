@@ -12,6 +12,7 @@ import (
 
 	"github.com/nova-social/nova/shared/event/sender"
 	"github.com/nova-social/nova/shared/lifecycle"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Unit is a started event function: what it does with an event, and the
@@ -37,6 +38,7 @@ type Function[U Unit] struct {
 	life    *lifecycle.Lifecycle[U]
 	handler atomic.Pointer[Handler] // set by Start
 	senders *sender.Verifier        // nil until started, and with authentication off
+	tracing *telemetry.Tracing      // set by Start
 }
 
 // New returns a function that has not started.
@@ -69,12 +71,21 @@ func (f *Function[U]) Start(_ context.Context, env map[string]string) error {
 			hcfg.Senders = f.senders
 		}
 	}
+	tracing, terr := telemetry.FromEnv(env, f.name)
 	open, err := f.setup(env, f.log)
-	if err := errors.Join(serr, err); err != nil {
+	if err := errors.Join(serr, terr, err); err != nil {
 		return fmt.Errorf("%s: %w", f.name, err)
 	}
+	f.tracing = tracing
+	if tracing.Enabled() {
+		hcfg.Tracer, hcfg.Name = tracing.Provider(), f.name
+	}
 	f.handler.Store(NewHandler(f.receive, hcfg))
-	return f.life.Start(open)
+	// What the unit starts of its own (an outbox relay) traces with the
+	// function's provider.
+	return f.life.Start(func(ctx context.Context) (U, error) {
+		return open(telemetry.WithProvider(ctx, tracing.Provider()))
+	})
 }
 
 // Ready reports whether the dependencies are open and answer, and the
@@ -93,8 +104,15 @@ func (f *Function[U]) Ready(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Stop closes the unit. func-go calls it after the server has drained.
-func (f *Function[U]) Stop(ctx context.Context) error { return f.life.Stop(ctx) }
+// Stop closes the unit, then exports the spans still buffered. func-go
+// calls it after the server has drained.
+func (f *Function[U]) Stop(ctx context.Context) error {
+	err := f.life.Stop(ctx)
+	if f.tracing != nil {
+		err = errors.Join(err, f.tracing.Shutdown(ctx))
+	}
+	return err
+}
 
 // Unit returns the open unit, or an error wrapping lifecycle.ErrNotReady.
 func (f *Function[U]) Unit() (U, error) { return f.life.Unit() }

@@ -29,6 +29,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/event/delivery"
 	"github.com/nova-social/nova/shared/event/sender"
@@ -64,6 +65,12 @@ type HandlerConfig struct {
 	// read; the identity is in the context Receive gets (sender.FromContext).
 	// Nil admits every request.
 	Senders sender.Authenticator
+	// Tracer starts a span per delivery, continuing the trace the request's
+	// traceparent header names (the dispatcher's span), else the one the
+	// event's Distributed Tracing extension names. Nil: no spans.
+	Tracer trace.TracerProvider
+	// Name is the function's name, on its spans.
+	Name string
 }
 
 // Defaults fills in what c leaves out.
@@ -128,7 +135,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, code, err.Error())
 		return
 	}
-	err = h.receive(r.Context(), *e)
+	ctx := r.Context()
+	if h.cfg.Tracer != nil {
+		var span trace.Span
+		ctx, span = h.startSpan(ctx, r.Header, e)
+		defer func() { endSpan(span, status) }()
+	}
+	err = h.receive(ctx, *e)
 	status = delivery.Status(err)
 	if err == nil {
 		// No body: Knative's Kafka dispatchers take a 2xx body for a reply

@@ -261,6 +261,10 @@ func (w *encoder) fill(ctx context.Context, rec *Record, msg *sarama.ProducerMes
 			return key, fmt.Errorf("write structured record: %w", err)
 		}
 		msg.Key = recordKey(key)
+		if rec.Trace.IsValid() {
+			// Beside the content-type header the binding wrote.
+			msg.Headers = appendTrace(msg.Headers, &w.arena, rec.Trace)
+		}
 		return key, nil
 	}
 	msg.Key = recordKey(key)
@@ -269,6 +273,7 @@ func (w *encoder) fill(ctx context.Context, rec *Record, msg *sarama.ProducerMes
 	if err != nil {
 		return key, err
 	}
+	h = appendTrace(h, &w.arena, rec.Trace)
 	w.headers = h
 	// Cap the record's headers so Sarama can never append into the next
 	// record's.

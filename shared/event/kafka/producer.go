@@ -11,6 +11,10 @@ import (
 
 	"github.com/IBM/sarama"
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Record is one CloudEvent to publish.
@@ -25,6 +29,11 @@ type Record struct {
 	// ingress stores such events, instead of refusing it. Nova's own
 	// events always have a key, so only the broker emulation sets it.
 	KeyOptional bool
+	// Trace is written as the record's W3C traceparent (and tracestate)
+	// header: the span a consumer's continues. When it is unset and the
+	// Send's context holds a recording span, Send starts a producer span
+	// under it and writes that.
+	Trace trace.SpanContext
 }
 
 // SendError is the failure of one record of a Send.
@@ -161,6 +170,42 @@ func (p *Producer) Send(ctx context.Context, recs ...Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if trace.SpanFromContext(ctx).IsRecording() {
+		return p.sendTraced(ctx, recs)
+	}
+	return p.send(ctx, recs)
+}
+
+// sendTraced is Send under a producer span for the records that carry no
+// trace of their own.
+func (p *Producer) sendTraced(ctx context.Context, recs []Record) error {
+	untraced := 0
+	for i := range recs {
+		if !recs[i].Trace.IsValid() {
+			untraced++
+		}
+	}
+	if untraced == 0 {
+		return p.send(ctx, recs)
+	}
+	sctx, span := telemetry.Child(ctx, "send "+recs[0].Topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(SendAttributes(recs[0])...))
+	defer span.End()
+	traced := slices.Clone(recs)
+	for i := range traced {
+		if !traced[i].Trace.IsValid() {
+			traced[i].Trace = span.SpanContext()
+		}
+	}
+	err := p.send(sctx, traced)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "publish failed")
+	}
+	return err
+}
+
+func (p *Producer) send(ctx context.Context, recs []Record) error {
 	b := &batch{
 		done:    make(chan struct{}),
 		tickets: make([]ticket, len(recs)),

@@ -8,12 +8,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/redisdb"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // BackendConfig says how a function opens the PostgreSQL that holds its
@@ -36,6 +38,10 @@ type BackendConfig struct {
 	// keeps part of its state there; Ping and Close then cover it too.
 	Redis  redisdb.Config
 	Logger *slog.Logger
+	// Tracer continues, in the relay, the traces the function's events
+	// carry. Default: the provider OpenBackend's context carries
+	// (telemetry.WithProvider; eventfunc opens every unit with its own).
+	Tracer trace.TracerProvider
 }
 
 // Validate reports a configuration a function cannot start with.
@@ -116,12 +122,16 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	if b.producer, err = kafka.NewProducer(pcfg); err != nil {
 		return nil, fmt.Errorf("%s: kafka: %w", cfg.Name, err)
 	}
-	relay, err := NewRelay(b.Pool, b.producer, Config{Topics: cfg.Topics, Logger: log})
+	tracer := cfg.Tracer
+	if tracer == nil {
+		tracer = telemetry.ProviderFrom(ctx)
+	}
+	relay, err := NewRelay(b.Pool, b.producer, Config{Topics: cfg.Topics, Logger: log, Tracer: tracer})
 	if err != nil {
 		return nil, err
 	}
 	if redisOpt != nil {
-		b.Redis = redis.NewClient(redisOpt)
+		b.Redis = redisdb.NewClient(redisOpt)
 		if err := b.Redis.Ping(ctx).Err(); err != nil {
 			return nil, fmt.Errorf("%s: redis: %w", cfg.Name, err)
 		}

@@ -81,6 +81,7 @@ import (
 
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/migrate"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // Component is the outbox's name in nova_schema_migrations.
@@ -171,7 +172,7 @@ func (o *Outbox) EnqueueAll(ctx context.Context, tx pgx.Tx, msgs []proto.Message
 	inserts := &pgx.Batch{}
 	var hashes []int32
 	for i, msg := range msgs {
-		ev, topic, key, exts, err := o.build(msg, opts)
+		ev, topic, key, exts, err := o.build(ctx, msg, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -198,12 +199,16 @@ func (o *Outbox) EnqueueAll(ctx context.Context, tx pgx.Tx, msgs []proto.Message
 	return evs, nil
 }
 
-// build makes msg's event and the values stored with it.
-func (o *Outbox) build(msg proto.Message, opts []envelope.Option) (ev cloudevents.Event, topic, key string, exts map[string]string, err error) {
+// build makes msg's event and the values stored with it. The event carries
+// the trace of ctx (the request or reaction whose transaction writes it) as
+// its Distributed Tracing extension, stored with it, so the relay's publish
+// continues that trace whenever it runs.
+func (o *Outbox) build(ctx context.Context, msg proto.Message, opts []envelope.Option) (ev cloudevents.Event, topic, key string, exts map[string]string, err error) {
 	ev, err = o.codec.New(msg, opts...)
 	if err != nil {
 		return ev, "", "", nil, fmt.Errorf("outbox: %w", err)
 	}
+	telemetry.SetEventTrace(ctx, &ev)
 	et, ok := o.codec.Catalog().ByType(ev.Type())
 	if !ok {
 		return ev, "", "", nil, fmt.Errorf("outbox: event type %s has no topic in the catalogue", ev.Type())

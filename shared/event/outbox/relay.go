@@ -13,6 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/nova-social/nova/shared/event/kafka"
 )
 
@@ -55,6 +57,10 @@ type Config struct {
 	SendTimeout time.Duration
 	// Logger receives the relay's warnings. Default slog.Default().
 	Logger *slog.Logger
+	// Tracer starts the publish span of each row that carries a trace (the
+	// Distributed Tracing extension its producer stored), as a child of
+	// that trace. Default: none.
+	Tracer trace.TracerProvider
 }
 
 // Defaults returns c with every unset field at its default.
@@ -264,12 +270,14 @@ LIMIT $3`, laneLockClass, Lanes, r.cfg.LanesPerBatch, r.cfg.Topics)
 	for i, b := range batch {
 		recs[i] = b.rec
 	}
+	spans := r.startSpans(ctx, recs)
 	// From here on the round finishes even if ctx ends: abandoning a sent
 	// batch before deleting it would send it again after a routine
 	// shutdown. SendTimeout still bounds it.
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.SendTimeout)
 	defer cancel()
 	sendErr := r.pub.Send(wctx, recs...)
+	endSpans(spans, sendErr)
 	done, nFailed := acknowledged(batch, sendErr)
 	r.failed.Add(uint64(nFailed))
 	r.probing.Store(sendErr != nil)
