@@ -13,6 +13,10 @@ BIN := $(CURDIR)/bin
 # module never carries them; every target that runs tests builds it first.
 NOVA := $(BIN)/nova
 export NOVA_BIN := $(NOVA)
+# Jaeger, for the trace test (found through NOVA_JAEGER_BIN) and
+# make run TRACE=1.
+JAEGER := $(BIN)/jaeger
+export NOVA_JAEGER_BIN := $(JAEGER)
 
 # Code generators, pinned; installed into bin/ (git-ignored) on first use.
 BUF_VERSION := v1.75.0
@@ -24,8 +28,9 @@ GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint
 
 # Directories holding a go.mod, skipping hidden folders (build scaffolds,
-# run-time data), testdata and bin. The root module comes first.
-MODULES = $(shell find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bin -o -name node_modules \) -prune \
+# run-time data), testdata, bin and tools (modules that only pin a program
+# we build, such as Jaeger). The root module comes first.
+MODULES = $(shell find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bin -o -name node_modules -o -path ./tools \) -prune \
 	-o -name go.mod -printf '%h\n' | sort)
 
 # Each module is checked on its own, as `kn func build` sees it: go.work is for
@@ -58,7 +63,7 @@ ASYNCAPI_DIR := shared/event/asyncapi/lint
 # prints it at the end, since go test hides a passing package's output.
 FAULT_REPORT := $(CURDIR)/.nova/fault-report.txt
 
-.PHONY: help nova install run test test-short vet lint lint-tools bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps openapi-deps openapi-lint asyncapi asyncapi-deps asyncapi-lint manifests-check work release pin unpin modules
+.PHONY: help nova jaeger install run test test-short vet lint lint-tools bench fuzz tidy proto proto-check tools eventing-check deploy-check schemas schemas-check strimzi-deps openapi-deps openapi-lint asyncapi asyncapi-deps asyncapi-lint manifests-check work release pin unpin modules
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -86,7 +91,7 @@ install: ## install the nova command with go install (into GOBIN, default $(go e
 # program stopped, which make reports as an error. go build -v names each
 # package it compiles; the filter passes module downloads and errors through
 # and counts the rest, so a first build is not a minute of silence.
-run: ## build bin/nova, then run the whole system on this machine (nova run; extra flags in ARGS="...")
+run: $(if $(TRACE),jaeger) ## build bin/nova, then run the whole system on this machine (nova run; extra flags in ARGS="..."; TRACE=1 with Jaeger and tracing)
 	@[ -f cmd/nova/go.mod ] || { echo "make run: cmd/nova (the nova command) is not in this tree" >&2; exit 1; }
 	@mkdir -p $(BIN)
 	@echo "building bin/nova (a first build downloads modules and compiles about 900 packages: a minute or two; after that, seconds)…"
@@ -96,9 +101,17 @@ run: ## build bin/nova, then run the whole system on this machine (nova run; ext
 		/^[^ \t#]+$$/ { if (++n % 100 == 0) { printf "  %d packages compiled…\n", n; fflush() } next } \
 		{ print; fflush() }'; \
 	echo "built bin/nova in $$(( $$(date +%s) - start ))s; starting it"
-	@exec $(NOVA) run $(ARGS)
+	@exec $(NOVA) run $(if $(TRACE),--trace --jaeger-bin $(JAEGER)) $(ARGS)
 
-test: nova lint proto-check schemas-check openapi-lint asyncapi-lint eventing-check strimzi-deps ## lint, proto and schema staleness, the OpenAPI and AsyncAPI lints, deploy-check, then go vet and go test -race in every module
+# Jaeger all-in-one, the version tools/jaeger/go.mod pins (a tool
+# directive): `nova run --trace` (make run TRACE=1) and the trace test run
+# it. A first build compiles about 1,500 packages (several minutes on two
+# cores); after that the build cache makes it seconds.
+jaeger: ## build bin/jaeger (Jaeger all-in-one, pinned in tools/jaeger/go.mod) for make run TRACE=1 and the trace test
+	@mkdir -p $(BIN)
+	@cd tools/jaeger && GOWORK=off go build -o $(JAEGER) github.com/jaegertracing/jaeger/cmd/jaeger
+
+test: nova jaeger lint proto-check schemas-check openapi-lint asyncapi-lint eventing-check strimzi-deps ## lint, proto and schema staleness, the OpenAPI and AsyncAPI lints, deploy-check, then go vet and go test -race in every module
 	@failed=(); \
 	mkdir -p $(dir $(FAULT_REPORT)); rm -f $(FAULT_REPORT); \
 	trap 'if [ -f $(FAULT_REPORT) ]; then echo "==> fault suite report ($(FAULT_REPORT))"; cat $(FAULT_REPORT); fi' EXIT; \

@@ -8,6 +8,9 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/nova-social/nova/cmd/nova/internal/deadletters"
+	"github.com/nova-social/nova/functions/dead-letter/store"
 )
 
 // databaseWait bounds how long a tool waits for PostgreSQL.
@@ -41,24 +44,21 @@ func openDatabase(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// openDeadLetters connects to the dead-letter store at dsn. The tools never
-// create its table: a database without one is not a running Nova's (the
-// dead-letter function makes it when nova run starts it), and saying so
-// beats listing nothing.
-func openDeadLetters(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+// openDeadLetters connects to the dead-letter store at dsn, which must
+// exist (deadletters.Open): the tools never create its table. Closing the
+// pool closes the store.
+func openDeadLetters(ctx context.Context, dsn string) (*pgxpool.Pool, *store.Store, error) {
 	pool, err := openDatabase(ctx, dsn)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var exists bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass('dead_letters') IS NOT NULL`).Scan(&exists); err != nil {
+	s, err := deadletters.Open(ctx, pool)
+	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("database %s: %w", pool.Config().ConnConfig.Database, err)
+		if errors.Is(err, deadletters.ErrNoStore) {
+			err = fmt.Errorf("%w (check --database-url or DATABASE_URL)", err)
+		}
+		return nil, nil, err
 	}
-	if !exists {
-		pool.Close()
-		return nil, fmt.Errorf("database %q holds no dead-letter store (no dead_letters table): it is not the database of a nova run, "+
-			"whose dead-letter function creates it (check --database-url or DATABASE_URL)", pool.Config().ConnConfig.Database)
-	}
-	return pool, nil
+	return pool, s, nil
 }

@@ -2,20 +2,15 @@ package cli
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
-	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
-	"github.com/nova-social/nova/cmd/nova/internal/instance"
+	"github.com/nova-social/nova/cmd/nova/internal/deadletters"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	"github.com/nova-social/nova/shared/event/catalog"
@@ -25,117 +20,24 @@ import (
 
 // DeadLetters lists the dead-letter store of the database at dsn.
 func DeadLetters(ctx context.Context, dsn string, f store.Filter) ([]store.Entry, error) {
-	pool, err := openDeadLetters(ctx, dsn)
+	pool, s, err := openDeadLetters(ctx, dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer pool.Close()
-	return store.New(pool).List(ctx, f)
+	return s.List(ctx, f)
 }
 
-// Failed is one record that one or more consumers failed: the dead-letter
-// entries read from the same topic, partition and offset (the store keeps
-// an entry per destination that failed an event, and a plain record is
-// wrapped under each KafkaSource's own source), or, where that is unknown,
-// of the same event.
-type Failed struct {
-	// Entries in the order listed.
-	Entries []store.Entry
-}
+// Failed is one record that one or more consumers failed.
+type Failed = deadletters.Failed
 
 // GroupDeadLetters gathers entries by the record they failed, each group
 // where its first entry was.
-func GroupDeadLetters(entries []store.Entry) []Failed {
-	var out []Failed
-	at := map[string]int{}
-	for _, e := range entries {
-		k := recordOf(e)
-		if i, ok := at[k]; ok {
-			out[i].Entries = append(out[i].Entries, e)
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, Failed{Entries: []store.Entry{e}})
-	}
-	return out
-}
+func GroupDeadLetters(entries []store.Entry) []Failed { return deadletters.Group(entries) }
 
-// recordOf names the record e failed: where it was read, else the event.
-func recordOf(e store.Entry) string {
-	if e.Topic != "" && e.Partition != nil && e.Offset != nil {
-		return fmt.Sprintf("%s/%d/%d", e.Topic, *e.Partition, *e.Offset)
-	}
-	return "event " + e.Source + " " + e.ID
-}
-
-// where is the record's place as the table shows it: topic[partition]@offset.
-func where(e store.Entry) string {
-	from := e.Topic
-	if e.Partition != nil && e.Offset != nil {
-		from += fmt.Sprintf("[%d]@%d", *e.Partition, *e.Offset)
-	}
-	if from == "" {
-		return "-"
-	}
-	return from
-}
-
-// Names are the functions of a running nova run by the address (host and
-// port) each listens on, from its .nova/env (instance.FunctionURLs): under
-// nova run a dead letter's knativeerrordest is such an address. Nil knows
-// none.
-type Names map[string]string
-
-// NamesOf reads a value of instance.FunctionURLs.
-func NamesOf(functionURLs string) Names {
-	n := Names{}
-	for _, f := range instance.ParseFunctionURLs(functionURLs) {
-		if u, err := url.Parse(f.URL); err == nil && u.Host != "" {
-			n[u.Host] = f.Name
-		}
-	}
-	return n
-}
-
-// Consumer names who failed e: the KafkaSource whose source wraps a plain
-// record; else the function delivery failed to: the one of the running
-// nova run at that address, or in a cluster the service (the first label
-// of the sink's host name, a function's Knative Service); else the sink's
-// address.
-func (n Names) Consumer(e store.Entry) string {
-	if _, rest, ok := strings.Cut(e.Source, "/kafkasources/"); ok {
-		if name, _, ok := strings.Cut(rest, "#"); ok && name != "" {
-			return name
-		}
-	}
-	u, err := url.Parse(e.ErrorDest)
-	if err != nil || u.Host == "" {
-		if e.ErrorDest == "" {
-			return "unknown consumer"
-		}
-		return e.ErrorDest
-	}
-	if name, ok := n[u.Host]; ok {
-		return name
-	}
-	if h := u.Hostname(); net.ParseIP(h) == nil && h != "localhost" {
-		name, _, _ := strings.Cut(h, ".")
-		return name
-	}
-	return strings.TrimSuffix(u.Host+u.Path, "/")
-}
-
-// consumers names who failed entries, each once, sorted.
-func (n Names) consumers(entries []store.Entry) []string {
-	var names []string
-	for _, e := range entries {
-		if c := n.Consumer(e); !slices.Contains(names, c) {
-			names = append(names, c)
-		}
-	}
-	slices.Sort(names)
-	return names
-}
+// Names are the functions of a running nova run by the address each
+// listens on, which name the consumers of dead letters.
+type Names = deadletters.Names
 
 // WriteDeadLetters prints entries as a table, a line per failed record
 // with the consumers that failed it (named by names), in the order given.
@@ -176,8 +78,8 @@ func WriteDeadLetters(w io.Writer, names Names, entries []store.Entry) {
 			replayed = fmt.Sprintf("%d of %d", len(g.Entries)-pending, len(g.Entries))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			first.ReceivedAt.Local().Format(time.DateTime), first.Type, source, first.ID, where(first),
-			strings.Join(names.consumers(g.Entries), ","), strings.Join(codes, ","), reason, replayed)
+			first.ReceivedAt.Local().Format(time.DateTime), first.Type, source, first.ID, deadletters.Where(first),
+			strings.Join(names.Consumers(g.Entries), ","), strings.Join(codes, ","), reason, replayed)
 	}
 	_ = tw.Flush()
 }
@@ -194,11 +96,11 @@ func WriteDeadLetterDetails(w io.Writer, names Names, entries []store.Entry) {
 			fmt.Fprintln(w)
 		}
 		first := g.Entries[0]
-		fmt.Fprintf(w, "record %s", where(first))
-		if k := replayKey(first); k != "-" {
+		fmt.Fprintf(w, "record %s", deadletters.Where(first))
+		if k := deadletters.Key(first); k != "-" {
 			fmt.Fprintf(w, ", key %s", k)
 		}
-		fmt.Fprintf(w, ", failed by %d: %s\n", len(g.Entries), strings.Join(names.consumers(g.Entries), ", "))
+		fmt.Fprintf(w, ", failed by %d: %s\n", len(g.Entries), strings.Join(names.Consumers(g.Entries), ", "))
 		field(w, "  ", "type", first.Type)
 		field(w, "  ", "id", first.ID)
 		field(w, "  ", "subject", first.Subject)
@@ -235,91 +137,8 @@ func field(w io.Writer, indent, label, value string) {
 	}
 }
 
-// DeadLetterJSON is one entry as nova dead-letters --json prints it: the
-// reason whole, and the stored record value decoded.
-type DeadLetterJSON struct {
-	// Record is where the failed record was read (topic/partition/offset),
-	// the same for every consumer that failed it; empty when unknown.
-	Record string `json:"record,omitempty"`
-	// Consumer is who failed it: a function's name where one is known
-	// (Names.Consumer), else the address delivery failed to (ErrorDest).
-	Consumer   string     `json:"consumer"`
-	Source     string     `json:"source"`
-	ID         string     `json:"id"`
-	Type       string     `json:"type"`
-	Subject    string     `json:"subject,omitempty"`
-	Time       *time.Time `json:"time,omitempty"`
-	Topic      string     `json:"topic,omitempty"`
-	Partition  *int32     `json:"partition,omitempty"`
-	Offset     *int64     `json:"offset,omitempty"`
-	Key        string     `json:"key,omitempty"`
-	ErrorDest  string     `json:"error_dest,omitempty"`
-	ErrorCode  int        `json:"error_code,omitempty"`
-	Reason     string     `json:"reason"`
-	ReceivedAt time.Time  `json:"received_at"`
-	ReplayedAt *time.Time `json:"replayed_at,omitempty"`
-	// ContentType is the event's datacontenttype.
-	ContentType string `json:"datacontenttype,omitempty"`
-	// Value is the record's value: a JSON value when it is JSON, a string
-	// when it is text, base64 when it is binary; ValueEncoding says which
-	// ("json", "text", "base64", or "none" for no value).
-	Value         any    `json:"value,omitempty"`
-	ValueEncoding string `json:"value_encoding"`
-	// Message is a binary value read as its catalogue message, when it is
-	// one (protobuf), in protojson.
-	Message json.RawMessage `json:"message,omitempty"`
-}
-
-// DeadLetterAsJSON is e as --json prints it, its consumer named by names.
-func DeadLetterAsJSON(codec *envelope.Codec, names Names, e store.Entry) DeadLetterJSON {
-	j := DeadLetterJSON{
-		Consumer: names.Consumer(e), Source: e.Source, ID: e.ID, Type: e.Type, Subject: e.Subject,
-		Topic: e.Topic, Partition: e.Partition, Offset: e.Offset,
-		ErrorDest: e.ErrorDest, ErrorCode: e.ErrorCode, Reason: e.ErrorData,
-		ReceivedAt: e.ReceivedAt, ReplayedAt: e.ReplayedAt, ContentType: e.Event.DataContentType(),
-	}
-	if e.Topic != "" && e.Partition != nil && e.Offset != nil {
-		j.Record = recordOf(e)
-	}
-	if !e.EventTime.IsZero() {
-		t := e.EventTime
-		j.Time = &t
-	}
-	if k := replayKey(e); k != "-" {
-		j.Key = k
-	}
-	data := e.Event.Data()
-	switch {
-	case len(data) == 0:
-		j.ValueEncoding = "none"
-	case json.Valid(data):
-		j.Value, j.ValueEncoding = json.RawMessage(data), "json"
-	case isText(data):
-		j.Value, j.ValueEncoding = string(data), "text"
-	default:
-		j.Value, j.ValueEncoding = base64.StdEncoding.EncodeToString(data), "base64"
-		if d, err := codec.Decode(replayable(e.Event)); err == nil {
-			if b, err := dataJSON.Marshal(d.Message); err == nil {
-				j.Message = b
-			}
-		}
-	}
-	return j
-}
-
-// isText reports whether b reads as text: UTF-8 without control
-// characters other than white space.
-func isText(b []byte) bool {
-	if !utf8.Valid(b) {
-		return false
-	}
-	for _, r := range string(b) {
-		if unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t' {
-			return false
-		}
-	}
-	return true
-}
+// DeadLetterJSON is one entry as nova dead-letters --json prints it.
+type DeadLetterJSON = deadletters.JSON
 
 func code(c int) string {
 	if c == 0 {
@@ -375,7 +194,7 @@ func deadLettersCmd(ctx context.Context, args []string, st Streams) error {
 		enc := json.NewEncoder(st.Out)
 		codec := envelope.NewCodec(catalog.Default())
 		for _, e := range entries {
-			if err := enc.Encode(DeadLetterAsJSON(codec, names, e)); err != nil {
+			if err := enc.Encode(deadletters.AsJSON(codec, names, e)); err != nil {
 				return err
 			}
 		}

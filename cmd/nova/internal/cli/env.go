@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/nova-social/nova/cmd/nova/internal/deadletters"
 	"github.com/nova-social/nova/cmd/nova/internal/instance"
 	"github.com/nova-social/nova/cmd/nova/internal/registry"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
@@ -148,7 +149,7 @@ func (t *tool) consumerNames() Names {
 	if v == "" {
 		return nil
 	}
-	return NamesOf(v)
+	return deadletters.NamesOf(v)
 }
 
 // brokersFromFile reports whether the Kafka addresses will be the file's:
@@ -284,6 +285,9 @@ func runEnv(s *system.System, redisURL string) ([]instance.Var, error) {
 		vars = append(vars, instance.Var{Key: instance.MailDir, Value: s.MailDir()})
 	}
 	vars = append(vars, instance.Var{Key: instance.MetricsURL, Value: s.MetricsURL()})
+	if u := s.ConsoleURL(); u != "" {
+		vars = append(vars, instance.Var{Key: instance.ConsoleURL, Value: u})
+	}
 	if fns := hostedFunctions(s); len(fns) > 0 {
 		vars = append(vars, instance.Var{Key: instance.FunctionURLs, Value: instance.FormatFunctionURLs(fns)})
 	}

@@ -10,6 +10,7 @@ import (
 	fhttp "knative.dev/func-go/http"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/console"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/event/kafka"
 )
@@ -27,6 +28,8 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	fs.IntVar(&cfg.PortBase, "port-base", system.DefaultPortBase, "nova-api's port; the other functions take the next ones (0: free ports) [NOVA_PORT_BASE]")
 	fs.StringVar(&cfg.IngressAddr, "ingress-addr", system.DefaultIngressAddr, "address of the Kafka Broker ingress, when the manifests hold Brokers [NOVA_INGRESS_ADDR]")
 	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", system.DefaultMetricsAddr, "address of the dispatcher's Prometheus metrics [NOVA_METRICS_ADDR]")
+	fs.StringVar(&cfg.ConsoleAddr, "console-addr", console.DefaultAddr, "loopback address of the web console: the event flow live, latest events, dead letters and replay (off: none) [NOVA_CONSOLE_ADDR]")
+	fs.StringVar(&cfg.ConsoleTraceURL, "console-trace-url", "", "trace UI (Jaeger UI) the console links an event's traceparent to, as <url>/trace/<trace id> [NOVA_CONSOLE_TRACE_URL]")
 	fs.StringVar(&brokers, "kafka-brokers", "", "use this Kafka cluster instead of the embedded broker [KAFKA_BROKERS]")
 	fs.BoolVar(&cfg.Kafka.CreateTopics, "create-topics", false, "with --kafka-brokers: create missing catalogue topics")
 	fs.IntVar(&cfg.Kafka.Port, "kafka-port", broker.DefaultPort, "port of the embedded Kafka [NOVA_KAFKA_PORT]")
@@ -37,10 +40,19 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	fs.Var(&cfg.DBPools, "db-pools", fmt.Sprintf("PostgreSQL pool sizes, function=N,... (default nova-api=%d, the others %d, one more with an outbox relay; DATABASE_URL's pool_max_conns sizes every one) [NOVA_DB_POOLS]", system.DefaultAPIPool, system.DefaultPoolSize))
 	fs.StringVar(&cfg.RedisURL, "redis-url", system.DefaultRedisURL, "Redis [REDIS_URL]")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error [NOVA_LOG_LEVEL]")
+	var (
+		traced    bool
+		jaegerBin string
+	)
+	fs.BoolVar(&traced, "trace", false, "start Jaeger (all-in-one, traces in memory) and send it every span of the run; without it, spans go where OTEL_EXPORTER_OTLP_ENDPOINT says, if anywhere [NOVA_TRACE]")
+	fs.StringVar(&jaegerBin, "jaeger-bin", "", "the jaeger executable for --trace (default <root>/bin/jaeger, built by make jaeger) [NOVA_JAEGER_BIN]")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
 	cfg.Kafka.Brokers = kafka.ParseBrokers(brokers)
+	if cfg.ConsoleAddr == "off" {
+		cfg.ConsoleAddr = ""
+	}
 	cfg.Logger = newLogger(st.Err, logLevel)
 	// Functions log through slog.Default, as they do under the kn func
 	// scaffold; here it is the runtime's logger, so every line looks alike.
@@ -49,6 +61,14 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	// errors are what matter here.
 	fhttp.SetLogLevel(fhttp.LogWarn)
 
+	if traced {
+		stopJaeger, err := startJaeger(ctx, &cfg, jaegerBin, st)
+		if err != nil {
+			return err
+		}
+		// Deferred first, so it runs last: after the system's spans went out.
+		defer stopJaeger()
+	}
 	fmt.Fprintln(st.Out, "Starting Nova…")
 	s, err := system.Start(ctx, cfg)
 	if err != nil {

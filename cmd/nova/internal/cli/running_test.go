@@ -218,6 +218,17 @@ func TestRunTellsTheToolsWhereItIs(t *testing.T) {
 		}
 	}
 
+	// The console, at the address the file names (runArgs picks a free
+	// port).
+	if res, err := http.Get(get(instance.ConsoleURL)); err != nil {
+		t.Errorf("%s %q: %v", instance.ConsoleURL, get(instance.ConsoleURL), err)
+	} else {
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("the console at %s answers %d", get(instance.ConsoleURL), res.StatusCode)
+		}
+	}
+
 	// The tools, started inside the checkout with nothing set.
 	t.Chdir(filepath.Join(root, "functions", "dead-letter"))
 	code, out, errs := run(t, "", "dead-letters")

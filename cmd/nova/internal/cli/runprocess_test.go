@@ -107,7 +107,7 @@ func (s *syncBuffer) String() string {
 func runArgs(t *testing.T, root, databaseURL string) []string {
 	t.Helper()
 	return []string{"run", "--root", root, "--port-base", "0", "--metrics-addr", "127.0.0.1:0", "--ingress-addr", "127.0.0.1:0",
-		"--kafka-port", "0", "--database-url", databaseURL, "--redis-url", testrig.RedisAdminURL(t), "--log-level", "warn"}
+		"--console-addr", "127.0.0.1:0", "--kafka-port", "0", "--database-url", databaseURL, "--redis-url", testrig.RedisAdminURL(t), "--log-level", "warn"}
 }
 
 // startNova starts `nova args...`; the process is killed, if still there,

@@ -7,69 +7,18 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/records"
 	"github.com/nova-social/nova/shared/event/catalog"
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 )
 
-// TailSource is the KafkaSource name plain records are wrapped under, as a
-// source named nova-tail in namespace nova would wrap them.
-var TailSource = kafka.SourceRef{Namespace: "nova", Name: "nova-tail"}
-
 // Line is one record as tail prints it.
-type Line struct {
-	Topic       string          `json:"topic"`
-	Partition   int32           `json:"partition"`
-	Offset      int64           `json:"offset"`
-	Key         string          `json:"key,omitempty"`
-	ID          string          `json:"id,omitempty"`
-	Type        string          `json:"type,omitempty"`
-	Source      string          `json:"source,omitempty"`
-	Subject     string          `json:"subject,omitempty"`
-	Time        *time.Time      `json:"time,omitempty"`
-	ContentType string          `json:"datacontenttype,omitempty"`
-	Data        json.RawMessage `json:"data,omitempty"`
-	// Error says why the record is not a Nova event; Raw is then its value.
-	Error string `json:"error,omitempty"`
-	Raw   string `json:"raw,omitempty"`
-}
-
-var dataJSON = protojson.MarshalOptions{UseProtoNames: true}
-
-// Describe reads a record as a KafkaSource would deliver it and decodes it
-// into its typed message.
-func Describe(codec *envelope.Codec, msg *sarama.ConsumerMessage) Line {
-	l := Line{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset, Key: string(msg.Key)}
-	e, err := kafka.EventFromRecord(msg, TailSource)
-	if err != nil {
-		l.Error, l.Raw = envelope.Reason(err), string(msg.Value)
-		return l
-	}
-	l.ID, l.Type, l.Source, l.Subject, l.ContentType = e.ID(), e.Type(), e.Source(), e.Subject(), e.DataContentType()
-	if t := e.Time(); !t.IsZero() {
-		l.Time = &t
-	}
-	d, err := codec.Decode(e)
-	if err != nil {
-		l.Error, l.Raw = envelope.Reason(err), string(e.Data())
-		return l
-	}
-	if l.Type == envelope.KafkaEventType {
-		// A plain record the codec understood: show what it holds.
-		l.Type = d.Type.Type + " (plain record)"
-	}
-	if b, err := dataJSON.Marshal(d.Message); err == nil {
-		l.Data = b
-	}
-	return l
-}
+type Line = records.Line
 
 // Tail prints the records of topic as JSON lines until ctx ends, or until
 // limit records when limit > 0. It reads every partition without joining a
@@ -112,7 +61,7 @@ func Tail(ctx context.Context, brokers []string, sec kafka.Security, topic strin
 			if werr != nil || (limit > 0 && n >= limit) {
 				return
 			}
-			werr = enc.Encode(Describe(codec, saramaMessage(r)))
+			werr = enc.Encode(records.Describe(codec, records.Message(r)))
 			n++
 		})
 		if werr != nil {
@@ -122,18 +71,6 @@ func Tail(ctx context.Context, brokers []string, sec kafka.Security, topic strin
 			return nil
 		}
 	}
-}
-
-// saramaMessage gives a franz-go record the shape EventFromRecord reads.
-func saramaMessage(r *kgo.Record) *sarama.ConsumerMessage {
-	m := &sarama.ConsumerMessage{
-		Topic: r.Topic, Partition: r.Partition, Offset: r.Offset,
-		Key: r.Key, Value: r.Value, Timestamp: r.Timestamp,
-	}
-	for _, h := range r.Headers {
-		m.Headers = append(m.Headers, &sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
-	}
-	return m
 }
 
 func tailCmd(ctx context.Context, args []string, st Streams) error {

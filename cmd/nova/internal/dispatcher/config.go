@@ -10,6 +10,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/event/kafka"
@@ -67,6 +68,12 @@ type Config struct {
 	// DefaultConverter (Knative's reading: CloudEvents pass through, plain
 	// records are wrapped).
 	Convert Converter
+	// Tracer starts a span per delivery, continuing the trace of the
+	// record's traceparent header, and sends its context to the sink in
+	// the request's traceparent, as Knative's dispatchers do with tracing
+	// on. Nil: no spans, and the records' own headers are passed on as
+	// they are.
+	Tracer trace.TracerProvider
 }
 
 // TokenSource gives the token service account sa of namespace ns presents

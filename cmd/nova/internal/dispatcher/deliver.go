@@ -19,6 +19,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/event/delivery"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // errorDataMax is how much of the failed response's body Knative keeps in
@@ -73,6 +74,9 @@ func (r *runner) post(ctx context.Context, target *url.URL, audience string, e *
 	}
 	if err := cehttp.WriteRequest(ctx, binding.ToMessage(e), req); err != nil {
 		return result{err: fmt.Errorf("write event: %w", err)}
+	}
+	if r.d.cfg.Tracer != nil {
+		telemetry.InjectHTTP(ctx, req.Header)
 	}
 	if r.trig != nil {
 		// The Kafka Broker's sender asks for replies and says whose
@@ -139,11 +143,15 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 			return true
 		}
 	}
+	ctx, span := r.startSpan(ctx, msg, &e)
+	defer span.End()
 	var last result
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			m.retried.WithLabelValues(r.ref).Inc()
-			if !sleep(ctx, r.src.Delivery.Backoff(attempt)) {
+			wait := r.src.Delivery.Backoff(attempt)
+			retrying(span, attempt, wait, last)
+			if !sleep(ctx, wait) {
 				return false
 			}
 		}
@@ -166,6 +174,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 			}
 		}
 		if last.ok() {
+			delivered(span, last)
 			m.delivered.WithLabelValues(r.ref).Inc()
 			m.latency.WithLabelValues(r.ref, "delivered").Observe(time.Since(start).Seconds())
 			return true
@@ -175,7 +184,9 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 		}
 	}
 
+	failed(span, last)
 	if r.dls == nil {
+		span.AddEvent("discarded: no dead-letter sink")
 		m.discarded.WithLabelValues(r.ref).Inc()
 		r.d.log.Error("delivery failed and there is no dead-letter sink; the event is dropped, as Knative drops it",
 			"source", r.ref, "sink", r.sink.String(), "topic", msg.Topic, "partition", msg.Partition,
@@ -212,6 +223,7 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 			}
 		}
 		if res.ok() {
+			deadLettered(span, r.dls, last)
 			m.deadLettered.WithLabelValues(r.ref).Inc()
 			m.latency.WithLabelValues(r.ref, "dead_lettered").Observe(time.Since(start).Seconds())
 			return true

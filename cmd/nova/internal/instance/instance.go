@@ -29,6 +29,8 @@ const (
 	Realtime     = "NOVA_REALTIME_GATEWAY_URL"
 	MailDir      = "NOVA_MAIL_DIR"
 	MetricsURL   = "NOVA_METRICS_URL"
+	// ConsoleURL is the run's web console, when it serves one.
+	ConsoleURL = "NOVA_CONSOLE_URL"
 	// FunctionURLs is where each function the run hosts listens, as
 	// FormatFunctionURLs writes it: what a dead letter's knativeerrordest
 	// (the failing function's address) is told apart by.

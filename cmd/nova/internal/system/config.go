@@ -16,8 +16,12 @@ import (
 	"time"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/console"
 	"github.com/nova-social/nova/cmd/nova/internal/registry"
 )
+
+// DispatcherService is the service name of the local dispatcher's spans.
+const DispatcherService = "nova-dispatcher"
 
 // Defaults.
 const (
@@ -55,6 +59,17 @@ type Config struct {
 	// kafka-broker-ingress service of a cluster), at /<namespace>/<name>;
 	// nothing listens there when they hold no Broker.
 	IngressAddr string
+	// ConsoleAddr serves the console (package console: the event flow
+	// live, the latest events of any topic, the dead letters and their
+	// replay) on a loopback address; "" serves none. nova run's
+	// --console-addr defaults to console.DefaultAddr.
+	ConsoleAddr string
+	// ConsoleTraceURL is the trace UI (Jaeger UI) the console links an
+	// event's traceparent to; "" links none.
+	ConsoleTraceURL string
+	// ConsoleTraceAPI is Jaeger's query service, from which the console
+	// draws an event's trace on its own page (nova run --trace sets it).
+	ConsoleTraceAPI string
 
 	// Kafka: the embedded broker unless Kafka.Brokers is set.
 	Kafka broker.Config
@@ -153,6 +168,17 @@ func (c Config) Validate() error {
 	}
 	if c.PortBase < 0 || c.PortBase > 65535 {
 		errs = append(errs, fmt.Errorf("port base %d out of range", c.PortBase))
+	}
+	if c.ConsoleAddr != "" {
+		if err := console.CheckAddr(c.ConsoleAddr); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := console.CheckTraceURL(c.ConsoleTraceAPI); err != nil {
+		errs = append(errs, err)
+	}
+	if err := console.CheckTraceURL(c.ConsoleTraceURL); err != nil {
+		errs = append(errs, err)
 	}
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)

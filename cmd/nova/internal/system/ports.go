@@ -19,6 +19,7 @@ const (
 	moveKafka    = "--kafka-port or NOVA_KAFKA_PORT (0 picks a free port)"
 	moveMetrics  = "--metrics-addr or NOVA_METRICS_ADDR"
 	moveIngress  = "--ingress-addr or NOVA_INGRESS_ADDR"
+	moveConsole  = "--console-addr or NOVA_CONSOLE_ADDR (off: no console)"
 )
 
 // BusyPort is an address the run needs that something else listens on.
@@ -100,8 +101,8 @@ type wantedPort struct {
 }
 
 // wantedPorts lists the fixed addresses cfg asks for: the functions' ports
-// from PortBase, the embedded Kafka's, the metrics and, when the manifests
-// hold Brokers, the ingress. Ports 0 are picked free and never clash.
+// from PortBase, the embedded Kafka's, the metrics, the console and, when
+// the manifests hold Brokers, the ingress. Ports 0 are picked free and never clash.
 func wantedPorts(cfg Config, m *manifests.Set) []wantedPort {
 	var out []wantedPort
 	if cfg.PortBase > 0 {
@@ -114,6 +115,9 @@ func wantedPorts(cfg Config, m *manifests.Set) []wantedPort {
 	}
 	if fixedPort(cfg.MetricsAddr) {
 		out = append(out, wantedPort{cfg.MetricsAddr, "the dispatcher's metrics", moveMetrics})
+	}
+	if fixedPort(cfg.ConsoleAddr) {
+		out = append(out, wantedPort{cfg.ConsoleAddr, "the console", moveConsole})
 	}
 	if m != nil && len(m.Brokers) > 0 && fixedPort(cfg.IngressAddr) {
 		out = append(out, wantedPort{cfg.IngressAddr, "the Kafka Broker ingress", moveIngress})

@@ -51,9 +51,14 @@ func TestTakenPortsAnsweredOnce(t *testing.T) {
 	for metricsPort >= apiPort && metricsPort <= apiPort+20 { // not among the functions' ports
 		_, metricsPort = hold()
 	}
+	_, consolePort := hold()
+	for consolePort >= apiPort && consolePort <= apiPort+20 {
+		_, consolePort = hold()
+	}
 	f := newFixture(t)
 	f.cfg.PortBase = apiPort
 	f.cfg.MetricsAddr = fmt.Sprintf("127.0.0.1:%d", metricsPort)
+	f.cfg.ConsoleAddr = fmt.Sprintf("127.0.0.1:%d", consolePort)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, err := system.Start(ctx, f.cfg)
@@ -72,6 +77,7 @@ func TestTakenPortsAnsweredOnce(t *testing.T) {
 	for addr, wanted := range map[string]string{
 		fmt.Sprintf("127.0.0.1:%d", apiPort):     system.APIName,
 		fmt.Sprintf("127.0.0.1:%d", metricsPort): "the dispatcher's metrics",
+		fmt.Sprintf("127.0.0.1:%d", consolePort): "the console",
 	} {
 		p, ok := found[addr]
 		if !ok {
@@ -87,6 +93,7 @@ func TestTakenPortsAnsweredOnce(t *testing.T) {
 		fmt.Sprintf("127.0.0.1:%d, wanted by nova-api, held by pid %d", apiPort, os.Getpid()),
 		"change with --port-base or NOVA_PORT_BASE",
 		"change with --metrics-addr or NOVA_METRICS_ADDR",
+		"change with --console-addr or NOVA_CONSOLE_ADDR",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("answer lacks %q:\n%s", want, msg)

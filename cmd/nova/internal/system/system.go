@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/nova-social/nova/cmd/nova/internal/broker"
+	"github.com/nova-social/nova/cmd/nova/internal/console"
 	"github.com/nova-social/nova/cmd/nova/internal/dispatcher"
 	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
@@ -34,6 +35,7 @@ import (
 	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/redisdb"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // System is Nova running on this machine.
@@ -60,6 +62,7 @@ type System struct {
 	registry  *prometheus.Registry
 	metrics   *http.Server
 	metricsLn net.Listener
+	console   *console.Console
 	// issuer signs the dispatcher's tokens and serves the keys the
 	// functions verify them with.
 	issuer *LocalIssuer
@@ -71,6 +74,10 @@ type System struct {
 	ingressLn       net.Listener
 	ingressProducer *kafka.Producer
 	store           eventbroker.Store
+
+	// tracing is the dispatcher's: it stands in for Knative's, whose spans
+	// join the same traces in a cluster.
+	tracing *telemetry.Tracing
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}
@@ -380,8 +387,14 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			res.brokers[b.Ref()] = true
 		}
 	}
+	if s.tracing, err = telemetry.FromEnv(env, DispatcherService); err != nil {
+		return s, err
+	}
 	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry,
 		BrokerSecurity: brokerSec, Tokens: s.issuer.Tokens}
+	if s.tracing.Enabled() {
+		dcfg.Tracer = s.tracing.Provider()
+	}
 	srcs := s.sources
 	switch {
 	case s.logins != nil:
@@ -422,6 +435,9 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			s.fail(fmt.Errorf("metrics server: %w", err))
 		}
 	}()
+	if err := s.startConsole(ctx); err != nil {
+		return s, err
+	}
 	dctx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopDispatch, s.dispatchDone = stopDispatch, make(chan struct{})
 	go func() {
@@ -613,6 +629,9 @@ func (s *System) WriteStatus(w io.Writer) {
 		srcNote += fmt.Sprintf("; %d Triggers: %s", len(names), strings.Join(names, ", "))
 	}
 	fmt.Fprintf(tw, "  dispatcher\t%s\t%s\n", s.MetricsURL(), srcNote)
+	if s.console != nil {
+		fmt.Fprintf(tw, "  console\t%s\tthe event flow live, latest events, dead letters and replay\n", s.console.URL())
+	}
 	for _, b := range s.brokers {
 		fmt.Fprintf(tw, "  broker %s\t%s\tKafka Broker ingress, topic %s\n", b.Ref(), s.IngressURL()+b.Path(), b.Topic())
 	}
@@ -637,6 +656,10 @@ func (s *System) relPath(p string) string {
 func (s *System) Stop(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
+		// The console first: no replay starts while the rest stops.
+		if s.console != nil {
+			errs = append(errs, s.console.Close(ctx))
+		}
 		if s.stopDispatch != nil {
 			s.stopDispatch()
 			if err := wait(ctx, s.dispatchDone); err != nil {
@@ -673,6 +696,11 @@ func (s *System) Stop(ctx context.Context) error {
 			})
 		}
 		wg.Wait()
+		if s.tracing != nil {
+			// After the functions: the dispatcher's last spans go out
+			// with theirs.
+			errs = append(errs, s.tracing.Shutdown(ctx))
+		}
 		if s.issuer != nil {
 			errs = append(errs, s.issuer.Close(ctx))
 		}

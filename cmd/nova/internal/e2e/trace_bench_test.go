@@ -1,0 +1,53 @@
+package e2e_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/nova-social/nova/cmd/nova/internal/system"
+	"github.com/nova-social/nova/shared/telemetry"
+	"github.com/nova-social/nova/shared/testrig"
+)
+
+// BenchmarkTracingCost is BenchmarkPostToFeeds (POST /v1/posts returning →
+// the post in all 1,000 followers' feeds) on three systems started one
+// after the other in the same run: tracing off, tracing every request and
+// event to a real Jaeger, and sampling 10% of new traces. Each system has
+// its own database and broker; the followers are seeded the same way.
+//
+//	go test -run '^$' -bench TracingCost -benchtime 200x ./internal/e2e
+func BenchmarkTracingCost(b *testing.B) {
+	const followers = 1000
+	j := startJaeger(b)
+	modes := []struct {
+		name string
+		env  map[string]string
+	}{
+		{"off", nil},
+		{"on-100%", map[string]string{telemetry.EnvEndpoint: j.OTLPEndpoint(), telemetry.EnvSampler: "parentbased_always_on"}},
+		{"on-10%", map[string]string{telemetry.EnvEndpoint: j.OTLPEndpoint(),
+			telemetry.EnvSampler: "parentbased_traceidratio", telemetry.EnvSamplerArg: "0.1"}},
+	}
+	n := b.N
+	rdb := testrig.Redis(b)
+	for _, m := range modes {
+		r := startWith(b, system.Config{Environ: m.env})
+		author := r.register("author")
+		fans := seedFollowers(b, r, author.ID, followers)
+		lat := make([]time.Duration, 0, n)
+		for range n {
+			p := r.must(http.StatusCreated, "POST", "/v1/posts", author.Token, map[string]any{"content": "bench", "visibility": "PUBLIC"})
+			returned := time.Now()
+			waitInFeeds(b, rdb, fans, p["id"].(string))
+			lat = append(lat, time.Since(returned))
+		}
+		testrig.ReportLatency(b, m.name, lat)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := r.sys.Stop(ctx); err != nil {
+			b.Errorf("stop Nova (%s): %v", m.name, err)
+		}
+		cancel()
+	}
+}
