@@ -14,16 +14,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/telemetry/telemetrytest"
 	"github.com/nova-social/nova/shared/testrig"
 )
-
-func traceRecorder(t *testing.T, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithSyncer(exp)}, opts...)...)
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
 
 func openPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
@@ -46,14 +39,6 @@ func statements(exp *tracetest.InMemoryExporter, root trace.Span) []tracetest.Sp
 	return out
 }
 
-func attrsOf(s tracetest.SpanStub) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
 func spanText(s tracetest.SpanStub) string {
 	var b strings.Builder
 	b.WriteString(s.Name)
@@ -74,7 +59,7 @@ func TestQueriesUnderASpanAreClientSpans(t *testing.T) {
 	if _, err := pool.Exec(ctx, `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	const secret = "s3cret-body-of-a-user"
 	rctx, root := tp.Tracer("test").Start(ctx, "POST /v1/notes")
 	const insert = "INSERT INTO notes (id, body) VALUES ($1, $2)"
@@ -114,7 +99,7 @@ func TestQueriesUnderASpanAreClientSpans(t *testing.T) {
 	}
 	for i, w := range want {
 		s := spans[i]
-		a := attrsOf(s)
+		a := telemetrytest.Attrs(s)
 		if s.Name != w.name || s.SpanKind != trace.SpanKindClient {
 			t.Errorf("span %d: %q of kind %v, want %q, client", i, s.Name, s.SpanKind, w.name)
 		}
@@ -137,7 +122,7 @@ func TestBatchUnderASpanIsOneSpan(t *testing.T) {
 	if _, err := pool.Exec(ctx, `CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	rctx, root := tp.Tracer("test").Start(ctx, "reaction")
 	b := &pgx.Batch{}
 	b.Queue("INSERT INTO notes (id, body) VALUES ($1, $2)", 1, "one")
@@ -152,7 +137,7 @@ func TestBatchUnderASpanIsOneSpan(t *testing.T) {
 		t.Fatalf("spans %v, want one batch span", spans)
 	}
 	s := spans[0]
-	a := attrsOf(s)
+	a := telemetrytest.Attrs(s)
 	if s.Name != "batch" || s.SpanKind != trace.SpanKindClient || a[string(semconv.DBSystemNameKey)] != "postgresql" ||
 		a[string(semconv.DBOperationNameKey)] != "BATCH" || a[string(semconv.DBOperationBatchSizeKey)] != "3" {
 		t.Errorf("span %q of kind %v with %v, want batch, client, postgresql, BATCH, batch size 3", s.Name, s.SpanKind, a)
@@ -190,7 +175,7 @@ func TestBatchUnderASpanIsOneSpan(t *testing.T) {
 
 func TestFailedQueryIsAnError(t *testing.T) {
 	pool := openPool(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	rctx, root := tp.Tracer("test").Start(context.Background(), "reaction")
 	const q = "SELECT body FROM no_such_table WHERE id = $1"
 	if _, err := pool.Exec(rctx, q, 7); err == nil {
@@ -202,21 +187,21 @@ func TestFailedQueryIsAnError(t *testing.T) {
 		t.Fatalf("spans %v, want one", spans)
 	}
 	s := spans[0]
-	if s.Name != "SELECT" || attrsOf(s)[string(semconv.DBQueryTextKey)] != q {
-		t.Errorf("span %q with %v, want SELECT with the statement", s.Name, attrsOf(s))
+	if s.Name != "SELECT" || telemetrytest.Attrs(s)[string(semconv.DBQueryTextKey)] != q {
+		t.Errorf("span %q with %v, want SELECT with the statement", s.Name, telemetrytest.Attrs(s))
 	}
 	if s.Status.Code != codes.Error {
 		t.Errorf("status %v, want Error", s.Status)
 	}
 	// Its SQLSTATE, not its message (which may quote users' data).
-	if got := attrsOf(s)[string(semconv.DBResponseStatusCodeKey)]; got != "42P01" {
+	if got := telemetrytest.Attrs(s)[string(semconv.DBResponseStatusCodeKey)]; got != "42P01" {
 		t.Errorf("db.response.status_code %q, want 42P01 (undefined_table)", got)
 	}
 }
 
 func TestQueriesOutsideASpanRecordNothing(t *testing.T) {
 	pool := openPool(t)
-	unsampled, exp := traceRecorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
+	unsampled, exp := telemetrytest.Recorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
 	uctx, uspan := unsampled.Tracer("test").Start(context.Background(), "not sampled")
 	defer uspan.End()
 	for name, ctx := range map[string]context.Context{
@@ -246,7 +231,7 @@ func TestQueriesOutsideASpanRecordNothing(t *testing.T) {
 // read in its message.
 func TestFailedQueryRecordsNoArgument(t *testing.T) {
 	pool := openPool(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	rctx, root := tp.Tracer("test").Start(context.Background(), "GET /v1/users/{id}")
 	const email = "alice.private@example.com"
 	if _, err := pool.Exec(rctx, "SELECT $1::uuid", email); err == nil {

@@ -16,16 +16,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/redisdb"
+	"github.com/nova-social/nova/shared/telemetry/telemetrytest"
 	"github.com/nova-social/nova/shared/testrig"
 )
-
-func traceRecorder(t *testing.T, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithSyncer(exp)}, opts...)...)
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
 
 // tracedClient is a client made by redisdb.NewClient, logged in as the
 // ACL user Nova runs as, with the connections it uses already set up.
@@ -84,17 +77,9 @@ func leaks(spans []tracetest.SpanStub, secrets ...string) []string {
 	return out
 }
 
-func attrsOf(s tracetest.SpanStub) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
 func TestRedisCommandUnderASpanIsAClientSpan(t *testing.T) {
 	rdb, _ := tracedClient(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	key := "feed:trace-" + testrig.ID()
 	value := "secret-value-" + testrig.ID()
 	ctx, root := tp.Tracer("test").Start(context.Background(), "reaction")
@@ -110,7 +95,7 @@ func TestRedisCommandUnderASpanIsAClientSpan(t *testing.T) {
 	if s.Name != "set" || s.SpanKind != trace.SpanKindClient {
 		t.Errorf("span %q of kind %v, want set, client", s.Name, s.SpanKind)
 	}
-	a := attrsOf(s)
+	a := telemetrytest.Attrs(s)
 	if a[string(semconv.DBSystemNameKey)] != "redis" || a[string(semconv.DBOperationNameKey)] != "set" {
 		t.Errorf("attributes %v, want db.system.name=redis and db.operation.name=set", a)
 	}
@@ -133,7 +118,7 @@ func TestRedisSpansNeverHoldTheLogin(t *testing.T) {
 	}
 	rdb := redisdb.NewClient(opt)
 	defer rdb.Close()
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	ctx, root := tp.Tracer("test").Start(context.Background(), "reaction")
 	key := "feed:trace-" + testrig.ID()
 	if err := rdb.Get(ctx, key).Err(); !errors.Is(err, redis.Nil) {
@@ -157,7 +142,7 @@ func TestRedisSpansNeverHoldTheLogin(t *testing.T) {
 
 func TestRedisNilIsNoError(t *testing.T) {
 	rdb, _ := tracedClient(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	ctx, root := tp.Tracer("test").Start(context.Background(), "reaction")
 	if err := rdb.Get(ctx, "feed:missing-"+testrig.ID()).Err(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("GET of a missing key: %v", err)
@@ -174,7 +159,7 @@ func TestRedisNilIsNoError(t *testing.T) {
 
 func TestRedisFailedCommandIsAnError(t *testing.T) {
 	rdb, _ := tracedClient(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	key := "feed:trace-" + testrig.ID()
 	if err := rdb.Set(context.Background(), key, "not a number", time.Minute).Err(); err != nil {
 		t.Fatal(err)
@@ -201,7 +186,7 @@ func TestRedisFailedCommandIsAnError(t *testing.T) {
 
 func TestRedisPipelineIsOneSpan(t *testing.T) {
 	rdb, _ := tracedClient(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	key := "feed:trace-" + testrig.ID()
 	value := "secret-value-" + testrig.ID()
 	ctx, root := tp.Tracer("test").Start(context.Background(), "reaction")
@@ -223,7 +208,7 @@ func TestRedisPipelineIsOneSpan(t *testing.T) {
 	if s.Name != "pipeline set" || s.SpanKind != trace.SpanKindClient {
 		t.Errorf("span %q of kind %v, want \"pipeline set\", client", s.Name, s.SpanKind)
 	}
-	a := attrsOf(s)
+	a := telemetrytest.Attrs(s)
 	if a[string(semconv.DBSystemNameKey)] != "redis" || a[string(semconv.DBOperationBatchSizeKey)] != "3" {
 		t.Errorf("attributes %v, want db.system.name=redis and db.operation.batch.size=3", a)
 	}
@@ -234,8 +219,8 @@ func TestRedisPipelineIsOneSpan(t *testing.T) {
 
 func TestRedisOutsideASpanRecordsNothing(t *testing.T) {
 	rdb, _ := tracedClient(t)
-	tp, exp := traceRecorder(t)
-	unsampled, uexp := traceRecorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
+	tp, exp := telemetrytest.Recorder(t)
+	unsampled, uexp := telemetrytest.Recorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
 	uctx, uspan := unsampled.Tracer("test").Start(context.Background(), "not sampled")
 	defer uspan.End()
 	key := "feed:trace-" + testrig.ID()

@@ -15,13 +15,13 @@ import (
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/nova-social/nova/shared/telemetry"
+	"github.com/nova-social/nova/shared/telemetry/telemetrytest"
 )
 
 // configCase is one vector of testdata/config_from_env.json.
@@ -122,18 +122,9 @@ func sameMap(a, b map[string]string) bool {
 	return true
 }
 
-// recorder is an SDK provider exporting synchronously to memory.
-func recorder(t *testing.T, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithSyncer(exp)}, opts...)...)
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
-
 func TestChildStartsNothingWithoutARecordingParent(t *testing.T) {
-	tp, exp := recorder(t)
-	unsampled, _ := recorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
+	tp, exp := telemetrytest.Recorder(t)
+	unsampled, _ := telemetrytest.Recorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
 	uctx, uspan := unsampled.Tracer("test").Start(context.Background(), "not sampled")
 	defer uspan.End()
 	remote := trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
@@ -165,8 +156,8 @@ func TestChildStartsNothingWithoutARecordingParent(t *testing.T) {
 }
 
 func TestChildStartsOnTheParentsProvider(t *testing.T) {
-	tp, exp := recorder(t)
-	other, otherExp := recorder(t)
+	tp, exp := telemetrytest.Recorder(t)
+	other, otherExp := telemetrytest.Recorder(t)
 	ctx, parent := tp.Tracer("test").Start(context.Background(), "request")
 	// A provider in ctx is for roots; a child follows its parent's.
 	ctx = telemetry.WithProvider(ctx, other)
@@ -199,8 +190,8 @@ func TestChildStartsOnTheParentsProvider(t *testing.T) {
 }
 
 func TestProviderFrom(t *testing.T) {
-	tp, _ := recorder(t)
-	other, _ := recorder(t)
+	tp, _ := telemetrytest.Recorder(t)
+	other, _ := telemetrytest.Recorder(t)
 	if got := telemetry.ProviderFrom(telemetry.WithProvider(context.Background(), tp)); got != tp {
 		t.Errorf("ProviderFrom(WithProvider(tp)) = %v, want tp", got)
 	}
@@ -227,7 +218,7 @@ func newEvent() cloudevents.Event {
 }
 
 func TestEventTraceRoundTrip(t *testing.T) {
-	tp, _ := recorder(t)
+	tp, _ := telemetrytest.Recorder(t)
 	ctx, span := tp.Tracer("test").Start(context.Background(), "POST /v1/posts")
 	defer span.End()
 	ts, err := trace.ParseTraceState("nova=t61rcWkgMzE")
@@ -269,7 +260,7 @@ func TestEventTraceRoundTrip(t *testing.T) {
 }
 
 func TestSetEventTraceKeepsTheEventsOrigin(t *testing.T) {
-	tp, _ := recorder(t)
+	tp, _ := telemetrytest.Recorder(t)
 	const origin = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 	e := newEvent()
 	e.SetExtension(telemetry.TraceParent, origin)
@@ -325,7 +316,7 @@ func TestMalformedTraceParentGivesNoTrace(t *testing.T) {
 }
 
 func TestHTTPPropagation(t *testing.T) {
-	tp, _ := recorder(t)
+	tp, _ := telemetrytest.Recorder(t)
 	ctx, span := tp.Tracer("test").Start(context.Background(), "deliver")
 	defer span.End()
 	h := http.Header{}

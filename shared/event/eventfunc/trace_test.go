@@ -11,13 +11,13 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/event/eventfunc"
 	"github.com/nova-social/nova/shared/event/eventfunc/eventfunctest"
+	"github.com/nova-social/nova/shared/telemetry/telemetrytest"
 )
 
 const (
@@ -67,14 +67,6 @@ func tracedHandler(t *testing.T, tp trace.TracerProvider) (*seen, string) {
 	return s, srv.URL
 }
 
-func traceRecorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
-
 func only(t *testing.T, exp *tracetest.InMemoryExporter) tracetest.SpanStub {
 	t.Helper()
 	// The span ends as the handler returns, before the server sends the
@@ -91,14 +83,6 @@ func only(t *testing.T, exp *tracetest.InMemoryExporter) tracetest.SpanStub {
 	return spans[0]
 }
 
-func attrsOf(s tracetest.SpanStub) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value.String()
-	}
-	return m
-}
-
 func withTraceParent(v string) http.Header {
 	h := http.Header{}
 	h.Set("Traceparent", v)
@@ -106,7 +90,7 @@ func withTraceParent(v string) http.Header {
 }
 
 func TestHandlerSpanContinuesTheDispatchersTrace(t *testing.T) {
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	s, url := tracedHandler(t, tp)
 	e := sample("ok")
 	e.SetExtension("traceparent", originParent)
@@ -126,7 +110,7 @@ func TestHandlerSpanContinuesTheDispatchersTrace(t *testing.T) {
 	if span.Status.Code != codes.Unset {
 		t.Errorf("status %v of a delivery that succeeded", span.Status)
 	}
-	a := attrsOf(span)
+	a := telemetrytest.Attrs(span)
 	for k, v := range map[string]string{
 		string(semconv.FaaSTriggerKey):             "pubsub",
 		"faas.name":                                "feed-fanout",
@@ -149,7 +133,7 @@ func TestHandlerSpanContinuesTheDispatchersTrace(t *testing.T) {
 }
 
 func TestHandlerSpanFallsBackToTheEventsTrace(t *testing.T) {
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	s, url := tracedHandler(t, tp)
 	for name, header := range map[string]http.Header{
 		"no traceparent header":      nil,
@@ -194,7 +178,7 @@ func TestHandlerSpanFallsBackToTheEventsTrace(t *testing.T) {
 }
 
 func TestHandlerSpanOfAFailedDeliveryIsAnError(t *testing.T) {
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	_, url := tracedHandler(t, tp)
 	for _, c := range []struct {
 		subject string
@@ -213,7 +197,7 @@ func TestHandlerSpanOfAFailedDeliveryIsAnError(t *testing.T) {
 			if span.Status.Code != codes.Error {
 				t.Errorf("status %v, want Error", span.Status)
 			}
-			if got := attrsOf(span)[string(semconv.HTTPResponseStatusCodeKey)]; got != strconv.Itoa(c.status) {
+			if got := telemetrytest.Attrs(span)[string(semconv.HTTPResponseStatusCodeKey)]; got != strconv.Itoa(c.status) {
 				t.Errorf("http.response.status_code = %q, want %d", got, c.status)
 			}
 			if span.Parent.SpanID().String() != dispatcherSpanID {
@@ -226,7 +210,7 @@ func TestHandlerSpanOfAFailedDeliveryIsAnError(t *testing.T) {
 // TestHandlerSpanNotForWhatIsNoEvent: a request refused before it is an
 // event starts no span.
 func TestHandlerSpanNotForWhatIsNoEvent(t *testing.T) {
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	_, url := tracedHandler(t, tp)
 	h := withTraceParent(dispatcherParent)
 	h.Set("Content-Type", "application/json")

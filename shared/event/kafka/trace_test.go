@@ -15,15 +15,8 @@ import (
 	"github.com/nova-social/nova/shared/event/envelope"
 	"github.com/nova-social/nova/shared/event/kafka"
 	"github.com/nova-social/nova/shared/id"
+	"github.com/nova-social/nova/shared/telemetry/telemetrytest"
 )
-
-func traceRecorder(t *testing.T, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(append([]sdktrace.TracerProviderOption{sdktrace.WithSyncer(exp)}, opts...)...)
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
 
 // traceParent is sc in the W3C traceparent format.
 func traceParent(sc trace.SpanContext) string {
@@ -47,14 +40,6 @@ func headerValues(hs []*sarama.RecordHeader) map[string][]string {
 	m := map[string][]string{}
 	for _, h := range hs {
 		m[string(h.Key)] = append(m[string(h.Key)], string(h.Value))
-	}
-	return m
-}
-
-func spanAttrs(s tracetest.SpanStub) map[string]string {
-	m := map[string]string{}
-	for _, kv := range s.Attributes {
-		m[string(kv.Key)] = kv.Value.String()
 	}
 	return m
 }
@@ -171,7 +156,7 @@ func TestSendUnderARecordingSpan(t *testing.T) {
 	brokers := broker(t)
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
 	codec := envelope.NewCodec(catalog.Default())
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	user := id.NewUserID()
 	var recs []kafka.Record
 	for range 2 {
@@ -221,7 +206,7 @@ func TestSendUnderARecordingSpan(t *testing.T) {
 	if s.Status.Code != codes.Unset {
 		t.Errorf("status %v of a publish that succeeded", s.Status)
 	}
-	a := spanAttrs(s)
+	a := telemetrytest.Attrs(s)
 	for k, v := range map[string]string{
 		string(semconv.MessagingSystemKey):          "kafka",
 		string(semconv.MessagingOperationTypeKey):   "send",
@@ -261,7 +246,7 @@ func TestSendWithoutARecordingSpan(t *testing.T) {
 	brokers := broker(t)
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
 	codec := envelope.NewCodec(catalog.Default())
-	unsampled, exp := traceRecorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
+	unsampled, exp := telemetrytest.Recorder(t, sdktrace.WithSampler(sdktrace.NeverSample()))
 	uctx, uspan := unsampled.Tracer("test").Start(context.Background(), "not sampled")
 	defer uspan.End()
 	remote := trace.ContextWithRemoteSpanContext(context.Background(), fixedTrace(t))
@@ -314,7 +299,7 @@ func TestSendSpanNamesTheKeyOfAPartitionKeyedRecord(t *testing.T) {
 	brokers := broker(t)
 	p := newProducer(t, kafka.DefaultProducerConfig(brokers...))
 	codec := envelope.NewCodec(catalog.Default())
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	user := id.NewUserID()
 	e, err := codec.New(postDeleted(user))
 	if err != nil {
@@ -332,7 +317,7 @@ func TestSendSpanNamesTheKeyOfAPartitionKeyedRecord(t *testing.T) {
 		if s.Name != "send "+catalog.ContentEvents {
 			continue
 		}
-		if got := spanAttrs(s)[string(semconv.MessagingKafkaMessageKeyKey)]; got != user.String() {
+		if got := telemetrytest.Attrs(s)[string(semconv.MessagingKafkaMessageKeyKey)]; got != user.String() {
 			t.Errorf("span attribute %s = %q, want the record's key %s", semconv.MessagingKafkaMessageKeyKey, got, user)
 		}
 		return

@@ -24,7 +24,15 @@ func (r *Relay) startSpans(ctx context.Context, recs []kafka.Record) []trace.Spa
 	var spans []trace.Span
 	for i := range recs {
 		parent := telemetry.EventTrace(ctx, &recs[i].Event)
-		if !trace.SpanContextFromContext(parent).IsValid() {
+		sc := trace.SpanContextFromContext(parent)
+		if !sc.IsValid() {
+			continue
+		}
+		if !sc.IsSampled() {
+			// The request's trace was not kept: a span of it would not be
+			// either (the sampler follows the parent), so none is made and
+			// the record carries the request's context on.
+			recs[i].Trace = sc
 			continue
 		}
 		if spans == nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
@@ -16,15 +15,8 @@ import (
 	"github.com/nova-social/nova/shared/event/outbox"
 	"github.com/nova-social/nova/shared/postgres"
 	"github.com/nova-social/nova/shared/telemetry"
+	"github.com/nova-social/nova/shared/telemetry/telemetrytest"
 )
-
-func traceRecorder(t *testing.T) (*sdktrace.TracerProvider, *tracetest.InMemoryExporter) {
-	t.Helper()
-	exp := tracetest.NewInMemoryExporter()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return tp, exp
-}
 
 func traceParent(sc trace.SpanContext) string {
 	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
@@ -92,7 +84,7 @@ func recordHeaders(g got) map[string][]string {
 // ce_traceparent still names the request.
 func TestRelayContinuesTheEnqueuersTrace(t *testing.T) {
 	f := setup(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	ctx, req := tp.Tracer("test").Start(context.Background(), "POST /v1/posts")
 	traced := f.enqueueIn(ctx, t, user("ann"), 1)
 	req.End()
@@ -165,7 +157,7 @@ func TestRelayContinuesTheEnqueuersTrace(t *testing.T) {
 // header; the stored extension still travels as ce_traceparent.
 func TestRelayWithoutATracerPassesTheEventsTraceOn(t *testing.T) {
 	f := setup(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	ctx, req := tp.Tracer("test").Start(context.Background(), "POST /v1/posts")
 	traced := f.enqueueIn(ctx, t, user("cat"), 1)
 	req.End()
@@ -194,7 +186,7 @@ func TestRelayWithoutATracerPassesTheEventsTraceOn(t *testing.T) {
 func TestRelaySpanOfARefusedPublishIsAnError(t *testing.T) {
 	f := setup(t)
 	f.kafka.RefuseWrites(t, catalog.ContentEvents)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	ctx, req := tp.Tracer("test").Start(context.Background(), "POST /v1/posts")
 	traced := f.enqueueIn(ctx, t, user("dan"), 1)
 	req.End()
@@ -248,7 +240,7 @@ func TestRelaySpanOfARefusedPublishIsAnError(t *testing.T) {
 // publishes its traced rows under spans of that provider.
 func TestBackendRelayTracesWithTheProviderOfItsContext(t *testing.T) {
 	f := setup(t)
-	tp, exp := traceRecorder(t)
+	tp, exp := telemetrytest.Recorder(t)
 	b, err := outbox.OpenBackend(telemetry.WithProvider(context.Background(), tp), outbox.BackendConfig{
 		Name: "fn", Database: postgres.Config{URL: f.dsn}, Brokers: f.kafka.ListenAddrs(), Logger: f.quiet,
 		Topics: []string{catalog.ContentEvents},

@@ -33,6 +33,23 @@ const chromium = "/usr/bin/chromium"
 type refusal struct {
 	mu sync.Mutex
 	id string
+	// hold, while open, keeps feed-fanout's requests waiting (as a slow
+	// function would), so its ordered source's lag builds up.
+	hold chan struct{}
+}
+
+// holdDeliveries keeps feed-fanout's deliveries waiting until release.
+func (rf *refusal) holdDeliveries() (release func()) {
+	rf.mu.Lock()
+	defer rf.mu.Unlock()
+	rf.hold = make(chan struct{})
+	ch := rf.hold
+	return func() {
+		rf.mu.Lock()
+		defer rf.mu.Unlock()
+		close(ch)
+		rf.hold = nil
+	}
 }
 
 func (rf *refusal) set(id string) {
@@ -48,7 +65,14 @@ func (rf *refusal) middleware(function string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		rf.mu.Lock()
 		refused := rf.id != "" && req.Header.Get("Ce-Id") == rf.id
+		hold := rf.hold
 		rf.mu.Unlock()
+		if hold != nil {
+			select {
+			case <-hold:
+			case <-req.Context().Done():
+			}
+		}
 		if refused {
 			http.Error(w, `{"error":"refused by the console test: this post is not wanted here"}`, http.StatusBadRequest)
 			return
@@ -154,7 +178,8 @@ func waitFor(ctx context.Context, what, expr string, within time.Duration) error
 
 // The console in a browser, on a running Nova: it shows the topology
 // eventing/ gives; its live figures move, without a reload, as events are
-// produced, and the topic's page shows them decoded; a record feed-fanout refused is in its dead-letter page with
+// produced (the delivered count, and the lag while feed-fanout holds its
+// deliveries), and the topic's page shows them decoded; a record feed-fanout refused is in its dead-letter page with
 // the whole reason, and its Replay button sends it back, after which the
 // store holds it as replayed and feed-fanout has taken it.
 func TestConsoleInABrowser(t *testing.T) {
@@ -223,7 +248,26 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	t.Logf("feed-fanout's delivered count went from %s to %s on the open page (%s)", before, text(ctx, t, delivered),
 		time.Since(began).Round(time.Millisecond))
+
+	// Lag: while feed-fanout keeps its deliveries waiting, events produced
+	// stay behind its consumer group's committed offset, and the lag the
+	// dispatcher reads (every 5 s) rises on the open page; released, it
+	// falls back to 0.
+	lag := fanout + ` td[data-figure="lag"]`
+	release := rf.holdDeliveries()
+	r.send(outsidePosts(t, 3)...)
+	if err := waitFor(ctx, "feed-fanout's lag to rise", `Number(document.querySelector('`+lag+`').textContent) >= 1`, 20*time.Second); err != nil {
+		release()
+		t.Fatalf("%v (it reads %s)", err, text(ctx, t, lag))
+	}
+	risen := text(ctx, t, lag)
 	screenshot("console-flow.png")
+	release()
+	if err := waitFor(ctx, "feed-fanout's lag to fall back to 0", `document.querySelector('`+lag+`').textContent === '0'`, 20*time.Second); err != nil {
+		t.Fatalf("%v (it reads %s)", err, text(ctx, t, lag))
+	}
+	t.Logf("feed-fanout's lag rose to %s while it held its deliveries and fell back to 0 (%s)", risen,
+		time.Since(began).Round(time.Millisecond))
 
 	// The latest events of content-events, decoded.
 	newest := `article.event[data-event-id="` + posts[2].ID() + `"]`

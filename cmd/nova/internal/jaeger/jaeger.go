@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -105,6 +106,29 @@ func Start(ctx context.Context, cfg Config) (*Jaeger, error) {
 		return nil, err
 	}
 	cfg = cfg.Defaults()
+	// A port picked here is free until Jaeger binds it, but another process
+	// may take it in between: then pick again.
+	for attempt := 1; ; attempt++ {
+		j, err := start(ctx, cfg)
+		if err == nil || attempt == 3 || !picksPorts(cfg) || !errors.Is(err, errPortTaken) {
+			return j, err
+		}
+	}
+}
+
+// errPortTaken marks a Jaeger that exited because a port was taken.
+var errPortTaken = errors.New("jaeger: a port it was given is taken")
+
+func picksPorts(c Config) bool {
+	for _, a := range []string{c.OTLPAddr, c.UIAddr, c.HealthAddr} {
+		if _, port, _ := net.SplitHostPort(a); port == "0" {
+			return true
+		}
+	}
+	return false
+}
+
+func start(ctx context.Context, cfg Config) (*Jaeger, error) {
 	var err error
 	for _, a := range []*string{&cfg.OTLPAddr, &cfg.UIAddr, &cfg.HealthAddr} {
 		if *a, err = pickPort(*a); err != nil {
@@ -169,7 +193,11 @@ func (j *Jaeger) waitHealthy(ctx context.Context) error {
 		}
 		select {
 		case <-j.done:
-			return fmt.Errorf("jaeger exited before it was ready (%w):\n%s", j.err, j.Output())
+			out := j.Output()
+			if strings.Contains(out, "address already in use") {
+				return fmt.Errorf("%w (%w):\n%s", errPortTaken, j.err, out)
+			}
+			return fmt.Errorf("jaeger exited before it was ready (%w):\n%s", j.err, out)
 		case <-ctx.Done():
 			return fmt.Errorf("jaeger did not answer on %s within %s:\n%s", j.cfg.HealthAddr, j.cfg.StartTimeout, j.Output())
 		case <-time.After(100 * time.Millisecond):
