@@ -1,7 +1,6 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -78,8 +77,8 @@ func route(r *http.Request) string {
 // open the trace of the request it made: <Jaeger UI>/trace/<trace id>.
 func traceResponse(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if sc := trace.SpanContextFromContext(r.Context()); sc.IsValid() {
-			w.Header().Set("Traceresponse", fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags()))
+		if tp := telemetry.FormatTraceParent(trace.SpanContextFromContext(r.Context())); tp != "" {
+			w.Header().Set("Traceresponse", tp)
 		}
 		next.ServeHTTP(w, r)
 	})

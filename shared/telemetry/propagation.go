@@ -90,3 +90,12 @@ func TraceID(e *cloudevents.Event) string {
 
 // Propagator is W3C Trace Context, for instrumentation that takes one.
 func Propagator() propagation.TextMapPropagator { return w3c }
+
+// FormatTraceParent is sc as a W3C traceparent value (version 00), or ""
+// when sc is not valid: the traceresponse header, a push's context.
+func FormatTraceParent(sc trace.SpanContext) string {
+	if !sc.IsValid() {
+		return ""
+	}
+	return "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-" + sc.TraceFlags().String()
+}

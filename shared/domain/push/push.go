@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/domain/presence"
@@ -107,7 +106,7 @@ func (p *Pusher) Push(ctx context.Context, users []id.UserID, frame []byte) (Res
 	}
 	pipe := p.rdb.Pipeline()
 	heard := make(map[string]*redis.IntCmd, len(byGateway))
-	tp := traceParent(ctx)
+	tp := telemetry.FormatTraceParent(trace.SpanContextFromContext(ctx))
 	for gw, us := range byGateway {
 		b, err := json.Marshal(Delivery{UserIDs: us, Frame: frame, TraceParent: tp})
 		if err != nil {
@@ -178,13 +177,3 @@ func MarkGone(ctx context.Context, rdb redis.Cmdable, gatewayID string) error {
 // and that is alive had no subscriber on its channel, so its users' frames
 // were lost. It is worth retrying: the gateway is resubscribing.
 var ErrNotListening = errors.New("gateway not listening on its channel")
-
-// traceParent is ctx's span context as a traceparent value, or "".
-func traceParent(ctx context.Context) string {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
-		return ""
-	}
-	c := propagation.MapCarrier{}
-	telemetry.Inject(ctx, c)
-	return c[telemetry.TraceParent]
-}

@@ -26,6 +26,7 @@ const (
 	DefaultOTLPAddr   = "127.0.0.1:4318"
 	DefaultUIAddr     = "127.0.0.1:16686"
 	DefaultHealthAddr = "127.0.0.1:13133"
+	DefaultGRPCAddr   = "127.0.0.1:16685"
 )
 
 // Config says where Jaeger listens and which binary to run.
@@ -36,9 +37,10 @@ type Config struct {
 	// Dir holds the configuration file written for it.
 	Dir string
 	// OTLPAddr takes spans (OTLP over HTTP), UIAddr serves the UI and the
-	// query API, HealthAddr the health check. "127.0.0.1:0" picks a free
-	// port.
-	OTLPAddr, UIAddr, HealthAddr string
+	// query API, GRPCAddr the query API over gRPC, HealthAddr the health
+	// check. "127.0.0.1:0" picks a free port. GRPCAddr defaults to
+	// Jaeger's own port beside the default UIAddr, else a free one.
+	OTLPAddr, UIAddr, GRPCAddr, HealthAddr string
 	// MaxTraces bounds the memory store. Default 100,000.
 	MaxTraces int
 	// StartTimeout bounds the wait for it to answer. Default 60s.
@@ -56,6 +58,14 @@ func (c Config) Defaults() Config {
 	}
 	if c.HealthAddr == "" {
 		c.HealthAddr = DefaultHealthAddr
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+		if c.UIAddr != DefaultUIAddr {
+			if host, _, err := net.SplitHostPort(c.UIAddr); err == nil {
+				c.GRPCAddr = net.JoinHostPort(host, "0")
+			}
+		}
 	}
 	if c.MaxTraces <= 0 {
 		c.MaxTraces = 100_000
@@ -82,7 +92,7 @@ func (c Config) Validate() error {
 	if c.Dir == "" {
 		errs = append(errs, errors.New("jaeger: no folder for its configuration"))
 	}
-	for _, a := range []string{c.OTLPAddr, c.UIAddr, c.HealthAddr} {
+	for _, a := range []string{c.OTLPAddr, c.UIAddr, c.GRPCAddr, c.HealthAddr} {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			errs = append(errs, fmt.Errorf("jaeger: address %q: %w", a, err))
 		}
@@ -120,7 +130,7 @@ func Start(ctx context.Context, cfg Config) (*Jaeger, error) {
 var errPortTaken = errors.New("jaeger: a port it was given is taken")
 
 func picksPorts(c Config) bool {
-	for _, a := range []string{c.OTLPAddr, c.UIAddr, c.HealthAddr} {
+	for _, a := range []string{c.OTLPAddr, c.UIAddr, c.GRPCAddr, c.HealthAddr} {
 		if _, port, _ := net.SplitHostPort(a); port == "0" {
 			return true
 		}
@@ -130,7 +140,7 @@ func picksPorts(c Config) bool {
 
 func start(ctx context.Context, cfg Config) (*Jaeger, error) {
 	var err error
-	for _, a := range []*string{&cfg.OTLPAddr, &cfg.UIAddr, &cfg.HealthAddr} {
+	for _, a := range []*string{&cfg.OTLPAddr, &cfg.UIAddr, &cfg.GRPCAddr, &cfg.HealthAddr} {
 		if *a, err = pickPort(*a); err != nil {
 			return nil, err
 		}
@@ -280,22 +290,5 @@ processors:
 exporters:
   jaeger_storage_exporter:
     trace_storage: memstore
-`, c.UIAddr, grpcAddr(c.UIAddr), c.MaxTraces, c.HealthAddr, c.OTLPAddr)
-}
-
-// grpcAddr is the query service's gRPC port: the UI's port minus one, as
-// Jaeger's own defaults are (16685 beside 16686), or a free one.
-func grpcAddr(ui string) string {
-	host, port, err := net.SplitHostPort(ui)
-	if err != nil {
-		return ui
-	}
-	if p, err := strconv.Atoi(port); err == nil && p == 16686 {
-		return net.JoinHostPort(host, "16685")
-	}
-	free, err := pickPort(net.JoinHostPort(host, "0"))
-	if err != nil {
-		return net.JoinHostPort(host, "16685")
-	}
-	return free
+`, c.UIAddr, c.GRPCAddr, c.MaxTraces, c.HealthAddr, c.OTLPAddr)
 }
