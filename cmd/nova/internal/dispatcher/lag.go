@@ -35,8 +35,23 @@ type Lag struct {
 // Lag reads every source's and Trigger's lag from the brokers now. It works only while Run
 // is running.
 func (d *Dispatcher) Lag(ctx context.Context) ([]Lag, error) {
-	// Sources are read at once: each costs round trips per partition, and
-	// one after another they add up to seconds on a busy machine.
+	lags, errs, err := d.readLags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Lag
+	for _, l := range lags {
+		out = append(out, l...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// readLags reads each runner's lag, all at once: one after another they add
+// up to seconds on a busy machine, and the gauges then trail what they show.
+// lags[i] and errs[i] are d.runners[i]'s.
+func (d *Dispatcher) readLags(ctx context.Context) ([][]Lag, []error, error) {
+	// Not named results: a return on ctx's end must not touch the slices
+	// the readers still write.
 	lags := make([][]Lag, len(d.runners))
 	errs := make([]error, len(d.runners))
 	var wg sync.WaitGroup
@@ -53,14 +68,10 @@ func (d *Dispatcher) Lag(ctx context.Context) ([]Lag, error) {
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		return lags, errs, nil
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
-	var out []Lag
-	for _, l := range lags {
-		out = append(out, l...)
-	}
-	return out, errors.Join(errs...)
 }
 
 var errNotRunning = errors.New("dispatcher is not running")
@@ -88,28 +99,92 @@ func (r *runner) lag() ([]Lag, error) {
 	if err != nil {
 		return nil, fmt.Errorf("committed offsets of %s: %w", r.src.ConsumerGroup, err)
 	}
+	ends, err := offsetsAt(client, want, sarama.OffsetNewest)
+	if err != nil {
+		return nil, fmt.Errorf("ends of %s: %w", r.src.ConsumerGroup, err)
+	}
 	var out []Lag
+	uncommitted := map[string][]int32{}
 	for _, t := range r.src.Topics {
 		for _, p := range want[t] {
-			end, err := client.GetOffset(t, p, sarama.OffsetNewest)
-			if err != nil {
-				return out, fmt.Errorf("end of %s/%d: %w", t, p, err)
-			}
-			l := Lag{Source: r.ref, Group: r.src.ConsumerGroup, Topic: t, Partition: p, Committed: -1, End: end}
-			if b := committed.GetBlock(t, p); b != nil && b.Err == sarama.ErrNoError {
+			l := Lag{Source: r.ref, Group: r.src.ConsumerGroup, Topic: t, Partition: p, Committed: -1, End: ends[partitionOf{t, p}]}
+			if b := committed.GetBlock(t, p); b != nil && b.Err == sarama.ErrNoError && b.Offset >= 0 {
 				l.Committed = b.Offset
-			}
-			switch {
-			case l.Committed >= 0:
-				l.Lag = max(end-l.Committed, 0)
-			case r.src.InitialOffset == source.OffsetEarliest:
-				start, err := client.GetOffset(t, p, sarama.OffsetOldest)
-				if err != nil {
-					return out, fmt.Errorf("start of %s/%d: %w", t, p, err)
-				}
-				l.Lag = max(end-start, 0)
+				l.Lag = max(l.End-l.Committed, 0)
+			} else if r.src.InitialOffset == source.OffsetEarliest {
+				uncommitted[t] = append(uncommitted[t], p)
 			}
 			out = append(out, l)
+		}
+	}
+	if len(uncommitted) == 0 {
+		return out, nil
+	}
+	// With nothing committed, an earliest group still has the whole log to
+	// read.
+	starts, err := offsetsAt(client, uncommitted, sarama.OffsetOldest)
+	if err != nil {
+		return out, fmt.Errorf("starts of %s: %w", r.src.ConsumerGroup, err)
+	}
+	for i, l := range out {
+		if start, ok := starts[partitionOf{l.Topic, l.Partition}]; ok {
+			out[i].Lag = max(l.End-start, 0)
+		}
+	}
+	return out, nil
+}
+
+type partitionOf struct {
+	topic     string
+	partition int32
+}
+
+// offsetsAt asks each partition's leader for its offset at (OffsetNewest or
+// OffsetOldest), one request per broker rather than one per partition.
+func offsetsAt(client sarama.Client, parts map[string][]int32, at int64) (map[partitionOf]int64, error) {
+	byLeader := map[*sarama.Broker]*sarama.OffsetRequest{}
+	for t, ps := range parts {
+		for _, p := range ps {
+			b, err := client.Leader(t, p)
+			if err != nil {
+				return nil, fmt.Errorf("leader of %s/%d: %w", t, p, err)
+			}
+			req := byLeader[b]
+			if req == nil {
+				req = sarama.NewOffsetRequest(client.Config().Version)
+				byLeader[b] = req
+			}
+			req.AddBlock(t, p, at, 1)
+		}
+	}
+	out := map[partitionOf]int64{}
+	for b, req := range byLeader {
+		resp, err := b.GetAvailableOffsets(req)
+		if err != nil {
+			_ = b.Close() // the client opens it again on next use, as it does after its own failed requests
+			return nil, fmt.Errorf("offsets from broker %d: %w", b.ID(), err)
+		}
+		for t, ps := range parts {
+			for _, p := range ps {
+				blk := resp.GetBlock(t, p)
+				if blk == nil {
+					continue // another leader's
+				}
+				if blk.Err != sarama.ErrNoError {
+					return nil, fmt.Errorf("offset of %s/%d: %w", t, p, blk.Err)
+				}
+				if len(blk.Offsets) != 1 { // every version decodes into Offsets
+					return nil, fmt.Errorf("offset of %s/%d: %w", t, p, sarama.ErrOffsetOutOfRange)
+				}
+				out[partitionOf{t, p}] = blk.Offsets[0]
+			}
+		}
+	}
+	for t, ps := range parts {
+		for _, p := range ps {
+			if _, ok := out[partitionOf{t, p}]; !ok {
+				return nil, fmt.Errorf("offset of %s/%d: %w", t, p, sarama.ErrIncompleteResponse)
+			}
 		}
 	}
 	return out, nil
@@ -120,12 +195,15 @@ func (d *Dispatcher) lagLoop(ctx context.Context) {
 	t := time.NewTicker(d.cfg.LagInterval)
 	defer t.Stop()
 	for {
-		for _, r := range d.runners {
-			lags, err := r.lag()
-			if err != nil && ctx.Err() == nil && !errors.Is(err, errNotRunning) {
+		lags, errs, err := d.readLags(ctx)
+		if err != nil {
+			return // ctx ended
+		}
+		for i, r := range d.runners {
+			if err := errs[i]; err != nil && ctx.Err() == nil && !errors.Is(err, errNotRunning) {
 				d.log.Warn("read consumer lag", "source", r.ref, "error", err)
 			}
-			for _, l := range lags {
+			for _, l := range lags[i] {
 				d.metrics.lag.WithLabelValues(l.Group, l.Topic, strconv.Itoa(int(l.Partition))).Set(float64(l.Lag))
 			}
 		}

@@ -16,6 +16,7 @@ import (
 	cloudevents "github.com/cloudevents/sdk-go/v2"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/nova-social/nova/cmd/nova/internal/dispatcher"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/functions/dead-letter/store"
 	eventsv1 "github.com/nova-social/nova/schemas/nova/events/v1"
@@ -79,6 +80,17 @@ func (rf *refusal) middleware(function string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+// fanoutLag is feed-fanout's part of lags.
+func fanoutLag(lags []dispatcher.Lag) []dispatcher.Lag {
+	var out []dispatcher.Lag
+	for _, l := range lags {
+		if strings.HasSuffix(l.Source, "/"+catalog.FeedFanout) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // outsidePosts are PostCreated events of authors no one follows, as an
@@ -257,8 +269,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	release := rf.holdDeliveries()
 	r.send(outsidePosts(t, 3)...)
 	if err := waitFor(ctx, "feed-fanout's lag to rise", `Number(document.querySelector('`+lag+`').textContent) >= 1`, 20*time.Second); err != nil {
+		lags, lerr := r.sys.Dispatcher().Lag(t.Context())
 		release()
-		t.Fatalf("%v (it reads %s)", err, text(ctx, t, lag))
+		t.Fatalf("%v (it reads %s; the dispatcher reads %+v, %v)", err, text(ctx, t, lag), fanoutLag(lags), lerr)
 	}
 	risen := text(ctx, t, lag)
 	screenshot("console-flow.png")
