@@ -20,6 +20,7 @@ import (
 	"github.com/nova-social/nova/shared/lifecycle"
 	"github.com/nova-social/nova/shared/migrate"
 	"github.com/nova-social/nova/shared/postgres"
+	"github.com/nova-social/nova/shared/telemetry"
 )
 
 // DeadLetter is the function instance.
@@ -44,14 +45,21 @@ func setup(env map[string]string, log *slog.Logger) (lifecycle.Open[*unit], erro
 		if err != nil {
 			return nil, err
 		}
-		return &unit{pool: pool, store: store.New(pool), log: log}, nil
+		st := store.New(pool)
+		m, err := newMetrics(telemetry.MeterProviderFrom(ctx), st)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		return &unit{pool: pool, store: st, metrics: m, log: log}, nil
 	}, nil
 }
 
 type unit struct {
-	pool  *pgxpool.Pool
-	store *store.Store
-	log   *slog.Logger
+	pool    *pgxpool.Pool
+	store   *store.Store
+	metrics *metrics
+	log     *slog.Logger
 }
 
 // Receive stores one dead-lettered event, whatever it holds. A failure to
@@ -74,6 +82,7 @@ func (u *unit) Receive(ctx context.Context, e event.Event) error {
 	}
 	if saved {
 		ent := entry(e)
+		u.metrics.storedOne(ctx, ent, fromDispatcher)
 		u.log.WarnContext(ctx, "dead letter stored", "source", ent.Source, "id", ent.ID, "type", ent.Type,
 			"topic", ent.Topic, "code", ent.ErrorCode, "dest", ent.ErrorDest, "error", ent.ErrorData)
 	}
@@ -81,4 +90,8 @@ func (u *unit) Receive(ctx context.Context, e event.Event) error {
 }
 
 func (u *unit) Ping(ctx context.Context) error { return u.pool.Ping(ctx) }
-func (u *unit) Close(context.Context) error    { u.pool.Close(); return nil }
+func (u *unit) Close(context.Context) error {
+	err := u.metrics.close()
+	u.pool.Close()
+	return err
+}

@@ -44,7 +44,7 @@ const Name = "realtime-gateway"
 type Gateway struct {
 	log     *slog.Logger
 	life    *lifecycle.Lifecycle[*unit]
-	tracing *telemetry.Tracing // set by Start
+	tracing *telemetry.Providers // set by Start
 }
 
 // New returns an unstarted instance.
@@ -127,8 +127,8 @@ func (f *Gateway) Start(_ context.Context, env map[string]string) error {
 	if f.tracing, err = telemetry.FromEnv(env, Name); err != nil {
 		return fmt.Errorf("realtime-gateway: %w", err)
 	}
-	if f.tracing.Enabled() {
-		cfg.Tracer = f.tracing.Provider()
+	if f.tracing.Tracing() {
+		cfg.Tracer = f.tracing.TracerProvider()
 	}
 	return f.life.Start(func(ctx context.Context) (*unit, error) {
 		return open(ctx, cfg, keys, verifier, f.log)

@@ -58,7 +58,7 @@ type Server struct {
 	mail     *mail.Queue
 	handler  http.Handler
 	routes   []string
-	tracing  *telemetry.Tracing
+	tracing  *telemetry.Providers
 
 	Identity *identity.Service
 	Content  *content.Service
@@ -247,7 +247,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (s *Server, err erro
 			return s, fmt.Errorf("nova-api: kafka: %w", err)
 		}
 		if s.relay, err = outbox.NewRelay(s.pool, s.producer, outbox.Config{Topics: topics, Logger: log,
-			Tracer: s.tracing.Provider()}); err != nil {
+			Tracer: s.tracing.TracerProvider(), Meter: s.tracing.MeterProvider()}); err != nil {
 			return s, err
 		}
 	}

@@ -20,12 +20,12 @@ import (
 // sampling or join their spans to ours. Each request starts a new trace
 // that links to the caller's context instead, which keeps a client's own
 // trace one click away without trusting it.
-func traced(t *telemetry.Tracing, h http.Handler) http.Handler {
-	if !t.Enabled() {
+func traced(t *telemetry.Providers, h http.Handler) http.Handler {
+	if !t.Tracing() {
 		return h
 	}
 	otel := otelhttp.NewHandler(traceResponse(h), "nova-api",
-		otelhttp.WithTracerProvider(t.Provider()),
+		otelhttp.WithTracerProvider(t.TracerProvider()),
 		otelhttp.WithPropagators(telemetry.Propagator()),
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
 		otelhttp.WithPublicEndpointFn(func(*http.Request) bool { return true }),

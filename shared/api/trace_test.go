@@ -23,7 +23,7 @@ func TestTracedNamesSpansByRouteAndDistrustsClients(t *testing.T) {
 	mw := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(w, r.WithContext(r.Context())) })
 	}
-	h := traced(telemetry.FromProvider(tp), httpapi.Chain(nameSpans(mux), mw))
+	h := traced(telemetry.FromProviders(tp, nil), httpapi.Chain(nameSpans(mux), mw))
 
 	const client = "0af7651916cd43dd8448eb211c80319c"
 	req := httptest.NewRequest(http.MethodPost, "/v1/posts/p1/likes", nil)

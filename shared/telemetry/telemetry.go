@@ -1,7 +1,8 @@
-// Package telemetry is Nova's tracing: OpenTelemetry spans, exported over
-// OTLP/HTTP when the standard OTEL_* variables name an endpoint, and nothing
-// at all when they do not (a no-op provider: no span is allocated, no
-// context is carried beyond what arrived).
+// Package telemetry is Nova's tracing and metrics: OpenTelemetry spans and
+// instruments, exported over OTLP/HTTP when the standard OTEL_* variables
+// name an endpoint, and nothing at all when they do not (no-op providers: no
+// span is allocated, no context is carried beyond what arrived, no
+// instrument's callback runs).
 //
 // Every process reads its own settings from the environment func-go hands
 // its function (a map, not os.Environ), so `nova run`, which hosts every
@@ -10,7 +11,8 @@
 // HTTP server, an event function's handler, the outbox relay, the
 // dispatcher) are given one, and everything below them starts its spans
 // from the provider of the span in its context (Child), so a library call
-// made outside any trace costs nothing.
+// made outside any trace costs nothing. Meters are handed down the same way
+// (WithMeterProvider).
 package telemetry
 
 import (
@@ -24,7 +26,11 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
@@ -32,33 +38,50 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
-// The standard OpenTelemetry variables a process's tracing is read from
+// The standard OpenTelemetry variables a process's telemetry is read from
 // (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/).
 const (
 	EnvSDKDisabled        = "OTEL_SDK_DISABLED"
 	EnvTracesExporter     = "OTEL_TRACES_EXPORTER"
+	EnvMetricsExporter    = "OTEL_METRICS_EXPORTER"
 	EnvEndpoint           = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	EnvTracesEndpoint     = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	EnvMetricsEndpoint    = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
 	EnvProtocol           = "OTEL_EXPORTER_OTLP_PROTOCOL"
 	EnvTracesProtocol     = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	EnvMetricsProtocol    = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
 	EnvHeaders            = "OTEL_EXPORTER_OTLP_HEADERS"
 	EnvTracesHeaders      = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+	EnvMetricsHeaders     = "OTEL_EXPORTER_OTLP_METRICS_HEADERS"
 	EnvServiceName        = "OTEL_SERVICE_NAME"
 	EnvResourceAttributes = "OTEL_RESOURCE_ATTRIBUTES"
 	EnvSampler            = "OTEL_TRACES_SAMPLER"
 	EnvSamplerArg         = "OTEL_TRACES_SAMPLER_ARG"
+	EnvMetricInterval     = "OTEL_METRIC_EXPORT_INTERVAL"
 )
 
-// Config is how a process exports its spans.
+// DefaultMetricInterval is how often metrics are exported unless
+// OTEL_METRIC_EXPORT_INTERVAL says otherwise: the specification's default.
+const DefaultMetricInterval = time.Minute
+
+// Config is how a process exports its spans and metrics.
 type Config struct {
-	// Service is the service.name of every span (OTEL_SERVICE_NAME wins
-	// over the function's name).
+	// Service is the service.name of every span and metric
+	// (OTEL_SERVICE_NAME wins over the function's name).
 	Service string
 	// Endpoint is the full URL spans are POSTed to (…/v1/traces). Empty
 	// turns tracing off.
 	Endpoint string
-	// Headers are sent with every export (an API key, say).
+	// Headers are sent with every export of spans (an API key, say).
 	Headers map[string]string
+	// MetricsEndpoint is the full URL metrics are POSTed to
+	// (…/v1/metrics). Empty turns metrics off.
+	MetricsEndpoint string
+	// MetricsHeaders are sent with every export of metrics.
+	MetricsHeaders map[string]string
+	// MetricInterval is how often metrics are exported. Default
+	// DefaultMetricInterval.
+	MetricInterval time.Duration
 	// Sampler decides which new traces are recorded. Default: parent-based,
 	// always on (the SDK's default).
 	Sampler sdktrace.Sampler
@@ -72,25 +95,38 @@ type Config struct {
 // Enabled reports whether spans are exported at all.
 func (c Config) Enabled() bool { return c.Endpoint != "" }
 
+// MetricsEnabled reports whether metrics are exported at all.
+func (c Config) MetricsEnabled() bool { return c.MetricsEndpoint != "" }
+
 // Validate reports a configuration no exporter can come of.
 func (c Config) Validate() error {
-	if !c.Enabled() {
+	if !c.Enabled() && !c.MetricsEnabled() {
 		return nil
 	}
-	u, err := url.Parse(c.Endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("telemetry: the OTLP traces endpoint %q is not an http(s) URL", c.Endpoint)
+	var errs []error
+	for _, e := range []struct{ signal, url string }{{"traces", c.Endpoint}, {"metrics", c.MetricsEndpoint}} {
+		if e.url == "" {
+			continue
+		}
+		u, err := url.Parse(e.url)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("telemetry: the OTLP %s endpoint %q is not an http(s) URL", e.signal, e.url))
+		}
+	}
+	if c.MetricInterval < 0 {
+		errs = append(errs, fmt.Errorf("telemetry: metric export interval %v is negative", c.MetricInterval))
 	}
 	if c.Service == "" {
-		return errors.New("telemetry: no service name")
+		errs = append(errs, errors.New("telemetry: no service name"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // ConfigFromEnv reads the standard variables from a process's environment.
-// service is the name spans carry unless OTEL_SERVICE_NAME says otherwise.
-// Tracing is off unless an OTLP endpoint is named, and off whatever else is
-// set when OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none.
+// service is the name spans and metrics carry unless OTEL_SERVICE_NAME says
+// otherwise. Each signal is off unless an OTLP endpoint is named for it (or
+// for both), and off whatever else is set when OTEL_SDK_DISABLED=true or
+// its OTEL_<SIGNAL>_EXPORTER=none.
 func ConfigFromEnv(env map[string]string, service string) (Config, error) {
 	c := Config{Service: service}
 	if s := strings.TrimSpace(env[EnvServiceName]); s != "" {
@@ -99,32 +135,14 @@ func ConfigFromEnv(env map[string]string, service string) (Config, error) {
 	if strings.EqualFold(strings.TrimSpace(env[EnvSDKDisabled]), "true") {
 		return c, nil
 	}
-	switch exp := strings.TrimSpace(env[EnvTracesExporter]); exp {
-	case "", "otlp":
-	case "none":
-		return c, nil
-	default:
-		return c, fmt.Errorf("telemetry: %s=%s: only otlp and none are supported", EnvTracesExporter, exp)
+	traces, terrs := signalFromEnv(env, "traces", EnvTracesExporter, EnvTracesEndpoint, EnvTracesProtocol, EnvTracesHeaders)
+	c.Endpoint, c.Headers = traces.endpoint, traces.headers
+	metrics, merrs := signalFromEnv(env, "metrics", EnvMetricsExporter, EnvMetricsEndpoint, EnvMetricsProtocol, EnvMetricsHeaders)
+	c.MetricsEndpoint, c.MetricsHeaders = metrics.endpoint, metrics.headers
+	errs := append(terrs, merrs...)
+	if !c.Enabled() && !c.MetricsEnabled() {
+		return c, distinct(errs)
 	}
-	switch {
-	case env[EnvTracesEndpoint] != "":
-		// The signal-specific variable is used as given.
-		c.Endpoint = strings.TrimSpace(env[EnvTracesEndpoint])
-	case env[EnvEndpoint] != "":
-		c.Endpoint = strings.TrimRight(strings.TrimSpace(env[EnvEndpoint]), "/") + "/v1/traces"
-	default:
-		return c, nil
-	}
-	proto := firstSet(env, EnvTracesProtocol, EnvProtocol)
-	if proto != "" && proto != "http/protobuf" {
-		return c, fmt.Errorf("telemetry: OTLP protocol %q: only http/protobuf is supported (the collector's port 4318)", proto)
-	}
-	var errs []error
-	headers, err := parsePairs(firstSet(env, EnvTracesHeaders, EnvHeaders))
-	if err != nil {
-		errs = append(errs, fmt.Errorf("telemetry: %s: %w", EnvHeaders, err))
-	}
-	c.Headers = headers
 	attrs, err := parsePairs(env[EnvResourceAttributes])
 	if err != nil {
 		errs = append(errs, fmt.Errorf("telemetry: %s: %w", EnvResourceAttributes, err))
@@ -132,22 +150,88 @@ func ConfigFromEnv(env map[string]string, service string) (Config, error) {
 	for k, v := range attrs {
 		c.Attributes = append(c.Attributes, attribute.String(k, v))
 	}
-	if c.Sampler, err = samplerFrom(env[EnvSampler], env[EnvSamplerArg]); err != nil {
-		errs = append(errs, err)
+	if c.Enabled() {
+		if c.Sampler, err = samplerFrom(env[EnvSampler], env[EnvSamplerArg]); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	if err := errors.Join(append(errs, c.Validate())...); err != nil {
+	if v := strings.TrimSpace(env[EnvMetricInterval]); v != "" && c.MetricsEnabled() {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			errs = append(errs, fmt.Errorf("telemetry: %s=%q is not a positive number of milliseconds", EnvMetricInterval, v))
+		} else {
+			c.MetricInterval = time.Duration(ms) * time.Millisecond
+		}
+	}
+	if err := distinct(append(errs, c.Validate())); err != nil {
 		return c, err
 	}
 	return c, nil
 }
 
-func firstSet(env map[string]string, names ...string) string {
+// otlpSignal is where one signal (traces, metrics) is exported.
+type otlpSignal struct {
+	endpoint string
+	headers  map[string]string
+}
+
+// signalFromEnv reads one signal's exporter, endpoint, protocol and headers:
+// the signal's own variables first, then the shared OTLP ones (the shared
+// endpoint gets the signal's path, /v1/<signal>, appended).
+func signalFromEnv(env map[string]string, signal, exporterVar, endpointVar, protocolVar, headersVar string) (otlpSignal, []error) {
+	var s otlpSignal
+	switch exp := strings.TrimSpace(env[exporterVar]); exp {
+	case "", "otlp":
+	case "none":
+		return s, nil
+	default:
+		return s, []error{fmt.Errorf("telemetry: %s=%s: only otlp and none are supported", exporterVar, exp)}
+	}
+	switch {
+	case strings.TrimSpace(env[endpointVar]) != "":
+		// The signal-specific variable is used as given.
+		s.endpoint = strings.TrimSpace(env[endpointVar])
+	case strings.TrimSpace(env[EnvEndpoint]) != "":
+		s.endpoint = strings.TrimRight(strings.TrimSpace(env[EnvEndpoint]), "/") + "/v1/" + signal
+	default:
+		return s, nil
+	}
+	var errs []error
+	if name, proto := firstSet(env, protocolVar, EnvProtocol); proto != "" && proto != "http/protobuf" {
+		errs = append(errs, fmt.Errorf("telemetry: %s: OTLP protocol %q: only http/protobuf is supported (the collector's port 4318)", name, proto))
+	}
+	name, h := firstSet(env, headersVar, EnvHeaders)
+	headers, err := parsePairs(h)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("telemetry: %s: %w", name, err))
+	}
+	s.headers = headers
+	return s, errs
+}
+
+// firstSet returns the first of names set in env, and its value.
+func firstSet(env map[string]string, names ...string) (name, value string) {
 	for _, n := range names {
 		if v := strings.TrimSpace(env[n]); v != "" {
-			return v
+			return n, v
 		}
 	}
-	return ""
+	return "", ""
+}
+
+// distinct drops nils and repeats: a shared variable both signals read is
+// reported once.
+func distinct(errs []error) error {
+	seen := map[string]bool{}
+	var out []error
+	for _, err := range errs {
+		if err == nil || seen[err.Error()] {
+			continue
+		}
+		seen[err.Error()] = true
+		out = append(out, err)
+	}
+	return errors.Join(out...)
 }
 
 // parsePairs reads the W3C-baggage-like key=value,key=value lists the
@@ -203,36 +287,31 @@ func samplerFrom(name, arg string) (sdktrace.Sampler, error) {
 	}
 }
 
-// Tracing is a process's tracer provider and what flushes it.
-type Tracing struct {
-	provider trace.TracerProvider
-	sdk      *sdktrace.TracerProvider // nil when off
+// Providers are a process's tracer and meter providers and what flushes
+// them.
+type Providers struct {
+	tracer trace.TracerProvider
+	tsdk   *sdktrace.TracerProvider // nil when tracing is off
+	meter  metric.MeterProvider
+	msdk   *sdkmetric.MeterProvider // nil when metrics are off
 }
 
-// Off is tracing turned off: a provider whose spans do nothing.
-func Off() *Tracing { return &Tracing{provider: noop.NewTracerProvider()} }
+// Off is telemetry turned off: providers whose spans and instruments do
+// nothing.
+func Off() *Providers {
+	return &Providers{tracer: noop.NewTracerProvider(), meter: metricnoop.NewMeterProvider()}
+}
 
-// Open starts exporting as c says; with tracing off it returns Off().
-// Nothing is dialled here: the exporter connects on its first batch, so an
-// unreachable collector costs dropped spans, never a function.
-func Open(c Config) (*Tracing, error) {
-	if !c.Enabled() {
-		return Off(), nil
-	}
+// Open starts exporting as c says; with both signals off it returns Off().
+// Nothing is dialled here: an exporter connects on its first batch, so an
+// unreachable collector costs dropped spans and points, never a function.
+func Open(c Config) (*Providers, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	// Headers always given, even none: the exporter would otherwise read
-	// the process's OTEL_EXPORTER_OTLP_HEADERS, which under nova run is
-	// every function's at once.
-	headers := c.Headers
-	if headers == nil {
-		headers = map[string]string{}
-	}
-	opts := []otlptracehttp.Option{otlptracehttp.WithEndpointURL(c.Endpoint), otlptracehttp.WithHeaders(headers)}
-	exp, err := otlptracehttp.New(context.Background(), opts...)
-	if err != nil {
-		return nil, fmt.Errorf("telemetry: exporter: %w", err)
+	p := Off()
+	if !c.Enabled() && !c.MetricsEnabled() {
+		return p, nil
 	}
 	// Not resource.Default, which reads the process's environment: the
 	// function's own settings only. The service name goes last, so it wins
@@ -243,6 +322,37 @@ func Open(c Config) (*Tracing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: resource: %w", err)
 	}
+	if c.Enabled() {
+		if p.tsdk, err = openTraces(c, res); err != nil {
+			return nil, err
+		}
+		p.tracer = p.tsdk
+	}
+	if c.MetricsEnabled() {
+		if p.msdk, err = openMetrics(c, res); err != nil {
+			return nil, errors.Join(err, p.Shutdown(context.Background()))
+		}
+		p.meter = p.msdk
+	}
+	return p, nil
+}
+
+// nonNil gives an exporter headers even when there are none: it would
+// otherwise read the process's OTEL_EXPORTER_OTLP_HEADERS, which under nova
+// run is every function's at once.
+func nonNil(h map[string]string) map[string]string {
+	if h == nil {
+		return map[string]string{}
+	}
+	return h
+}
+
+func openTraces(c Config, res *resource.Resource) (*sdktrace.TracerProvider, error) {
+	exp, err := otlptracehttp.New(context.Background(),
+		otlptracehttp.WithEndpointURL(c.Endpoint), otlptracehttp.WithHeaders(nonNil(c.Headers)))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: trace exporter: %w", err)
+	}
 	batch := c.BatchTimeout
 	if batch <= 0 {
 		batch = time.Second
@@ -251,16 +361,31 @@ func Open(c Config) (*Tracing, error) {
 	if sampler == nil {
 		sampler = sdktrace.ParentBased(sdktrace.AlwaysSample())
 	}
-	tp := sdktrace.NewTracerProvider(
+	return sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exp, sdktrace.WithBatchTimeout(batch)),
 		sdktrace.WithResource(res),
 		sdktrace.WithSampler(sampler),
-	)
-	return &Tracing{provider: tp, sdk: tp}, nil
+	), nil
+}
+
+func openMetrics(c Config, res *resource.Resource) (*sdkmetric.MeterProvider, error) {
+	exp, err := otlpmetrichttp.New(context.Background(),
+		otlpmetrichttp.WithEndpointURL(c.MetricsEndpoint), otlpmetrichttp.WithHeaders(nonNil(c.MetricsHeaders)))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry: metric exporter: %w", err)
+	}
+	interval := c.MetricInterval
+	if interval <= 0 {
+		interval = DefaultMetricInterval
+	}
+	return sdkmetric.NewMeterProvider(
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp, sdkmetric.WithInterval(interval))),
+		sdkmetric.WithResource(res),
+	), nil
 }
 
 // FromEnv is ConfigFromEnv then Open.
-func FromEnv(env map[string]string, service string) (*Tracing, error) {
+func FromEnv(env map[string]string, service string) (*Providers, error) {
 	c, err := ConfigFromEnv(env, service)
 	if err != nil {
 		return nil, err
@@ -268,20 +393,40 @@ func FromEnv(env map[string]string, service string) (*Tracing, error) {
 	return Open(c)
 }
 
-// Provider is the provider the process's root spans start from.
-func (t *Tracing) Provider() trace.TracerProvider { return t.provider }
+// TracerProvider is the provider the process's root spans start from.
+func (p *Providers) TracerProvider() trace.TracerProvider { return p.tracer }
 
-// Enabled reports whether spans are exported.
-func (t *Tracing) Enabled() bool { return t.sdk != nil }
+// MeterProvider is the provider the process's instruments are made by.
+func (p *Providers) MeterProvider() metric.MeterProvider { return p.meter }
 
-// Shutdown exports what is buffered, waiting until ctx ends.
-func (t *Tracing) Shutdown(ctx context.Context) error {
-	if t.sdk == nil {
-		return nil
+// Tracing reports whether spans are exported.
+func (p *Providers) Tracing() bool { return p.tsdk != nil }
+
+// Metrics reports whether metrics are exported.
+func (p *Providers) Metrics() bool { return p.msdk != nil }
+
+// Shutdown exports what is buffered (spans, and the metrics' last
+// collection), waiting until ctx ends.
+func (p *Providers) Shutdown(ctx context.Context) error {
+	var errs []error
+	if p.tsdk != nil {
+		errs = append(errs, p.tsdk.Shutdown(ctx))
 	}
-	return t.sdk.Shutdown(ctx)
+	if p.msdk != nil {
+		errs = append(errs, p.msdk.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
 }
 
-// FromProvider wraps an SDK provider made elsewhere (a test's, exporting to
-// memory) as a process's tracing.
-func FromProvider(tp *sdktrace.TracerProvider) *Tracing { return &Tracing{provider: tp, sdk: tp} }
+// FromProviders wraps SDK providers made elsewhere (a test's, reading into
+// memory) as a process's telemetry; either may be nil (that signal off).
+func FromProviders(tp *sdktrace.TracerProvider, mp *sdkmetric.MeterProvider) *Providers {
+	p := Off()
+	if tp != nil {
+		p.tracer, p.tsdk = tp, tp
+	}
+	if mp != nil {
+		p.meter, p.msdk = mp, mp
+	}
+	return p
+}

@@ -14,8 +14,10 @@ import (
 	"time"
 
 	cloudevents "github.com/cloudevents/sdk-go/v2"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	collectormetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	collectortrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
 	"google.golang.org/protobuf/proto"
@@ -36,6 +38,10 @@ type configCase struct {
 		Headers    map[string]string `json:"headers"`
 		Attributes map[string]string `json:"attributes"`
 		Sampler    string            `json:"sampler"`
+		// Metrics: checked when given.
+		MetricsEndpoint *string           `json:"metrics_endpoint"`
+		MetricsHeaders  map[string]string `json:"metrics_headers"`
+		MetricInterval  string            `json:"metric_interval"`
 	} `json:"want"`
 }
 
@@ -68,6 +74,13 @@ func TestConfigFromEnv(t *testing.T) {
 						t.Errorf("error %q does not say %q", err, want)
 					}
 				}
+				seen := map[string]bool{}
+				for _, line := range strings.Split(err.Error(), "\n") {
+					if seen[line] {
+						t.Errorf("error %q says %q twice", err, line)
+					}
+					seen[line] = true
+				}
 				return
 			}
 			if err != nil {
@@ -79,6 +92,20 @@ func TestConfigFromEnv(t *testing.T) {
 			}
 			if cfg.Enabled() != (w.Endpoint != "") {
 				t.Errorf("Enabled() = %v with endpoint %q", cfg.Enabled(), cfg.Endpoint)
+			}
+			if w.MetricsEndpoint != nil {
+				if cfg.MetricsEndpoint != *w.MetricsEndpoint {
+					t.Errorf("metrics endpoint %q, want %q", cfg.MetricsEndpoint, *w.MetricsEndpoint)
+				}
+				if cfg.MetricsEnabled() != (*w.MetricsEndpoint != "") {
+					t.Errorf("MetricsEnabled() = %v with endpoint %q", cfg.MetricsEnabled(), cfg.MetricsEndpoint)
+				}
+			}
+			if w.MetricsHeaders != nil && !sameMap(cfg.MetricsHeaders, w.MetricsHeaders) {
+				t.Errorf("metrics headers %v, want %v", cfg.MetricsHeaders, w.MetricsHeaders)
+			}
+			if w.MetricInterval != "" && cfg.MetricInterval.String() != w.MetricInterval {
+				t.Errorf("metric interval %v, want %s", cfg.MetricInterval, w.MetricInterval)
 			}
 			if w.Service != nil && cfg.Service != *w.Service {
 				t.Errorf("service %q, want %q", cfg.Service, *w.Service)
@@ -356,10 +383,13 @@ func TestOpenOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tr.Enabled() {
-		t.Error("tracing without an endpoint is enabled")
+	if tr.Tracing() || tr.Metrics() {
+		t.Errorf("without an endpoint, tracing %v and metrics %v", tr.Tracing(), tr.Metrics())
 	}
-	_, span := telemetry.Tracer(tr.Provider()).Start(context.Background(), "x")
+	if _, ok := tr.MeterProvider().(metricnoop.MeterProvider); !ok {
+		t.Errorf("metrics off give a %T, want the no-op provider", tr.MeterProvider())
+	}
+	_, span := telemetry.Tracer(tr.TracerProvider()).Start(context.Background(), "x")
 	if span.IsRecording() {
 		t.Error("a span of tracing off records")
 	}
@@ -381,10 +411,10 @@ func TestOpenWithAnUnreachableCollector(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open failed for a collector that is down: %v", err)
 	}
-	if !tr.Enabled() {
+	if !tr.Tracing() {
 		t.Fatal("tracing with an endpoint is not enabled")
 	}
-	_, span := telemetry.Tracer(tr.Provider()).Start(context.Background(), "reaction")
+	_, span := telemetry.Tracer(tr.TracerProvider()).Start(context.Background(), "reaction")
 	if !span.IsRecording() {
 		t.Error("spans do not record while the collector is down")
 	}
@@ -400,12 +430,14 @@ func TestOpenWithAnUnreachableCollector(t *testing.T) {
 	t.Logf("Shutdown with the collector down: %v", err)
 }
 
-// collector is an OTLP/HTTP traces receiver.
+// collector is an OTLP/HTTP receiver of traces and metrics.
 type collector struct {
 	mu       sync.Mutex
-	paths    []string
+	paths    []string // of trace exports
 	headers  []http.Header
 	requests []*collectortrace.ExportTraceServiceRequest
+	metrics  []*collectormetrics.ExportMetricsServiceRequest
+	mheaders []http.Header
 }
 
 func newCollector(t *testing.T) (*collector, string) {
@@ -413,22 +445,33 @@ func newCollector(t *testing.T) (*collector, string) {
 	c := &collector{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(r.Body)
-		var req collectortrace.ExportTraceServiceRequest
+		var (
+			req  proto.Message = &collectortrace.ExportTraceServiceRequest{}
+			resp proto.Message = &collectortrace.ExportTraceServiceResponse{}
+		)
+		if r.URL.Path == "/v1/metrics" {
+			req, resp = &collectormetrics.ExportMetricsServiceRequest{}, &collectormetrics.ExportMetricsServiceResponse{}
+		}
 		if err == nil {
-			err = proto.Unmarshal(body, &req)
+			err = proto.Unmarshal(body, req)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		c.mu.Lock()
-		c.paths = append(c.paths, r.URL.Path)
-		c.headers = append(c.headers, r.Header.Clone())
-		c.requests = append(c.requests, &req)
+		if m, ok := req.(*collectormetrics.ExportMetricsServiceRequest); ok {
+			c.metrics = append(c.metrics, m)
+			c.mheaders = append(c.mheaders, r.Header.Clone())
+		} else {
+			c.paths = append(c.paths, r.URL.Path)
+			c.headers = append(c.headers, r.Header.Clone())
+			c.requests = append(c.requests, req.(*collectortrace.ExportTraceServiceRequest))
+		}
 		c.mu.Unlock()
-		resp, _ := proto.Marshal(&collectortrace.ExportTraceServiceResponse{})
+		out, _ := proto.Marshal(resp)
 		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(resp)
+		_, _ = w.Write(out)
 	}))
 	t.Cleanup(srv.Close)
 	return c, srv.URL
@@ -474,7 +517,15 @@ func TestFromEnvExportsToTheCollector(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ctx, root := telemetry.Tracer(tr.Provider()).Start(context.Background(), "feed-fanout receive")
+			if !tr.Tracing() || !tr.Metrics() {
+				t.Fatalf("tracing %v, metrics %v with an OTLP endpoint", tr.Tracing(), tr.Metrics())
+			}
+			pending, err := telemetry.Meter(tr.MeterProvider()).Int64Gauge("nova.outbox.pending")
+			if err != nil {
+				t.Fatal(err)
+			}
+			pending.Record(context.Background(), 7)
+			ctx, root := telemetry.Tracer(tr.TracerProvider()).Start(context.Background(), "feed-fanout receive")
 			_, child := telemetry.Child(ctx, "ZADD", trace.WithSpanKind(trace.SpanKindClient))
 			child.End()
 			root.End()
@@ -514,6 +565,29 @@ func TestFromEnvExportsToTheCollector(t *testing.T) {
 			}
 			if !names["feed-fanout receive"] || !names["ZADD"] || len(names) != 2 {
 				t.Errorf("spans exported %v, want the root and its child", names)
+			}
+			// Shutdown exported the metrics' last collection, to the same
+			// collector with the same headers and resource.
+			var gauge int64 = -1
+			for i, req := range col.metrics {
+				if got := col.mheaders[i].Get("X-Api-Key"); got != "k/1" {
+					t.Errorf("metrics: x-api-key header %q, want k/1", got)
+				}
+				for _, rm := range req.GetResourceMetrics() {
+					if res := attrs(rm.GetResource().GetAttributes()); res["service.name"] != c.wantService {
+						t.Errorf("metrics: resource service.name %q, want %q", res["service.name"], c.wantService)
+					}
+					for _, sm := range rm.GetScopeMetrics() {
+						for _, m := range sm.GetMetrics() {
+							if m.GetName() == "nova.outbox.pending" && len(m.GetGauge().GetDataPoints()) == 1 {
+								gauge = m.GetGauge().GetDataPoints()[0].GetAsInt()
+							}
+						}
+					}
+				}
+			}
+			if gauge != 7 {
+				t.Errorf("the gauge exported %d over %d metric exports, want 7", gauge, len(col.metrics))
 			}
 		})
 	}

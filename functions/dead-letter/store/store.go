@@ -374,3 +374,25 @@ func scanEntry(r pgx.CollectableRow) (Entry, error) {
 	}
 	return e, nil
 }
+
+// PendingByDestination counts the entries not yet replayed per destination
+// that failed them, for the most-failing limit destinations: a bound on
+// what a metric's labels can grow to, since an unverified sender names any
+// destination it likes.
+func (s *Store) PendingByDestination(ctx context.Context, limit int) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+SELECT error_dest, count(*) FROM dead_letters WHERE replayed_at IS NULL
+GROUP BY error_dest ORDER BY count(*) DESC, error_dest LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter: count pending entries: %w", err)
+	}
+	out := map[string]int64{}
+	var (
+		dest string
+		n    int64
+	)
+	if _, err := pgx.ForEachRow(rows, []any{&dest, &n}, func() error { out[dest] = n; return nil }); err != nil {
+		return nil, fmt.Errorf("dead-letter: count pending entries: %w", err)
+	}
+	return out, nil
+}

@@ -38,7 +38,7 @@ type Function[U Unit] struct {
 	life    *lifecycle.Lifecycle[U]
 	handler atomic.Pointer[Handler] // set by Start
 	senders *sender.Verifier        // nil until started, and with authentication off
-	tracing *telemetry.Tracing      // set by Start
+	tracing *telemetry.Providers    // set by Start
 }
 
 // New returns a function that has not started.
@@ -77,14 +77,14 @@ func (f *Function[U]) Start(_ context.Context, env map[string]string) error {
 		return fmt.Errorf("%s: %w", f.name, err)
 	}
 	f.tracing = tracing
-	if tracing.Enabled() {
-		hcfg.Tracer, hcfg.Name = tracing.Provider(), f.name
+	if tracing.Tracing() {
+		hcfg.Tracer, hcfg.Name = tracing.TracerProvider(), f.name
 	}
 	f.handler.Store(NewHandler(f.receive, hcfg))
-	// What the unit starts of its own (an outbox relay) traces with the
-	// function's provider.
+	// What the unit starts of its own (an outbox relay) traces and
+	// measures with the function's providers.
 	return f.life.Start(func(ctx context.Context) (U, error) {
-		return open(telemetry.WithProvider(ctx, tracing.Provider()))
+		return open(telemetry.WithMeterProvider(telemetry.WithProvider(ctx, tracing.TracerProvider()), tracing.MeterProvider()))
 	})
 }
 
@@ -104,7 +104,8 @@ func (f *Function[U]) Ready(ctx context.Context) (bool, error) {
 	return true, nil
 }
 
-// Stop closes the unit, then exports the spans still buffered. func-go
+// Stop closes the unit, then exports the spans still buffered and the
+// metrics' last collection. func-go
 // calls it after the server has drained.
 func (f *Function[U]) Stop(ctx context.Context) error {
 	err := f.life.Stop(ctx)

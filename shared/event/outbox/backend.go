@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/event/envelope"
@@ -42,6 +43,9 @@ type BackendConfig struct {
 	// carry. Default: the provider OpenBackend's context carries
 	// (telemetry.WithProvider; eventfunc opens every unit with its own).
 	Tracer trace.TracerProvider
+	// Meter makes the relay's instruments. Default: the provider
+	// OpenBackend's context carries (telemetry.WithMeterProvider).
+	Meter metric.MeterProvider
 }
 
 // Validate reports a configuration a function cannot start with.
@@ -126,7 +130,11 @@ func OpenBackend(ctx context.Context, cfg BackendConfig) (_ *Backend, err error)
 	if tracer == nil {
 		tracer = telemetry.ProviderFrom(ctx)
 	}
-	relay, err := NewRelay(b.Pool, b.producer, Config{Topics: cfg.Topics, Logger: log, Tracer: tracer})
+	meter := cfg.Meter
+	if meter == nil {
+		meter = telemetry.MeterProviderFrom(ctx)
+	}
+	relay, err := NewRelay(b.Pool, b.producer, Config{Topics: cfg.Topics, Logger: log, Tracer: tracer, Meter: meter})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/nova-social/nova/shared/event/kafka"
@@ -61,6 +62,10 @@ type Config struct {
 	// Distributed Tracing extension its producer stored), as a child of
 	// that trace. Default: none.
 	Tracer trace.TracerProvider
+	// Meter makes the relay's instruments (see metrics.go): the rows
+	// waiting per topic, and the records published and failed. Default:
+	// none.
+	Meter metric.MeterProvider
 }
 
 // Defaults returns c with every unset field at its default.
@@ -139,6 +144,9 @@ type Relay struct {
 	published atomic.Uint64
 	failed    atomic.Uint64
 	pending   atomic.Int64
+	// pendingByTopic is the last count per topic, every topic of
+	// cfg.Topics present; nil before the first.
+	pendingByTopic atomic.Pointer[map[string]int64]
 
 	// probing is set by a failed send: the next round sends only the first
 	// waiting row of each key. A producer coming back from an outage can
@@ -172,6 +180,11 @@ func (r *Relay) Stats() Stats {
 // (database or broker) are logged and retried with backoff; they never stop
 // it, so it has no error to return.
 func (r *Relay) Run(ctx context.Context) {
+	if reg, err := r.instrument(); err != nil {
+		r.log.WarnContext(ctx, "outbox relay: its metrics are not exported", "error", err)
+	} else {
+		defer func() { _ = reg.Unregister() }()
+	}
 	wake := make(chan struct{}, 1)
 	listenDone := make(chan struct{})
 	go func() {
@@ -429,15 +442,33 @@ func failedIndexes(err error, n int) (map[int]bool, bool) {
 	return bad, true
 }
 
+// countPending counts the rows of each of the relay's topics.
 func (r *Relay) countPending(ctx context.Context) {
-	var n int64
-	if err := r.pool.QueryRow(ctx, `SELECT count(*) FROM `+Table+` WHERE topic = ANY($1)`, r.cfg.Topics).Scan(&n); err != nil {
+	rows, err := r.pool.Query(ctx, `SELECT topic, count(*) FROM `+Table+` WHERE topic = ANY($1) GROUP BY topic`, r.cfg.Topics)
+	byTopic := make(map[string]int64, len(r.cfg.Topics))
+	for _, t := range r.cfg.Topics {
+		byTopic[t] = 0
+	}
+	var total int64
+	if err == nil {
+		var (
+			topic string
+			n     int64
+		)
+		_, err = pgx.ForEachRow(rows, []any{&topic, &n}, func() error {
+			byTopic[topic] = n
+			total += n
+			return nil
+		})
+	}
+	if err != nil {
 		if ctx.Err() == nil {
 			r.log.WarnContext(ctx, "outbox relay: count pending rows", "error", err)
 		}
 		return
 	}
-	r.pending.Store(n)
+	r.pending.Store(total)
+	r.pendingByTopic.Store(&byTopic)
 }
 
 // listen keeps a LISTEN connection open and signals wake on every

@@ -47,7 +47,7 @@ func BenchmarkRelayTracing(b *testing.B) {
 		ratio float64 // <0: tracing off
 	}{{"off", -1}, {"on-100%", 1}, {"on-10%", 0.1}} {
 		b.Run(m.name, func(b *testing.B) {
-			var tracing *telemetry.Tracing
+			var tracing *telemetry.Providers
 			if m.ratio >= 0 {
 				var err error
 				if tracing, err = telemetry.Open(telemetry.Config{Service: "bench", Endpoint: collector.URL + "/v1/traces",
@@ -61,7 +61,7 @@ func BenchmarkRelayTracing(b *testing.B) {
 	}
 }
 
-func benchRelaySends(b *testing.B, cfg kafka.ProducerConfig, tracing *telemetry.Tracing) {
+func benchRelaySends(b *testing.B, cfg kafka.ProducerConfig, tracing *telemetry.Providers) {
 	const pool, chunk, senders = 1024, 100, 4
 	codec := envelope.NewCodec(catalog.Default())
 	p, err := kafka.NewProducer(cfg)
@@ -74,11 +74,11 @@ func benchRelaySends(b *testing.B, cfg kafka.ProducerConfig, tracing *telemetry.
 	for i := range events {
 		ctx := context.Background()
 		if tracing != nil {
-			r.cfg.Tracer = tracing.Provider()
+			r.cfg.Tracer = tracing.TracerProvider()
 			// The request that stored the row: its span, sampled or not
 			// by the sampler, made outside the timed loop as it was made
 			// when the request ran.
-			c, s := telemetry.Tracer(tracing.Provider()).Start(ctx, "POST /v1/posts")
+			c, s := telemetry.Tracer(tracing.TracerProvider()).Start(ctx, "POST /v1/posts")
 			ctx = c
 			s.End()
 		}

@@ -1,5 +1,6 @@
-// Package telemetrytest records spans in memory for tests: a provider that
-// hands every ended span to an exporter the test reads.
+// Package telemetrytest records spans and metrics in memory for tests: a
+// tracer provider that hands every ended span to an exporter the test
+// reads, and a meter provider the test collects from.
 package telemetrytest
 
 import (

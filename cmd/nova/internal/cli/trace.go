@@ -42,9 +42,9 @@ func startJaeger(ctx context.Context, cfg *system.Config, bin string, st Streams
 	if env == nil {
 		env = funchost.Environ()
 	}
-	env[telemetry.EnvEndpoint] = j.OTLPEndpoint()
+	env[telemetry.EnvTracesEndpoint] = j.OTLPTracesURL()
 	env[telemetry.EnvSampler] = "parentbased_always_on"
-	delete(env, telemetry.EnvTracesEndpoint)
+	delete(env, telemetry.EnvTracesExporter)
 	delete(env, telemetry.EnvSDKDisabled)
 	cfg.Environ = env
 	// The console draws traces from Jaeger's query API itself: a Jaeger

@@ -28,8 +28,8 @@ func BenchmarkTracingCost(b *testing.B) {
 		env  map[string]string
 	}{
 		{"off", nil},
-		{"on-100%", map[string]string{telemetry.EnvEndpoint: j.OTLPEndpoint(), telemetry.EnvSampler: "parentbased_always_on"}},
-		{"on-10%", map[string]string{telemetry.EnvEndpoint: j.OTLPEndpoint(),
+		{"on-100%", map[string]string{telemetry.EnvTracesEndpoint: j.OTLPTracesURL(), telemetry.EnvSampler: "parentbased_always_on"}},
+		{"on-10%", map[string]string{telemetry.EnvTracesEndpoint: j.OTLPTracesURL(),
 			telemetry.EnvSampler: "parentbased_traceidratio", telemetry.EnvSamplerArg: "0.1"}},
 	}
 	// Two rounds, the second in the opposite order, so that whatever

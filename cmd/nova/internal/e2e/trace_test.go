@@ -57,8 +57,8 @@ func startJaeger(t testing.TB) *jaeger.Jaeger {
 func TestPostTraceCrossesEveryHop(t *testing.T) {
 	j := startJaeger(t)
 	r := startWith(t, system.Config{Environ: map[string]string{
-		telemetry.EnvEndpoint: j.OTLPEndpoint(),
-		telemetry.EnvSampler:  "parentbased_always_on",
+		telemetry.EnvTracesEndpoint: j.OTLPTracesURL(),
+		telemetry.EnvSampler:        "parentbased_always_on",
 	}, ConsoleAddr: "127.0.0.1:0", ConsoleTraceAPI: j.UIURL()})
 	author, follower := r.register("tracer"), r.register("watcher")
 	r.follow(follower, author)

@@ -171,7 +171,7 @@ func start(ctx context.Context, cfg Config) (*Jaeger, error) {
 		_ = j.Stop(context.Background())
 		return nil, err
 	}
-	cfg.Logger.Info("jaeger is up", "ui", j.UIURL(), "otlp", j.OTLPEndpoint())
+	cfg.Logger.Info("jaeger is up", "ui", j.UIURL(), "otlp", j.OTLPTracesURL())
 	return j, nil
 }
 
@@ -215,9 +215,11 @@ func (j *Jaeger) waitHealthy(ctx context.Context) error {
 	}
 }
 
-// OTLPEndpoint is the base URL spans go to: the value of
-// OTEL_EXPORTER_OTLP_ENDPOINT.
-func (j *Jaeger) OTLPEndpoint() string { return "http://" + j.cfg.OTLPAddr }
+// OTLPTracesURL is where spans go: the value of
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT. Jaeger takes traces only, so a run
+// pointed at it names the traces endpoint, not the shared one, and exports
+// no metrics.
+func (j *Jaeger) OTLPTracesURL() string { return "http://" + j.cfg.OTLPAddr + "/v1/traces" }
 
 // UIURL is the Jaeger UI; a trace is at UIURL()/trace/<id>.
 func (j *Jaeger) UIURL() string { return "http://" + j.cfg.UIAddr }

@@ -419,10 +419,13 @@ func knownMetric(name string, nova map[string]bool) bool {
 }
 
 // novaMetrics are the nova_ names the repository's Go code spells out
-// (metrics are declared with literal names).
+// (metrics are declared with literal names): Prometheus client names as
+// they are, and OpenTelemetry instrument names (nova.outbox.pending) as
+// Prometheus's OTLP receiver writes them, dots as underscores, a counter
+// with _total (a name may be either here).
 func novaMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	re := regexp.MustCompile(`"(nova_[a-z0-9_]+)"`)
+	re := regexp.MustCompile(`"(nova_[a-z0-9_]+|nova\.[a-z0-9_.]+[a-z0-9_])"`)
 	out := map[string]bool{}
 	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -443,15 +446,20 @@ func novaMetrics(t *testing.T) map[string]bool {
 			return err
 		}
 		for _, m := range re.FindAllSubmatch(src, -1) {
-			out[string(m[1])] = true
+			name := string(m[1])
+			if strings.Contains(name, ".") {
+				name = strings.ReplaceAll(name, ".", "_")
+				out[name+"_total"] = true
+			}
+			out[name] = true
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !out["nova_function_requests_total"] {
-		t.Fatalf("no nova_ metric found under %s: the scan is broken", repoRoot)
+	if !out["nova_function_requests_total"] || !out["nova_outbox_pending"] {
+		t.Fatalf("no nova_ metric or OpenTelemetry instrument found under %s: the scan is broken", repoRoot)
 	}
 	return out
 }

@@ -77,7 +77,7 @@ type System struct {
 
 	// tracing is the dispatcher's: it stands in for Knative's, whose spans
 	// join the same traces in a cluster.
-	tracing *telemetry.Tracing
+	tracing *telemetry.Providers
 
 	stopDispatch context.CancelFunc
 	dispatchDone chan struct{}
@@ -392,8 +392,8 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	dcfg := dispatcher.Config{Brokers: brokers, Logger: cfg.Logger, Registry: s.registry,
 		BrokerSecurity: brokerSec, Tokens: s.issuer.Tokens}
-	if s.tracing.Enabled() {
-		dcfg.Tracer = s.tracing.Provider()
+	if s.tracing.Tracing() {
+		dcfg.Tracer = s.tracing.TracerProvider()
 	}
 	srcs := s.sources
 	switch {
