@@ -96,16 +96,22 @@ func Message(r *kgo.Record) *sarama.ConsumerMessage {
 }
 
 // newestFirst orders lines of several partitions by the records' time,
-// newest first; offsets order records of one partition with equal times.
+// newest first. A record's timestamp has milliseconds only, so records of
+// different partitions written within one are ordered by their events'
+// own time (finer) when both have one; offsets order records of one
+// partition.
 func newestFirst(lines []Line) {
 	sort.SliceStable(lines, func(i, j int) bool {
 		a, b := lines[i], lines[j]
 		if !a.Timestamp.Equal(b.Timestamp) {
 			return a.Timestamp.After(b.Timestamp)
 		}
-		if a.Partition != b.Partition {
-			return a.Partition < b.Partition
+		if a.Partition == b.Partition {
+			return a.Offset > b.Offset
 		}
-		return a.Offset > b.Offset
+		if a.Time != nil && b.Time != nil && !a.Time.Equal(*b.Time) {
+			return a.Time.After(*b.Time)
+		}
+		return a.Partition < b.Partition
 	})
 }
