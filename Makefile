@@ -36,9 +36,10 @@ MODULES = $(shell find . -mindepth 1 \( -name '.*' -o -name testdata -o -name bi
 # Each module is checked on its own, as `kn func build` sees it: go.work is for
 # editors and `go run`, not for deciding whether a module builds.
 CHECK_ENV := GOWORK=off
-# The end-to-end package (cmd/nova/internal/e2e) takes about 8 minutes
-# under -race on two cores; the others far less.
-TESTFLAGS ?= -timeout 12m
+# The end-to-end package (cmd/nova/internal/e2e) takes about 12 minutes
+# under -race on two cores beside the other modules' tests (make test runs
+# them at once: tools/test-modules.sh); the others far less.
+TESTFLAGS ?= -timeout 25m
 BENCH ?= .
 BENCHFLAGS ?=
 # How long make fuzz runs each fuzz target; FUZZFLAGS go to each go test -fuzz
@@ -120,20 +121,9 @@ test: nova jaeger lint proto-check schemas-check openapi-lint asyncapi-lint even
 		echo "make test: deploy-check failed" >&2; \
 		if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("deploy-check"); \
 	fi; \
-	for m in $(MODULES); do \
-		echo "==> $$m: go vet"; \
-		if ! (cd "$$m" && $(CHECK_ENV) go vet ./...); then \
-			echo "make test: go vet failed in module $$m" >&2; \
-			if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("$$m (vet)"); continue; \
-		fi; \
-		echo "==> $$m: go test -race"; \
-		if ! (cd "$$m" && $(CHECK_ENV) NOVA_FAULT_REPORT=$(FAULT_REPORT) go test -race $(TESTFLAGS) ./...); then \
-			echo "make test: tests failed in module $$m" >&2; \
-			if [ -z "$(KEEP_GOING)" ]; then exit 1; fi; failed+=("$$m (test)"); \
-		fi; \
-	done; \
-	if [ $${#failed[@]} -gt 0 ]; then printf 'make test: failed in %s\n' "$${failed[@]}" >&2; exit 1; fi; \
-	echo "make test: every module passed"
+	NOVA_FAULT_REPORT=$(FAULT_REPORT) TESTFLAGS="$(TESTFLAGS)" KEEP_GOING="$(KEEP_GOING)" \
+		tools/test-modules.sh ./cmd/nova $(filter-out ./cmd/nova,$(MODULES)) || failed+=("the modules' tests"); \
+	if [ $${#failed[@]} -gt 0 ]; then printf 'make test: failed in %s\n' "$${failed[@]}" >&2; exit 1; fi
 
 test-short: nova ## the edit loop: every module's tests at once (workspace mode), -short, without -race, deploy-check and the end-to-end and fault suites (make test runs everything)
 	@pkgs=$$(go list $(addsuffix /...,$(MODULES)) | grep -v '/cmd/nova/internal/e2e$$'); \
