@@ -83,6 +83,16 @@ func (c *child) stop() {
 	})
 }
 
+// kill ends the child with SIGKILL, as the kernel's OOM killer would:
+// nothing is flushed or closed; it waits until the process is gone.
+func (c *child) kill() {
+	c.once.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGKILL)
+		<-c.exited
+		_ = c.in.Close()
+	})
+}
+
 // command sends one command line and returns the value of its "ok" answer.
 func (c *child) command(t testing.TB, cmd string) string {
 	t.Helper()

@@ -101,6 +101,10 @@ func (k *KafkaBroker) Security() kafka.Security { return k.sec }
 // waits until its port is free. It is safe to call twice.
 func (k *KafkaBroker) Close() { k.c.stop() }
 
+// Kill ends the broker with SIGKILL: no state is written on the way out.
+// A broker started again on the same KafkaDataDir shows what survived.
+func (k *KafkaBroker) Kill() { k.c.kill() }
+
 // CreateTopic creates a topic of partitions partitions.
 func (k *KafkaBroker) CreateTopic(t testing.TB, name string, partitions int32) {
 	t.Helper()
