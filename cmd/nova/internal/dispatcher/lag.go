@@ -47,8 +47,7 @@ func (d *Dispatcher) Lag(ctx context.Context) ([]Lag, error) {
 }
 
 // readLags reads each runner's lag, all at once: one after another they add
-// up to seconds on a busy machine, and the gauges then trail what they show.
-// lags[i] and errs[i] are d.runners[i]'s.
+// up to seconds on a busy machine. lags[i] and errs[i] are d.runners[i]'s.
 func (d *Dispatcher) readLags(ctx context.Context) ([][]Lag, []error, error) {
 	// Not named results: a return on ctx's end must not touch the slices
 	// the readers still write.
@@ -190,22 +189,27 @@ func offsetsAt(client sarama.Client, parts map[string][]int32, at int64) (map[pa
 	return out, nil
 }
 
-// lagLoop refreshes kafka_consumer_lag every LagInterval until ctx ends.
+// lagLoop refreshes kafka_consumer_lag every LagInterval until ctx ends,
+// each source's on its own: one whose brokers answer slowly leaves the
+// others' gauges current.
 func (d *Dispatcher) lagLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, r := range d.runners {
+		wg.Go(func() { d.lagLoopOf(ctx, r) })
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) lagLoopOf(ctx context.Context, r *runner) {
 	t := time.NewTicker(d.cfg.LagInterval)
 	defer t.Stop()
 	for {
-		lags, errs, err := d.readLags(ctx)
-		if err != nil {
-			return // ctx ended
+		lags, err := r.lag()
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errNotRunning) {
+			d.log.Warn("read consumer lag", "source", r.ref, "error", err)
 		}
-		for i, r := range d.runners {
-			if err := errs[i]; err != nil && ctx.Err() == nil && !errors.Is(err, errNotRunning) {
-				d.log.Warn("read consumer lag", "source", r.ref, "error", err)
-			}
-			for _, l := range lags[i] {
-				d.metrics.lag.WithLabelValues(l.Group, l.Topic, strconv.Itoa(int(l.Partition))).Set(float64(l.Lag))
-			}
+		for _, l := range lags {
+			d.metrics.lag.WithLabelValues(l.Group, l.Topic, strconv.Itoa(int(l.Partition))).Set(float64(l.Lag))
 		}
 		select {
 		case <-ctx.Done():
