@@ -99,7 +99,8 @@ func (c ceTraceHeaders) Keys() []string        { return []string{telemetry.Trace
 // SendAttributes are the attributes of a span publishing rec
 // (OpenTelemetry's messaging conventions).
 func SendAttributes(rec Record) []attribute.KeyValue {
-	attrs := []attribute.KeyValue{
+	attrs := make([]attribute.KeyValue, 0, 8) // room for the key: one allocation per span
+	attrs = append(attrs,
 		semconv.MessagingSystemKafka,
 		semconv.MessagingOperationTypeSend,
 		semconv.MessagingOperationName("send"),
@@ -107,7 +108,7 @@ func SendAttributes(rec Record) []attribute.KeyValue {
 		semconv.MessagingMessageID(rec.Event.ID()),
 		semconv.CloudEventsEventID(rec.Event.ID()),
 		semconv.CloudEventsEventType(rec.Event.Type()),
-	}
+	)
 	key := rec.Key
 	if key == "" {
 		key, _ = rec.Event.Extensions()[partitionKeyExtension].(string)
