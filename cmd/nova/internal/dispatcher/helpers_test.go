@@ -77,14 +77,9 @@ func plainRecords(topic string, partitions int32, n, from int) []*kgo.Record {
 // committed reads a group's committed offsets of topic (partition → offset).
 func committed(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).FetchOffsets(ctx, group)
+	resp, err := admin(t, brokers).FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatalf("fetch offsets of %s: %v", group, err)
 	}
@@ -95,6 +90,17 @@ func committed(t testing.TB, brokers []string, group, topic string) map[int32]in
 		}
 	}
 	return out
+}
+
+// admin is an admin client of brokers, closed when the test ends.
+func admin(t testing.TB, brokers []string) *kadm.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return kadm.NewClient(cl)
 }
 
 // hit is one request a test sink received.

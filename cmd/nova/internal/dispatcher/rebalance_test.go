@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/testrig"
@@ -54,6 +53,7 @@ func TestScaleOutAndInMidLoad(t *testing.T) {
 			cfg := testConfig(brokers)
 			members := []running{start(t, cfg, src)}
 			prod := producer(t, brokers)
+			adm := admin(t, brokers)
 			for r := range rounds {
 				produce(t, prod, plainRecords(topic, partitions, perRound, r*perRound)...)
 				switch r {
@@ -61,7 +61,7 @@ func TestScaleOutAndInMidLoad(t *testing.T) {
 					cfg := testConfig(brokers)
 					members = append(members, start(t, cfg, src))
 					waitFor(t, "the group to take the new member", func() bool {
-						return groupMembers(t, brokers, src.ConsumerGroup) == len(members)
+						return groupMembers(adm, src.ConsumerGroup) == len(members)
 					})
 				case 7, 9: // scale in: the newest member stops mid-delivery
 					members[len(members)-1].stop()
@@ -112,16 +112,10 @@ func TestScaleOutAndInMidLoad(t *testing.T) {
 
 // groupMembers is how many members group has now, as the coordinator
 // describes it (0 while it rebalances).
-func groupMembers(t testing.TB, brokers []string, group string) int {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+func groupMembers(adm *kadm.Client, group string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	groups, err := kadm.NewClient(cl).DescribeGroups(ctx, group)
+	groups, err := adm.DescribeGroups(ctx, group)
 	if err != nil {
 		return 0
 	}
