@@ -38,7 +38,7 @@ type Function[U Unit] struct {
 	life    *lifecycle.Lifecycle[U]
 	handler atomic.Pointer[Handler] // set by Start
 	senders *sender.Verifier        // nil until started, and with authentication off
-	tracing *telemetry.Providers    // set by Start
+	otel    *telemetry.Providers    // set by Start
 }
 
 // New returns a function that has not started.
@@ -71,20 +71,20 @@ func (f *Function[U]) Start(_ context.Context, env map[string]string) error {
 			hcfg.Senders = f.senders
 		}
 	}
-	tracing, terr := telemetry.FromEnv(env, f.name)
+	otel, terr := telemetry.FromEnv(env, f.name)
 	open, err := f.setup(env, f.log)
 	if err := errors.Join(serr, terr, err); err != nil {
 		return fmt.Errorf("%s: %w", f.name, err)
 	}
-	f.tracing = tracing
-	if tracing.Tracing() {
-		hcfg.Tracer, hcfg.Name = tracing.TracerProvider(), f.name
+	f.otel = otel
+	if otel.Tracing() {
+		hcfg.Tracer, hcfg.Name = otel.TracerProvider(), f.name
 	}
 	f.handler.Store(NewHandler(f.receive, hcfg))
 	// What the unit starts of its own (an outbox relay) traces and
 	// measures with the function's providers.
 	return f.life.Start(func(ctx context.Context) (U, error) {
-		return open(telemetry.WithMeterProvider(telemetry.WithProvider(ctx, tracing.TracerProvider()), tracing.MeterProvider()))
+		return open(telemetry.WithMeterProvider(telemetry.WithProvider(ctx, otel.TracerProvider()), otel.MeterProvider()))
 	})
 }
 
@@ -105,12 +105,11 @@ func (f *Function[U]) Ready(ctx context.Context) (bool, error) {
 }
 
 // Stop closes the unit, then exports the spans still buffered and the
-// metrics' last collection. func-go
-// calls it after the server has drained.
+// metrics' last collection. func-go calls it after the server has drained.
 func (f *Function[U]) Stop(ctx context.Context) error {
 	err := f.life.Stop(ctx)
-	if f.tracing != nil {
-		err = errors.Join(err, f.tracing.Shutdown(ctx))
+	if f.otel != nil {
+		err = errors.Join(err, f.otel.Shutdown(ctx))
 	}
 	return err
 }
