@@ -53,7 +53,9 @@ import (
 // -v, or on failure), and writes it to the file NOVA_FAULT_REPORT names (make
 // test sets it and prints the file). The default is one round of about half
 // a minute; NOVA_FAULT_LONG=1 repeats rounds, each with new users, for
-// NOVA_FAULT_DURATION (default 5m), e.g.
+// NOVA_FAULT_DURATION (default 5m), and watches for leaks (fault_soak_test.go:
+// memory, goroutines, open files and PostgreSQL connections sampled every
+// NOVA_FAULT_SAMPLE, required flat after NOVA_FAULT_WARMUP, plotted), e.g.
 //
 //	cd cmd/nova && NOVA_FAULT_LONG=1 NOVA_FAULT_DURATION=10m go test -race -run TestFaultSuite -v -timeout 30m ./internal/e2e/
 func TestFaultSuite(t *testing.T) {
@@ -71,6 +73,9 @@ func TestFaultSuite(t *testing.T) {
 	r := startFaulty(t)
 	rep := &faultReport{started: time.Now(), long: long}
 	t.Cleanup(func() { rep.emit(t) })
+	if long {
+		rep.soak = startSoak(t, r)
+	}
 
 	for round := 1; ; round++ {
 		res := runRound(t, r, rep, round)
@@ -78,6 +83,9 @@ func TestFaultSuite(t *testing.T) {
 		if t.Failed() || !long || time.Since(rep.started) >= duration {
 			break
 		}
+	}
+	if rep.soak != nil {
+		rep.soak.finish(t)
 	}
 	rep.dlq = r.deadLetters(t)
 	if n := len(rep.dlq); n != 0 {
@@ -774,6 +782,7 @@ type faultReport struct {
 	long    bool
 	rounds  []roundResult
 	dlq     []deadletter.Entry
+	soak    *soakWatch // long mode
 }
 
 func (rep *faultReport) String() string {
@@ -816,6 +825,9 @@ func (rep *faultReport) String() string {
 				fmt.Fprintf(&b, "  %s: %s\n", l.what, strings.Join(first(l.v, 10), ", "))
 			}
 		}
+	}
+	if rep.soak != nil && rep.soak.samples != nil {
+		b.WriteString(rep.soak.String())
 	}
 	fmt.Fprintf(&b, "\ndead-letter store: %d entries (want 0)\n", len(rep.dlq))
 	for _, e := range first(rep.dlq, 20) {
