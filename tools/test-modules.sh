@@ -5,15 +5,12 @@
 #
 # LONG is the module holding the end-to-end and fault suites (its package
 # internal/e2e), the long pole: they mostly wait on the system they drive
-# (under -race one test keeps about half of one core busy). So LONG's tests
-# run in the background while the other modules' run one after another
-# beside them, and its e2e package runs as two processes, each given every
-# other test (each test starts a Nova of its own: its own databases, broker,
-# ports and Redis key prefixes). Each module's output is written whole when
-# it ends, never interleaved.
+# (under -race they keep about half of one core busy). So LONG's tests run
+# in the background while the other modules' run one after another beside
+# them. Each module's output is written whole when it ends, never
+# interleaved.
 #
-# Environment: TESTFLAGS (go test flags; the e2e shards run all their tests,
-# each bounded by -test.timeout 25m), NOVA_FAULT_REPORT (where the fault
+# Environment: TESTFLAGS (go test flags), NOVA_FAULT_REPORT (where the fault
 # suite writes its report), KEEP_GOING (non-empty: test every module and
 # report every failure, rather than stop at the first), TEST_LOGS (folder of
 # the modules' logs).
@@ -60,51 +57,10 @@ test_module() {
 	(cd "$1" && GOWORK=off go test -race ${TESTFLAGS:-} ./...)
 }
 
-# test_long runs LONG's packages but e2e with go test, and e2e's tests in
-# two shards of one compiled test binary, all at once.
-test_long() {
-	cd "$long" || return 1
-	local e2e=./internal/e2e bin pkgs tests shard rc=0
-	bin=$(mktemp -d)
-	pkgs=$(GOWORK=off go list ./... | grep -v '/internal/e2e$')
-	# shellcheck disable=SC2086 # TESTFLAGS and pkgs are lists
-	GOWORK=off go test -race ${TESTFLAGS:-} $pkgs >"$bin/packages.log" 2>&1 &
-	local main=$!
-	if ! GOWORK=off go test -race -c -o "$bin/e2e.test" "$e2e"; then
-		wait $main
-		cat "$bin/packages.log"
-		return 1
-	fi
-	mapfile -t tests < <("$bin/e2e.test" -test.list '^Test' | grep '^Test')
-	local pids=()
-	for shard in 0 1; do
-		local names=() i
-		for ((i = shard; i < ${#tests[@]}; i += 2)); do names+=("${tests[i]}"); done
-		local run
-		run="^($(IFS='|'; echo "${names[*]}"))\$"
-		# As go test runs a test binary: in its package's folder.
-		(cd "$e2e" && "$bin/e2e.test" -test.run "$run" -test.timeout 25m >"$bin/e2e-$shard.log" 2>&1
-			echo $? >"$bin/e2e-$shard.rc") &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-	wait $main || rc=1
-	cat "$bin/packages.log"
-	for shard in 0 1; do
-		local r
-		r=$(cat "$bin/e2e-$shard.rc")
-		echo "--- $e2e, shard $((shard + 1)) of 2 (exit $r):"
-		cat "$bin/e2e-$shard.log"
-		[ "$r" = 0 ] || rc=1
-	done
-	rm -rf "$bin"
-	return $rc
-}
-
 longlog=$(logname "$long")
 echo "==> $long: go test -race (in the background; its output follows the other modules')"
 set -m # the background job gets its own process group, so it can be stopped whole
-(test_long >"$longlog" 2>&1) &
+(test_module "$long" >"$longlog" 2>&1) &
 bg=$!
 set +m
 start=$SECONDS
