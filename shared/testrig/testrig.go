@@ -26,9 +26,8 @@ const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
 const (
-	startPostgres    = "pg_ctlcluster --skip-systemctl-redirect 15 main start"
-	raiseConnections = `psql -h 127.0.0.1 -U postgres -c "ALTER SYSTEM SET max_connections = 300" && pg_ctlcluster --skip-systemctl-redirect 15 main restart`
-	startRedis       = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
+	startPostgres = "pg_ctlcluster --skip-systemctl-redirect 15 main start"
+	startRedis    = `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no`
 )
 
 func envOr(key, def string) string {
