@@ -151,6 +151,9 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 			m.retried.WithLabelValues(r.ref).Inc()
 			wait := r.src.Delivery.Backoff(attempt)
 			retrying(span, attempt, wait, last)
+			r.d.log.Info("delivery failed; retrying", "source", r.ref, "sink", r.sink.String(), "topic", msg.Topic,
+				"partition", msg.Partition, "offset", msg.Offset, "id", e.ID(), "attempt", attempt, "wait", wait,
+				"status", last.status, "error", last.err)
 			if !sleep(ctx, wait) {
 				return false
 			}
@@ -224,6 +227,9 @@ func (r *runner) handle(ctx context.Context, msg *sarama.ConsumerMessage) bool {
 		}
 		if res.ok() {
 			deadLettered(span, r.dls, last)
+			r.d.log.Warn("delivery failed; dead-lettered", "source", r.ref, "sink", r.sink.String(), "topic", msg.Topic,
+				"partition", msg.Partition, "offset", msg.Offset, "id", e.ID(), "type", e.Type(),
+				"status", last.status, "error", last.err)
 			m.deadLettered.WithLabelValues(r.ref).Inc()
 			m.latency.WithLabelValues(r.ref, "dead_lettered").Observe(time.Since(start).Seconds())
 			return true

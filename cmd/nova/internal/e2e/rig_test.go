@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,7 +84,7 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 	}
 	cfg.Environ = env
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = keepLogs(t)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -98,11 +99,67 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 			t.Errorf("stop Nova: %v", err)
 		}
 	})
+	// Runs before the stop above: a failed test shows where events stand.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		lags, err := sys.Dispatcher().Lag(ctx)
+		if err != nil {
+			t.Logf("consumer lag: %v", err)
+			return
+		}
+		var behind []string
+		for _, l := range lags {
+			if l.Lag != 0 {
+				behind = append(behind, fmt.Sprintf("%s %s[%d] committed %d of %d", l.Source, l.Topic, l.Partition, l.Committed, l.End))
+			}
+		}
+		t.Logf("consumers behind when the test failed: %d\n%s", len(behind), strings.Join(behind, "\n"))
+	})
 	api, ok := sys.FunctionURL("nova-api")
 	if !ok {
 		t.Fatal("nova-api is not running")
 	}
 	return &rig{t: t, sys: sys, api: api}
+}
+
+// keepLogs is the run's logger when a test brings none: quiet while the
+// test passes; when it fails, the warnings and errors are printed with it
+// and the whole log is kept in a file the failure names, since what went
+// wrong inside the system is rarely visible from its API.
+func keepLogs(t testing.TB) *slog.Logger {
+	logs := &testrig.Logs{}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		var loud []string
+		for _, line := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(line, `"level":"WARN"`) || strings.Contains(line, `"level":"ERROR"`) {
+				loud = append(loud, line)
+			}
+		}
+		const shown = 40
+		if len(loud) > shown {
+			loud = loud[len(loud)-shown:]
+		}
+		t.Logf("the system's last %d warnings and errors:\n%s", len(loud), strings.Join(loud, "\n"))
+		f, err := os.CreateTemp("", "nova-e2e-"+strings.ReplaceAll(t.Name(), "/", "_")+"-*.log")
+		if err != nil {
+			t.Logf("keep the system's log: %v", err)
+			return
+		}
+		defer f.Close()
+		if _, err := f.WriteString(logs.String()); err != nil {
+			t.Logf("keep the system's log: %v", err)
+			return
+		}
+		t.Logf("the system's whole log: %s", f.Name())
+	})
+	return slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
 // user is a registered, logged-in user.
