@@ -38,8 +38,18 @@ type Config struct {
 	// always creates them.
 	CreateTopics bool
 
-	// Port of the embedded broker on 127.0.0.1; 0 picks a free port.
+	// Nodes is how many brokers the embedded cluster runs; 0 means 1.
+	// With more, partition leaders and group coordinators are spread
+	// among them and can be moved (Faults.MoveLeaders), as a rolling
+	// restart of a real cluster moves them; every node serves the same
+	// log, so no node is a single point of failure.
+	Nodes int
+	// Port of the embedded broker's first node on 127.0.0.1; the other
+	// nodes listen on the ports after it. 0 picks free ports.
 	Port int
+	// NodePorts, when set, are every node's port, one per node: how a
+	// restart comes back on the ports the clients know.
+	NodePorts []int
 	// DataDir is the embedded broker's on-disk state.
 	DataDir string
 	// InMemory keeps the embedded broker's state in memory only (no
@@ -104,13 +114,42 @@ func (c Config) Validate() error {
 		}
 		return nil
 	}
-	if c.Port < 0 || c.Port > 65535 {
-		return fmt.Errorf("broker: port %d out of range", c.Port)
+	if c.Nodes < 0 || c.Nodes > maxNodes {
+		return fmt.Errorf("broker: %d nodes: the embedded cluster runs 1 to %d", c.Nodes, maxNodes)
+	}
+	if c.Port < 0 || c.Port+max(c.Nodes, 1)-1 > 65535 {
+		return fmt.Errorf("broker: port %d out of range for %d nodes", c.Port, max(c.Nodes, 1))
+	}
+	if len(c.NodePorts) > 0 && len(c.NodePorts) != max(c.Nodes, 1) {
+		return fmt.Errorf("broker: %d node ports for %d nodes", len(c.NodePorts), max(c.Nodes, 1))
+	}
+	for _, p := range c.NodePorts {
+		if p < 0 || p > 65535 {
+			return fmt.Errorf("broker: node port %d out of range", p)
+		}
 	}
 	if c.DataDir == "" && !c.InMemory {
 		return errors.New("broker: the embedded broker needs a data folder (or InMemory)")
 	}
 	return nil
+}
+
+// maxNodes bounds the embedded cluster: enough to move leaders among
+// three brokers, as the smallest production cluster has.
+const maxNodes = 5
+
+// ports is each node's port.
+func (c Config) ports() []int {
+	if len(c.NodePorts) > 0 {
+		return c.NodePorts
+	}
+	ports := make([]int, max(c.Nodes, 1))
+	for i := range ports {
+		if c.Port != 0 {
+			ports[i] = c.Port + i
+		}
+	}
+	return ports
 }
 
 // Broker is a running Kafka, embedded or external.
@@ -144,8 +183,7 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	}
 
 	opts := []kfake.Opt{
-		kfake.NumBrokers(1),
-		kfake.Ports(cfg.Port),
+		kfake.Ports(cfg.ports()...),
 		kfake.ClusterID("nova-local"),
 		kfake.WithLogger(slogLogger{cfg.Logger}),
 	}
@@ -169,8 +207,9 @@ func Open(ctx context.Context, cfg Config) (*Broker, error) {
 	opts = append(opts, authOpts...)
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
-		if cfg.Port != 0 {
-			return nil, fmt.Errorf("broker: start embedded Kafka on 127.0.0.1:%d (in use? pick another with --kafka-port): %w", cfg.Port, err)
+		if ports := cfg.ports(); ports[0] != 0 {
+			return nil, fmt.Errorf("broker: start embedded Kafka on 127.0.0.1 port %s (in use? pick another with --kafka-port): %w",
+				strings.Trim(fmt.Sprint(ports), "[]"), err)
 		}
 		return nil, fmt.Errorf("broker: start embedded Kafka: %w", err)
 	}

@@ -189,9 +189,23 @@ func TestConfigValidate(t *testing.T) {
 		{Port: 9092},                       // no data folder
 		{Port: 70000, DataDir: "x"},        // port out of range
 		{Brokers: []string{"a:9092", " "}}, // blank broker
+		{Nodes: 6, InMemory: true},         // more nodes than the embedded cluster runs
+		{Nodes: -1, InMemory: true},
+		{Nodes: 3, Port: 65534, InMemory: true},                   // the third node's port is out of range
+		{Nodes: 3, NodePorts: []int{9092, 9093}, InMemory: true},  // a port short
+		{Nodes: 2, NodePorts: []int{9092, 70000}, InMemory: true}, // a node port out of range
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v validated", c)
+		}
+	}
+	for _, c := range []broker.Config{
+		{InMemory: true},
+		{Nodes: 3, Port: 65533, InMemory: true},
+		{Nodes: 3, NodePorts: []int{9092, 0, 9094}, DataDir: "x"},
+	} {
+		if err := c.Validate(); err != nil {
+			t.Errorf("%+v: %v", c, err)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 // would be. Tests drive it, through `nova kafka -control` when they run the
 // broker as a separate process.
 type Faults struct {
+	c       *kfake.Cluster
 	mu      sync.Mutex
 	refuse  []string
 	drop    bool
@@ -23,7 +24,7 @@ type Faults struct {
 
 // NewFaults installs the fault switch on c; nothing is refused until told.
 func NewFaults(c *kfake.Cluster) *Faults {
-	f := &Faults{}
+	f := &Faults{c: c}
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
 		c.KeepControl()
 		return f.produce(req.(*kmsg.ProduceRequest))
@@ -38,6 +39,28 @@ func (f *Faults) RefuseWrites(topics ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.refuse = slices.Clone(topics)
+}
+
+// MoveLeaders elects a new leader for every partition, at random among
+// the cluster's nodes, and moves every group coordinator, as a rolling
+// restart of a real cluster does: clients asking the old leader or
+// coordinator are told NOT_LEADER_OR_FOLLOWER or NOT_COORDINATOR and must
+// find the new one. Every partition's leader epoch goes up, even on a
+// single node.
+func (f *Faults) MoveLeaders() {
+	f.c.ShufflePartitionLeaders()
+	f.c.RehashCoordinators()
+}
+
+// Leaders maps each node to how many partitions of topics it leads.
+func (f *Faults) Leaders(topics map[string]int32) map[int32]int {
+	out := map[int32]int{}
+	for t, n := range topics {
+		for p := range n {
+			out[f.c.LeaderFor(t, p)]++
+		}
+	}
+	return out
 }
 
 // DropProduce, while on, drops the connection of every produce request.

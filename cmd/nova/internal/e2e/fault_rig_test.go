@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/nova-social/nova/cmd/nova/internal/broker"
 	"github.com/nova-social/nova/cmd/nova/internal/fault"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/testrig"
@@ -62,6 +63,8 @@ func startFaulty(t *testing.T) *faultRig {
 		DatabaseURL: dbURL, RedisURL: redisURL,
 		Environ:    map[string]string{"MEDIA_DIR": t.TempDir(), "MEDIA_TMP_DIR": t.TempDir()},
 		Middleware: sw.Middleware,
+		// Three nodes, so leaders and coordinators can move.
+		Kafka: broker.Config{Nodes: 3},
 	})
 	// Cleanups run last first: whatever the test left down comes back
 	// before the system stops, so it stops cleanly.

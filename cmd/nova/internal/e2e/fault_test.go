@@ -37,7 +37,9 @@ import (
 //   - the embedded Kafka (kfake) stopped and started again on its data folder
 //     and port,
 //   - PostgreSQL "restarted": the same proxy treatment in front of the real
-//     PostgreSQL (the shared servers themselves are never stopped).
+//     PostgreSQL (the shared servers themselves are never stopped),
+//   - Kafka's partition leaders and group coordinators moved among the
+//     embedded cluster's three nodes, as a rolling restart moves them.
 //
 // Afterwards, once the outbox is empty and consumer lag is 0, it requires
 // that every post sits in exactly the home feeds it belongs in (its author's
@@ -436,6 +438,17 @@ func injectFaults(t *testing.T, r *faultRig, began time.Time) []injection {
 			return nil
 		}
 	}
+	moveLeaders := func(times int) func(time.Duration) error {
+		return func(d time.Duration) error {
+			for range times {
+				if err := r.sys.MoveKafkaLeaders(); err != nil {
+					return err
+				}
+				pause(d / time.Duration(times))
+			}
+			return nil
+		}
+	}
 	schedule := []struct {
 		fault string
 		dur   time.Duration
@@ -447,6 +460,7 @@ func injectFaults(t *testing.T, r *faultRig, began time.Time) []injection {
 		{"Kafka (kfake) stopped, restarted on its data dir and port", 2 * time.Second,
 			func(d time.Duration) error { return r.sys.RestartKafka(ctx, d) }},
 		{"PostgreSQL restart (proxy cuts and refuses connections)", 3 * time.Second, outage(r.pg)},
+		{"Kafka partition leaders and group coordinators moved 4 times (three nodes)", 2 * time.Second, moveLeaders(4)},
 		{"feed-fanout killed, started again", 1500 * time.Millisecond, kill("feed-fanout")},
 		{"notifier answers 500", 1500 * time.Millisecond, fail("notifier")},
 		{"chat-push does its work, answer lost (500): redelivered", 1500 * time.Millisecond, lose("chat-push")},

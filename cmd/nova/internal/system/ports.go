@@ -111,7 +111,13 @@ func wantedPorts(cfg Config, m *manifests.Set) []wantedPort {
 		}
 	}
 	if len(cfg.Kafka.Brokers) == 0 && cfg.Kafka.Port > 0 {
-		out = append(out, wantedPort{net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Kafka.Port)), "the embedded Kafka", moveKafka})
+		for i := range max(cfg.Kafka.Nodes, 1) {
+			what := "the embedded Kafka"
+			if cfg.Kafka.Nodes > 1 {
+				what = fmt.Sprintf("the embedded Kafka's node %d", i)
+			}
+			out = append(out, wantedPort{net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Kafka.Port+i)), what, moveKafka})
+		}
 	}
 	if fixedPort(cfg.MetricsAddr) {
 		out = append(out, wantedPort{cfg.MetricsAddr, "the dispatcher's metrics", moveMetrics})

@@ -32,15 +32,19 @@ func (s *System) RestartKafka(ctx context.Context, downFor time.Duration) error 
 	}
 	cfg := s.kafka
 	cfg.DataDir = old.DataDir()
-	if cfg.Port == 0 {
-		// Started on a free port: come back on the one it got.
-		_, port, err := net.SplitHostPort(old.Addrs()[0])
+	// Come back on the ports the clients know (free ones were picked at
+	// the first start).
+	cfg.NodePorts = nil
+	for _, a := range old.Addrs() {
+		_, port, err := net.SplitHostPort(a)
 		if err != nil {
-			return fmt.Errorf("system: embedded Kafka address %s: %w", old.Addrs()[0], err)
+			return fmt.Errorf("system: embedded Kafka address %s: %w", a, err)
 		}
-		if cfg.Port, err = strconv.Atoi(port); err != nil {
+		p, err := strconv.Atoi(port)
+		if err != nil {
 			return fmt.Errorf("system: embedded Kafka port %s: %w", port, err)
 		}
+		cfg.NodePorts = append(cfg.NodePorts, p)
 	}
 	old.Close()
 	select {
@@ -141,4 +145,19 @@ func (s *System) watch(fn *funchost.Function) {
 			s.fail(err)
 		}
 	}()
+}
+
+// MoveKafkaLeaders elects new partition leaders and moves every group
+// coordinator on the embedded cluster, as a rolling restart of a
+// production cluster does (see broker.Faults.MoveLeaders). With one node
+// only the leader epochs change.
+func (s *System) MoveKafkaLeaders() error {
+	s.mu.Lock()
+	b := s.broker
+	s.mu.Unlock()
+	if !b.Embedded() {
+		return ErrNotEmbedded
+	}
+	b.Faults().MoveLeaders()
+	return nil
 }
