@@ -38,6 +38,12 @@ type kafkaConfig struct {
 // the state is in memory.
 func KafkaDataDir(dir string) KafkaOption { return func(c *kafkaConfig) { c.dataDir = dir } }
 
+// KafkaNodes runs a cluster of n brokers, among which partition leaders
+// and group coordinators are spread (and moved by MoveLeaders).
+func KafkaNodes(n int) KafkaOption {
+	return func(c *kafkaConfig) { c.args = append(c.args, "-nodes", strconv.Itoa(n)) }
+}
+
 // KafkaPort listens on port of 127.0.0.1 instead of a free one.
 func KafkaPort(port int) KafkaOption { return func(c *kafkaConfig) { c.port = port } }
 
@@ -117,6 +123,13 @@ func (k *KafkaBroker) CreateTopic(t testing.TB, name string, partitions int32) {
 func (k *KafkaBroker) RefuseWrites(t testing.TB, topics ...string) {
 	t.Helper()
 	k.c.command(t, "refuse-writes "+strings.Join(topics, " "))
+}
+
+// MoveLeaders elects new partition leaders at random among the nodes and
+// moves every group coordinator, as a rolling restart does.
+func (k *KafkaBroker) MoveLeaders(t testing.TB) {
+	t.Helper()
+	k.c.command(t, "move-leaders")
 }
 
 // DropProduce, while on, makes the broker drop the connection of every

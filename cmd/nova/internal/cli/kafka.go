@@ -29,7 +29,8 @@ func kafkaCmd(ctx context.Context, args []string, st Streams) error {
 		controlled bool
 		logLevel   slog.Level
 	)
-	fs.IntVar(&cfg.Port, "port", broker.DefaultPort, "port on 127.0.0.1 (0: a free port) [NOVA_KAFKA_PORT]")
+	fs.IntVar(&cfg.Port, "port", broker.DefaultPort, "port on 127.0.0.1 of the first node; the others take the next ones (0: free ports) [NOVA_KAFKA_PORT]")
+	fs.IntVar(&cfg.Nodes, "nodes", 1, "brokers in the cluster, among which partition leaders and group coordinators are spread [NOVA_KAFKA_NODES]")
 	fs.StringVar(&cfg.DataDir, "data-dir", broker.DefaultDataDir, "data folder; empty keeps everything in memory [NOVA_DATA_DIR]")
 	fs.BoolVar(&controlled, "control", false, "take fault commands on standard input and stop when it closes (for tests)")
 	fs.TextVar(&logLevel, "log-level", slog.LevelWarn, "debug, info, warn or error [NOVA_LOG_LEVEL]")
@@ -79,6 +80,7 @@ func kafkaCmd(ctx context.Context, args []string, st Streams) error {
 //	refuse-writes [TOPIC...]   refuse produce to these topics (none: stop refusing)
 //	drop-produce on|off        drop every produce request's connection
 //	dropped                    "ok N": produce requests dropped so far
+//	move-leaders               elect new partition leaders, move group coordinators
 func control(b *broker.Broker, in io.Reader, out io.Writer) error {
 	f := b.Faults()
 	sc := bufio.NewScanner(in)
@@ -103,6 +105,9 @@ func control(b *broker.Broker, in io.Reader, out io.Writer) error {
 			reply = "ok"
 		case cmd == "drop-produce" && len(args) == 1 && (args[0] == "on" || args[0] == "off"):
 			f.DropProduce(args[0] == "on")
+			reply = "ok"
+		case cmd == "move-leaders" && len(args) == 0:
+			f.MoveLeaders()
 			reply = "ok"
 		case cmd == "dropped" && len(args) == 0:
 			reply = fmt.Sprintf("ok %d", f.Dropped())

@@ -38,6 +38,7 @@ func runCmd(ctx context.Context, args []string, st Streams) error {
 	fs.BoolVar(&cfg.KafkaNoAuth, "kafka-no-auth", false, "run the embedded Kafka in plaintext without logins or ACLs (by default: TLS, each function's SCRAM login, the KafkaUsers' ACLs)")
 	fs.StringVar(&cfg.Kafka.DataDir, "data-dir", "", "embedded Kafka's data folder (default <root>/.nova/kafka) [NOVA_DATA_DIR]")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", system.DefaultDatabaseURL, "PostgreSQL; its database is created when missing [DATABASE_URL]")
+	fs.Var(&cfg.Replicas, "replicas", "run these functions as N instances behind one address, round-robin, as Knative scales a Service out: function=N,... such as feed-fanout=3,nova-api=2 (each with its own PostgreSQL pool) [NOVA_REPLICAS]")
 	fs.Var(&cfg.DBPools, "db-pools", fmt.Sprintf("PostgreSQL pool sizes, function=N,... (default nova-api=%d, the others %d, one more with an outbox relay; DATABASE_URL's pool_max_conns sizes every one) [NOVA_DB_POOLS]", system.DefaultAPIPool, system.DefaultPoolSize))
 	fs.StringVar(&cfg.RedisURL, "redis-url", system.DefaultRedisURL, "Redis [REDIS_URL]")
 	fs.TextVar(&logLevel, "log-level", slog.LevelInfo, "debug, info, warn or error [NOVA_LOG_LEVEL]")

@@ -140,7 +140,25 @@ type partitionOf struct {
 
 // offsetsAt asks each partition's leader for its offset at (OffsetNewest or
 // OffsetOldest), one request per broker rather than one per partition.
+// A leader that moved since the client's metadata was read answers
+// NOT_LEADER_OR_FOLLOWER: the metadata is read again and the question
+// asked once more, as the client's own requests do.
 func offsetsAt(client sarama.Client, parts map[string][]int32, at int64) (map[partitionOf]int64, error) {
+	out, err := offsetsFromLeaders(client, parts, at)
+	if !errors.Is(err, sarama.ErrNotLeaderForPartition) && !errors.Is(err, sarama.ErrLeaderNotAvailable) {
+		return out, err
+	}
+	topics := make([]string, 0, len(parts))
+	for t := range parts {
+		topics = append(topics, t)
+	}
+	if rerr := client.RefreshMetadata(topics...); rerr != nil {
+		return nil, errors.Join(err, rerr)
+	}
+	return offsetsFromLeaders(client, parts, at)
+}
+
+func offsetsFromLeaders(client sarama.Client, parts map[string][]int32, at int64) (map[partitionOf]int64, error) {
 	byLeader := map[*sarama.Broker]*sarama.OffsetRequest{}
 	for t, ps := range parts {
 		for _, p := range ps {

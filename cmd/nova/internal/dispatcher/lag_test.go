@@ -67,3 +67,34 @@ func TestLagGaugeFollowsTheCommittedOffset(t *testing.T) {
 		}
 	}
 }
+
+// Consumer lag is read right after the partitions' leaders move (a
+// rolling restart of the cluster): the dispatcher's metadata is stale, the
+// old leaders answer NOT_LEADER_OR_FOLLOWER, and Lag asks the new ones
+// rather than failing until the next metadata refresh.
+func TestLagAfterLeadersMove(t *testing.T) {
+	c := testrig.Kafka(t, testrig.KafkaNodes(3))
+	brokers := c.ListenAddrs()
+	topic := newTopic(t, c, 6)
+	const n = 30
+	produce(t, producer(t, brokers), plainRecords(topic, 6, n, 0)...)
+	s := newSink(t, func(hit, int) (int, string) { return 202, "" })
+	src := testSource(topic, s.URL(), nil)
+	run := start(t, testConfig(brokers), src)
+	waitFor(t, "every record delivered", func() bool { return s.distinct() == n })
+
+	for i := range 5 {
+		c.MoveLeaders(t)
+		lags, err := run.d.Lag(t.Context())
+		if err != nil {
+			t.Fatalf("lag after move %d: %v", i+1, err)
+		}
+		var end int64
+		for _, l := range lags {
+			end += l.End
+		}
+		if end != n {
+			t.Fatalf("after move %d the partitions end at %d records in all, want %d: %+v", i+1, end, n, lags)
+		}
+	}
+}

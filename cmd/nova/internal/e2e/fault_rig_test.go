@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime/multipart"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -65,6 +67,11 @@ func startFaulty(t *testing.T) *faultRig {
 		Middleware: sw.Middleware,
 		// Three nodes, so leaders and coordinators can move.
 		Kafka: broker.Config{Nodes: 3},
+		// Scaled out as Knative scales under load: the dispatcher posts
+		// to one address and the balancer spreads the deliveries, of
+		// ordered sources too; two nova-api replicas run two outbox
+		// relays over one outbox.
+		Replicas: faultReplicas,
 	})
 	// Cleanups run last first: whatever the test left down comes back
 	// before the system stops, so it stops cleanly.
@@ -81,6 +88,30 @@ func startFaulty(t *testing.T) *faultRig {
 		rig: r, pg: pg, redis: rp, sw: sw, db: db,
 		rdb: testrig.Redis(t), client: &http.Client{Timeout: 15 * time.Second},
 	}
+}
+
+// faultReplicas are the functions the fault suite scales out.
+var faultReplicas = map[string]int{"nova-api": 2, "feed-fanout": 3, "chat-persist": 2, "notifier": 2, "chat-push": 2, "realtime-gateway": 2}
+
+// spread lists, per scaled-out function, the requests its balancer gave
+// each replica, failing the test when one took none: then the function
+// was not scaled out at all.
+func (r *faultRig) spread(t *testing.T) []string {
+	t.Helper()
+	names := slices.Sorted(maps.Keys(faultReplicas))
+	var out []string
+	for _, name := range names {
+		n, served, err := r.sys.Replicas(name)
+		if err != nil {
+			t.Errorf("replicas of %s: %v", name, err)
+			continue
+		}
+		if n != faultReplicas[name] || slices.Contains(served, 0) {
+			t.Errorf("%s: %d replicas took %v requests, want %d replicas each taking some", name, n, served, faultReplicas[name])
+		}
+		out = append(out, fmt.Sprintf("%s: %d replicas, %v", name, n, served))
+	}
+	return out
 }
 
 // try is one API call that may fail, as a client sees it during a fault:

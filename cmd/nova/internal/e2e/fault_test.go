@@ -89,6 +89,7 @@ func TestFaultSuite(t *testing.T) {
 	if rep.soak != nil {
 		rep.soak.finish(t)
 	}
+	rep.spread = r.spread(t)
 	rep.dlq = r.deadLetters(t)
 	if n := len(rep.dlq); n != 0 {
 		t.Errorf("%d events in the dead-letter store (%d entries, one per consumer that failed one), want 0",
@@ -427,6 +428,15 @@ func injectFaults(t *testing.T, r *faultRig, began time.Time) []injection {
 			return r.sys.StartFunction(ctx, fn)
 		}
 	}
+	killOne := func(fn string, i int) func(time.Duration) error {
+		return func(d time.Duration) error {
+			if err := r.sys.StopReplica(ctx, fn, i); err != nil {
+				return err
+			}
+			pause(d)
+			return r.sys.StartReplica(ctx, fn, i)
+		}
+	}
 	outage := func(p interface {
 		Down()
 		Up()
@@ -462,6 +472,8 @@ func injectFaults(t *testing.T, r *faultRig, began time.Time) []injection {
 		{"PostgreSQL restart (proxy cuts and refuses connections)", 3 * time.Second, outage(r.pg)},
 		{"Kafka partition leaders and group coordinators moved 4 times (three nodes)", 2 * time.Second, moveLeaders(4)},
 		{"feed-fanout killed, started again", 1500 * time.Millisecond, kill("feed-fanout")},
+		{"one of two nova-api replicas (and its outbox relay) stopped mid-load, started again", 1500 * time.Millisecond, killOne("nova-api", 1)},
+		{"one of two chat-persist replicas stopped, started again", 1500 * time.Millisecond, killOne("chat-persist", 0)},
 		{"notifier answers 500", 1500 * time.Millisecond, fail("notifier")},
 		{"chat-push does its work, answer lost (500): redelivered", 1500 * time.Millisecond, lose("chat-push")},
 		{"notifier does its work, answer lost (500): redelivered", 1500 * time.Millisecond, lose("notifier")},
@@ -795,6 +807,7 @@ type faultReport struct {
 	started time.Time
 	long    bool
 	rounds  []roundResult
+	spread  []string // per scaled-out function, the requests each replica took
 	dlq     []deadletter.Entry
 	soak    *soakWatch // long mode
 }
@@ -838,6 +851,12 @@ func (rep *faultReport) String() string {
 			if len(l.v) > 0 {
 				fmt.Fprintf(&b, "  %s: %s\n", l.what, strings.Join(first(l.v, 10), ", "))
 			}
+		}
+	}
+	if len(rep.spread) > 0 {
+		fmt.Fprintf(&b, "\nreplicas (requests each took, round-robin):\n")
+		for _, l := range rep.spread {
+			fmt.Fprintf(&b, "  %s\n", l)
 		}
 	}
 	if rep.soak != nil && rep.soak.samples != nil {

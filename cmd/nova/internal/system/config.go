@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,10 @@ const (
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
 	RootModule         = "github.com/nova-social/nova"
 )
+
+// maxReplicas bounds Config.Replicas: enough to scale out and in on one
+// machine.
+const maxReplicas = 5
 
 // Config says how to run the system.
 type Config struct {
@@ -98,6 +103,12 @@ type Config struct {
 	// Environ is the environment the functions see (before the runtime
 	// adds the addresses it knows). Default: the process environment.
 	Environ map[string]string
+
+	// Replicas runs the functions it names as that many instances behind
+	// one address, round-robin (package replicas), as Knative scales a
+	// Service out; the others run one. Each instance has its own
+	// PostgreSQL pool, counted in the connection budget.
+	Replicas Replicas
 
 	// Middleware, when set, wraps each function's HTTP handler; function is
 	// the func.yaml name. Fault-injection tests use it to make a function
@@ -182,6 +193,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	for name, n := range c.Replicas {
+		if n < 1 || n > maxReplicas {
+			errs = append(errs, fmt.Errorf("%d replicas of %s: want 1 to %d", n, name, maxReplicas))
+		}
+		if !slices.ContainsFunc(c.Functions, func(f registry.Function) bool { return f.Name == name }) {
+			errs = append(errs, fmt.Errorf("replicas of %s, which is not hosted", name))
+		}
 	}
 	return errors.Join(errs...)
 }

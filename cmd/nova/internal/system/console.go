@@ -18,7 +18,7 @@ func (s *System) startConsole(ctx context.Context) error {
 	}
 	var fns []instance.Function
 	for _, h := range s.functions {
-		fns = append(fns, instance.Function{Name: h.fn.Name(), URL: h.fn.URL()})
+		fns = append(fns, instance.Function{Name: h.name, URL: h.url()})
 	}
 	c, err := console.New(ctx, console.Config{
 		Addr: s.cfg.ConsoleAddr, TraceURL: s.cfg.ConsoleTraceURL, TraceAPI: s.cfg.ConsoleTraceAPI,

@@ -95,10 +95,13 @@ type FunctionConns struct {
 	// pool for as long as the relay runs: 1 for a function that writes
 	// topics, else 0.
 	Listen int
+	// Replicas is how many instances run, each with its own pool; 0
+	// means 1.
+	Replicas int
 }
 
 // Total is the most connections the function holds at once.
-func (f FunctionConns) Total() int { return int(f.Pool) + f.Listen }
+func (f FunctionConns) Total() int { return (int(f.Pool) + f.Listen) * max(f.Replicas, 1) }
 
 // DBBudget is the most PostgreSQL connections a run may hold at once,
 // against what the server allows.
@@ -187,7 +190,7 @@ func planDatabase(dsn string, fns []funcSpec, sizes PoolSizes) (DBBudget, error)
 		if err != nil {
 			return b, errors.New("DATABASE_URL cannot be parsed as a PostgreSQL URL or connection string")
 		}
-		fc := FunctionConns{Name: f.name, Pool: pc.MaxConns}
+		fc := FunctionConns{Name: f.name, Pool: pc.MaxConns, Replicas: f.replicas}
 		if relay {
 			fc.Listen = 1
 		}
@@ -214,8 +217,9 @@ func planDatabase(dsn string, fns []funcSpec, sizes PoolSizes) (DBBudget, error)
 
 // funcSpec is a hosted function's name and func.yaml.
 type funcSpec struct {
-	name string
-	spec *funchost.FuncYAML
+	name     string
+	spec     *funchost.FuncYAML
+	replicas int
 }
 
 // checkServer reads the server's connection limits into b and refuses a

@@ -133,3 +133,42 @@ func TestKeyValueConnectionString(t *testing.T) {
 		t.Error("--db-pools over a key=value pool_max_conns was accepted; it cannot be replaced there")
 	}
 }
+
+// Each replica opens its own pool: the budget counts them all, and the
+// run refuses one the server could not grant as it refuses a big pool.
+func TestReplicasMultiplyTheBudget(t *testing.T) {
+	specs := registrySpecs(t)
+	one, err := planDatabase("postgres://postgres@127.0.0.1/nova", specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := ParseReplicas("nova-api=2, feed-fanout=3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range specs {
+		specs[i].replicas = r[specs[i].name]
+	}
+	scaled, err := planDatabase("postgres://postgres@127.0.0.1/nova", specs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var api FunctionConns
+	for _, f := range one.Functions {
+		if f.Name == APIName {
+			api = f
+		}
+	}
+	// feed-fanout opens no pool, so only nova-api's second one is added.
+	if got, want := scaled.Total(), one.Total()+api.Total(); got != want {
+		t.Errorf("with two nova-api replicas the budget is %d, want %d (%s)", got, want, scaled)
+	}
+	if r.String() != "feed-fanout=3,nova-api=2" {
+		t.Errorf("String: %q", r.String())
+	}
+	for _, bad := range []string{"nova-api", "nova-api=0", "nova-api=6", "=2", "nova-api=x"} {
+		if _, err := ParseReplicas(bad); err == nil {
+			t.Errorf("ParseReplicas(%q) accepted", bad)
+		}
+	}
+}

@@ -105,8 +105,14 @@ func (l *KafkaLogins) WriteClientEnv(dir string) (string, error) {
 	return file, os.WriteFile(file, []byte(b.String()), 0o600)
 }
 
-func randomPassword() (string, error) {
-	b := make([]byte, 18)
+func randomPassword() (string, error) { return randomHex(18) }
+
+// randomPassword32 is a key of 32 random bytes, hex-encoded, as
+// `openssl rand -hex 32` makes the cluster's.
+func randomPassword32() (string, error) { return randomHex(32) }
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}

@@ -70,40 +70,106 @@ func (s *System) RestartKafka(ctx context.Context, downFor time.Duration) error 
 	}
 }
 
-// StopFunction stops a hosted function as a crashed pod: its server drains
-// and its Stop hook runs; its address stops answering. The dispatcher keeps
-// retrying deliveries to it.
+// StopFunction stops every instance of a hosted function, as a Service
+// whose pods all crashed: each server drains and its Stop hook runs; the
+// address stops answering (with replicas, the balancer answers 503). The
+// dispatcher keeps retrying deliveries to it.
 func (s *System) StopFunction(ctx context.Context, name string) error {
 	h, err := s.hosted(name)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if h.stopped {
-		s.mu.Unlock()
-		return fmt.Errorf("system: function %s is already stopped", name)
+	var errs []error
+	stopped := 0
+	for i := range h.instances {
+		err := s.StopReplica(ctx, name, i)
+		if errors.Is(err, errAlreadyStopped) {
+			continue
+		}
+		stopped++
+		errs = append(errs, err)
 	}
-	h.stopped = true
-	fn := h.fn
-	s.mu.Unlock()
-	return fn.Stop(ctx)
+	if stopped == 0 {
+		return fmt.Errorf("system: function %s: %w", name, errAlreadyStopped)
+	}
+	return errors.Join(errs...)
 }
 
-// StartFunction serves a function stopped by StopFunction again: a new
-// instance (a new pod) with the same configuration, on the same address, so
-// the dispatcher's sink URL stays valid.
+// StartFunction serves every stopped instance of a function again (see
+// StartReplica).
 func (s *System) StartFunction(ctx context.Context, name string) error {
 	h, err := s.hosted(name)
 	if err != nil {
 		return err
 	}
+	started := 0
+	for i := range h.instances {
+		err := s.StartReplica(ctx, name, i)
+		if errors.Is(err, errRunning) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		started++
+	}
+	if started == 0 {
+		return fmt.Errorf("system: function %s: %w", name, errRunning)
+	}
+	return nil
+}
+
+var (
+	errAlreadyStopped = errors.New("already stopped")
+	errRunning        = errors.New("running")
+)
+
+// StopReplica stops instance i of a function as a crashed pod: it leaves
+// the balancer's rotation, its server drains and its Stop hook runs.
+func (s *System) StopReplica(ctx context.Context, name string, i int) error {
+	h, err := s.hosted(name)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	if !h.stopped {
+	if i < 0 || i >= len(h.instances) {
 		s.mu.Unlock()
-		return fmt.Errorf("system: function %s is running", name)
+		return fmt.Errorf("system: function %s has no instance %d", name, i)
+	}
+	in := h.instances[i]
+	if in.stopped {
+		s.mu.Unlock()
+		return fmt.Errorf("system: function %s instance %d: %w", name, i, errAlreadyStopped)
+	}
+	in.stopped = true
+	fn := in.fn
+	s.mu.Unlock()
+	if h.lb != nil {
+		h.lb.SetReady(i, false)
+	}
+	return fn.Stop(ctx)
+}
+
+// StartReplica serves instance i of a function again: a new instance (a
+// new pod) with the same configuration, on the same address, so the
+// dispatcher's sink URL and the balancer's target stay valid.
+func (s *System) StartReplica(ctx context.Context, name string, i int) error {
+	h, err := s.hosted(name)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if i < 0 || i >= len(h.instances) {
+		s.mu.Unlock()
+		return fmt.Errorf("system: function %s has no instance %d", name, i)
+	}
+	in := h.instances[i]
+	if !in.stopped {
+		s.mu.Unlock()
+		return fmt.Errorf("system: function %s instance %d: %w", name, i, errRunning)
 	}
 	opts := h.opts
-	opts.Addr = h.fn.Addr()
+	opts.Addr = in.fn.Addr()
 	s.mu.Unlock()
 
 	var fn *funchost.Function
@@ -121,8 +187,11 @@ func (s *System) StartFunction(ctx context.Context, name string) error {
 		}
 	}
 	s.mu.Lock()
-	h.fn, h.stopped = fn, false
+	in.fn, in.stopped = fn, false
 	s.mu.Unlock()
+	if h.lb != nil {
+		h.lb.SetReady(i, true)
+	}
 	s.watch(fn)
 	return nil
 }
@@ -131,7 +200,7 @@ func (s *System) hosted(name string) (*hosted, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range s.functions {
-		if h != nil && h.fn.Name() == name {
+		if h != nil && h.name == name {
 			return h, nil
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/nova-social/nova/cmd/nova/internal/eventbroker"
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
 	"github.com/nova-social/nova/cmd/nova/internal/manifests"
+	"github.com/nova-social/nova/cmd/nova/internal/replicas"
 	"github.com/nova-social/nova/cmd/nova/internal/source"
 	"github.com/nova-social/nova/shared/auth"
 	"github.com/nova-social/nova/shared/event/kafka"
@@ -91,14 +92,31 @@ type System struct {
 	mu sync.Mutex
 }
 
+// hosted is one function: its instances and, with more than one, the
+// balancer in front of them.
 type hosted struct {
-	fn     *funchost.Function
-	invoke string
-	dir    string
-	// opts and newInstance serve the function again after StopFunction.
+	name      string
+	instances []*replica
+	lb        *replicas.Balancer // nil for a single instance
+	invoke    string
+	dir       string
+	// opts and newInstance serve an instance again after StopFunction.
 	opts        funchost.Options
 	newInstance func() any
-	stopped     bool
+}
+
+// replica is one instance of a function.
+type replica struct {
+	fn      *funchost.Function
+	stopped bool
+}
+
+// url is where the function's callers reach it.
+func (h *hosted) url() string {
+	if h.lb != nil {
+		return h.lb.URL()
+	}
+	return h.instances[0].fn.URL()
 }
 
 // Start brings the system up and returns once every function reports ready
@@ -157,7 +175,7 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 	}
 	fns := make([]funcSpec, len(cfg.Functions))
 	for i, f := range cfg.Functions {
-		fns[i] = funcSpec{name: f.Name, spec: specs[i]}
+		fns[i] = funcSpec{name: f.Name, spec: specs[i], replicas: cfg.Replicas[f.Name]}
 	}
 	if s.dbBudget, err = planDatabase(cfg.DatabaseURL, fns, cfg.DBPools); err != nil {
 		return s, err
@@ -293,7 +311,9 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 		// them, as kubectl apply -k puts them all in one.
 		env[sender.EnvNamespace] = namespaceOf(m)
 	}
-	localSettings(env)
+	if err := localSettings(env); err != nil {
+		return s, err
+	}
 	// One registry for the dispatcher and the functions, served on the
 	// metrics address.
 	s.registry = prometheus.NewRegistry()
@@ -333,18 +353,19 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			}
 			wg.Go(func() {
 				opts := funchost.Options{
-					Name: f.Name, Instance: f.New(), Invoke: specs[i].InvokeKind(), Addr: addr,
+					Name: f.Name, Invoke: specs[i].InvokeKind(), Addr: addr,
 					Config: fcfg, ReadyTimeout: cfg.ReadyTimeout, Logger: cfg.Logger, Metrics: fnMetrics,
 					Middleware: mw,
 				}
-				fn, err := funchost.Serve(ctx, opts)
+				h, err := serveHosted(ctx, opts, f.New, max(cfg.Replicas[f.Name], 1))
 				mu.Lock()
 				defer mu.Unlock()
 				if err != nil {
 					errs = append(errs, err)
 					return
 				}
-				s.functions[i] = &hosted{fn: fn, invoke: specs[i].InvokeKind(), dir: f.Dir, opts: opts, newInstance: f.New}
+				h.invoke, h.dir = specs[i].InvokeKind(), f.Dir
+				s.functions[i] = h
 			})
 		}
 		wg.Wait()
@@ -352,27 +373,29 @@ func Start(ctx context.Context, cfg Config) (s *System, err error) {
 			return s, err
 		}
 		for _, h := range s.functions {
-			if first && h != nil && h.fn.Name() == APIName {
+			if first && h != nil && h.name == APIName {
 				// realtime-gateway's keys and membership questions go to
 				// this nova-api, unless the environment names another.
 				if _, set := env[auth.EnvJWKSURL]; !set {
-					env[auth.EnvJWKSURL] = h.fn.URL() + "/v1/.well-known/jwks.json"
+					env[auth.EnvJWKSURL] = h.url() + "/v1/.well-known/jwks.json"
 				}
 				if _, set := env["NOVA_API_URL"]; !set {
-					env["NOVA_API_URL"] = h.fn.URL()
+					env["NOVA_API_URL"] = h.url()
 				}
 			}
 		}
 	}
 	for _, h := range s.functions {
-		s.watch(h.fn)
+		for _, in := range h.instances {
+			s.watch(in.fn)
+		}
 	}
 
 	// The Brokers' ingress, then the dispatcher, last: every sink is ready
 	// by now.
 	res := resolver{functions: dispatcher.MapResolver{}, brokers: map[string]bool{}}
 	for _, h := range s.functions {
-		res.functions[h.fn.Name()] = h.fn.URL()
+		res.functions[h.name] = h.url()
 	}
 	brokerSec := kcfg.Security
 	if len(s.brokers) > 0 {
@@ -485,15 +508,28 @@ var s3Settings = []string{"S3_ENDPOINT", "S3_BUCKET", "S3_REGION", "S3_USE_SSL",
 // cluster's ConfigMap values and Secrets, unless the environment gives
 // them: no database password (the local server trusts), media in
 // MEDIA_DIR rather than the cluster's S3 (S3 settings come from the
-// environment only), and no media URL key (the one nova-api of the run
-// signs with a key of its own making).
-func localSettings(env map[string]string) {
-	for _, k := range append([]string{"PGPASSWORD", "MEDIA_URL_SECRET"}, s3Settings...) {
+// environment only), and a media URL key made for the run, as the
+// cluster's nova-media Secret is made once: every nova-api replica signs
+// and checks with the same one.
+func localSettings(env map[string]string) error {
+	for _, k := range append([]string{"PGPASSWORD"}, s3Settings...) {
 		if _, set := env[k]; !set {
 			env[k] = ""
 		}
 	}
+	if env[mediaURLSecret] == "" {
+		key, err := randomPassword32()
+		if err != nil {
+			return fmt.Errorf("system: make the run's %s: %w", mediaURLSecret, err)
+		}
+		env[mediaURLSecret] = key
+	}
+	return nil
 }
+
+// mediaURLSecret is the nova-media Secret's key that signs private media
+// URLs.
+const mediaURLSecret = "MEDIA_URL_SECRET"
 
 func (s *System) fail(err error) {
 	select {
@@ -562,8 +598,8 @@ func (s *System) FunctionURL(name string) (string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range s.functions {
-		if h != nil && h.fn.Name() == name {
-			return h.fn.URL(), true
+		if h != nil && h.name == name {
+			return h.url(), true
 		}
 	}
 	return "", false
@@ -608,7 +644,11 @@ func (s *System) WriteStatus(w io.Writer) {
 		fmt.Fprintf(tw, "  mail\t%s\tlocal relay; sign-up codes kept in %s\n", s.mail.Addr(), s.cfg.MailDir)
 	}
 	for _, h := range s.functions {
-		fmt.Fprintf(tw, "  %s\t%s\t%s function, %s\n", h.fn.Name(), h.fn.URL(), h.invoke, h.dir)
+		what := h.invoke + " function"
+		if len(h.instances) > 1 {
+			what = fmt.Sprintf("%s function, %d replicas round-robin", h.invoke, len(h.instances))
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s, %s\n", h.name, h.url(), what, h.dir)
 	}
 	fmt.Fprintf(tw, "  outbox relay\t-\tin nova-api, publishing to Kafka\n")
 	refs := make([]string, 0, len(s.sources))
@@ -685,11 +725,11 @@ func (s *System) Stop(ctx context.Context) error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, h := range s.functions {
-			if h == nil || h.stopped {
+			if h == nil {
 				continue
 			}
 			wg.Go(func() {
-				err := h.fn.Stop(ctx)
+				err := h.stop(ctx)
 				mu.Lock()
 				errs = append(errs, err)
 				mu.Unlock()
