@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -55,13 +56,15 @@ func TestRunKilledMidLoadLosesNothing(t *testing.T) {
 	// kill cuts off is not acknowledged; a message is sent again, with
 	// its client id, once the run is back.
 	var (
-		mu          sync.Mutex
-		ackedPosts  []string
-		ackedMsgs   = map[string]bool{}
-		unsure      []string // client ids of messages cut off
-		stop        = make(chan struct{})
-		wg          sync.WaitGroup
-		postsBefore = 30
+		mu         sync.Mutex
+		ackedPosts []string
+		ackedMsgs  = map[string]bool{}
+		unsure     []string // client ids of messages cut off
+		why        = map[string]int{}
+		stop       = make(chan struct{})
+		wg         sync.WaitGroup
+		// The kill comes at a random moment of the load.
+		postsBefore = 20 + rand.IntN(60)
 	)
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -94,6 +97,7 @@ func TestRunKilledMidLoadLosesNothing(t *testing.T) {
 				ackedMsgs[id] = true
 			} else {
 				unsure = append(unsure, id)
+				why[fmt.Sprint(code, " ", err)]++
 			}
 			mu.Unlock()
 		}
@@ -117,10 +121,22 @@ func TestRunKilledMidLoadLosesNothing(t *testing.T) {
 	first.wait(t, 30*time.Second)
 	close(stop)
 	wg.Wait()
-	t.Logf("killed with %d posts and %d messages acknowledged, %d messages cut off", len(ackedPosts), len(ackedMsgs), len(unsure))
+	t.Logf("killed with %d posts and %d messages acknowledged, %d messages cut off (%v)", len(ackedPosts), len(ackedMsgs), len(unsure), why)
+
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var pending int
+	if err := pool.QueryRow(context.Background(), `SELECT count(*) FROM nova_outbox`).Scan(&pending); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the kill left %d outbox rows unpublished", pending)
 
 	second := startNova(t, args...)
 	second.waitReady(t)
+	restarted := time.Now()
 	c = crashClient(t, root)
 	// The clients that were cut off try again, as clients do.
 	// 201 if the first try never reached PostgreSQL, 200 (the stored
@@ -134,11 +150,6 @@ func TestRunKilledMidLoadLosesNothing(t *testing.T) {
 		ackedMsgs[id] = true
 	}
 
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
 	var stored []string
 	c.eventually("every post in PostgreSQL in each follower's feed once, the outbox empty", func() (bool, string) {
 		stored = c.column(pool, `SELECT id::text FROM posts WHERE author_id = $1`, ada.id)
@@ -190,8 +201,8 @@ func TestRunKilledMidLoadLosesNothing(t *testing.T) {
 		}
 		return dead == 0 && lagZero(lag), fmt.Sprintf("%d dead letters; nova lag:\n%s", dead, lag)
 	})
-	t.Logf("after the restart: %d posts in each follower's feed once (%d acknowledged before the kill), %d messages in one sequence",
-		len(stored), len(ackedPosts), len(seqs))
+	t.Logf("%s after the restart was ready: %d posts in each follower's feed once (%d acknowledged before the kill), %d messages in one sequence, lag 0",
+		time.Since(restarted).Round(time.Millisecond), len(stored), len(ackedPosts), len(seqs))
 }
 
 // crashUser is a registered, logged-in user.
