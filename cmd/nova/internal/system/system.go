@@ -517,19 +517,19 @@ func localSettings(env map[string]string) error {
 			env[k] = ""
 		}
 	}
-	if env[mediaURLSecret] == "" {
+	if env[mediaURLKeyEnv] == "" {
 		key, err := randomPassword32()
 		if err != nil {
-			return fmt.Errorf("system: make the run's %s: %w", mediaURLSecret, err)
+			return fmt.Errorf("system: make the run's %s: %w", mediaURLKeyEnv, err)
 		}
-		env[mediaURLSecret] = key
+		env[mediaURLKeyEnv] = key
 	}
 	return nil
 }
 
-// mediaURLSecret is the nova-media Secret's key that signs private media
+// mediaURLKeyEnv is the nova-media Secret's key that signs private media
 // URLs.
-const mediaURLSecret = "MEDIA_URL_SECRET"
+const mediaURLKeyEnv = "MEDIA_URL_SECRET"
 
 func (s *System) fail(err error) {
 	select {
