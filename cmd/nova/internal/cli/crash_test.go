@@ -74,10 +74,13 @@ func stopMidLoad(t *testing.T, sig syscall.Signal) {
 		stop       = make(chan struct{})
 		wg         sync.WaitGroup
 		// The kill comes at a random moment of the load.
-		postsBefore = 20 + rand.IntN(60)
+		postsBefore = 20 + rand.IntN(50)
 	)
+	// Both stop at a bound, so a feed and a history are read in one page
+	// whatever the stop takes.
+	const maxPosts, maxMessages = 95, 180
 	wg.Go(func() {
-		for i := 0; ; i++ {
+		for i := 0; i < maxPosts; i++ {
 			select {
 			case <-stop:
 				return
@@ -93,7 +96,7 @@ func stopMidLoad(t *testing.T, sig syscall.Signal) {
 		}
 	})
 	wg.Go(func() {
-		for i := 0; ; i++ {
+		for i := 0; i < maxMessages; i++ {
 			select {
 			case <-stop:
 				return
