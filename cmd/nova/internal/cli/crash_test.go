@@ -1,11 +1,8 @@
 package cli_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -255,38 +252,11 @@ func crashClient(t *testing.T, root string) *client {
 }
 
 func (c *client) call(method, path, token string, body any) (int, map[string]any, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.api+path, rd)
+	req, err := testrig.JSONRequest(context.Background(), method, c.api+path, token, body)
 	if err != nil {
 		return 0, nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, err
-	}
-	var out map[string]any
-	if len(raw) > 0 {
-		_ = json.Unmarshal(raw, &out)
-	}
-	return resp.StatusCode, out, nil
+	return testrig.DoJSON(c.http, req)
 }
 
 func (c *client) must(want int, method, path, token string, body any) map[string]any {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"mime/multipart"
 	"net/http"
@@ -117,44 +116,15 @@ func (r *faultRig) spread(t *testing.T) []string {
 // try is one API call that may fail, as a client sees it during a fault:
 // a transport error or any status, never a test failure.
 func (r *faultRig) try(ctx context.Context, method, path, token string, body any) (int, map[string]any, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, r.api+path, rd)
+	req, err := testrig.JSONRequest(ctx, method, r.api+path, token, body)
 	if err != nil {
 		return 0, nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	return r.send(req)
 }
 
 func (r *faultRig) send(req *http.Request) (int, map[string]any, error) {
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return resp.StatusCode, nil, err
-	}
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			return resp.StatusCode, nil, fmt.Errorf("non-JSON answer %q", raw)
-		}
-	}
-	return resp.StatusCode, out, nil
+	return testrig.DoJSON(r.client, req)
 }
 
 // tryUpload posts a file to POST /v1/media for postID ("" for a pending

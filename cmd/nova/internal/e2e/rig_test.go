@@ -1,11 +1,8 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -169,40 +166,15 @@ type user struct {
 
 func (r *rig) call(method, path, token string, body any) (int, map[string]any) {
 	r.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, r.api+path, rd)
+	req, err := testrig.JSONRequest(context.Background(), method, r.api+path, token, body)
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
+	code, out, err := testrig.DoJSON(http.DefaultClient, req)
 	if err != nil {
-		r.t.Fatal(err)
+		r.t.Fatalf("%s %s: %v", method, path, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	var out map[string]any
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			r.t.Fatalf("%s %s: non-JSON answer %q", method, path, raw)
-		}
-	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 func (r *rig) must(want int, method, path, token string, body any) map[string]any {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	neturl "net/url"
 	"regexp"
 	"slices"
@@ -42,18 +43,37 @@ type PoolSizes map[string]int32
 
 // ParsePoolSizes reads name=N pairs separated by commas.
 func ParsePoolSizes(s string) (PoolSizes, error) {
+	counts, err := parseCounts(s, 1, math.MaxInt32, "pool size", "nova-api=8")
+	if err != nil {
+		return nil, err
+	}
 	out := PoolSizes{}
-	for _, item := range strings.Split(s, ",") {
+	for name, n := range counts {
+		out[name] = int32(n)
+	}
+	return out, nil
+}
+
+// parseCounts reads name=N pairs separated by commas, each N from lo to
+// hi; what and example word the error.
+func parseCounts(s string, lo, hi int, what, example string) (map[string]int, error) {
+	out := map[string]int{}
+	for item := range strings.SplitSeq(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
 		name, n, ok := strings.Cut(item, "=")
-		size, err := strconv.ParseInt(strings.TrimSpace(n), 10, 32)
-		if !ok || err != nil || size < 1 {
-			return nil, fmt.Errorf("pool size %q: want function=N with N at least 1, such as nova-api=8", item)
+		count, err := strconv.Atoi(strings.TrimSpace(n))
+		name = strings.TrimSpace(name)
+		if !ok || err != nil || count < lo || count > hi || name == "" {
+			bound := fmt.Sprintf("at least %d", lo)
+			if hi < math.MaxInt32 {
+				bound = fmt.Sprintf("from %d to %d", lo, hi)
+			}
+			return nil, fmt.Errorf("%s %q: want function=N with N %s, such as %s", what, item, bound, example)
 		}
-		out[strings.TrimSpace(name)] = int32(size)
+		out[name] = count
 	}
 	return out, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/nova-social/nova/cmd/nova/internal/funchost"
@@ -19,20 +18,8 @@ type Replicas map[string]int
 
 // ParseReplicas reads name=N pairs separated by commas.
 func ParseReplicas(s string) (Replicas, error) {
-	out := Replicas{}
-	for item := range strings.SplitSeq(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		name, n, ok := strings.Cut(item, "=")
-		count, err := strconv.Atoi(strings.TrimSpace(n))
-		if !ok || err != nil || count < 1 || count > maxReplicas || strings.TrimSpace(name) == "" {
-			return nil, fmt.Errorf("replicas %q: want function=N with N from 1 to %d, such as feed-fanout=3", item, maxReplicas)
-		}
-		out[strings.TrimSpace(name)] = count
-	}
-	return out, nil
+	counts, err := parseCounts(s, 1, maxReplicas, "replicas", "feed-fanout=3")
+	return Replicas(counts), err
 }
 
 // String is the form ParseReplicas reads, names sorted.
