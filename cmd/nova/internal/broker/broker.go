@@ -41,8 +41,8 @@ type Config struct {
 	// Nodes is how many brokers the embedded cluster runs; 0 means 1.
 	// With more, partition leaders and group coordinators are spread
 	// among them and can be moved (Faults.MoveLeaders), as a rolling
-	// restart of a real cluster moves them; every node serves the same
-	// log, so no node is a single point of failure.
+	// restart of a real cluster moves them. The nodes are listeners of
+	// one process over one log: they model leadership, not redundancy.
 	Nodes int
 	// Port of the embedded broker's first node on 127.0.0.1; the other
 	// nodes listen on the ports after it. 0 picks free ports.

@@ -48,8 +48,8 @@ func Listen(name, addr string) (*Balancer, error) {
 		return nil, fmt.Errorf("replicas: %s: listen on %s: %w", name, addr, err)
 	}
 	b := &Balancer{name: name, ln: ln, served: make(chan struct{})}
-	// Timeouts above the dispatcher's delivery timeout: the instance's own
-	// server bounds each request.
+	// No read or write timeout of its own: each instance's server bounds
+	// its requests, and a websocket passed through lives for hours.
 	b.server = &http.Server{Handler: b, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		defer close(b.served)

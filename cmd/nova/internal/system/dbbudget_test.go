@@ -134,8 +134,8 @@ func TestKeyValueConnectionString(t *testing.T) {
 	}
 }
 
-// Each replica opens its own pool: the budget counts them all, and the
-// run refuses one the server could not grant as it refuses a big pool.
+// Each replica opens its own pool, and the budget (which the run holds
+// against the server's max_connections) counts them all.
 func TestReplicasMultiplyTheBudget(t *testing.T) {
 	specs := registrySpecs(t)
 	one, err := planDatabase("postgres://postgres@127.0.0.1/nova", specs, nil)

@@ -107,9 +107,9 @@ func (l *KafkaLogins) WriteClientEnv(dir string) (string, error) {
 
 func randomPassword() (string, error) { return randomHex(18) }
 
-// randomPassword32 is a key of 32 random bytes, hex-encoded, as
+// randomKey is a key of 32 random bytes, hex-encoded, as
 // `openssl rand -hex 32` makes the cluster's.
-func randomPassword32() (string, error) { return randomHex(32) }
+func randomKey() (string, error) { return randomHex(32) }
 
 func randomHex(n int) (string, error) {
 	b := make([]byte, n)

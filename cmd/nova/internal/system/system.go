@@ -518,7 +518,7 @@ func localSettings(env map[string]string) error {
 		}
 	}
 	if env[mediaURLKeyEnv] == "" {
-		key, err := randomPassword32()
+		key, err := randomKey()
 		if err != nil {
 			return fmt.Errorf("system: make the run's %s: %w", mediaURLKeyEnv, err)
 		}
