@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/nova-social/nova/cmd/nova/internal/instance"
 	"github.com/nova-social/nova/shared/domain/identity"
+	"github.com/nova-social/nova/shared/mail/sink"
 	"github.com/nova-social/nova/shared/testrig"
 )
 
@@ -276,17 +275,14 @@ func (c *client) register(name string) crashUser {
 	c.must(http.StatusAccepted, "POST", "/v1/users", "", map[string]any{"username": name, "email": email, "password": password})
 	var code string
 	c.eventually("the sign-up mail to "+email, func() (bool, string) {
-		files, _ := filepath.Glob(filepath.Join(c.mail, email, "*.eml"))
-		for _, f := range files {
-			b, err := os.ReadFile(f)
-			if err == nil {
-				if k, ok := identity.CodeFromMail(string(b)); ok {
-					code = k
-					return true, ""
-				}
-			}
+		msgs, err := sink.ReadDir(c.mail, email)
+		if err != nil || len(msgs) == 0 {
+			return false, fmt.Sprintf("%d mails (%v)", len(msgs), err)
 		}
-		return false, fmt.Sprintf("%d mails", len(files))
+		// The address is new: its first mail is the code's.
+		var ok bool
+		code, ok = identity.CodeFromMail(msgs[0].Text)
+		return ok, "no code in " + msgs[0].Subject
 	})
 	u := c.must(http.StatusCreated, "POST", "/v1/users/verification", "", map[string]any{"code": code})
 	s := c.must(http.StatusOK, "POST", "/v1/sessions", "", map[string]any{"username": name, "password": password})

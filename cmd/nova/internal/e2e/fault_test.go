@@ -745,10 +745,8 @@ func (r *faultRig) count(t *testing.T, cast roundUsers, is *issued) counts {
 	}
 	for _, l := range lags {
 		c.lag += l.Lag
-		if l.Lag != 0 {
-			c.lagging = append(c.lagging, fmt.Sprintf("%s %s/%d: %d (committed %d, end %d)", l.Source, l.Topic, l.Partition, l.Lag, l.Committed, l.End))
-		}
 	}
+	c.lagging = lagging(lags)
 	sort.Strings(c.missing)
 	sort.Strings(c.msgMissing)
 	return c

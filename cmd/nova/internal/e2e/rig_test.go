@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/nova-social/nova/cmd/nova/internal/cli"
+	"github.com/nova-social/nova/cmd/nova/internal/dispatcher"
 	"github.com/nova-social/nova/cmd/nova/internal/system"
 	"github.com/nova-social/nova/shared/domain/identity"
 	"github.com/nova-social/nova/shared/testrig"
@@ -108,12 +109,7 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 			t.Logf("consumer lag: %v", err)
 			return
 		}
-		var behind []string
-		for _, l := range lags {
-			if l.Lag != 0 {
-				behind = append(behind, fmt.Sprintf("%s %s[%d] committed %d of %d", l.Source, l.Topic, l.Partition, l.Committed, l.End))
-			}
-		}
+		behind := lagging(lags)
 		t.Logf("consumers behind when the test failed: %d\n%s", len(behind), strings.Join(behind, "\n"))
 	})
 	api, ok := sys.FunctionURL("nova-api")
@@ -121,6 +117,17 @@ func startWith(t testing.TB, cfg system.Config) *rig {
 		t.Fatal("nova-api is not running")
 	}
 	return &rig{t: t, sys: sys, api: api}
+}
+
+// lagging describes each partition a consumer is behind on.
+func lagging(lags []dispatcher.Lag) []string {
+	var out []string
+	for _, l := range lags {
+		if l.Lag != 0 {
+			out = append(out, fmt.Sprintf("%s %s/%d: %d (committed %d, end %d)", l.Source, l.Topic, l.Partition, l.Lag, l.Committed, l.End))
+		}
+	}
+	return out
 }
 
 // keepLogs is the run's logger when a test brings none: quiet while the
